@@ -1,0 +1,114 @@
+"""The demo fleet on paper: who calls whom, how healthy each downstream is,
+and the one incident (plus one flapping dependency) the story is about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NAMESPACE = "shop"
+REPLICAS = 3
+CONTAINER = "app"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A downstream failing most calls from `start_s` on (seconds after t0)."""
+
+    start_s: float
+    error_rate: float
+    message: str  # what its pods log, e.g. "connection pool exhausted"
+    # The fault lives in the pods that were running when it began: pods
+    # started by a later rollout are healthy.
+    cleared_by_restart: bool = True
+
+
+@dataclass(frozen=True)
+class Flap:
+    """A downstream bad for `bad_s` out of every `period_s`, from `start_s` on."""
+
+    start_s: float
+    period_s: float
+    bad_s: float
+    error_rate: float
+    message: str
+
+    def bad(self, t: float) -> bool:
+        return t >= self.start_s and (t - self.start_s) % self.period_s < self.bad_s
+
+
+@dataclass(frozen=True)
+class Downstream:
+    """A breaker service: the downstream one caller deployment guards."""
+
+    name: str
+    caller: str
+    version: str
+    base_error: float  # share of calls failing on a good day
+    endpoint: str  # the call the caller makes, for log lines
+    recovery_timeout_s: float = 60.0
+    fault: Fault | None = None
+    flap: Flap | None = None
+    # (revision, age in seconds before t0, change cause) for the rollout
+    # history; without one the history is made up from the seed.
+    history: tuple[tuple[int, float, str], ...] = ()
+
+    @property
+    def flag(self) -> str:
+        """Its feature flag, as in the runbook's Option 4."""
+        return f"{self.name}-integration"
+
+    @property
+    def env_prefix(self) -> str:
+        """PAYMENT_API for payment-api, as in the runbook's fallback variables."""
+        return self.name.upper().replace("-", "_")
+
+
+PAYMENT_POOL = Fault(start_s=4.0, error_rate=0.97, message="connection pool exhausted")
+INVENTORY_FLAP = Flap(
+    start_s=8.0,
+    period_s=20.0,
+    bad_s=6.0,
+    error_rate=0.6,
+    message="timeout waiting for warehouse-db replica (2000 ms)",
+)
+
+MIN = 60.0
+DAY = 86400.0
+
+DOWNSTREAMS: tuple[Downstream, ...] = (
+    Downstream(
+        "payment-api", "api", "2.8.0", 0.005, "POST /v1/payments",
+        fault=PAYMENT_POOL,
+        history=(
+            (12, 9 * DAY, "deploy payment-api v2.7.3: retry budget for card network"),
+            (13, 2 * DAY, "deploy payment-api v2.7.4: bump TLS library"),
+            (14, 4 * MIN, "deploy payment-api v2.8.0: new DB connection pool settings"),
+        ),
+    ),
+    Downstream("user-svc", "api", "4.2.1", 0.01, "GET /v1/users/{id}"),
+    Downstream("catalog-svc", "api", "1.17.0", 0.0, "GET /v1/products"),
+    Downstream("fraud-check", "api", "0.9.4", 0.02, "POST /v1/score"),
+    Downstream(
+        "inventory-svc", "checkout", "3.3.2", 0.01, "GET /v1/stock",
+        recovery_timeout_s=10.0,
+        flap=INVENTORY_FLAP,
+    ),
+    Downstream("shipping-quote", "checkout", "1.2.0", 0.03, "POST /v1/quotes"),
+    Downstream("tax-calculator", "checkout", "2.0.5", 0.005, "POST /v1/tax"),
+    Downstream("notification-svc", "orders-worker", "1.6.3", 0.01, "POST /v1/notify"),
+    Downstream("email-gateway", "orders-worker", "0.14.2", 0.02, "POST /v1/send"),
+    Downstream("recommendation-svc", "web-frontend", "2.5.0", 0.03, "GET /v1/recs"),
+    Downstream("search-svc", "web-frontend", "6.1.1", 0.01, "GET /v1/search"),
+    Downstream("auth-svc", "web-frontend", "3.0.8", 0.0, "POST /v1/token"),
+)
+
+CALLER_VERSIONS = {
+    "api": "3.12.1",
+    "checkout": "1.9.0",
+    "orders-worker": "2.3.4",
+    "web-frontend": "5.0.2",
+}
+
+# The simulation moves in fixed ticks of simulated time.
+TICK_S = 0.2
+TICKS_PER_S = 5

@@ -1,0 +1,248 @@
+"""The domain model: breakers, their instances, transitions and fleet snapshots.
+
+Times are timezone-aware UTC datetimes. A value the source could not know is
+None, never zero: the screen shows unknown as unknown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_RECOVERY_TIMEOUT_S = 60.0
+
+
+class BreakerState(str, Enum):
+    CLOSED = "closed"
+    HALF_OPEN = "half_open"
+    OPEN = "open"
+    FORCED_OPEN = "forced_open"
+    DISABLED = "disabled"
+    UNKNOWN = "unknown"
+    # More than one state reported as current for one breaker: the runbook's
+    # gauge snippet sets the new state to 1 and never clears the old one.
+    CONFLICT = "conflict"
+
+    @property
+    def label(self) -> str:
+        """The word the board shows: OPEN, HALF-OPEN, FORCED-OPEN..."""
+        return self.value.upper().replace("_", "-")
+
+    @property
+    def rank(self) -> int:
+        """Sort rank, worst first. Forced-open rejects calls like open;
+        disabled lets every call through like closed, but unguarded."""
+        return _RANK[self]
+
+    @property
+    def rejects_calls(self) -> bool:
+        return self in (BreakerState.OPEN, BreakerState.FORCED_OPEN)
+
+
+_RANK = {
+    BreakerState.OPEN: 0,
+    BreakerState.FORCED_OPEN: 1,
+    BreakerState.CONFLICT: 2,
+    BreakerState.HALF_OPEN: 3,
+    BreakerState.UNKNOWN: 4,
+    BreakerState.DISABLED: 5,
+    BreakerState.CLOSED: 6,
+}
+
+
+def worst(states: list[BreakerState]) -> BreakerState:
+    """The worst of several states; no states at all is unknown."""
+    return min(states, key=lambda s: s.rank, default=BreakerState.UNKNOWN)
+
+
+class Observed(str, Enum):
+    """How a transition was learnt: seen by a live poll, or read back from history."""
+
+    LIVE = "live"
+    BACKFILL = "backfill"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Transition(_Frozen):
+    service: str
+    instance: str
+    from_state: BreakerState
+    to_state: BreakerState
+    at: datetime
+    observed: Observed = Observed.LIVE
+
+    @property
+    def key(self) -> tuple:
+        """Identity for de-duplication between backfill and live polls."""
+        return (self.service, self.instance, self.from_state, self.to_state, self.at)
+
+
+class InstanceStatus(_Frozen):
+    """One breaker as one instance (pod) reports it."""
+
+    instance: str
+    state: BreakerState
+    since: datetime | None = None
+    # The states the instance reported as current; more than one is a conflict.
+    reported: tuple[BreakerState, ...] = ()
+    failure_rate: float | None = None  # failed calls per second
+    success_rate: float | None = None  # successful calls per second
+    rejected_rate: float | None = None  # not-permitted calls per second, where known
+    # The breaker's own failure rate over its sliding window, in percent, where
+    # the library exports it (Resilience4j); None below its minimum call count.
+    breaker_failure_percent: float | None = None
+    # Upstream hosts ejected by outlier detection, where known (Envoy).
+    ejected_hosts: int | None = None
+
+
+class ServiceStatus(_Frozen):
+    """A breaker service (the downstream it guards) across all reporting instances."""
+
+    service: str
+    instances: tuple[InstanceStatus, ...] = ()
+    recovery_timeout_s: float = DEFAULT_RECOVERY_TIMEOUT_S
+    last_transition: Transition | None = None
+
+    @property
+    def state(self) -> BreakerState:
+        return worst([i.state for i in self.instances])
+
+    @property
+    def split(self) -> tuple[int, int]:
+        """(instances in the worst state, instances reporting)."""
+        state = self.state
+        return sum(1 for i in self.instances if i.state == state), len(self.instances)
+
+    @property
+    def since(self) -> datetime | None:
+        """When the service entered its worst state: the earliest such instance."""
+        state = self.state
+        times = [i.since for i in self.instances if i.state == state and i.since]
+        return min(times, default=None)
+
+    @property
+    def next_probe(self) -> datetime | None:
+        """The next expected half-open probe: opened_at + recovery_timeout,
+        the earliest over the open instances."""
+        opened = [
+            i.since for i in self.instances if i.state == BreakerState.OPEN and i.since
+        ]
+        if not opened:
+            return None
+        return min(opened) + timedelta(seconds=self.recovery_timeout_s)
+
+    def _total(self, field: str) -> float | None:
+        values = [getattr(i, field) for i in self.instances]
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self._total("failure_rate")
+
+    @property
+    def success_rate(self) -> float | None:
+        return self._total("success_rate")
+
+    @property
+    def rejected_rate(self) -> float | None:
+        return self._total("rejected_rate")
+
+    @property
+    def error_percent(self) -> float | None:
+        """Failed share of the calls that reached the downstream; None without calls."""
+        failed, ok = self.failure_rate, self.success_rate
+        if failed is None or ok is None or failed + ok <= 0:
+            return None
+        return 100.0 * failed / (failed + ok)
+
+
+class Alert(_Frozen):
+    """An alert as the backend evaluates it (Prometheus ALERTS / ALERTS_FOR_STATE)."""
+
+    name: str
+    state: str  # "pending" or "firing"
+    service: str | None = None  # None when the rule aggregates services away
+    active_at: datetime | None = None  # when it became active (ALERTS_FOR_STATE)
+
+
+class FleetSnapshot(_Frozen):
+    """What one poll saw. `error` is set when the latest poll failed: the
+    services are then the last good ones, as of `fetched_at`."""
+
+    fetched_at: datetime
+    services: tuple[ServiceStatus, ...] = ()
+    # Transitions first seen by this poll (the caller keeps the history).
+    transitions: tuple[Transition, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    # Things the operator should know about the data once, e.g. "this backend
+    # has no ALERTS series".
+    notices: tuple[str, ...] = ()
+    error: str | None = None
+    error_at: datetime | None = None
+
+    def service(self, name: str) -> ServiceStatus | None:
+        return next((s for s in self.services if s.service == name), None)
+
+
+# --- Cluster and flag service -------------------------------------------------
+
+
+class Container(_Frozen):
+    name: str
+    image: str = ""
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class Condition(_Frozen):
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+class Deployment(_Frozen):
+    namespace: str
+    name: str
+    replicas: int
+    updated_replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    status_replicas: int = 0  # all pods, old ones still terminating included
+    generation: int = 1
+    observed_generation: int = 1
+    paused: bool = False
+    selector: dict[str, str] = Field(default_factory=dict)
+    template_annotations: dict[str, str] = Field(default_factory=dict)
+    containers: tuple[Container, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+
+
+class Revision(_Frozen):
+    """One entry of `kubectl rollout history`, derived from a ReplicaSet."""
+
+    revision: int
+    replicaset: str
+    change_cause: str | None = None
+    created_at: datetime
+
+
+class Pod(_Frozen):
+    namespace: str
+    name: str
+    ready: bool
+    restarts: int = 0
+    phase: str = "Running"
+    created_at: datetime
+    node: str = ""
+
+
+class Flag(_Frozen):
+    name: str
+    enabled: bool
+    updated_at: datetime | None = None

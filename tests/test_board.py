@@ -1,0 +1,205 @@
+"""Pilot tests of the board as an operator uses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.app import CBConsoleApp
+from console.model import BreakerState as S
+from console.sources.base import SourceError
+from tests.fakes import ScriptedSource, clock, service
+from widgets.board import BreakerBoard
+
+
+def make_app(services, interval=1000.0):
+    c = clock()
+    source = ScriptedSource(c, services)
+    # A long interval: the tests poll by hand, nothing polls behind their back.
+    return CBConsoleApp(source, poll_interval=interval, clock=c), source, c
+
+
+async def poll(app, pilot):
+    app.start_poll()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rendered_lines(widget) -> list[str]:
+    return [widget.render_line(y).text for y in range(widget.size.height)]
+
+
+async def test_worst_first_then_by_name():
+    services = [
+        service("zeta-closed"),
+        service("alpha-closed"),
+        service("half", S.HALF_OPEN, S.CLOSED),
+        service("unknown-one", S.UNKNOWN),
+        service("conflicted", S.CONFLICT),
+        service("b-open", S.OPEN, S.CLOSED, S.CLOSED),
+        service("a-open", S.OPEN, S.OPEN, S.OPEN),
+    ]
+    app, _, _ = make_app(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        assert board.services_shown == [
+            "a-open",
+            "b-open",
+            "conflicted",
+            "half",
+            "unknown-one",
+            "alpha-closed",
+            "zeta-closed",
+        ]
+        text = "\n".join(rendered_lines(board))
+        assert "OPEN" in text and "3/3" in text and "1/3" in text
+
+
+async def test_filter_by_name_and_clear():
+    app, _, _ = make_app([service("payment-api", S.OPEN), service("user-svc"), service("pay-gw")])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        await pilot.press("slash", "p", "a", "y")
+        assert board.services_shown == ["payment-api", "pay-gw"]
+        await pilot.press("enter")
+        assert board.has_focus
+        # Typing q into the filter must not quit; escape clears it.
+        await pilot.press("slash", "q")
+        assert app.is_running and board.services_shown == []
+        await pilot.press("escape")
+        assert sorted(board.services_shown) == ["pay-gw", "payment-api", "user-svc"]
+
+
+async def test_update_in_place_keeps_cursor_on_its_service():
+    services = [service(f"svc-{i:02d}") for i in range(8)]
+    app, source, _ = make_app(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        await pilot.press("down", "down", "down", "down", "down")
+        assert board.selected_service == "svc-05"
+
+        # svc-05 opens and jumps to the top; another row changes only its rate.
+        source.services = list(services)
+        source.services[5] = service("svc-05", S.OPEN, S.OPEN)
+        source.services[1] = service("svc-01", fail=4.0)
+        updates = []
+        original = board.update_cell
+        board.update_cell = lambda row, col, *a, **k: (updates.append((row, col)), original(row, col, *a, **k))
+        await poll(app, pilot)
+
+        assert board.services_shown[0] == "svc-05"
+        assert board.selected_service == "svc-05"
+        assert board.cursor_row == 0
+        # Only changed cells were touched: every row's trend gained a point,
+        # svc-01 its rates, svc-05 its state; names and the rest stay put.
+        untrended = {(row, col) for row, col in updates if col != "trend"}
+        assert {row for row, _ in untrended} == {"svc-05", "svc-01"}
+        assert ("svc-01", "state") not in untrended
+        assert ("svc-01", "fail") in untrended and ("svc-05", "state") in untrended
+
+
+async def test_untouched_cursor_stays_on_the_worst_row():
+    services = [service(f"svc-{i:02d}") for i in range(4)]
+    app, source, _ = make_app(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        assert board.selected_service == "svc-00"
+        source.services = services[:3] + [service("svc-03", S.OPEN)]
+        await poll(app, pilot)
+        # Nobody picked svc-00: the top row, now the open breaker, is selected.
+        assert board.selected_service == "svc-03" and board.cursor_row == 0
+        detail = "\n".join(rendered_lines(app.query_one("#detail-summary")))
+        assert "svc-03" in detail
+
+
+async def test_stale_marker_when_source_fails_keeps_last_data():
+    app, source, c = make_app([service("payment-api", S.OPEN)], interval=2.0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = app.query_one("#status")
+        assert "STALE" not in rendered_lines(status)[0]
+
+        source.error = SourceError("connection refused by 127.0.0.1:9090")
+        await poll(app, pilot)
+        # One failure within three intervals: a warning, not yet stale.
+        line = rendered_lines(status)[0]
+        assert "STALE" not in line and "retrying" in line
+
+        c.advance(7)  # the last good poll is now older than three 2 s intervals
+        app.refresh_views()
+        await pilot.pause()
+        line = " ".join(rendered_lines(status))
+        assert "STALE" in line and "connection refused by 127.0.0.1:9090" in line
+        board = app.query_one(BreakerBoard)
+        assert board.has_class("-stale")
+        assert board.services_shown == ["payment-api"]  # last good data kept
+
+        source.error = None
+        await poll(app, pilot)
+        assert "STALE" not in " ".join(rendered_lines(status))
+        assert not board.has_class("-stale")
+
+
+async def test_stale_when_poll_hangs_without_error():
+    app, source, c = make_app([service("payment-api")], interval=2.0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.poll_state.started_at = c()  # a poll in flight that never returns
+        c.advance(10)
+        app.refresh_views()
+        await pilot.pause()
+        line = " ".join(rendered_lines(app.query_one("#status")))
+        assert "STALE" in line and "no answer from the source for 10s" in line
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("[bold red]x[/]", "[bold red]x[/]"),
+        ("evil\x1b[2Jsvc", "evil\\x1b[2Jsvc"),
+        ("bell\x07\rname", "bell\\x07\\x0dname"),
+    ],
+)
+async def test_label_values_render_literally(name, shown):
+    app, _, _ = make_app([service(name, S.OPEN)])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board_text = "\n".join(rendered_lines(app.query_one(BreakerBoard)))
+        assert shown in board_text
+        detail_text = "\n".join(
+            rendered_lines(app.query_one("#detail-summary"))
+            + rendered_lines(app.query_one("#detail-instances"))
+        )
+        assert shown in detail_text
+        assert "\x1b" not in board_text + detail_text
+
+
+async def test_help_lists_every_binding_and_closes():
+    app, _, _ = make_app([service("a")])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        help_text = "\n".join(rendered_lines(app.screen.query_one("Static")))
+        for key, what in (("q", "Quit"), ("/", "Filter"), ("p", "Poll now"), ("?", "Help")):
+            assert what in help_text and key in help_text
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen.query(BreakerBoard)
+
+
+async def test_q_quits():
+    app, _, _ = make_app([service("a")])
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -1,0 +1,165 @@
+"""The breaker board: one row per service, worst first, updated in place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from console.model import BreakerState, ServiceStatus
+from widgets import text as fmt
+
+COLUMNS = (
+    ("service", "SERVICE"),
+    ("state", "STATE"),
+    ("inst", "INST"),
+    ("in_state", "IN STATE"),
+    ("err", "ERR%"),
+    ("fail", "FAIL/s"),
+    ("ok", "OK/s"),
+    ("rej", "REJ/s"),
+    ("trend", "ERR% TREND"),
+    ("probe", "NEXT PROBE"),
+    ("last", "LAST TRANSITION"),
+)
+TREND_WIDTH = 16
+
+
+class _ServiceCell(Text):
+    """The service name, carrying the row's sort key (DataTable sorts on cell values)."""
+
+    sort_key: tuple = ()
+
+
+def sort_key(service: ServiceStatus) -> tuple:
+    """Worst class first; by name within a class, so rows do not jump about."""
+    return (service.state.rank, service.service)
+
+
+def row_cells(
+    service: ServiceStatus, series: list[float | None], now: datetime
+) -> tuple[Text, ...]:
+    state = service.state
+    count, total = service.split
+    probe = ""
+    if state == BreakerState.OPEN:
+        probe = fmt.countdown(service.next_probe, now)
+    elif state == BreakerState.HALF_OPEN:
+        probe = "probing"
+    last = service.last_transition
+    last_text = (
+        Text.assemble(
+            fmt.clock_time(last.at),
+            " ",
+            (last.from_state.label, fmt.STATE_STYLE[last.from_state]),
+            "→",
+            (last.to_state.label, fmt.STATE_STYLE[last.to_state]),
+        )
+        if last
+        else Text("—", style="dim")
+    )
+    name = _ServiceCell(fmt.literal(service.service), no_wrap=True, overflow="ellipsis")
+    name.sort_key = sort_key(service)
+    return (
+        name,
+        fmt.state_text(state),
+        Text(f"{count}/{total}" if total else "0/0", justify="right"),
+        Text(fmt.since(service.since, now), justify="right"),
+        fmt.percent(service.error_percent),
+        fmt.rate(service.failure_rate),
+        fmt.rate(service.success_rate),
+        fmt.rate(service.rejected_rate),
+        fmt.sparkline(series, TREND_WIDTH),
+        Text(probe),
+        last_text,
+    )
+
+
+class BreakerBoard(DataTable):
+    """Shows services; knows nothing of where they come from."""
+
+    DEFAULT_CSS = """
+    BreakerBoard.-stale { tint: $background 45%; }
+    """
+
+    class ServiceSelected(Message):
+        def __init__(self, service: str | None) -> None:
+            self.service = service
+            super().__init__()
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.filter_text = ""
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        # Until the operator picks a row, the cursor stays on the top (worst)
+        # one; after that it follows the service they picked.
+        self._follow = False
+        self._updating = False
+
+    def watch_cursor_coordinate(self, old, new) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if not self._updating:
+            self._follow = True
+
+    def on_mount(self) -> None:
+        for key, title in COLUMNS:
+            self.add_column(title, key=key)
+
+    @property
+    def selected_service(self) -> str | None:
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    @property
+    def services_shown(self) -> list[str]:
+        """Row keys in display order."""
+        return [row.key.value for row in self.ordered_rows]
+
+    def show(
+        self,
+        services: Sequence[ServiceStatus],
+        series: Mapping[str, list[float | None]],
+        now: datetime,
+    ) -> None:
+        """Bring the rows up to date: only changed cells are touched, and the
+        cursor stays on the service it was on."""
+        needle = self.filter_text.casefold()
+        wanted = {
+            s.service: row_cells(s, series.get(s.service, []), now)
+            for s in services
+            if needle in s.service.casefold()
+        }
+        before = self.selected_service
+        selected = before if self._follow else None
+        self._updating = True
+        with self.app.batch_update():
+            for gone in [k for k in self._cells if k not in wanted]:
+                self.remove_row(gone)
+                del self._cells[gone]
+            for key, cells in wanted.items():
+                old = self._cells.get(key)
+                if old is None:
+                    self.add_row(*cells, key=key)
+                else:
+                    for (column, _), new, was in zip(COLUMNS, cells, old):
+                        if new != was or (column == "service" and new.sort_key != was.sort_key):
+                            self.update_cell(key, column, new, update_width=True)
+                self._cells[key] = cells
+            order = sorted(wanted, key=lambda k: wanted[k][0].sort_key)
+            if order != self.services_shown:
+                self.sort("service", key=lambda cell: cell.sort_key)
+            row = self.get_row_index(selected) if selected in wanted else 0
+            if row != self.cursor_row:
+                self.move_cursor(row=row, animate=False, scroll=selected is None)
+        self._updating = False
+        if self.selected_service != before:
+            self.post_message(self.ServiceSelected(self.selected_service))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.ServiceSelected(event.row_key.value))

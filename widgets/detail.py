@@ -1,0 +1,144 @@
+"""The detail pane: one service's instances and its transition history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from console.model import BreakerState, ServiceStatus, Transition
+from widgets import text as fmt
+
+
+def held_for(transitions: list[Transition]) -> dict[Transition, float | None]:
+    """How long each instance stayed in the state a transition left
+    (newest-first input); None for the oldest one we know of."""
+    held: dict[Transition, float | None] = {}
+    previous: dict[str, Transition] = {}
+    for t in reversed(transitions):
+        before = previous.get(t.instance)
+        held[t] = (t.at - before.at).total_seconds() if before else None
+        previous[t.instance] = t
+    return held
+
+
+def summary(service: ServiceStatus, now: datetime) -> Text:
+    state = service.state
+    count, total = service.split
+    text = Text.assemble(
+        fmt.label(service.service, "bold"),
+        "  ",
+        fmt.state_text(state),
+        f" {count}/{total}",
+        f"  since {fmt.clock_time(service.since)} ({fmt.since(service.since, now)})",
+        f"\nrecovery timeout {fmt.duration(service.recovery_timeout_s)}",
+    )
+    if state == BreakerState.OPEN:
+        text.append(f"  ·  next half-open probe {fmt.countdown(service.next_probe, now)}")
+    elif state == BreakerState.HALF_OPEN:
+        text.append("  ·  probing")
+    return text
+
+
+def instances_table(service: ServiceStatus, now: datetime) -> Group:
+    table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
+    for title, justify in (
+        ("INSTANCE", "left"),
+        ("STATE", "left"),
+        ("FOR", "right"),
+        ("FAIL/s", "right"),
+        ("OK/s", "right"),
+        ("REJ/s", "right"),
+    ):
+        table.add_column(title, justify=justify, no_wrap=True)
+    notes: list[Text] = []
+    for inst in sorted(service.instances, key=lambda i: (i.state.rank, i.instance)):
+        table.add_row(
+            fmt.label(inst.instance),
+            fmt.state_text(inst.state),
+            fmt.since(inst.since, now),
+            fmt.rate(inst.failure_rate),
+            fmt.rate(inst.success_rate),
+            fmt.rate(inst.rejected_rate),
+        )
+        if inst.state == BreakerState.CONFLICT:
+            states = " and ".join(s.label for s in inst.reported) or "several states"
+            notes.append(
+                Text.assemble(
+                    ("CONFLICT ", fmt.STATE_STYLE[BreakerState.CONFLICT]),
+                    fmt.label(inst.instance),
+                    f" reports {states} as current at once: the old state's series "
+                    "was never cleared (a gauge set to 1 on change and never reset). "
+                    "Trust neither until the exporter is fixed.",
+                )
+            )
+    if not service.instances:
+        table.add_row(Text("no instance reports this breaker", style="dim"))
+    return Group(table, *notes)
+
+
+def history_table(transitions: list[Transition]) -> Table:
+    table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
+    for title, justify in (
+        ("AT (UTC)", "left"),
+        ("INSTANCE", "left"),
+        ("TRANSITION", "left"),
+        ("AFTER", "right"),
+        ("SEEN", "left"),
+    ):
+        table.add_column(title, justify=justify, no_wrap=True)
+    # Instance names are long; they give way first.
+    table.columns[1].overflow = "ellipsis"
+    table.columns[1].ratio = 1
+    held = held_for(transitions)
+    for t in transitions:
+        table.add_row(
+            fmt.clock_time(t.at),
+            fmt.label(t.instance),
+            Text.assemble(
+                (t.from_state.label, fmt.STATE_STYLE[t.from_state]),
+                "→",
+                (t.to_state.label, fmt.STATE_STYLE[t.to_state]),
+            ),
+            fmt.duration(held[t]),
+            Text(t.observed.value, style="dim" if t.observed.value == "backfill" else ""),
+        )
+    if not transitions:
+        table.add_row(Text("no transition seen yet", style="dim"))
+    return table
+
+
+class ServiceDetail(Horizontal):
+    """Per-instance states on the left, transition history on the right."""
+
+    DEFAULT_CSS = """
+    ServiceDetail { height: 14; border-top: solid $primary; }
+    ServiceDetail #detail-left { width: 1fr; padding: 0 1; }
+    ServiceDetail #detail-history { width: 1fr; padding: 0 1; border-left: solid $primary-darken-2; }
+    ServiceDetail.-stale { tint: $background 45%; }
+    """
+
+    def compose(self):
+        with VerticalScroll(id="detail-left"):
+            yield Static(id="detail-summary")
+            yield Static(id="detail-instances")
+        with VerticalScroll(id="detail-history"):
+            yield Static(Text("Transitions, newest first", style="bold"))
+            yield Static(id="detail-transitions")
+
+    def show(
+        self, service: ServiceStatus | None, transitions: list[Transition], now: datetime
+    ) -> None:
+        summary_w = self.query_one("#detail-summary", Static)
+        if service is None:
+            summary_w.update(Text("No service selected.", style="dim"))
+            self.query_one("#detail-instances", Static).update("")
+            self.query_one("#detail-transitions", Static).update("")
+            return
+        summary_w.update(summary(service, now))
+        self.query_one("#detail-instances", Static).update(instances_table(service, now))
+        self.query_one("#detail-transitions", Static).update(history_table(transitions))

@@ -1,0 +1,113 @@
+"""Turning model values into safe, styled text.
+
+Label values come from the fleet's own instrumentation and are untrusted: a
+service called "[bold red]x[/]" or holding terminal escape sequences must show
+literally. Everything here returns rich Text (never markup strings), and
+`literal` makes control characters visible instead of letting them act.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.text import Text
+
+from console.model import BreakerState
+
+STATE_STYLE = {
+    BreakerState.OPEN: "bold white on red",
+    BreakerState.FORCED_OPEN: "bold red",
+    BreakerState.CONFLICT: "bold magenta",
+    BreakerState.HALF_OPEN: "bold yellow",
+    BreakerState.UNKNOWN: "dim",
+    BreakerState.DISABLED: "blue",
+    BreakerState.CLOSED: "green",
+}
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def literal(value: str) -> str:
+    """The value with every control character shown as an escape (ESC as \\x1b),
+    so it renders as the characters it holds and cannot move the cursor."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code < 0xA0 or ch == "\\":
+            out.append("\\\\" if ch == "\\" else f"\\x{code:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def label(value: str, style: str = "") -> Text:
+    """An untrusted label value as plain, literal text."""
+    return Text(literal(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def state_text(state: BreakerState) -> Text:
+    """The state as a word, coloured as a second channel."""
+    return Text(state.label, style=STATE_STYLE[state])
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def since(then: datetime | None, now: datetime) -> str:
+    return duration(None if then is None else (now - then).total_seconds())
+
+
+def clock_time(at: datetime | None) -> str:
+    """HH:MM:SS in UTC (the header says so)."""
+    if at is None:
+        return "—"
+    return at.astimezone(timezone.utc).strftime("%H:%M:%S")
+
+
+def rate(value: float | None) -> Text:
+    """Calls per second; unknown stays visibly unknown."""
+    if value is None:
+        return Text("—", style="dim", justify="right")
+    return Text(f"{value:.1f}", justify="right")
+
+
+def percent(value: float | None) -> Text:
+    if value is None:
+        return Text("—", style="dim", justify="right")
+    style = "bold red" if value >= 50 else "yellow" if value >= 5 else ""
+    return Text(f"{value:.1f}%", style=style, justify="right")
+
+
+def sparkline(values: list[float | None], width: int) -> Text:
+    """Error percentage over the last polls on a fixed 0-100 scale, so rows
+    compare; a gap where there were no calls."""
+    values = values[-width:]
+    text = Text(" " * (width - len(values)))
+    for v in values:
+        if v is None:
+            text.append("·", style="dim")
+        else:
+            level = min(len(_SPARK) - 1, int(v / 100 * (len(_SPARK) - 1) + 0.5))
+            style = "red" if v >= 50 else "yellow" if v >= 5 else "green"
+            text.append(_SPARK[level], style=style)
+    return text
+
+
+def countdown(at: datetime | None, now: datetime) -> str:
+    """Time until `at`; once passed, how long it is overdue."""
+    if at is None:
+        return ""
+    left = (at - now).total_seconds()
+    if left >= 0:
+        return f"in {duration(left)}"
+    return f"due +{duration(-left)}"
