@@ -18,9 +18,15 @@ from pathlib import Path
 CBCONSOLE = Path(sys.executable).with_name("cbconsole")
 
 
+def tmux(session: str, *args: str) -> list[str]:
+    # A server per run: killing the last session stops a server, and the next
+    # run must not race it.
+    return ["tmux", "-L", session, *args]
+
+
 def screen(session: str) -> str:
     return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session],
+        tmux(session, "capture-pane", "-p", "-t", session),
         capture_output=True,
         text=True,
         check=False,
@@ -31,7 +37,7 @@ def one_run(session: str, timeout: float = 30.0) -> tuple[float, float]:
     """(seconds to the first painted board, seconds to payment-api OPEN 3/3)."""
     start = time.perf_counter()
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", f"{CBCONSOLE} --demo"],
+        tmux(session, "new-session", "-d", "-s", session, "-x", "140", "-y", "40", f"{CBCONSOLE} --demo"),
         check=True,
     )
     painted = None
@@ -46,7 +52,7 @@ def one_run(session: str, timeout: float = 30.0) -> tuple[float, float]:
             time.sleep(0.01)
         raise RuntimeError(f"no board within {timeout}s; screen was:\n{screen(session)}")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        subprocess.run(tmux(session, "kill-server"), check=False)
 
 
 def main() -> int:
