@@ -3,7 +3,10 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test screenshots bench-startup
+.PHONY: demo test install install-test servers screenshots bench-startup bench-poll
+
+# The tests start a real Prometheus and VictoriaMetrics (Debian packages).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -12,8 +15,13 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
-install-test: $(BIN)/python
+install-test: $(BIN)/python servers
 	$(BIN)/pip install -q -e '.[test]'
+
+servers:
+	@command -v prometheus >/dev/null && command -v victoria-metrics >/dev/null || { \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus victoria-metrics; }
 
 demo: install
 	$(BIN)/cbconsole --demo
@@ -26,3 +34,6 @@ screenshots: install
 
 bench-startup: install
 	$(BIN)/python tests/bench/startup.py
+
+bench-poll: install-test
+	$(BIN)/python tests/bench/poll.py

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Input
 
 from console.clock import Clock, system_clock
 from console.history import FleetHistory
-from console.model import FleetSnapshot
+from console.model import Alert, FleetSnapshot
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
 from widgets.board import BreakerBoard
 from widgets.detail import ServiceDetail
@@ -22,7 +22,7 @@ from widgets.help import HelpScreen
 from widgets.status import StatusLine
 
 STALE_AFTER_POLLS = 3
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 10.0  # an outage's end must show within seconds
 
 
 def describe_error(error: BaseException) -> str:
@@ -103,7 +103,9 @@ class CBConsoleApp(App[None]):
     def on_mount(self) -> None:
         self.query_one(BreakerBoard).focus()
         self.refresh_views()
-        self.set_interval(1.0, self.refresh_views, name="tick")
+        # Ages and countdowns move every second; STALE must show on time even
+        # with a fast poll.
+        self.set_interval(min(1.0, self.poll_interval), self.refresh_views, name="tick")
         self.start_poll()
 
     # --- polling --------------------------------------------------------------
@@ -144,6 +146,11 @@ class CBConsoleApp(App[None]):
         state.error = message.reason
         state.error_at = self.clock()
         state.failures += 1
+        if self.snapshot is not None:
+            # The last good data stays, carrying why it is no longer current.
+            self.snapshot = self.snapshot.model_copy(
+                update={"error": message.reason, "error_at": state.error_at}
+            )
         self.refresh_views()
         # Capped exponential backoff: a struggling backend is not hammered.
         delay = min(self.poll_interval * 2 ** (state.failures - 1), max(MAX_BACKOFF_S, self.poll_interval))
@@ -177,11 +184,13 @@ class CBConsoleApp(App[None]):
         snapshot = self.snapshot
         self.query_one(StatusLine).show(
             source=self.source.label,
-            cluster=self.cluster.label if self.cluster else "none configured",
+            cluster=self.cluster.label if self.cluster else "none (cluster features unavailable)",
             last_good=self.poll_state.last_good_at,
             now=now,
             stale_reason=stale,
             error=self.poll_state.error,
+            alerts=tuple(a for a in snapshot.alerts if a.service is None) if snapshot else (),
+            notices=snapshot.notices if snapshot else (),
         )
         board = self.query_one(BreakerBoard)
         detail = self.query_one(ServiceDetail)
@@ -189,13 +198,25 @@ class CBConsoleApp(App[None]):
             widget.set_class(stale is not None, "-stale")
         if snapshot is not None:
             series = {s.service: self.history.error_series(s.service) for s in snapshot.services}
-            board.show(snapshot.services, series, now)
+            board.show(snapshot.services, series, now, self.service_alerts())
         self._show_detail(board.selected_service, now)
+
+    def service_alerts(self) -> dict[str, Alert]:
+        """Each service's alert, firing before pending."""
+        alerts: dict[str, Alert] = {}
+        for alert in self.snapshot.alerts if self.snapshot else ():
+            if alert.service is None:
+                continue
+            current = alerts.get(alert.service)
+            if current is None or (alert.state == "firing" and current.state != "firing"):
+                alerts[alert.service] = alert
+        return alerts
 
     def _show_detail(self, service_name: str | None, now: datetime) -> None:
         service = self.snapshot.service(service_name) if self.snapshot and service_name else None
         transitions = self.history.transitions(service_name) if service_name else []
-        self.query_one(ServiceDetail).show(service, transitions, now)
+        alert = self.service_alerts().get(service_name) if service_name else None
+        self.query_one(ServiceDetail).show(service, transitions, now, alert)
 
     @on(BreakerBoard.ServiceSelected)
     def _selected(self, message: BreakerBoard.ServiceSelected) -> None:

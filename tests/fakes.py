@@ -42,13 +42,20 @@ class ScriptedSource:
         self.clock = clock
         self.services = services
         self.error: Exception | None = None
+        self.alerts: tuple = ()
+        self.notices: tuple[str, ...] = ()
         self.polls = 0
 
     def poll(self) -> FleetSnapshot:
         self.polls += 1
         if self.error is not None:
             raise self.error
-        return FleetSnapshot(fetched_at=self.clock(), services=tuple(self.services))
+        return FleetSnapshot(
+            fetched_at=self.clock(),
+            services=tuple(self.services),
+            alerts=self.alerts,
+            notices=self.notices,
+        )
 
 
 def clock() -> FakeClock:

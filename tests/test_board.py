@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.app import CBConsoleApp
+from console.model import Alert
 from console.model import BreakerState as S
 from console.sources.base import SourceError
 from tests.fakes import ScriptedSource, clock, service
@@ -130,7 +131,7 @@ async def test_stale_marker_when_source_fails_keeps_last_data():
         source.error = SourceError("connection refused by 127.0.0.1:9090")
         await poll(app, pilot)
         # One failure within three intervals: a warning, not yet stale.
-        line = rendered_lines(status)[0]
+        line = " ".join(rendered_lines(status))
         assert "STALE" not in line and "retrying" in line
 
         c.advance(7)  # the last good poll is now older than three 2 s intervals
@@ -203,3 +204,24 @@ async def test_q_quits():
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_alerts_and_notices_are_shown():
+    app, source, c = make_app([service("payment-api", S.OPEN), service("user-svc")])
+    source.alerts = (
+        Alert(name="CircuitBreakerOpen", state="firing", active_at=c(), service=None),
+        Alert(name="CircuitBreakerOpen", state="pending", service="payment-api"),
+    )
+    source.notices = ("this backend has no ALERTS series",)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        header = " ".join(rendered_lines(app.query_one("#status")))
+        assert "ALERT CircuitBreakerOpen FIRING active since 09:05:00" in header
+        assert "fleet-wide" in header and "no ALERTS series" in header
+        board = app.query_one(BreakerBoard)
+        rows = rendered_lines(board)
+        assert "pending" in next(r for r in rows if "payment-api" in r)
+        assert "pending" not in next(r for r in rows if "user-svc" in r)
+        detail = " ".join(rendered_lines(app.query_one("#detail-summary")))
+        assert "ALERT CircuitBreakerOpen PENDING" in detail

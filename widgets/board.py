@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.model import BreakerState, ServiceStatus
+from console.model import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
 
 COLUMNS = (
     ("service", "SERVICE"),
     ("state", "STATE"),
+    ("alert", "ALERT"),
     ("inst", "INST"),
     ("in_state", "IN STATE"),
     ("err", "ERR%"),
@@ -39,8 +40,19 @@ def sort_key(service: ServiceStatus) -> tuple:
     return (service.state.rank, service.service)
 
 
+def alert_cell(alert: Alert | None) -> Text:
+    if alert is None:
+        return Text("")
+    if alert.state == "firing":
+        return Text("FIRING", style="bold white on red")
+    return Text("pending", style="yellow")
+
+
 def row_cells(
-    service: ServiceStatus, series: list[float | None], now: datetime
+    service: ServiceStatus,
+    series: list[float | None],
+    now: datetime,
+    alert: Alert | None = None,
 ) -> tuple[Text, ...]:
     state = service.state
     count, total = service.split
@@ -66,6 +78,7 @@ def row_cells(
     return (
         name,
         fmt.state_text(state),
+        alert_cell(alert),
         Text(f"{count}/{total}" if total else "0/0", justify="right"),
         Text(fmt.since(service.since, now), justify="right"),
         fmt.percent(service.error_percent),
@@ -125,12 +138,14 @@ class BreakerBoard(DataTable):
         services: Sequence[ServiceStatus],
         series: Mapping[str, list[float | None]],
         now: datetime,
+        alerts: Mapping[str, Alert] | None = None,
     ) -> None:
         """Bring the rows up to date: only changed cells are touched, and the
         cursor stays on the service it was on."""
         needle = self.filter_text.casefold()
+        alerts = alerts or {}
         wanted = {
-            s.service: row_cells(s, series.get(s.service, []), now)
+            s.service: row_cells(s, series.get(s.service, []), now, alerts.get(s.service))
             for s in services
             if needle in s.service.casefold()
         }

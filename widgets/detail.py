@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from console.model import BreakerState, ServiceStatus, Transition
+from console.model import Alert, BreakerState, ServiceStatus, Transition
 from widgets import text as fmt
 
 
@@ -26,7 +26,7 @@ def held_for(transitions: list[Transition]) -> dict[Transition, float | None]:
     return held
 
 
-def summary(service: ServiceStatus, now: datetime) -> Text:
+def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None) -> Text:
     state = service.state
     count, total = service.split
     text = Text.assemble(
@@ -41,6 +41,9 @@ def summary(service: ServiceStatus, now: datetime) -> Text:
         text.append(f"  ·  next half-open probe {fmt.countdown(service.next_probe, now)}")
     elif state == BreakerState.HALF_OPEN:
         text.append("  ·  probing")
+    if alert is not None:
+        text.append("\n")
+        text.append_text(fmt.alert_text(alert))
     return text
 
 
@@ -131,7 +134,11 @@ class ServiceDetail(Horizontal):
             yield Static(id="detail-transitions")
 
     def show(
-        self, service: ServiceStatus | None, transitions: list[Transition], now: datetime
+        self,
+        service: ServiceStatus | None,
+        transitions: list[Transition],
+        now: datetime,
+        alert: Alert | None = None,
     ) -> None:
         summary_w = self.query_one("#detail-summary", Static)
         if service is None:
@@ -139,6 +146,6 @@ class ServiceDetail(Horizontal):
             self.query_one("#detail-instances", Static).update("")
             self.query_one("#detail-transitions", Static).update("")
             return
-        summary_w.update(summary(service, now))
+        summary_w.update(summary(service, now, alert))
         self.query_one("#detail-instances", Static).update(instances_table(service, now))
         self.query_one("#detail-transitions", Static).update(history_table(transitions))

@@ -8,7 +8,9 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
+from console.model import Alert
 from widgets import text as fmt
+from widgets.text import alert_text
 
 
 def status_text(
@@ -19,6 +21,8 @@ def status_text(
     now: datetime,
     stale_reason: str | None,
     error: str | None,
+    alerts: tuple[Alert, ...] = (),
+    notices: tuple[str, ...] = (),
 ) -> Text:
     text = Text.assemble(
         ("cbconsole", "bold"),
@@ -40,6 +44,14 @@ def status_text(
     elif error is not None:
         text.append("  last poll failed, retrying: ", style="yellow")
         text.append(fmt.literal(error), style="yellow")
+    for alert in alerts:
+        text.append("\n")
+        text.append_text(alert_text(alert))
+        text.append(" (fleet-wide: the rule keeps no service label)", style="dim")
+    for notice in notices:
+        text.append("\n")
+        text.append("note: ", style="bold cyan")
+        text.append(fmt.literal(notice))
     return text
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from rich.text import Text
 
-from console.model import BreakerState
+from console.model import Alert, BreakerState
 
 STATE_STYLE = {
     BreakerState.OPEN: "bold white on red",
@@ -111,3 +111,17 @@ def countdown(at: datetime | None, now: datetime) -> str:
     if left >= 0:
         return f"in {duration(left)}"
     return f"due +{duration(-left)}"
+
+
+def alert_text(alert: Alert) -> Text:
+    """'ALERT name FIRING since 09:00:12' — loud when firing, amber when pending."""
+    firing = alert.state == "firing"
+    text = Text.assemble(
+        ("ALERT ", "bold"),
+        label(alert.name),
+        " ",
+        (alert.state.upper(), "bold white on red" if firing else "bold yellow"),
+    )
+    if alert.active_at is not None:
+        text.append(f" active since {clock_time(alert.active_at)}")
+    return text

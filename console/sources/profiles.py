@@ -1,0 +1,336 @@
+"""Metric profiles: which PromQL reads a fleet's breakers, and how its answer
+becomes breaker states.
+
+A profile is data (a pydantic `Profile`): one PromQL query per role (state,
+failures, successes, rejections, ...), each aggregated `by` the breaker's
+service and instance labels, so a poll costs the same few queries whatever
+the fleet's size. Three profiles are built in, for the metric families of
+REFERENCE.md; `custom_profile()` builds one from a config dict.
+
+Pure code: no HTTP here, so the derivations are tested without a server.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from console.model import BreakerState
+from console.sources.base import SourceError
+
+#: The rate() window of the built-in profiles. Four scrapes at the common 15 s
+#: interval: the shortest window rate() handles robustly (two samples at
+#: least, even with a missed scrape), and minutes shorter than the runbook's
+#: [5m], which would lag an incident's failure rate by minutes.
+DEFAULT_RATE_WINDOW = "1m"
+
+#: Where a series carries no instance label at all (a custom query that
+#: aggregated instances away): the breaker shows as one instance of this name.
+NO_INSTANCE = "-"
+
+
+class ConfigError(SourceError):
+    """The configuration is wrong (a profile, a PromQL query, auth settings):
+    retrying the same poll will not help. The message names what to fix."""
+
+
+class StateEncoding(str, Enum):
+    #: One series per state, the state in a label, value 1 for the current one
+    #: (runbook, Resilience4j). Several at 1 for one instance is a conflict.
+    LABEL = "label"
+    #: One series per breaker whose value is the state, through `state_values`
+    #: (Envoy: 1 = at its limit, i.e. open; 0 = closed).
+    VALUE = "value"
+
+
+def _norm(word: str) -> str:
+    return word.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+#: State label values, normalised (lower case, "-" as "_"). Resilience4j's
+#: METRICS_ONLY breaker never transitions and never rejects a call: like
+#: DISABLED, calls pass unguarded, so it shows as DISABLED.
+LABEL_STATES: dict[str, BreakerState] = {
+    "closed": BreakerState.CLOSED,
+    "open": BreakerState.OPEN,
+    "half_open": BreakerState.HALF_OPEN,
+    "halfopen": BreakerState.HALF_OPEN,
+    "forced_open": BreakerState.FORCED_OPEN,
+    "disabled": BreakerState.DISABLED,
+    "metrics_only": BreakerState.DISABLED,
+}
+
+#: VALUE encoding default: Envoy's *_open gauges.
+FLAG_STATES: dict[str, BreakerState] = {"0": BreakerState.CLOSED, "1": BreakerState.OPEN}
+
+
+class Profile(BaseModel):
+    """How to read one kind of breaker metrics. Every query must return series
+    labelled with a service label and (ideally) an instance label; series that
+    end up with the same (service, instance) are merged (max for states, sum
+    for rates)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    #: Labels naming the breaker's service, first non-empty wins (Envoy:
+    #: `envoy_cluster_name`, or Istio's `cluster_name`).
+    service_labels: tuple[str, ...] = Field(min_length=1)
+    #: Labels naming the reporting instance, first non-empty wins.
+    instance_labels: tuple[str, ...] = ("pod", "instance")
+    state_query: str
+    state_encoding: StateEncoding = StateEncoding.LABEL
+    #: LABEL encoding: the label holding the state's name.
+    state_label: str = "state"
+    #: Label values (LABEL) or series values (VALUE) to states; keys are
+    #: normalised (lower case, "-" as "_"). Unknown ones read as UNKNOWN.
+    state_values: dict[str, BreakerState] = Field(default_factory=dict)
+    #: Per-second rates (None where the fleet does not export them).
+    failures_query: str | None = None
+    successes_query: str | None = None
+    rejected_query: str | None = None
+    #: The breaker's own failure rate in percent over its window; negative
+    #: (Resilience4j: -1, fewer calls than minimumNumberOfCalls) is no data.
+    failure_percent_query: str | None = None
+    #: Upstream hosts ejected by outlier detection (Envoy).
+    ejections_query: str | None = None
+    #: The raw metric behind the state query: its sample spacing gives the
+    #: scrape interval, the step of the history backfill.
+    interval_metric: str | None = None
+    #: Counters the fleet also exports, for reference (not queried).
+    notes: str = ""
+    #: Built from user config: a rejected query is the user's to fix.
+    custom: bool = False
+
+    @field_validator("state_values", mode="before")
+    @classmethod
+    def _normalise_values(cls, values):
+        if isinstance(values, dict):
+            return {_norm(str(k)): v for k, v in values.items()}
+        return values
+
+    @property
+    def queries(self) -> dict[str, str]:
+        """The queries a poll runs, by role, in order (alerts not included)."""
+        found = {
+            "state": self.state_query,
+            "failures": self.failures_query,
+            "successes": self.successes_query,
+            "rejected": self.rejected_query,
+            "failure_percent": self.failure_percent_query,
+            "ejections": self.ejections_query,
+        }
+        return {role: q for role, q in found.items() if q}
+
+    @property
+    def values_map(self) -> dict[str, BreakerState]:
+        base = LABEL_STATES if self.state_encoding == StateEncoding.LABEL else FLAG_STATES
+        return {**base, **self.state_values}
+
+    def backfill_query(self) -> str:
+        """The state query for the history range query. With one series per
+        state, only the current ones (value 1) matter: the answer shrinks by
+        the number of states."""
+        if self.state_encoding == StateEncoding.LABEL:
+            return f"({self.state_query}) > 0.5"
+        return self.state_query
+
+    # --- Reading answers --------------------------------------------------------
+
+    def key(self, labels: dict[str, str]) -> tuple[str, str] | None:
+        """(service, instance) of a series; None without a service label."""
+        service = _first(labels, self.service_labels)
+        if not service:
+            return None
+        return service, _first(labels, self.instance_labels) or NO_INSTANCE
+
+    def service_label_of(self, labels: dict[str, str]) -> str | None:
+        """Which of the service labels named the series."""
+        return next((n for n in self.service_labels if labels.get(n)), None)
+
+    def state_name(self, labels: dict[str, str], value: float | None) -> str | None:
+        """The state a series reports as current, or None if it reports none.
+        LABEL: the label's value when the series is at 1. VALUE: the value."""
+        if value is None:
+            return None
+        if self.state_encoding == StateEncoding.LABEL:
+            return labels.get(self.state_label, "") if value > 0.5 else None
+        return f"{value:g}"
+
+    def to_state(self, name: str) -> BreakerState:
+        return self.values_map.get(_norm(name), BreakerState.UNKNOWN)
+
+    def derive(self, names: Iterable[str]) -> tuple[BreakerState, tuple[BreakerState, ...]]:
+        """(state, reported) from the state names an instance reports as current:
+        none is UNKNOWN, one is that state, several are a CONFLICT, never
+        resolved silently."""
+        reported = tuple(
+            sorted({self.to_state(n) for n in names}, key=lambda s: (s.rank, s.value))
+        )
+        if not reported:
+            return BreakerState.UNKNOWN, ()
+        if len(reported) == 1:
+            return reported[0], reported
+        return BreakerState.CONFLICT, reported
+
+
+def _first(labels: dict[str, str], names: tuple[str, ...]) -> str | None:
+    return next((labels[n] for n in names if labels.get(n)), None)
+
+
+# --- Built-in profiles -----------------------------------------------------------
+
+
+def _by(*labels: str) -> str:
+    return ", ".join(labels)
+
+
+def runbook_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
+    """RUNBOOK-004's metrics: circuit_breaker_state{service, state} (1 = current),
+    circuit_breaker_failures_total / _successes_total. Instances by `pod` if
+    the series carry one (Kubernetes service discovery), else `instance`."""
+    svc, inst = ("service",), ("pod", "instance")
+    by = _by(*svc, *inst)
+    return Profile(
+        name="runbook",
+        service_labels=svc,
+        instance_labels=inst,
+        state_query=f"max by ({by}, state) (circuit_breaker_state)",
+        failures_query=f"sum by ({by}) (rate(circuit_breaker_failures_total[{window}]))",
+        successes_query=f"sum by ({by}) (rate(circuit_breaker_successes_total[{window}]))",
+        interval_metric="circuit_breaker_state",
+        notes="circuit_breaker_transitions_total is exported too; the history "
+        "comes from the state gauge instead (its labels are not standardised).",
+    )
+
+
+def resilience4j_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
+    """Resilience4j through Micrometer: breakers by `name`."""
+    svc, inst = ("name",), ("pod", "instance")
+    by = _by(*svc, *inst)
+    calls = "resilience4j_circuitbreaker_calls_seconds_count"
+    return Profile(
+        name="resilience4j",
+        service_labels=svc,
+        instance_labels=inst,
+        state_query=f"max by ({by}, state) (resilience4j_circuitbreaker_state)",
+        failures_query=f'sum by ({by}) (rate({calls}{{kind="failed"}}[{window}]))',
+        successes_query=f'sum by ({by}) (rate({calls}{{kind="successful"}}[{window}]))',
+        rejected_query=(
+            f"sum by ({by}) "
+            f"(rate(resilience4j_circuitbreaker_not_permitted_calls_total[{window}]))"
+        ),
+        failure_percent_query=f"max by ({by}) (resilience4j_circuitbreaker_failure_rate)",
+        interval_metric="resilience4j_circuitbreaker_state",
+        notes="metrics_only shows as DISABLED: calls pass unguarded, it never trips.",
+    )
+
+
+ENVOY_OPEN_GAUGES = (
+    "envoy_cluster_circuit_breakers_default_rq_open",
+    "envoy_cluster_circuit_breakers_default_cx_open",
+    "envoy_cluster_circuit_breakers_default_rq_pending_open",
+)
+
+
+def envoy_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
+    """Envoy (and Istio's sidecars): a cluster is OPEN while any of its default
+    priority request, connection or pending-request breakers is at its limit;
+    no half-open state exists. Clusters by `envoy_cluster_name`, or Istio's
+    `cluster_name` (e.g. outbound|8000||svc.ns.svc.cluster.local): both are
+    kept in the `by` clause and the first non-empty names the service."""
+    svc, inst = ("envoy_cluster_name", "cluster_name"), ("pod", "instance")
+    by = _by(*svc, *inst)
+    gauges = "|".join(ENVOY_OPEN_GAUGES)
+    overflow = "envoy_cluster_upstream_rq_pending_overflow|envoy_cluster_upstream_cx_overflow"
+    rq_xx = "envoy_cluster_upstream_rq_xx"
+    return Profile(
+        name="envoy",
+        service_labels=svc,
+        instance_labels=inst,
+        state_query=f'max by ({by}) ({{__name__=~"{gauges}"}})',
+        state_encoding=StateEncoding.VALUE,
+        failures_query=f'sum by ({by}) (rate({rq_xx}{{envoy_response_code_class="5"}}[{window}]))',
+        successes_query=(
+            f'sum by ({by}) (rate({rq_xx}{{envoy_response_code_class="2"}}[{window}]))'
+        ),
+        rejected_query=f'sum by ({by}) (rate({{__name__=~"{overflow}"}}[{window}]))',
+        ejections_query=f"max by ({by}) (envoy_cluster_outlier_detection_ejections_active)",
+        interval_metric=ENVOY_OPEN_GAUGES[0],
+        notes="Istio drops these stats unless proxyStatsMatcher includes "
+        ".*circuit_breakers.*",
+    )
+
+
+BUILTIN = {
+    "runbook": runbook_profile,
+    "resilience4j": resilience4j_profile,
+    "envoy": envoy_profile,
+}
+
+
+class CustomProfileConfig(BaseModel):
+    """A profile from the config file: full PromQL per role. The queries run
+    as written (so Prometheus' error positions match them); each must return
+    series labelled by `service_label` and `instance_label`, rates per second."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "custom"
+    state: str = Field(min_length=1)
+    failures: str | None = None
+    successes: str | None = None
+    rejections: str | None = None
+    service_label: str | list[str] = "service"
+    instance_label: str | list[str] = "instance"
+    state_encoding: StateEncoding = StateEncoding.LABEL
+    state_label: str = "state"
+    state_values: dict[str, BreakerState] = Field(default_factory=dict)
+    interval_metric: str | None = None
+
+
+def custom_profile(config: dict) -> Profile:
+    """A Profile from a config dict (keys: state, failures, successes,
+    rejections, service_label, instance_label, and optionally state_encoding,
+    state_label, state_values, interval_metric, name)."""
+    try:
+        c = CustomProfileConfig.model_validate(config)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'profile'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"custom metric profile: {problems}") from None
+
+    def labels(value: str | list[str]) -> tuple[str, ...]:
+        return (value,) if isinstance(value, str) else tuple(value)
+
+    return Profile(
+        name=c.name,
+        service_labels=labels(c.service_label),
+        instance_labels=labels(c.instance_label),
+        state_query=c.state,
+        state_encoding=c.state_encoding,
+        state_label=c.state_label,
+        state_values=c.state_values,
+        failures_query=c.failures,
+        successes_query=c.successes,
+        rejected_query=c.rejections,
+        interval_metric=c.interval_metric,
+        custom=True,
+    )
+
+
+def get_profile(spec: str | dict | Profile) -> Profile:
+    """A Profile from a built-in name, a custom config dict, or a Profile."""
+    if isinstance(spec, Profile):
+        return spec
+    if isinstance(spec, dict):
+        return custom_profile(spec)
+    try:
+        return BUILTIN[spec]()
+    except KeyError:
+        names = ", ".join(sorted(BUILTIN))
+        raise ConfigError(f"unknown metric profile {spec!r}: choose {names}, or custom") from None

@@ -1,0 +1,328 @@
+"""The breaker source that reads Prometheus (or VictoriaMetrics) over its HTTP
+API, through a metric profile (`profiles`).
+
+A poll runs a constant number of instant queries, all at one evaluation time:
+one per profile role (state, failures, successes, ...), each aggregated `by`
+the service and instance labels, plus one for the alert. The first poll also
+finds the scrape interval and backfills the transition history with one range
+query. Every failure is a `SourceError` the operator can read; a wrong query
+is a `ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from console.clock import Clock, system_clock
+from console.model import (
+    DEFAULT_RECOVERY_TIMEOUT_S,
+    Alert,
+    FleetSnapshot,
+    InstanceStatus,
+    ServiceStatus,
+    Transition,
+)
+from console.sources.base import SourceError
+from console.sources.profiles import ConfigError, Profile, get_profile
+from console.sources.promhistory import StateTracker, scrape_interval
+from console.sources.promhttp import PromClient, PrometheusAuth, Unreachable
+from console.sources.promread import (
+    Reading,
+    alerts_query,
+    promql_string,
+    read_alerts,
+    read_history,
+    read_instances,
+)
+
+__all__ = ["ConfigError", "PrometheusAuth", "PrometheusSource", "Unreachable"]
+
+#: Re-read the alerting rules (is there a rule behind a silent ALERTS?) this often.
+RULES_RECHECK_S = 300.0
+#: Prometheus refuses range queries of more than 11,000 points per series.
+MAX_BACKFILL_POINTS = 10_000
+#: The window whose raw samples give the scrape interval.
+INTERVAL_PROBE = "5m"
+#: Step of the history when the profile names no raw metric to measure.
+FALLBACK_STEP_S = 15.0
+#: The range query reads up to an hour of the whole fleet: more time than a poll.
+BACKFILL_TIMEOUT_FACTOR = 3
+#: Answered failures (not unreachable) before the backfill is given up.
+BACKFILL_ATTEMPTS = 3
+
+
+class PrometheusSource:
+    """A BreakerSource over the Prometheus HTTP API.
+
+    `profile` is a built-in name ("runbook", "resilience4j", "envoy"), a custom
+    profile's config dict, or a `Profile`. `recovery_timeouts` maps services to
+    their breakers' recovery timeout (seconds) for the next-probe estimate.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        profile: str | dict | Profile = "runbook",
+        auth: PrometheusAuth | None = None,
+        recovery_timeouts: dict[str, float] | None = None,
+        default_recovery_timeout: float = DEFAULT_RECOVERY_TIMEOUT_S,
+        backfill_minutes: int = 60,
+        alert_name: str = "CircuitBreakerOpen",
+        clock: Clock = system_clock,
+        timeout: float = 5.0,
+    ) -> None:
+        self.profile = get_profile(profile)
+        self._client = PromClient(url, auth, timeout)
+        self.url = self._client.url  # without userinfo
+        self.label = f"Prometheus {self.url} ({self.profile.name})"
+        self.recovery_timeouts = dict(recovery_timeouts or {})
+        self.default_recovery_timeout = default_recovery_timeout
+        self.backfill_minutes = backfill_minutes
+        self.alert_name = alert_name
+        self.clock = clock
+        #: "prometheus", "victoriametrics" or "unknown", from buildinfo.
+        self.flavour: str | None = None
+        #: Scrape interval found from the data at the first poll (seconds).
+        self.scrape_interval_s: float | None = None
+        #: HTTP requests the last poll made (the first poll's backfill included;
+        #: a rules look-up every 5 minutes at most while no ALERTS series exist).
+        self.last_poll_requests = 0
+        #: PromQL queries the last poll made: queries_per_poll once backfilled.
+        self.last_poll_queries = 0
+        self._tracker = StateTracker()
+        self._backfilled = False
+        self._backfill_failures = 0
+        self._lock = threading.Lock()
+        self._notices: dict[str, str] = {}  # topic -> notice
+        self._rules_checked_at: float | None = None
+        self._rule_exists = False
+        self._rules_error: str | None = None
+        # Backfilled transitions not yet delivered (the poll that read them failed).
+        self._pending: list[Transition] = []
+        if self._client.had_userinfo:
+            self._notices["url"] = (
+                "credentials in the Prometheus URL are ignored: "
+                "use password_env/password_file or a bearer token"
+            )
+        if self._client.auth.insecure_skip_verify:
+            self._notices["tls"] = "TLS certificate verification is off for Prometheus"
+
+    @property
+    def queries_per_poll(self) -> int:
+        """PromQL queries in every poll (the profile's roles plus the alert),
+        the same for 3 services or 3,000."""
+        return len(self.profile.queries) + 1
+
+    def __repr__(self) -> str:
+        return (
+            f"PrometheusSource({self.url!r}, profile={self.profile.name!r}, "
+            f"auth={self._client.auth.describe()!r})"
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- The poll ---------------------------------------------------------------
+
+    def poll(self) -> FleetSnapshot:
+        with self._lock:
+            n_requests, n_queries = self._client.requests, self._client.queries
+            try:
+                return self._poll()
+            finally:
+                self.last_poll_requests = self._client.requests - n_requests
+                self.last_poll_queries = self._client.queries - n_queries
+
+    def _poll(self) -> FleetSnapshot:
+        if self.flavour is None:
+            self._detect_flavour()
+        if not self._backfilled:
+            self._pending += self._backfill(self.clock().timestamp())
+        transitions = list(self._pending)
+        now = self.clock()
+        at = now.timestamp()
+        answers = {
+            role: self._client.query(q, at, self._what(role))
+            for role, q in self.profile.queries.items()
+        }
+        alerts = self._alerts(at)
+        instances, unlabelled = read_instances(self.profile, answers)
+        transitions += self._tracker.observe({k: v[0] for k, v in instances.items()}, now)
+        if unlabelled:
+            labels = " or ".join(self.profile.service_labels)
+            self._notices["labels"] = (
+                f"{unlabelled} series without a {labels} label were ignored: "
+                "check the metric profile's service label"
+            )
+        else:
+            self._notices.pop("labels", None)
+        snapshot = FleetSnapshot(
+            fetched_at=now,
+            services=self._services(instances),
+            transitions=tuple(sorted(transitions, key=lambda t: t.at)),
+            alerts=alerts,
+            notices=tuple(self._notices.values()),
+        )
+        self._pending = []
+        return snapshot
+
+    def _what(self, role: str) -> str:
+        return f"custom profile's {role}" if self.profile.custom else role
+
+    # --- Building the snapshot ---------------------------------------------------
+
+    def _services(self, instances: dict[tuple[str, str], Reading]) -> tuple[ServiceStatus, ...]:
+        by_service: dict[str, list[InstanceStatus]] = {}
+        for (service, instance), (state, reported, fields) in sorted(instances.items()):
+            by_service.setdefault(service, []).append(InstanceStatus(
+                instance=instance,
+                state=state,
+                since=self._tracker.since_of((service, instance), state),
+                reported=reported,
+                **fields,
+            ))
+        return tuple(
+            ServiceStatus(
+                service=service,
+                instances=tuple(members),
+                recovery_timeout_s=self.recovery_timeouts.get(
+                    service, self.default_recovery_timeout
+                ),
+                last_transition=self._tracker.last_transition.get(service),
+            )
+            for service, members in by_service.items()
+        )
+
+    # --- Backend flavour ------------------------------------------------------
+
+    def _detect_flavour(self) -> None:
+        """Prometheus' buildinfo names a version; VictoriaMetrics answers an
+        empty one. Only a notice depends on it: a failure here is no error."""
+        try:
+            info = self._client.get("/api/v1/status/buildinfo", "build info")
+        except Unreachable:
+            return  # the queries will say so; detect at the next poll
+        except SourceError:
+            info = None  # no such endpoint here (a proxy, another backend)
+        if isinstance(info, dict) and info.get("version"):
+            self.flavour = "prometheus"
+        elif isinstance(info, dict):
+            self.flavour = "victoriametrics"
+            offset = self._latency_offset()
+            if offset != "0s":
+                self._notices["latency"] = (
+                    f"VictoriaMetrics hides the newest {offset or '30s'} of samples from "
+                    "queries (-search.latencyOffset): states may lag that much"
+                )
+        else:
+            self.flavour = "unknown"
+
+    def _latency_offset(self) -> str | None:
+        """VictoriaMetrics' -search.latencyOffset: /flags lists the flags set
+        explicitly, so its absence means the default, 30s. None if unknown."""
+        try:
+            flags = self._client.get_text("/flags", "flags")
+        except SourceError:
+            return None
+        found = re.search(r'^-search\.latencyOffset="?([^"\s]*)"?\s*$', flags, re.M)
+        return found.group(1) if found else "30s"
+
+    # --- History ------------------------------------------------------------------
+
+    def _backfill(self, now: float) -> list[Transition]:
+        """Read the last `backfill_minutes` of states back with one range query
+        whose step is the scrape interval found in the data."""
+        p = self.profile
+        # The history ends now; the poll's instant queries run after it, so
+        # they see every sample it saw (and the first diff catches the rest).
+        end = now
+        if self.backfill_minutes <= 0:
+            self._backfilled = True
+            return []
+        try:
+            if p.interval_metric:
+                step = self.scrape_interval_s = self._measure_interval(end)
+                if step is None:  # no data yet, or a single sample: no history
+                    self._backfilled = True
+                    return []
+            else:
+                step = FALLBACK_STEP_S
+                self._notices["interval"] = (
+                    "scrape interval unknown (the profile names no interval_metric): "
+                    f"history read at {FALLBACK_STEP_S:g} s steps"
+                )
+            window = self.backfill_minutes * 60.0
+            step = max(step, window / MAX_BACKFILL_POINTS)
+            result = self._client.query_range(
+                p.backfill_query(), end - window, end, step, self._what("state history"),
+                timeout=self._client.timeout * BACKFILL_TIMEOUT_FACTOR,
+            )
+        except Unreachable:
+            raise  # the poll fails; try again at the next one
+        except SourceError as exc:
+            # Answered, but no: a wrong or too heavy query, an overloaded server.
+            # Never let the history keep the board from showing: live only.
+            self._backfill_failures += 1
+            if not isinstance(exc, ConfigError) and self._backfill_failures < BACKFILL_ATTEMPTS:
+                raise  # maybe passing: this poll fails, the next one tries again
+            self._notices["backfill"] = f"history backfill failed, live transitions only: {exc}"
+            self._backfilled = True
+            return []
+        self._backfilled = True
+        return self._tracker.backfill(read_history(p, result))
+
+    def _measure_interval(self, end: float) -> float | None:
+        metric = self.profile.interval_metric
+        top = self._client.query(f"topk(1, {metric})", end, "scrape interval")
+        if not top:
+            return None
+        labels = {"__name__": metric, **top[0].get("metric", {})}
+        selector = ", ".join(f"{k}={promql_string(v)}" for k, v in sorted(labels.items()))
+        raw = self._client.query(f"{{{selector}}}[{INTERVAL_PROBE}]", end, "scrape interval")
+        return scrape_interval(raw)
+
+    # --- Alerts -------------------------------------------------------------------
+
+    def _alerts(self, at: float) -> tuple[Alert, ...]:
+        result = self._client.query(alerts_query(self.alert_name), at, "alert")
+        self._alert_visibility(bool(result), at)
+        return read_alerts(result, self.alert_name, self.profile.service_labels)
+
+    def _alert_visibility(self, seen: bool, now: float) -> None:
+        """No ALERTS series means "not active" only where a rule could make one.
+        VictoriaMetrics has no ALERTS without vmalert: say the state is unknown."""
+        if seen:
+            self._rule_exists = True
+            self._notices.pop("alerts", None)
+            return
+        if self._rules_checked_at is None or now - self._rules_checked_at > RULES_RECHECK_S:
+            try:
+                data = self._client.get("/api/v1/rules?type=alert", "alerting rules")
+                groups = data.get("groups", []) if isinstance(data, dict) else []
+                self._rule_exists = any(
+                    r.get("name") == self.alert_name
+                    for g in groups for r in g.get("rules", ())
+                )
+                self._rules_error = None
+                self._rules_checked_at = now
+            except Unreachable:
+                pass  # keep what we knew; ask again next poll
+            except SourceError as exc:
+                self._rule_exists, self._rules_error = False, str(exc)
+                self._rules_checked_at = now
+        name = self.alert_name
+        if self._rule_exists:
+            self._notices.pop("alerts", None)
+        elif self._rules_error:
+            self._notices["alerts"] = (
+                f"no ALERTS series for {name} and the alerting rules cannot be listed "
+                f"({self._rules_error}): alert state unknown"
+            )
+        else:
+            self._notices["alerts"] = (
+                f"this backend has no ALERTS series and no alerting rule {name} "
+                "(VictoriaMetrics without vmalert?): alert state unknown"
+            )
+

@@ -1,0 +1,379 @@
+"""The HTTP side of the Prometheus source: one `PrometheusConnect` (one
+requests Session, so one kept-alive connection), real-deployment auth, and
+every failure turned into a `SourceError` an operator can act on.
+
+Secrets (bearer token, basic-auth password) are read from an environment
+variable or a file named in the config, never taken as a value: they never
+reach a repr, a label, an error message or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from pydantic import BaseModel, ConfigDict, model_validator
+from urllib3.util.retry import Retry
+
+from console.sources.base import SourceError
+from console.sources.profiles import ConfigError
+
+
+class Unreachable(SourceError):
+    """No answer at all (connection refused or dropped, DNS, TLS, timeout):
+    worth retrying at the next poll, unlike an answer we did not like."""
+
+
+class PrometheusAuth(BaseModel):
+    """How to authenticate to Prometheus (or a proxy in front of it) and trust
+    its certificate. Holds where secrets are, never the secrets."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bearer_token_env: str | None = None
+    bearer_token_file: Path | None = None  # re-read per request: tokens rotate
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None  # a CA bundle for a private CA
+    client_cert_file: Path | None = None  # mTLS
+    client_key_file: Path | None = None
+    # Certificate verification stays on unless this is set, explicitly.
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.bearer_token_env and self.bearer_token_file:
+            raise ValueError("give bearer_token_env or bearer_token_file, not both")
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        bearer = bool(self.bearer_token_env or self.bearer_token_file)
+        password = bool(self.password_env or self.password_file)
+        if bearer and (self.username or password):
+            raise ValueError("give a bearer token or basic auth, not both")
+        if password != bool(self.username):
+            raise ValueError("basic auth needs both username and password_env/password_file")
+        if self.client_key_file and not self.client_cert_file:
+            raise ValueError("client_key_file needs client_cert_file")
+        if self.insecure_skip_verify and self.ca_file:
+            raise ValueError("give ca_file or insecure_skip_verify, not both")
+        return self
+
+    @property
+    def verify(self) -> bool | str:
+        if self.insecure_skip_verify:
+            return False
+        return str(self.ca_file) if self.ca_file else True
+
+    @property
+    def cert(self) -> str | tuple[str, str] | None:
+        if not self.client_cert_file:
+            return None
+        if self.client_key_file:
+            return str(self.client_cert_file), str(self.client_key_file)
+        return str(self.client_cert_file)
+
+    def describe(self) -> str:
+        """For repr: which kind of auth, from where; never the secret."""
+        if self.bearer_token_env:
+            return f"bearer token from ${self.bearer_token_env}"
+        if self.bearer_token_file:
+            return f"bearer token from {self.bearer_token_file}"
+        if self.username:
+            where = f"${self.password_env}" if self.password_env else str(self.password_file)
+            return f"basic auth as {self.username}, password from {where}"
+        return "no auth"
+
+    def token(self) -> str | None:
+        return _secret("bearer token", self.bearer_token_env, self.bearer_token_file)
+
+    def password(self) -> str | None:
+        return _secret("password", self.password_env, self.password_file)
+
+
+def _secret(what: str, env: str | None, file: Path | None) -> str | None:
+    if env:
+        value = os.environ.get(env, "").strip()
+        if not value:
+            raise ConfigError(f"{what}: environment variable {env} is not set or empty")
+        return value
+    if file:
+        try:
+            value = Path(file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read {file}: {exc.strerror}") from None
+        if not value:
+            raise ConfigError(f"{what}: {file} is empty")
+        return value
+    return None
+
+
+class _SecretAuth(requests.auth.AuthBase):
+    """Sets Authorization per request from a getter, so a rotated token file
+    is picked up; repr says nothing of the secret."""
+
+    def __init__(self, header: Callable[[], str]) -> None:
+        self._header = header
+
+    def __call__(self, request):
+        request.headers["Authorization"] = self._header()
+        return request
+
+    def __repr__(self) -> str:
+        return "<auth header>"
+
+
+def split_url(url: str) -> tuple[str, bool]:
+    """The URL without userinfo or trailing slash, and whether it had userinfo."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"Prometheus URL must be http(s)://host[:port][/path], got {_safe(url)!r}"
+        )
+    had_userinfo = "@" in parts.netloc
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), had_userinfo
+
+
+def _safe(url: str) -> str:
+    parts = urlsplit(url)
+    return url if "@" not in parts.netloc else url.replace(parts.netloc.rsplit("@", 1)[0] + "@", "")
+
+
+class _Answer(Exception):
+    """An answer the API contract does not allow, found by the response hook."""
+
+    def __init__(self, status: int, reason: str, error_type: str = "", error: str = "",
+                 body: str = "") -> None:
+        super().__init__(status)
+        self.status, self.reason = status, reason
+        self.error_type, self.error, self.body = error_type, error, body
+
+
+def _check_answer(response: requests.Response, *args, **kwargs) -> requests.Response:
+    """Response hook: let the library see only well-formed successful API answers."""
+    if response.is_redirect or "/api/v1/" not in urlsplit(response.url).path:
+        return response
+    text = response.text  # reads the body: the connection goes back to the pool
+    try:
+        doc = response.json()
+    except ValueError:
+        doc = None
+    if response.status_code != 200:
+        error_type = error = ""
+        if isinstance(doc, dict):
+            error_type, error = str(doc.get("errorType", "")), str(doc.get("error", ""))
+        raise _Answer(response.status_code, response.reason or "", error_type, error, text)
+    if not isinstance(doc, dict):
+        raise _Answer(200, "malformed JSON", body=text)
+    if doc.get("status") != "success":
+        raise _Answer(200, "error", str(doc.get("errorType", "")), str(doc.get("error", "")), text)
+    if not isinstance(doc.get("data"), (dict, list)):
+        raise _Answer(200, "no data", body=text)
+    return response
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = re.sub(r"<[^>]+>", " ", text)  # an HTML error page from a proxy
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class PromClient:
+    """Instant and range queries over one reused connection."""
+
+    def __init__(self, url: str, auth: PrometheusAuth | None = None, timeout: float = 5.0) -> None:
+        self.url, self.had_userinfo = split_url(url)
+        self.auth = auth or PrometheusAuth()
+        self.timeout = timeout
+        self.requests = 0  # HTTP requests answered, for the benchmark
+        self.queries = 0  # of which PromQL queries
+        self.recent: deque[str] = deque(maxlen=20)  # their paths, newest last
+        self._secrets: list[str] = []
+        session = requests.Session()
+        session.verify = self.auth.verify
+        session.cert = self.auth.cert
+        if self.auth.bearer_token_env or self.auth.bearer_token_file:
+            self._remember(self.auth.token())  # fail early on a missing token
+            session.auth = _SecretAuth(lambda: f"Bearer {self._remember(self.auth.token())}")
+        elif self.auth.username:
+            self._remember(self.auth.password())
+            session.auth = _SecretAuth(self._basic_header)
+        session.hooks["response"].append(self._count)
+        session.hooks["response"].append(_check_answer)
+        self._session = session
+        # No retries (the library's default retries 5xx three times with
+        # backoff, 7 s): a failure shows at once, the next poll is the retry.
+        # urllib3 drops a pooled connection the server closed before reusing it.
+        retry = Retry(total=0, status_forcelist=(), raise_on_status=False)
+        self._prom = PrometheusConnect(
+            url=self.url, session=session, retry=retry,
+            timeout=(min(timeout, 3.0), timeout),
+        )
+
+    def _remember(self, secret: str | None) -> str | None:
+        """Note a secret to redact from messages (the last few: files rotate)."""
+        if secret and secret not in self._secrets:
+            self._secrets = [*self._secrets[-7:], secret]
+        return secret
+
+    def _basic_header(self) -> str:
+        password = self._remember(self.auth.password()) or ""
+        raw = f"{self.auth.username}:{password}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    def _count(self, response, *args, **kwargs):
+        self.requests += 1
+        path = urlsplit(response.request.url).path
+        if path.endswith(("/api/v1/query", "/api/v1/query_range")):
+            self.queries += 1
+        self.recent.append(path)
+        return response
+
+    def __repr__(self) -> str:
+        return f"PromClient({self.url!r}, {self.auth.describe()})"
+
+    # --- Calls ------------------------------------------------------------------
+
+    def query(self, promql: str, at: float, what: str) -> list[dict]:
+        params = {"time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        return self._call(lambda: self._prom.custom_query(promql, params=params), promql, what)
+
+    def query_range(self, promql: str, start: float, end: float, step: float,
+                    what: str, timeout: float | None = None) -> list[dict]:
+        timeout = timeout or self.timeout
+
+        def call():
+            return self._prom.custom_query_range(
+                promql,
+                start_time=datetime.fromtimestamp(start, timezone.utc),
+                end_time=datetime.fromtimestamp(end, timezone.utc),
+                step=f"{step:.3f}",
+                # The library rounds start and end to whole seconds; these
+                # params override them, so the last step is exactly `end`.
+                params={"start": f"{start:.3f}", "end": f"{end:.3f}",
+                        "timeout": f"{timeout:g}s"},
+                timeout=(min(timeout, 3.0), timeout),
+            )
+
+        return self._call(call, promql, what, timeout)
+
+    def get(self, path: str, what: str) -> dict:
+        """A non-query endpoint (rules, buildinfo) on the same session."""
+
+        def call():
+            return self._session.get(
+                self.url + path, timeout=(min(self.timeout, 3.0), self.timeout)
+            ).json()["data"]
+
+        return self._call(call, None, what)
+
+    def get_text(self, path: str, what: str) -> str:
+        """A plain-text page outside the API (VictoriaMetrics' /flags)."""
+
+        def call():
+            response = self._session.get(
+                self.url + path, timeout=(min(self.timeout, 3.0), self.timeout)
+            )
+            if response.status_code != 200:
+                raise _Answer(response.status_code, response.reason or "", body=response.text)
+            return [response.text]
+
+        return self._call(call, None, what)[0]
+
+    def close(self) -> None:
+        self._prom.close()
+
+    # --- Errors -----------------------------------------------------------------
+
+    def _call(self, call, promql: str | None, what: str, timeout: float | None = None):
+        error: SourceError
+        try:
+            result = call()
+        except SourceError as exc:  # a ConfigError from reading a secret
+            error = type(exc)(self._redact(str(exc)))
+        except _Answer as answer:
+            error = self._answer_error(answer, promql, what)
+        except requests.exceptions.RequestException as exc:
+            error = Unreachable(self._redact(self._transport_reason(exc, timeout or self.timeout)))
+        except (ValueError, KeyError, TypeError) as exc:
+            error = SourceError(
+                f"Prometheus at {self.url} sent an unexpected answer to the {what} "
+                f"query ({type(exc).__name__})"
+            )
+        else:
+            if isinstance(result, (list, dict)):
+                return result
+            error = SourceError(
+                f"Prometheus at {self.url} sent an unexpected answer to the {what} query"
+            )
+        # Raised here, outside the except blocks: no __context__ chains the
+        # original exception (or an echoed body) into a logged traceback.
+        raise error
+
+    def _transport_reason(self, exc: requests.exceptions.RequestException,
+                          timeout: float) -> str:
+        at = f"Prometheus at {self.url}"
+        text = str(exc)
+        if isinstance(exc, requests.exceptions.SSLError):
+            if "CERTIFICATE_VERIFY_FAILED" in text:
+                return (f"{at}: TLS handshake failed: certificate verify failed "
+                        "(set ca_file for a private CA)")
+            return f"{at}: TLS handshake failed"
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return f"{at} unreachable: connection timed out after {min(timeout, 3.0):g} s"
+        if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in text:
+            return f"{at} did not answer within {timeout:g} s (timeout)"
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            if "refused" in text:
+                return f"{at} unreachable: connection refused"
+            if re.search(r"resolution|not known|nodename|getaddrinfo|resolve", text):
+                return f"{at} unreachable: host name does not resolve"
+            if re.search(r"reset|aborted|RemoteDisconnected|closed", text):
+                return f"{at} unreachable: connection closed by the server"
+            return f"{at} unreachable: connection failed"
+        return f"{at}: request failed ({type(exc).__name__})"
+
+    def _answer_error(self, answer: _Answer, promql: str | None, what: str) -> SourceError:
+        at = f"Prometheus at {self.url}"
+        status = answer.status
+        detail = ": ".join(p for p in (answer.error_type, answer.error) if p)
+        if promql is not None and status in (400, 422) and answer.error:
+            # The query itself is wrong (400 bad_data; VictoriaMetrics uses 422).
+            return ConfigError(self._redact(
+                f"{at} rejected the {what} query `{promql}`: {detail}"
+            ))
+        if status == 200 and answer.reason == "malformed JSON":
+            return SourceError(f"{at} answered malformed JSON: {_short(answer.body, 80)!r}")
+        if status == 200 and answer.error:
+            return SourceError(
+                self._redact(f"{at} answered an error to the {what} query: {detail}")
+            )
+        if status == 200:
+            return SourceError(f"{at} answered without data to the {what} query")
+        if status in (401, 403):
+            return SourceError(
+                f"{at} refused the credentials: HTTP {status} {answer.reason} "
+                f"(check the bearer token or basic auth settings)"
+            )
+        if status == 404:
+            return SourceError(
+                f"{at} answered HTTP 404 for the {what} query: is this the Prometheus API base URL?"
+            )
+        body = detail or _short(answer.body)
+        reason = f" {answer.reason}" if answer.reason else ""
+        message = f"{at} answered HTTP {status}{reason}: {body}".rstrip(": ")
+        return SourceError(self._redact(message))
+
+    def _redact(self, message: str) -> str:
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return message

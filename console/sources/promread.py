@@ -1,0 +1,144 @@
+"""Reading Prometheus answers into breaker states, history points and alerts.
+Pure functions over the decoded JSON `result` lists: tested without a server."""
+
+from __future__ import annotations
+
+import math
+
+from console.model import Alert, BreakerState
+from console.sources.profiles import Profile
+from console.sources.promhistory import Key, utc
+
+#: One instance as a poll read it: state, the states it reported, and the
+#: InstanceStatus number fields.
+Reading = tuple[BreakerState, tuple[BreakerState, ...], dict[str, float | int | None]]
+
+
+def promql_string(value: str) -> str:
+    """A PromQL double-quoted string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def number(text: object) -> float | None:
+    """A sample value as Prometheus sends it ("1", "NaN", "+Inf"); None for
+    NaN, infinities and garbage: unknown, never a number on screen."""
+    try:
+        value = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def percent(value: float | None) -> float | None:
+    """A failure percentage; negative (Resilience4j's -1: too few calls) is no data."""
+    if value is None or value < 0:
+        return None
+    return value
+
+
+def _value(series: dict) -> float | None:
+    pair = series.get("value") or (None, None)
+    return number(pair[1])
+
+
+def read_instances(profile: Profile, answers: dict[str, list[dict]]
+                   ) -> tuple[dict[Key, Reading], int]:
+    """Instant answers by role -> {(service, instance): reading}, and how many
+    series had no service label. Series meeting on one (service, instance)
+    merge: states by union (max), rates by sum. An instance seen only in rate
+    series is UNKNOWN."""
+    unlabelled = 0
+    names: dict[Key, set[str]] = {}
+    values: dict[Key, dict[str, list[float | None]]] = {}
+    for role, result in answers.items():
+        for series in result:
+            labels = series.get("metric", {})
+            key = profile.key(labels)
+            if key is None:
+                unlabelled += 1
+                continue
+            value = _value(series)
+            if role == "state":
+                found = names.setdefault(key, set())
+                name = profile.state_name(labels, value)
+                if name is not None:
+                    found.add(name)
+            else:
+                values.setdefault(key, {}).setdefault(role, []).append(value)
+    out: dict[Key, Reading] = {}
+    for key in names.keys() | values.keys():
+        state, reported = profile.derive(names.get(key, ()))
+        fields = values.get(key, {})
+        ejections = _max(fields.get("ejections"))
+        out[key] = (state, reported, {
+            "failure_rate": _sum(fields.get("failures")),
+            "success_rate": _sum(fields.get("successes")),
+            "rejected_rate": _sum(fields.get("rejected")),
+            "breaker_failure_percent": percent(_max(fields.get("failure_percent"))),
+            "ejected_hosts": None if ejections is None else int(round(ejections)),
+        })
+    return out, unlabelled
+
+
+def read_history(profile: Profile, result: list[dict]) -> dict[Key, dict[float, BreakerState]]:
+    """A range answer of the state query -> each instance's state per step."""
+    points: dict[Key, dict[float, set[str]]] = {}
+    for series in result:
+        labels = series.get("metric", {})
+        key = profile.key(labels)
+        if key is None:
+            continue
+        steps = points.setdefault(key, {})
+        for ts, raw in series.get("values", ()):
+            name = profile.state_name(labels, number(raw))
+            if name is not None:
+                steps.setdefault(float(ts), set()).add(name)
+    return {
+        key: {ts: profile.derive(found)[0] for ts, found in steps.items()}
+        for key, steps in points.items()
+    }
+
+
+def alerts_query(alert_name: str) -> str:
+    """One query for the alert's state and its activation time."""
+    name = promql_string(alert_name)
+    return f"ALERTS{{alertname={name}}} or ALERTS_FOR_STATE{{alertname={name}}}"
+
+
+def read_alerts(result: list[dict], alert_name: str, service_labels: tuple[str, ...]
+                ) -> tuple[Alert, ...]:
+    """ALERTS (state) joined with ALERTS_FOR_STATE (activation time, Unix
+    seconds) on their labels. The service is the rule's service label where
+    the rule keeps one, else None."""
+    active_at: dict[tuple, float | None] = {}
+    states: dict[tuple, tuple[str, dict]] = {}
+    for series in result:
+        labels = dict(series.get("metric", {}))
+        metric = labels.pop("__name__", "")
+        state = labels.pop("alertstate", None)
+        ident = tuple(sorted(labels.items()))
+        if metric == "ALERTS_FOR_STATE":
+            active_at[ident] = _value(series)
+        elif state:
+            states[ident] = (state, labels)
+    alerts = []
+    for ident, (state, labels) in states.items():
+        service = next((labels[n] for n in (*service_labels, "service") if labels.get(n)), None)
+        ts = active_at.get(ident)
+        alerts.append(Alert(
+            name=labels.get("alertname", alert_name),
+            state=state,
+            service=service,
+            active_at=utc(ts) if ts is not None else None,
+        ))
+    return tuple(sorted(alerts, key=lambda a: (a.service or "", a.state)))
+
+
+def _sum(values: list[float | None] | None) -> float | None:
+    known = [v for v in values or () if v is not None]
+    return sum(known) if known else None
+
+
+def _max(values: list[float | None] | None) -> float | None:
+    known = [v for v in values or () if v is not None]
+    return max(known) if known else None

@@ -1,0 +1,18 @@
+"""Shared fixtures. Every test runs with its own config and state dirs and no
+CBCONSOLE_* variables, so a developer's own setup never leaks in."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    for name in list(os.environ):
+        if name.startswith("CBCONSOLE_"):
+            monkeypatch.delenv(name)

@@ -1,0 +1,128 @@
+"""The console on a real Prometheus, as the operator sees it: each profile's
+states on the board, and Prometheus killed and restarted under a running
+console. This module runs its own Prometheus, since it kills it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from console.app import CBConsoleApp
+from console.sources.prometheus import PrometheusSource
+from tests.promserver import Backend, Exporter, wait_until
+from widgets.board import BreakerBoard
+
+R4J_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """An exporter with one fleet per profile, and a Prometheus scraping it."""
+    ex = Exporter()
+    changes = []
+    for svc, current in (("ui-pay", "open"), ("ui-users", "closed")):
+        for pod in ("a", "b", "c"):
+            state = current if (svc, pod) != ("ui-users", "c") else "half_open"
+            for s in ("closed", "open", "half_open"):
+                labels = {"service": svc, "pod": f"{svc}-{pod}", "state": s}
+                changes.append(("circuit_breaker_state", labels, 1 if s == state else 0))
+    for name, current in (("ui-r4j-orders", "forced_open"), ("ui-r4j-stock", "half_open")):
+        for s in R4J_STATES:
+            labels = {"name": name, "pod": f"{name}-0", "state": s}
+            changes.append(("resilience4j_circuitbreaker_state", labels, 1 if s == current else 0))
+    changes.append(("envoy_cluster_circuit_breakers_default_rq_open", {"envoy_cluster_name": "ui-env-cart", "pod": "gw-0"}, 1))
+    changes.append(("envoy_cluster_circuit_breakers_default_rq_open", {"cluster_name": "outbound|80||ui-env-tax.shop.svc.cluster.local", "pod": "gw-0"}, 0))
+    ex.update(changes)
+    backend = Backend("prometheus", ex.target)
+    try:
+        backend.wait_ready("envoy_cluster_circuit_breakers_default_rq_open", timeout=40)
+        yield ex, backend
+    finally:
+        backend.stop()
+        ex.close()
+
+
+def rendered(widget) -> str:
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+def row(board: BreakerBoard, needle: str) -> str:
+    return next((line for line in rendered(board).splitlines() if needle in line), "")
+
+
+async def wait_for(pilot, check, timeout: float, what: str) -> float:
+    """Let the app run until check() holds; returns the seconds it took."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"no {what} within {timeout}s")
+        await pilot.pause(0.1)
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize(
+    "profile, expected",
+    [
+        ("runbook", {"ui-pay": ("OPEN", "3/3"), "ui-users": ("HALF-OPEN", "1/3")}),
+        ("resilience4j", {"ui-r4j-orders": ("FORCED-OPEN", "1/1"), "ui-r4j-stock": ("HALF-OPEN", "1/1")}),
+        ("envoy", {"ui-env-cart": ("OPEN", "1/1"), "ui-env-tax": ("CLOSED", "1/1")}),
+    ],
+)
+async def test_each_profile_shows_the_right_states_within_two_polls(fleet, profile, expected):
+    _, backend = fleet
+    interval = 1.0
+    app = CBConsoleApp(
+        PrometheusSource(backend.url, profile=profile, backfill_minutes=5), poll_interval=interval
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        board = app.query_one(BreakerBoard)
+
+        def shown():
+            return all(
+                all(word in row(board, svc) for word in words) for svc, words in expected.items()
+            )
+
+        took = await wait_for(pilot, shown, timeout=10, what=f"{profile} states")
+        assert took <= 2 * interval + 1.0, f"took {took:.1f}s"
+        for svc, (word, split) in expected.items():
+            line = row(board, svc)
+            assert f"{word} " in line and split in line, line
+        header = rendered(app.query_one("#status"))
+        assert "Prometheus http://127.0.0.1" in header
+        assert "cluster: none (cluster features unavailable)" in header
+
+
+async def test_prometheus_killed_under_a_running_console(fleet):
+    _, backend = fleet
+    interval = 1.0
+    app = CBConsoleApp(
+        PrometheusSource(backend.url, profile="runbook", backfill_minutes=5), poll_interval=interval
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        board = app.query_one(BreakerBoard)
+        status = app.query_one("#status")
+        await wait_for(pilot, lambda: "OPEN" in row(board, "ui-pay"), 10, "first board")
+
+        backend.kill()
+        took = await wait_for(pilot, lambda: "STALE" in rendered(status), 10, "STALE marker")
+        # Stale means the last good poll is older than three intervals; the
+        # poll in flight when the server died may have just succeeded.
+        assert took <= 4 * interval + 1.0, f"STALE after {took:.1f}s"
+        assert "connection refused" in rendered(status)
+        assert board.has_class("-stale") and "OPEN" in row(board, "ui-pay")  # last data kept
+
+        # Keys still answer during the outage.
+        await pilot.press("slash", "u", "i", "-", "p")
+        assert board.services_shown == ["ui-pay"]
+        await pilot.press("escape")
+        assert len(board.services_shown) == 2
+
+        backend.start()
+        await wait_for(
+            pilot,
+            lambda: "STALE" not in rendered(status) and not board.has_class("-stale"),
+            timeout=30,
+            what="recovery after the restart",
+        )
+        assert "OPEN" in row(board, "ui-pay") and app.is_running

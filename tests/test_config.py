@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from console.cli import main
+from console.config import TOKEN_ENV, ConfigFileError, load_config
+
+FILE = """
+poll_interval_s = 5
+[prometheus]
+url = "http://file:9090"
+profile = "resilience4j"
+[services.payment-api]
+recovery_timeout_s = 30
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_file_then_env_then_flags(tmp_path):
+    path = write(tmp_path, FILE)
+    config = load_config(path, env={})
+    assert (config.poll_interval_s, config.prometheus.url) == (5, "http://file:9090")
+    assert config.recovery_timeouts() == {"payment-api": 30}
+    config = load_config(path, env={"CBCONSOLE_PROMETHEUS_URL": "http://env:9090"})
+    assert config.prometheus.url == "http://env:9090"
+    assert config.prometheus.profile == "resilience4j"
+    config = load_config(
+        path,
+        env={"CBCONSOLE_PROMETHEUS_URL": "http://env:9090"},
+        overrides={"prometheus": {"url": "http://flag:9090", "profile": None}},
+    )
+    assert config.prometheus.url == "http://flag:9090"
+    assert config.prometheus.profile == "resilience4j"  # an unset flag overrides nothing
+
+
+def test_default_file_may_be_absent_a_named_one_may_not(tmp_path):
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    assert load_config(env=env).prometheus.profile == "runbook"
+    with pytest.raises(ConfigFileError, match="not found"):
+        load_config(tmp_path / "missing.toml", env={})
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("poll_interval_s = [", "config file"),
+        ('poll_interval_s = "often"', "poll_interval_s"),
+        ("[prometheus]\nurl = 'x'\ntoken = 'secret'\n", "prometheus.token"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, text, message):
+    with pytest.raises(ConfigFileError, match=message):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_token_comes_from_the_environment_by_name_only(tmp_path):
+    config = load_config(write(tmp_path, ""), env={TOKEN_ENV: "s3cr3t-token"})
+    assert config.prometheus.auth.bearer_token_env == TOKEN_ENV
+    assert "s3cr3t-token" not in repr(config)
+
+
+def test_custom_profile_needs_its_table(tmp_path):
+    config = load_config(write(tmp_path, "[prometheus]\nprofile = 'custom'\n"), env={})
+    with pytest.raises(ConfigFileError, match="custom_profile"):
+        config.profile_spec()
+
+
+def test_cli_without_a_source_says_what_to_do(capsys):
+    assert main(["--config", "/nonexistent/cbconsole.toml", "--demo"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main([]) == 2
+    assert "--demo" in capsys.readouterr().err
