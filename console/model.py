@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -108,7 +109,7 @@ class ServiceStatus(_Frozen):
     recovery_timeout_s: float = DEFAULT_RECOVERY_TIMEOUT_S
     last_transition: Transition | None = None
 
-    @property
+    @cached_property  # frozen: computed once, read by every column
     def state(self) -> BreakerState:
         return worst([i.state for i in self.instances])
 

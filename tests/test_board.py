@@ -225,3 +225,26 @@ async def test_alerts_and_notices_are_shown():
         assert "pending" not in next(r for r in rows if "user-svc" in r)
         detail = " ".join(rendered_lines(app.query_one("#detail-summary")))
         assert "ALERT CircuitBreakerOpen PENDING" in detail
+
+
+async def test_conflict_is_explained_not_resolved():
+    from console.model import InstanceStatus, ServiceStatus
+
+    conflicted = ServiceStatus(
+        service="payment-api",
+        instances=(
+            InstanceStatus(
+                instance="api-0", state=S.CONFLICT, reported=(S.OPEN, S.CLOSED)
+            ),
+            InstanceStatus(instance="api-1", state=S.CLOSED, reported=(S.CLOSED,)),
+        ),
+    )
+    app, _, _ = make_app([conflicted, service("user-svc")])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        assert "CONFLICT" in next(r for r in rendered_lines(board) if "payment-api" in r)
+        detail = " ".join(rendered_lines(app.query_one("#detail-instances")))
+        assert "reports OPEN and CLOSED as current at once" in detail
+        assert "never cleared" in detail

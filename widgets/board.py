@@ -12,21 +12,35 @@ from textual.widgets import DataTable
 from console.model import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
 
-COLUMNS = (
-    ("service", "SERVICE"),
-    ("state", "STATE"),
-    ("alert", "ALERT"),
-    ("inst", "INST"),
-    ("in_state", "IN STATE"),
-    ("err", "ERR%"),
-    ("fail", "FAIL/s"),
-    ("ok", "OK/s"),
-    ("rej", "REJ/s"),
-    ("trend", "ERR% TREND"),
-    ("probe", "NEXT PROBE"),
-    ("last", "LAST TRANSITION"),
-)
 TREND_WIDTH = 16
+# (key, title, width): fixed widths for cells that change every poll, so an
+# update never re-measures a column; the service name sizes its own.
+COLUMNS = (
+    ("service", "SERVICE", None),
+    ("state", "STATE", 11),
+    ("alert", "ALERT", 7),
+    ("inst", "INST", 5),
+    ("in_state", "IN STATE", 8),
+    ("err", "ERR%", 6),
+    ("fail", "FAIL/s", 7),
+    ("ok", "OK/s", 7),
+    ("rej", "REJ/s", 7),
+    ("trend", "ERR% TREND", TREND_WIDTH),
+    ("probe", "NEXT PROBE", 11),
+    ("last", "LAST TRANSITION", 28),
+)
+WIDTH = {key: width for key, _, width in COLUMNS}
+
+
+def right(value: str, column: str) -> str:
+    """A right-aligned plain cell. Plain strings are cheap to compare and are
+    only parsed when painted; they hold numbers and durations we formatted,
+    never a label value (those are Text, literal)."""
+    return value.rjust(WIDTH[column])
+
+
+def rate(value: float | None, column: str) -> str:
+    return right("—" if value is None else f"{value:.1f}", column)
 
 
 class _ServiceCell(Text):
@@ -53,7 +67,7 @@ def row_cells(
     series: list[float | None],
     now: datetime,
     alert: Alert | None = None,
-) -> tuple[Text, ...]:
+) -> tuple[Text | str, ...]:
     state = service.state
     count, total = service.split
     probe = ""
@@ -79,14 +93,14 @@ def row_cells(
         name,
         fmt.state_text(state),
         alert_cell(alert),
-        Text(f"{count}/{total}" if total else "0/0", justify="right"),
-        Text(fmt.since(service.since, now), justify="right"),
+        right(f"{count}/{total}", "inst"),
+        right(fmt.since(service.since, now), "in_state"),
         fmt.percent(service.error_percent),
-        fmt.rate(service.failure_rate),
-        fmt.rate(service.success_rate),
-        fmt.rate(service.rejected_rate),
+        rate(service.failure_rate, "fail"),
+        rate(service.success_rate, "ok"),
+        rate(service.rejected_rate, "rej"),
         fmt.sparkline(series, TREND_WIDTH),
-        Text(probe),
+        probe,
         last_text,
     )
 
@@ -106,7 +120,7 @@ class BreakerBoard(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.filter_text = ""
-        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._cells: dict[str, tuple[Text | str, ...]] = {}
         # Until the operator picks a row, the cursor stays on the top (worst)
         # one; after that it follows the service they picked.
         self._follow = False
@@ -118,8 +132,8 @@ class BreakerBoard(DataTable):
             self._follow = True
 
     def on_mount(self) -> None:
-        for key, title in COLUMNS:
-            self.add_column(title, key=key)
+        for key, title, width in COLUMNS:
+            self.add_column(title, key=key, width=width)
 
     @property
     def selected_service(self) -> str | None:
@@ -161,9 +175,9 @@ class BreakerBoard(DataTable):
                 if old is None:
                     self.add_row(*cells, key=key)
                 else:
-                    for (column, _), new, was in zip(COLUMNS, cells, old):
+                    for (column, _, _), new, was in zip(COLUMNS, cells, old):
                         if new != was or (column == "service" and new.sort_key != was.sort_key):
-                            self.update_cell(key, column, new, update_width=True)
+                            self.update_cell(key, column, new, update_width=column == "service")
                 self._cells[key] = cells
             order = sorted(wanted, key=lambda k: wanted[k][0].sort_key)
             if order != self.services_shown:

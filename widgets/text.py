@@ -93,13 +93,20 @@ def sparkline(values: list[float | None], width: int) -> Text:
     compare; a gap where there were no calls."""
     values = values[-width:]
     text = Text(" " * (width - len(values)))
-    for v in values:
+    run, run_style = [], None
+    for v in values:  # one span per run of a colour: a 1,000-row board redraws it each poll
         if v is None:
-            text.append("·", style="dim")
+            char, style = "·", "dim"
         else:
-            level = min(len(_SPARK) - 1, int(v / 100 * (len(_SPARK) - 1) + 0.5))
+            char = _SPARK[min(len(_SPARK) - 1, int(v / 100 * (len(_SPARK) - 1) + 0.5))]
             style = "red" if v >= 50 else "yellow" if v >= 5 else "green"
-            text.append(_SPARK[level], style=style)
+        if style != run_style and run:
+            text.append("".join(run), style=run_style)
+            run = []
+        run.append(char)
+        run_style = style
+    if run:
+        text.append("".join(run), style=run_style)
     return text
 
 

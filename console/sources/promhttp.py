@@ -178,6 +178,9 @@ def _check_answer(response: requests.Response, *args, **kwargs) -> requests.Resp
         raise _Answer(200, "error", str(doc.get("errorType", "")), str(doc.get("error", "")), text)
     if not isinstance(doc.get("data"), (dict, list)):
         raise _Answer(200, "no data", body=text)
+    # The library parses the body again; hand it this parse instead (at 1,000
+    # services decoding twice cost a fifth of the poll).
+    response.json = lambda **_: doc
     return response
 
 
