@@ -12,22 +12,23 @@ from textual.widgets import DataTable
 from console.model import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
 
-TREND_WIDTH = 16
+TREND_WIDTH = 10
 # (key, title, width): fixed widths for cells that change every poll, so an
-# update never re-measures a column; the service name sizes its own.
+# update never re-measures a column; the name and the last transition (which
+# change rarely) size their own.
 COLUMNS = (
     ("service", "SERVICE", None),
     ("state", "STATE", 11),
     ("alert", "ALERT", 7),
     ("inst", "INST", 5),
-    ("in_state", "IN STATE", 8),
+    ("in_state", "FOR", 6),
     ("err", "ERR%", 6),
-    ("fail", "FAIL/s", 7),
-    ("ok", "OK/s", 7),
-    ("rej", "REJ/s", 7),
+    ("fail", "FAIL/s", 6),
+    ("ok", "OK/s", 5),
+    ("rej", "REJ/s", 5),
     ("trend", "ERR% TREND", TREND_WIDTH),
-    ("probe", "NEXT PROBE", 11),
-    ("last", "LAST TRANSITION", 28),
+    ("probe", "NEXT PROBE", 10),
+    ("last", "LAST TRANSITION", None),
 )
 WIDTH = {key: width for key, _, width in COLUMNS}
 
@@ -40,7 +41,16 @@ def right(value: str, column: str) -> str:
 
 
 def rate(value: float | None, column: str) -> str:
-    return right("—" if value is None else f"{value:.1f}", column)
+    """Calls per second in at most five characters: 12.3, 456, 7.8k."""
+    if value is None:
+        text = "—"
+    elif value < 100:
+        text = f"{value:.1f}"
+    elif value < 10_000:
+        text = f"{value:.0f}"
+    else:
+        text = f"{value / 1000:.0f}k"
+    return right(text, column)
 
 
 class _ServiceCell(Text):
@@ -177,7 +187,7 @@ class BreakerBoard(DataTable):
                 else:
                     for (column, _, _), new, was in zip(COLUMNS, cells, old):
                         if new != was or (column == "service" and new.sort_key != was.sort_key):
-                            self.update_cell(key, column, new, update_width=column == "service")
+                            self.update_cell(key, column, new, update_width=WIDTH[column] is None)
                 self._cells[key] = cells
             order = sorted(wanted, key=lambda k: wanted[k][0].sort_key)
             if order != self.services_shown:
