@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from console.model import DEFAULT_RECOVERY_TIMEOUT_S
 from console.paths import config_file
-from console.sources.promhttp import PrometheusAuth
+from console.sources.promauth import PrometheusAuth
 
 TOKEN_ENV = "CBCONSOLE_PROMETHEUS_TOKEN"
 

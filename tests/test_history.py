@@ -1,0 +1,35 @@
+from datetime import timedelta
+
+from console.history import FleetHistory
+from console.model import BreakerState as S
+from console.model import FleetSnapshot, Observed, Transition
+from tests.fakes import T0, service
+
+
+def t(seconds: float, to: S = S.OPEN, frm: S = S.CLOSED, observed=Observed.LIVE) -> Transition:
+    return Transition(
+        service="pay", instance="p-0", from_state=frm, to_state=to,
+        at=T0 + timedelta(seconds=seconds), observed=observed,
+    )
+
+
+def test_backfill_and_live_overlap_without_duplicates_newest_first():
+    h = FleetHistory()
+    assert h.add_transitions([t(1, observed=Observed.BACKFILL), t(5, S.HALF_OPEN, S.OPEN)]) == 2
+    # The live poll re-reports the same change: not added twice.
+    assert h.add_transitions([t(5, S.HALF_OPEN, S.OPEN), t(9, S.CLOSED, S.HALF_OPEN)]) == 1
+    assert [x.at for x in h.transitions("pay")] == [T0 + timedelta(seconds=s) for s in (9, 5, 1)]
+
+
+def test_history_is_bounded_per_service():
+    h = FleetHistory(max_transitions=10)
+    h.add_transitions([t(i, S.OPEN if i % 2 else S.CLOSED) for i in range(50)])
+    kept = h.transitions("pay")
+    assert len(kept) == 10 and kept[0].at == T0 + timedelta(seconds=49)
+
+
+def test_error_series_keeps_unknown_as_none_and_is_bounded():
+    h = FleetHistory(spark_points=3)
+    for fail, ok in ((1.0, 1.0), (None, None), (0.0, 0.0), (3.0, 1.0)):
+        h.apply(FleetSnapshot(fetched_at=T0, services=(service("pay", fail=fail, ok=ok),)))
+    assert h.error_series("pay") == [None, None, 75.0]
