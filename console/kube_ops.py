@@ -45,7 +45,15 @@ def set_env_patch(deployment: Deployment, changes: dict[str, str | None]) -> dic
             elif env.get(name) != value:
                 env[name] = value
                 entries.append({"name": name, "value": value})
-        if entries:
+        if not entries:
+            continue
+        # As kubectl's three-way diff words it: a list emptied is null, a new
+        # list is given whole, a changed one is merged in a stated order.
+        if not env:
+            containers.append({"env": None, "name": container.name})
+        elif not container.env:
+            containers.append({"env": entries, "name": container.name})
+        else:
             containers.append(
                 {
                     "$setElementOrder/env": [{"name": n} for n in env],

@@ -202,7 +202,9 @@ class SimDeployment:
                     f'"{container.get("name")}" (the only one is "{CONTAINER}")'
                 )
             image = container.get("image", image)
-            for item in container.get("env", []):
+            if "env" in container and container["env"] is None:
+                env = {}  # kubectl's word for "the list is now empty"
+            for item in container.get("env") or []:
                 _patch_env(env, item)
         changed = (image, env, annotations, paused) != (
             self.image, self.env, self.annotations, self.paused
