@@ -101,6 +101,7 @@ class CBConsoleApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._opened_at = self.clock()
         self.query_one(BreakerBoard).focus()
         self.refresh_views()
         # Ages and countdowns move every second; STALE must show on time even
@@ -124,6 +125,8 @@ class CBConsoleApp(App[None]):
     def _poll(self) -> None:
         try:
             snapshot = self.source.poll()
+            if not isinstance(snapshot, FleetSnapshot):
+                raise SourceError(f"the source answered {type(snapshot).__name__}, not a snapshot")
         except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
             self.post_message(PollFailed(describe_error(error)))
         else:
@@ -163,12 +166,10 @@ class CBConsoleApp(App[None]):
         """Why the data on screen cannot be trusted as current, or None."""
         state = self.poll_state
         limit = STALE_AFTER_POLLS * self.poll_interval
-        reference = state.last_good_at
-        if reference is None:
-            # Nothing good yet: stale only once we have waited as long.
-            if state.error is None:
-                return None
+        if state.last_good_at is None and state.error is not None:
             return f"no data: {state.error}"
+        # Before the first good poll, the wait counts from the start.
+        reference = state.last_good_at or self._opened_at
         age = (now - reference).total_seconds()
         if age <= limit:
             return None

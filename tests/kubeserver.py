@@ -975,10 +975,10 @@ class KubeServer:
             new = json_patch(obj, patch if isinstance(patch, list) else [])
         else:
             raise ApiError(415, "UnsupportedMediaType",
-                           f'the body of the request was in an unknown format - accepted media '
-                           f'types include: application/json-patch+json, application/merge-patch'
-                           f'+json, application/apply-patch+yaml, application/strategic-merge-'
-                           f'patch+json')
+                           'the body of the request was in an unknown format - accepted media '
+                           'types include: application/json-patch+json, application/merge-patch'
+                           '+json, application/apply-patch+yaml, application/strategic-merge-'
+                           'patch+json')
         # Fields the server owns.
         for k in ("name", "namespace", "uid", "generation", "creationTimestamp"):
             if k in obj["metadata"]:

@@ -10,7 +10,7 @@ import pytest
 
 from console.app import CBConsoleApp
 from console.sources.prometheus import PrometheusSource
-from tests.promserver import Backend, Exporter, wait_until
+from tests.promserver import Backend, Exporter
 from widgets.board import BreakerBoard
 
 R4J_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from console.app import CBConsoleApp
@@ -160,6 +162,26 @@ async def test_stale_when_poll_hangs_without_error():
         await pilot.pause()
         line = " ".join(rendered_lines(app.query_one("#status")))
         assert "STALE" in line and "no answer from the source for 10s" in line
+
+
+async def test_stale_when_the_first_poll_never_answers():
+    app, source, c = make_app([service("payment-api")], interval=2.0)
+    release = threading.Event()
+    source.poll = lambda: release.wait(30) and source.error  # hangs until released
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        status = app.query_one("#status")
+        assert "STALE" not in " ".join(rendered_lines(status))
+        c.advance(7)
+        app.refresh_views()
+        await pilot.pause()
+        line = " ".join(rendered_lines(status))
+        assert "STALE" in line and "no answer from the source for 7s" in line
+        release.set()  # it then answers nonsense: a failed poll, not a crash
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running
+        assert "answered NoneType, not a snapshot" in " ".join(rendered_lines(status))
 
 
 @pytest.mark.parametrize(
