@@ -1,0 +1,446 @@
+"""The cluster, through the Python `kubernetes` client.
+
+`KubernetesCluster` loads the user's kubeconfig as kubectl does (KUBECONFIG,
+else ~/.kube/config; `context` picks a context) or, inside a pod, the
+in-cluster service account. The `kubernetes` package is imported in the
+constructor only: it costs about 0.25 s, which the demo must not pay.
+
+Responses are read as plain JSON (`_preload_content=False`) and mapped to the
+model here; every call carries `_request_timeout`. Every failure is a
+SourceError in plain words, with no token, key or header in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+from console.model import Condition, Container, Deployment, Pod, Revision
+from console.sources.base import SourceError, Unavailable
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
+_SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+# The resource of each call, as the API (and RBAC) names it.
+_DEPLOYMENTS = ("deployments", "apps")
+_REPLICASETS = ("replicasets", "apps")
+_PODS = ("pods", "")
+_POD_LOG = ("pods/log", "")
+
+
+def _kubeconfig_paths(explicit: str | None) -> tuple[list[str], str]:
+    """The kubeconfig files kubectl would read (existing ones) and how they were named."""
+    if explicit:
+        names = [p for p in explicit.split(os.pathsep) if p]
+        where = explicit
+    elif os.environ.get("KUBECONFIG"):
+        names = [p for p in os.environ["KUBECONFIG"].split(os.pathsep) if p]
+        where = f"KUBECONFIG={os.environ['KUBECONFIG']}"
+    else:
+        names = ["~/.kube/config"]
+        where = "~/.kube/config"
+    found = [str(Path(p).expanduser()) for p in names if Path(p).expanduser().is_file()]
+    return found, where
+
+
+def _public_url(url: str) -> str:
+    """The server URL without any user:password part."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _label_selector(selector: dict | None) -> str:
+    """metav1.LabelSelectorAsSelector(...).String(), for matchLabels and matchExpressions."""
+    selector = selector or {}
+    terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op = expr.get("key", ""), expr.get("operator", "")
+        values = ",".join(sorted(expr.get("values") or []))
+        if op == "In":
+            terms.append(f"{key} in ({values})")
+        elif op == "NotIn":
+            terms.append(f"{key} notin ({values})")
+        elif op == "Exists":
+            terms.append(key)
+        elif op == "DoesNotExist":
+            terms.append(f"!{key}")
+    return ",".join(terms)
+
+
+def _env_value(env: dict) -> str:
+    if "value" in env and env["value"] is not None:
+        return str(env["value"])
+    source = env.get("valueFrom") or {}
+    if not source:
+        return ""
+    if ref := source.get("secretKeyRef"):
+        return f"<from secret {ref.get('name', '?')}, key {ref.get('key', '?')}>"
+    if ref := source.get("configMapKeyRef"):
+        return f"<from configmap {ref.get('name', '?')}, key {ref.get('key', '?')}>"
+    if ref := source.get("fieldRef"):
+        return f"<from field path {ref.get('fieldPath', '?')}>"
+    if ref := source.get("resourceFieldRef"):
+        return f"<from resource {ref.get('resource', '?')}>"
+    return f"<from {', '.join(sorted(source))}>"
+
+
+def deployment_from(obj: dict) -> Deployment:
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    template = spec.get("template") or {}
+    containers = tuple(
+        Container(name=c.get("name", ""), image=c.get("image") or "",
+                  env={e.get("name", ""): _env_value(e) for e in c.get("env") or []})
+        for c in (template.get("spec") or {}).get("containers") or []
+    )
+    conditions = tuple(
+        Condition(type=c.get("type", ""), status=c.get("status", ""),
+                  reason=c.get("reason") or "", message=c.get("message") or "")
+        for c in status.get("conditions") or []
+    )
+    return Deployment(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        replicas=spec.get("replicas", 1) if spec.get("replicas") is not None else 1,
+        updated_replicas=status.get("updatedReplicas") or 0,
+        ready_replicas=status.get("readyReplicas") or 0,
+        available_replicas=status.get("availableReplicas") or 0,
+        status_replicas=status.get("replicas") or 0,
+        generation=meta.get("generation") or 0,
+        # Absent: the controller has not looked at this deployment yet.
+        observed_generation=status.get("observedGeneration") or 0,
+        paused=bool(spec.get("paused")),
+        selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
+        template_annotations=dict((template.get("metadata") or {}).get("annotations") or {}),
+        containers=containers,
+        conditions=conditions,
+    )
+
+
+def history_from(deployment: dict, replicasets: list[dict]) -> list[Revision]:
+    """`kubectl rollout history` (polymorphichelpers/history.go): the ReplicaSets
+    controlled by the deployment, keyed by revision (a missing annotation is 0,
+    an unparsable one is skipped, a later duplicate wins), oldest first."""
+    uid = (deployment.get("metadata") or {}).get("uid")
+    by_revision: dict[int, dict] = {}
+    for rs in replicasets:
+        meta = rs.get("metadata") or {}
+        controller = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")),
+                          None)
+        if not controller or not uid or controller.get("uid") != uid:
+            continue
+        raw = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
+        if raw is None:
+            revision = 0
+        else:
+            try:
+                revision = int(raw)
+            except ValueError:
+                continue
+        by_revision[revision] = rs
+    out = []
+    for revision in sorted(by_revision):
+        meta = by_revision[revision].get("metadata") or {}
+        cause = (meta.get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION) or None
+        created = _time(meta.get("creationTimestamp")) or datetime.fromtimestamp(0, timezone.utc)
+        out.append(Revision(revision=revision, replicaset=meta.get("name", ""),
+                            change_cause=cause, created_at=created))
+    return out
+
+
+def pod_from(obj: dict) -> Pod:
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    ready_cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"),
+                      None)
+    if ready_cond is not None:
+        ready = ready_cond.get("status") == "True"
+    else:
+        ready = bool(statuses) and all(cs.get("ready") for cs in statuses)
+    created = _time(meta.get("creationTimestamp")) or datetime.fromtimestamp(0, timezone.utc)
+    return Pod(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        ready=ready,
+        restarts=sum(int(cs.get("restartCount") or 0) for cs in statuses),
+        phase=status.get("phase") or "Unknown",
+        created_at=created,
+        node=spec.get("nodeName") or "",
+    )
+
+
+class KubernetesCluster:
+    """A ClusterSource over the Kubernetes API (blocking; call from workers)."""
+
+    def __init__(self, *, kubeconfig: str | None = None, context: str | None = None,
+                 namespace: str | None = None, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+        self._secrets: list[str] = []
+        paths, where = _kubeconfig_paths(kubeconfig)
+        in_cluster = (not paths and not kubeconfig
+                      and not os.environ.get("KUBECONFIG")
+                      and bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
+        if not paths and not in_cluster:
+            raise Unavailable(f"no kubeconfig found ({where}): cluster features unavailable")
+
+        import kubernetes.client as kclient  # lazily: ~0.25 s
+        import kubernetes.config as kconfig
+        from kubernetes.config.config_exception import ConfigException
+
+        cfg = kclient.Configuration()
+        if in_cluster:
+            try:
+                kconfig.load_incluster_config(client_configuration=cfg)
+            except ConfigException as exc:
+                raise Unavailable(f"in-cluster config unusable: {_first_line(exc)}: "
+                                  "cluster features unavailable") from None
+            self.label = "in-cluster"
+            default_ns = _read_text(_SA_NAMESPACE) or "default"
+        else:
+            config_file = os.pathsep.join(paths)
+            try:
+                contexts, current = kconfig.list_kube_config_contexts(config_file)
+            except ConfigException as exc:
+                raise Unavailable(f"kubeconfig {where} unusable: {_first_line(exc)}") from None
+            except Exception as exc:  # unreadable or not YAML
+                raise Unavailable(f"kubeconfig {where} unreadable: {type(exc).__name__}") \
+                    from None
+            chosen = None
+            if context:
+                chosen = next((c for c in contexts or [] if c.get("name") == context), None)
+                if chosen is None:
+                    raise Unavailable(f'context "{context}" not found in kubeconfig {where}')
+            else:
+                chosen = current
+                if not chosen:
+                    raise Unavailable(f"kubeconfig {where} has no current context; "
+                                      "pick one with --context")
+            try:
+                kconfig.load_kube_config(config_file=config_file, context=chosen["name"],
+                                         client_configuration=cfg, persist_config=False)
+            except ConfigException as exc:
+                raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
+                                  f"{where}: {_first_line(exc)}") from None
+            except Exception as exc:  # e.g. an exec credential plugin failing
+                raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
+                                  f"{where}: {type(exc).__name__}") from None
+            self.label = chosen["name"]
+            default_ns = (chosen.get("context") or {}).get("namespace") or "default"
+        self.namespace = namespace or default_ns
+        self.server = _public_url(cfg.host or "")
+        self._remember_secrets(cfg)
+
+        from urllib3.util.retry import Retry
+
+        # One quick retry for a refused connection; never for reads (the
+        # timeout would multiply) nor on answers.
+        cfg.retries = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0)
+        self._client = kclient.ApiClient(cfg)
+        self._apps = kclient.AppsV1Api(self._client)
+        self._core = kclient.CoreV1Api(self._client)
+        self._api_exception = kclient.ApiException
+
+    def __repr__(self) -> str:
+        return (f"KubernetesCluster(context={self.label!r}, namespace={self.namespace!r}, "
+                f"server={self.server!r})")
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- ClusterSource ---------------------------------------------------------------
+
+    def deployment(self, namespace: str, name: str) -> Deployment:
+        return deployment_from(self._get_deployment(namespace, name, "get"))
+
+    def rollout_history(self, namespace: str, name: str) -> list[Revision]:
+        dep = self._get_deployment(namespace, name, "get")
+        selector = _label_selector((dep.get("spec") or {}).get("selector"))
+        listing = self._json(
+            lambda **kw: self._apps.list_namespaced_replica_set(
+                namespace, label_selector=selector, **kw),
+            verb="list", resource=_REPLICASETS, namespace=namespace)
+        return history_from(dep, listing.get("items") or [])
+
+    def pods(self, namespace: str, deployment: str) -> list[Pod]:
+        dep = self._get_deployment(namespace, deployment, "get")
+        selector = _label_selector((dep.get("spec") or {}).get("selector"))
+        listing = self._json(
+            lambda **kw: self._core.list_namespaced_pod(namespace, label_selector=selector, **kw),
+            verb="list", resource=_PODS, namespace=namespace)
+        return [pod_from(p) for p in listing.get("items") or []]
+
+    def logs(self, namespace: str, pod: str, tail: int = 100) -> list[str]:
+        if tail is not None and tail <= 0:
+            return []
+        data = self._call(
+            lambda **kw: self._core.read_namespaced_pod_log(pod, namespace, tail_lines=tail,
+                                                            **kw),
+            verb="get", resource=_POD_LOG, namespace=namespace, name=pod)
+        return data.decode("utf-8", errors="replace").splitlines()
+
+    def patch_deployment(self, namespace: str, name: str, patch: dict,
+                         field_manager: str) -> Deployment:
+        obj = self._json(
+            lambda **kw: self._apps.patch_namespaced_deployment(
+                name, namespace, patch, field_manager=field_manager, **kw),
+            verb="patch", resource=_DEPLOYMENTS, namespace=namespace, name=name)
+        return deployment_from(obj)
+
+    # --- calls and errors ------------------------------------------------------------
+
+    def _get_deployment(self, namespace: str, name: str, verb: str) -> dict:
+        return self._json(
+            lambda **kw: self._apps.read_namespaced_deployment(name, namespace, **kw),
+            verb=verb, resource=_DEPLOYMENTS, namespace=namespace, name=name)
+
+    def _json(self, call: Callable[..., Any], **where: Any) -> dict:
+        data = self._call(call, **where)
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise SourceError(f"the API server at {self.server} answered something that is "
+                              "not JSON") from None
+
+    def _call(self, call: Callable[..., Any], *, verb: str, resource: tuple[str, str],
+              namespace: str, name: str | None = None) -> bytes:
+        """Run one API call for its raw body; every failure becomes a SourceError."""
+        import urllib3.exceptions as u3
+
+        try:
+            response = call(_preload_content=False, _request_timeout=self.timeout)
+            try:
+                return response.data
+            finally:
+                response.release_conn()
+        except self._api_exception as exc:
+            message = self._api_message(exc, verb, resource, namespace, name)
+        except (u3.HTTPError, OSError) as exc:
+            message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
+        raise SourceError(self._scrub(message)) from None
+
+    def _api_message(self, exc: Any, verb: str, resource: tuple[str, str], namespace: str,
+                     name: str | None) -> str:
+        code = exc.status or 0
+        status_message, reason = _status_of(exc)
+        plural, group = resource
+        qualified = f"{plural}.{group}" if group else plural
+        if code == 0:  # the client's own wrapping of a TLS failure
+            return f"API server at {self.server} unreachable: {_first_line(exc.reason or '')}"
+        if code == 401:
+            return f'unauthorized: the cluster rejected the credentials of context "{self.label}"'
+        if code == 403:
+            text = status_message or "access denied"
+            return (f"forbidden: {text} (RBAC: needs verb {verb} on resource {plural} "
+                    f'in namespace "{namespace}")')
+        if code == 404:
+            if name is not None:
+                base = qualified.split("/")[0]
+                return f'{base} "{name}" not found in namespace "{namespace}"'
+            return f"not found: {status_message or reason or 'no such resource'}"
+        if code == 409:
+            return f"conflict: {status_message or reason or 'the object changed meanwhile'}"
+        if code == 422:
+            return f"invalid: {status_message or reason or 'the API server refused the change'}"
+        if 500 <= code <= 599:
+            return f"the API server answered {code}: {status_message or reason or 'server error'}"
+        return f"the API server answered {code}: {status_message or reason or 'request refused'}"
+
+    def _network_words(self, exc: BaseException) -> str:
+        import urllib3.exceptions as u3
+
+        seen = exc
+        if isinstance(seen, u3.MaxRetryError) and seen.reason is not None:
+            seen = seen.reason
+        chain: list[BaseException] = []
+        node: BaseException | None = seen
+        while node is not None and len(chain) < 10:
+            chain.append(node)
+            node = node.__cause__ or node.__context__
+        if any(isinstance(e, ConnectionRefusedError) for e in chain):
+            return "connection refused"
+        # (NewConnectionError is a ConnectTimeoutError in urllib3 2: refusals first.)
+        if any(isinstance(e, (u3.ReadTimeoutError, TimeoutError, socket.timeout))
+               or type(e) is u3.ConnectTimeoutError for e in chain):
+            return f"no answer within {self.timeout:g} s"
+        if any(isinstance(e, socket.gaierror) for e in chain) or isinstance(
+                seen, u3.NameResolutionError):
+            return "the host name does not resolve"
+        if any(isinstance(e, ConnectionResetError) for e in chain):
+            return "connection reset"
+        if isinstance(seen, u3.SSLError):
+            return f"TLS failed: {_first_line(seen)}"
+        if isinstance(seen, u3.ProtocolError):
+            return "the connection broke off"
+        if isinstance(seen, u3.NewConnectionError):
+            return "cannot connect"
+        return type(seen).__name__
+
+    def _remember_secrets(self, cfg: Any) -> None:
+        secrets = []
+        for value in (getattr(cfg, "api_key", None) or {}).values():
+            if value:
+                secrets.append(str(value))
+                secrets.append(str(value).split(" ", 1)[-1])  # "Bearer <token>"
+        for attr in ("password", "username"):
+            value = getattr(cfg, attr, None)
+            if value and attr == "password":
+                secrets.append(str(value))
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def _scrub(self, message: str) -> str:
+        for secret in self._secrets:
+            message = message.replace(secret, "<redacted>")
+        return message
+
+
+def _status_of(exc: Any) -> tuple[str, str]:
+    """The Status message and reason of an API error answer, where it sent one."""
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    try:
+        status = json.loads(body) if body else {}
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict):
+        status = {}
+    message = str(status.get("message") or "").strip()
+    reason = str(status.get("reason") or exc.reason or "").strip()
+    if not message and body and not status:
+        message = _first_line(body)[:200]
+    return message, reason
+
+
+def _first_line(value: Any) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
