@@ -76,6 +76,7 @@ class CBConsoleApp(App[None]):
         source: BreakerSource,
         *,
         cluster: ClusterSource | None = None,
+        cluster_unavailable: str = "cluster features unavailable",
         flags: FlagSource | None = None,
         poll_interval: float = 2.0,
         clock: Clock = system_clock,
@@ -83,6 +84,7 @@ class CBConsoleApp(App[None]):
         super().__init__()
         self.source = source
         self.cluster = cluster
+        self.cluster_unavailable = cluster_unavailable  # why there is no cluster
         self.flags = flags
         self.poll_interval = poll_interval
         self.clock = clock
@@ -185,7 +187,7 @@ class CBConsoleApp(App[None]):
         snapshot = self.snapshot
         self.query_one(StatusLine).show(
             source=self.source.label,
-            cluster=self.cluster.label if self.cluster else "none (cluster features unavailable)",
+            cluster=self.cluster.label if self.cluster else f"none ({self.cluster_unavailable})",
             last_good=self.poll_state.last_good_at,
             now=now,
             stale_reason=stale,

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll", type=positive_seconds, metavar="SECONDS", help="poll interval (default 2)"
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="config file (TOML)")
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    parser.add_argument("--namespace", metavar="NS", help="Kubernetes namespace (default: the context's)")
     parser.add_argument("--profile", choices=PROFILES, help="breaker metric profile (default runbook)")
     parser.add_argument(
         "--backfill-minutes", type=int, metavar="N", help="history to read back at start (default 60)"
@@ -80,6 +82,18 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
 
 
+def connect_cluster(context: str | None, namespace: str | None):
+    """(cluster, "") or (None, why not): the board works without a cluster and
+    says why its cluster features are unavailable."""
+    from console.sources.base import SourceError
+    from console.sources.kube import KubernetesCluster
+
+    try:
+        return KubernetesCluster(context=context, namespace=namespace), ""
+    except SourceError as error:
+        return None, str(error)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from console.config import ConfigFileError, load_config
@@ -97,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
         fleet = DemoFleet(seed=args.seed)
         source, cluster, flags = fleet, fleet.cluster, fleet.flags
+        cluster_unavailable = ""
     elif config.prometheus.url:
         from console.sources.prometheus import PrometheusSource
 
@@ -114,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigFileError, ValueError) as error:
             print(f"cbconsole: {error}", file=sys.stderr)
             return 2
-        cluster = flags = None  # the cluster and the flag service come with issue 4
+        cluster, cluster_unavailable = connect_cluster(args.context, args.namespace)
+        flags = None  # the flag service is wired with the mitigations
     else:
         print(
             "cbconsole: no data source given. Try `cbconsole --demo` for the embedded "
@@ -123,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     app = CBConsoleApp(
-        source, cluster=cluster, flags=flags, poll_interval=config.poll_interval_s
+        source,
+        cluster=cluster,
+        cluster_unavailable=cluster_unavailable,
+        flags=flags,
+        poll_interval=config.poll_interval_s,
     )
     app.run()
     return app.return_code or 0

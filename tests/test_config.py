@@ -75,3 +75,35 @@ def test_cli_without_a_source_says_what_to_do(capsys):
     assert "not found" in capsys.readouterr().err
     assert main([]) == 2
     assert "--demo" in capsys.readouterr().err
+
+
+def test_without_a_kubeconfig_the_board_says_why_cluster_features_are_off(monkeypatch, tmp_path):
+    from console.app import CBConsoleApp
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    started = []
+    monkeypatch.setattr(CBConsoleApp, "run", lambda self: started.append(self))
+    assert main(["--prometheus", "http://127.0.0.1:9", "--config", str(write(tmp_path, ""))]) == 0
+    [app] = started
+    assert app.cluster is None
+    assert "no kubeconfig found" in app.cluster_unavailable
+
+
+def test_with_a_kubeconfig_the_board_names_its_context(monkeypatch, tmp_path):
+    from console.app import CBConsoleApp
+    from tests.kubeserver import KubeServer
+
+    server = KubeServer(auto_step=False)
+    server.start()
+    try:
+        kubeconfig = server.write_kubeconfig(tmp_path / "kc", context="prod-eu", namespace="shop")
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        started = []
+        monkeypatch.setattr(CBConsoleApp, "run", lambda self: started.append(self))
+        assert main(["--prometheus", "http://127.0.0.1:9", "--config", str(write(tmp_path, ""))]) == 0
+        [app] = started
+        assert app.cluster.label == "prod-eu" and app.cluster.namespace == "shop"
+    finally:
+        server.stop()
