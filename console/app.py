@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Input
@@ -181,7 +181,17 @@ class CBConsoleApp(App[None]):
 
     # --- views ----------------------------------------------------------------
 
+    def _views_mounted(self) -> bool:
+        """False while the app is still composing or already tearing down: a
+        poll or a selection that lands then has nothing to draw on."""
+        try:
+            return bool(self.query(ServiceDetail))
+        except ScreenStackError:
+            return False
+
     def refresh_views(self) -> None:
+        if not self._views_mounted():
+            return
         now = self.clock()
         stale = self.stale_reason(now)
         snapshot = self.snapshot
@@ -223,7 +233,8 @@ class CBConsoleApp(App[None]):
 
     @on(BreakerBoard.ServiceSelected)
     def _selected(self, message: BreakerBoard.ServiceSelected) -> None:
-        self._show_detail(message.service, self.clock())
+        if self._views_mounted():
+            self._show_detail(message.service, self.clock())
 
     # --- actions --------------------------------------------------------------
 

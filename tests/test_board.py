@@ -270,3 +270,13 @@ async def test_conflict_is_explained_not_resolved():
         detail = " ".join(rendered_lines(app.query_one("#detail-instances")))
         assert "reports OPEN and CLOSED as current at once" in detail
         assert "never cleared" in detail
+
+
+async def test_a_poll_landing_after_exit_draws_nothing_and_does_not_crash():
+    app, source, _ = make_app([service("payment-api")])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    # The app has torn its screens down; late messages must be harmless.
+    app.refresh_views()
+    app._selected(BreakerBoard.ServiceSelected("payment-api"))
