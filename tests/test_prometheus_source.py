@@ -321,7 +321,9 @@ def test_custom_profile_and_a_bad_query(exporter, prom):
     source = PrometheusSource(prom.url, profile=config)
     snap = poll_until(
         source,
-        lambda s: s.service("cu-pay") and s.service("cu-pay").failure_rate,
+        # Both the new state series and the rate must have been scraped.
+        lambda s: s.service("cu-pay") and s.service("cu-pay").failure_rate
+        and states(s, "cu-pay") == [S.OPEN],
         what="the custom profile's series",
     )
     assert states(snap, "cu-pay") == [S.OPEN]
