@@ -209,10 +209,11 @@ class CBConsoleApp(App[None]):
         detail = self.query_one(ServiceDetail)
         for widget in (board, detail):
             widget.set_class(stale is not None, "-stale")
+        alerts = self.service_alerts()
         if snapshot is not None:
             series = {s.service: self.history.error_series(s.service) for s in snapshot.services}
-            board.show(snapshot.services, series, now, self.service_alerts())
-        self._show_detail(board.selected_service, now)
+            board.show(snapshot.services, series, now, alerts)
+        self._show_detail(board.selected_service, now, alerts)
 
     def service_alerts(self) -> dict[str, Alert]:
         """Each service's alert, firing before pending."""
@@ -225,10 +226,14 @@ class CBConsoleApp(App[None]):
                 alerts[alert.service] = alert
         return alerts
 
-    def _show_detail(self, service_name: str | None, now: datetime) -> None:
+    def _show_detail(
+        self, service_name: str | None, now: datetime, alerts: dict[str, Alert] | None = None
+    ) -> None:
         service = self.snapshot.service(service_name) if self.snapshot and service_name else None
         transitions = self.history.transitions(service_name) if service_name else []
-        alert = self.service_alerts().get(service_name) if service_name else None
+        if alerts is None:
+            alerts = self.service_alerts()
+        alert = alerts.get(service_name) if service_name else None
         self.query_one(ServiceDetail).show(service, transitions, now, alert)
 
     @on(BreakerBoard.ServiceSelected)

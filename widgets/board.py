@@ -41,16 +41,7 @@ def right(value: str, column: str) -> str:
 
 
 def rate(value: float | None, column: str) -> str:
-    """Calls per second in at most five characters: 12.3, 456, 7.8k."""
-    if value is None:
-        text = "—"
-    elif value < 100:
-        text = f"{value:.1f}"
-    elif value < 10_000:
-        text = f"{value:.0f}"
-    else:
-        text = f"{value / 1000:.0f}k"
-    return right(text, column)
+    return right(fmt.rate_str(value), column)
 
 
 class _ServiceCell(Text):

@@ -74,11 +74,20 @@ def clock_time(at: datetime | None) -> str:
     return at.astimezone(timezone.utc).strftime("%H:%M:%S")
 
 
-def rate(value: float | None) -> Text:
-    """Calls per second; unknown stays visibly unknown."""
+def rate_str(value: float | None) -> str:
+    """Calls per second in at most five characters: 12.3, 456, 7.8k; unknown
+    stays visibly unknown."""
     if value is None:
-        return Text("—", style="dim", justify="right")
-    return Text(f"{value:.1f}", justify="right")
+        return "—"
+    if value < 100:
+        return f"{value:.1f}"
+    if value < 10_000:
+        return f"{value:.0f}"
+    return f"{value / 1000:.0f}k"
+
+
+def rate(value: float | None) -> Text:
+    return Text(rate_str(value), style="dim" if value is None else "", justify="right")
 
 
 def percent(value: float | None) -> Text:
