@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from console.model import DEFAULT_RECOVERY_TIMEOUT_S
 from console.paths import config_file
+from console.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
 from console.sources.promauth import PrometheusAuth
 
 TOKEN_ENV = "CBCONSOLE_PROMETHEUS_TOKEN"
+FLAGS_TOKEN_ENV = "CBCONSOLE_FLAGS_TOKEN"
 
 
 class ConfigFileError(Exception):
@@ -38,18 +40,81 @@ class PrometheusConfig(_Strict):
     timeout_s: float = Field(default=5.0, gt=0, le=120)
 
 
-class ServiceConfig(_Strict):
-    recovery_timeout_s: float = Field(default=DEFAULT_RECOVERY_TIMEOUT_S, gt=0)
+class FlagsConfig(_Strict):
+    """The feature-flag service (runbook Option 4). The admin token is read
+    from `token_env` or `token_file` at the moment of a change."""
+
+    url: str | None = None
+    token_env: str | None = FLAGS_TOKEN_ENV
+    token_file: Path | None = None
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+
+class IncidentConfig(_Strict):
+    """The incident journal and the response clock (RUNBOOK-004 Escalation)."""
+
+    severity: str = "P0"
+    response_times_s: dict[str, float] = Field(default_factory=lambda: {"P0": 300, "P1": 1800})
+    recovered_hold_s: float = Field(default=60.0, ge=0)
+    timezone: str = "UTC"  # times in the export
+    state_dir: Path | None = None  # default: the user state dir
+
+
+class EscalationConfig(_Strict):
+    """Who to call, one key away (x). Defaults: the runbook's Contacts."""
+
+    on_call: str = "PagerDuty escalation"
+    team_leads: list[str] = Field(
+        default_factory=lambda: ["@backend-lead (Slack)", "@devops-team (Slack)"]
+    )
+    channel: str = "#incidents (Slack)"
+
+
+class ContextConfig(_Strict):
+    """Per kube context: a production context can be made read-only for good."""
+
+    read_only: bool = False
 
 
 class Config(_Strict):
     poll_interval_s: float = Field(default=2.0, ge=0.1, le=3600)
     default_recovery_timeout_s: float = Field(default=DEFAULT_RECOVERY_TIMEOUT_S, gt=0)
+    # Service map defaults (console.servicemap): conventions of the runbook.
+    namespace: str | None = None  # default: the kube context's namespace
+    caller: str = DEFAULT_CALLER
+    fallback_mode: str = DEFAULT_FALLBACK_MODE
+    read_only: bool = False
+    dry_run: bool = False
+    health_timeout_s: float = Field(default=2.0, gt=0, le=60)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
-    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    flags: FlagsConfig = Field(default_factory=FlagsConfig)
+    contexts: dict[str, ContextConfig] = Field(default_factory=dict)
+    incident: IncidentConfig = Field(default_factory=IncidentConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    services: dict[str, ServiceEntry] = Field(default_factory=dict)
 
     def recovery_timeouts(self) -> dict[str, float]:
-        return {name: s.recovery_timeout_s for name, s in self.services.items()}
+        return {
+            name: s.recovery_timeout_s
+            for name, s in self.services.items()
+            if s.recovery_timeout_s is not None
+        }
+
+    def service_map(self, namespace: str) -> ServiceMap:
+        """The map, with `namespace` (the kube context's) where none is set."""
+        return ServiceMap(
+            self.services,
+            namespace=self.namespace or namespace,
+            caller=self.caller,
+            fallback_mode=self.fallback_mode,
+        )
+
+    def is_read_only(self, context: str | None) -> bool:
+        """--read-only, or the context marked read-only in the config."""
+        per_context = self.contexts.get(context) if context else None
+        return self.read_only or bool(per_context and per_context.read_only)
 
     def profile_spec(self) -> str | dict:
         p = self.prometheus
@@ -80,6 +145,13 @@ def _env_layer(env: Mapping[str, str]) -> dict:
         layer["prometheus"]["profile"] = env["CBCONSOLE_PROFILE"]
     if "CBCONSOLE_POLL" in env:
         layer["poll_interval_s"] = env["CBCONSOLE_POLL"]
+    if "CBCONSOLE_FLAGS_URL" in env:
+        layer["flags"] = {"url": env["CBCONSOLE_FLAGS_URL"]}
+    # These only ever switch safety on: a stray variable cannot switch off
+    # a read-only the config file asked for.
+    for name in ("READ_ONLY", "DRY_RUN"):
+        if env.get(f"CBCONSOLE_{name}", "").strip().lower() in ("1", "true", "yes"):
+            layer[name.lower()] = True
     return layer
 
 

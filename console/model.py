@@ -247,3 +247,23 @@ class Flag(_Frozen):
     name: str
     enabled: bool
     updated_at: datetime | None = None
+
+
+class ExecResult(_Frozen):
+    """What a command run in a pod's container said (`kubectl exec`).
+
+    exit_code 127 means the executable is not in the image (the kubelet's
+    "executable file not found in $PATH", whatever code the runtime gave):
+    the shell's convention, so callers test one thing. None: no exit status
+    came (the command was still running at the timeout)."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def missing_executable(self) -> bool:
+        return self.exit_code == EXIT_NOT_FOUND
+
+
+EXIT_NOT_FOUND = 127

@@ -6,12 +6,15 @@ shaped like the real API objects. It answers what `kubectl rollout restart`,
 `set env`, `rollout status`, `rollout history` and the Python `kubernetes`
 client ask for: discovery, GET/LIST (label and field selectors), WATCH
 (chunked JSON events), PATCH (strategic merge, merge, JSON patch) and pod
-logs. A deterministic deployment-controller simulation rolls a changed pod
-template out one step per `step()` (ticked automatically every `tick`
+logs, and pod exec over WebSocket (the v4/v5.channel.k8s.io protocols the
+Python client and kubectl >= 1.30 speak; no SPDY, so kubectl <= 1.29 cannot
+exec here). A deterministic deployment-controller simulation rolls a changed
+pod template out one step per `step()` (ticked automatically every `tick`
 seconds unless `auto_step=False`).
 
 Every request is recorded (`server.requests`, `server.clear()`), and a test
 can make any method + path fail with a Status body (`server.fail(...)`).
+`server.set_exec(namespace, pod or None, handler)` scripts what exec answers.
 
     with KubeServer() as kube:
         kube.add_deployment("api", "shop", replicas=3, env={"A": "1"})
@@ -20,6 +23,7 @@ can make any method + path fail with a Status body (`server.fail(...)`).
 
 from __future__ import annotations
 
+import base64
 import copy
 import fnmatch
 import hashlib
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
 __all__ = ["KubeServer", "Recorded", "strategic_merge", "merge_patch", "json_patch"]
@@ -66,6 +70,7 @@ CORE_V1 = {
         _res("namespaces", "Namespace", ("ns",), ["create", "delete", "get", "list", "patch",
                                                   "update", "watch"], namespaced=False, cats=()),
         _res("pods", "Pod", ("po",)),
+        _res("pods/exec", "PodExecOptions", verbs=["create", "get"]),
         _res("pods/log", "Pod", verbs=["get"]),
         _res("pods/status", "Pod", verbs=["get", "patch", "update"]),
     ],
@@ -390,6 +395,7 @@ class KubeServer:
         self._changed = threading.Condition(self._lock)
         self._objects: dict[str, dict[tuple[str, str], dict]] = {p: {} for p in RESOURCES}
         self._logs: dict[tuple[str, str], str] = {}
+        self._exec: dict[tuple[str, str | None], ExecHandler] = {}
         self._events: list[_Event] = []
         self._failures: list[_Failure] = []
         self._rv = 1000
@@ -560,6 +566,20 @@ class KubeServer:
     def set_log(self, namespace: str, pod: str, text: str) -> None:
         with self._lock:
             self._logs[(namespace, pod)] = text
+
+    def set_exec(self, namespace: str, pod: str | None, handler: ExecHandler) -> None:
+        """What `exec` runs in `pod` (None: every pod of the namespace):
+        handler(command) -> (exit code, stdout, stderr). It may raise ApiError
+        to refuse the exec (an HTTP answer, no upgrade) or ExecFailure for a
+        kubelet error on the status channel. Without a handler only `echo`,
+        `true` and `false` exist; anything else is not found, as in a slim image."""
+        with self._lock:
+            self._exec[(namespace, pod)] = handler
+
+    def exec_handler(self, namespace: str, pod: str) -> ExecHandler:
+        with self._lock:
+            return (self._exec.get((namespace, pod)) or self._exec.get((namespace, None))
+                    or default_exec)
 
     # building a cluster
     def add_deployment(self, name: str, namespace: str = "default", *, replicas: int = 3,
@@ -1138,6 +1158,8 @@ def _handler_for(server: KubeServer):
                 rec.status = failure.code
                 return self._send(failure.code, failure.body, "application/json")
             q = {k: v[0] for k, v in query.items()}
+            if _EXEC_PATH.fullmatch(url.path) and self.command in ("GET", "POST"):
+                return self._exec(rec, url.path, query)
             if self.command == "GET" and (q.get("watch") in ("true", "1")
                                           or "/watch/" in url.path):
                 rec.status = 200
@@ -1163,6 +1185,33 @@ def _handler_for(server: KubeServer):
             self.send_header("Cache-Control", "no-cache, private")
             self.end_headers()
             self.wfile.write(data)
+
+        def _exec(self, rec: Recorded, path: str, query: dict[str, list[str]]) -> None:
+            ns, pod = _EXEC_PATH.fullmatch(path).groups()
+            try:
+                plan = _exec_plan(server, ns, pod, query, self.headers)
+            except ApiError as exc:
+                rec.status = exc.code
+                return self._send(exc.code, exc.body, "application/json")
+            protocol, frames = plan
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+            rec.status = 101
+            self.close_connection = True
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept)
+            self.send_header("Sec-WebSocket-Protocol", protocol)
+            self.end_headers()
+            try:
+                for channel, data in frames:
+                    self.wfile.write(_ws_frame(0x2, bytes([channel]) + data))
+                self.wfile.write(_ws_frame(0x8, (1000).to_bytes(2, "big")))
+                self.wfile.flush()
+                _ws_drain(self.connection, self.rfile)
+            except OSError:
+                pass
 
         def _watch(self, path: str, q: dict[str, str]) -> None:
             self.close_connection = True
@@ -1212,3 +1261,116 @@ def _handler_for(server: KubeServer):
                 pass
 
     return Handler
+
+
+# --- pod exec over WebSocket (RFC 6455, the Kubernetes channel protocol) ----------
+
+ExecHandler = Callable[[list[str]], tuple[int, str, str]]
+_EXEC_PATH = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/exec")
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# Server preference does not matter: like the API server, the first protocol
+# the client offers that is known here wins.
+_WS_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+
+
+class ExecFailure(Exception):
+    """A kubelet error running the command: an InternalError Status on the
+    error channel, as `error executing command in container: ...`."""
+
+
+def not_found(command: list[str]) -> ExecFailure:
+    """What containerd + runc say for an executable not in the image."""
+    return ExecFailure(
+        'failed to exec in container: failed to start exec "0f3c9a": OCI runtime exec failed: '
+        "exec failed: unable to start container process: exec: "
+        f'"{command[0]}": executable file not found in $PATH: unknown')
+
+
+def default_exec(command: list[str]) -> tuple[int, str, str]:
+    if command[0] == "echo":
+        return 0, " ".join(command[1:]) + "\n", ""
+    if command[0] in ("true", "false"):
+        return (0 if command[0] == "true" else 1), "", ""
+    raise not_found(command)
+
+
+def exec_status(exit_code: int) -> dict:
+    """The error channel's Status for an exit code (kubelet's remotecommand)."""
+    if exit_code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: exit status {exit_code}",
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
+
+
+def _exec_plan(server: KubeServer, ns: str, pod: str, query: dict[str, list[str]],
+               headers: Any) -> tuple[str, list[tuple[int, bytes]]]:
+    """Check an exec request as the API server would and run the handler:
+    (negotiated protocol, the frames to send), or ApiError for an HTTP answer."""
+    if server.get("pods", ns, pod) is None:
+        raise ApiError(404, "NotFound", f'pods "{pod}" not found',
+                       {"name": pod, "kind": "pods"})
+    command = query.get("command") or []
+    if not command:
+        raise ApiError(400, "BadRequest", "you must specify at least 1 command")
+    if "websocket" not in (headers.get("Upgrade") or "").lower():
+        raise ApiError(400, "BadRequest", "kubeserver speaks exec over WebSocket only "
+                       f"(not {headers.get('Upgrade') or 'plain HTTP'})")
+    offered = [p.strip() for p in (headers.get("Sec-WebSocket-Protocol") or "").split(",")]
+    protocol = next((p for p in offered if p in _WS_PROTOCOLS), None)
+    if protocol is None:
+        raise ApiError(400, "BadRequest", f"requested protocol(s) are not supported: "
+                       f"{offered}; supports {list(_WS_PROTOCOLS)}")
+    flag = {k: (v or [""])[0] in ("true", "1") for k, v in query.items()}
+    try:
+        code, out, err = server.exec_handler(ns, pod)(list(command))
+        status = exec_status(code)
+    except ExecFailure as exc:
+        out = err = ""
+        message = f"error executing command in container: {exc}"
+        status = {"metadata": {}, "status": "Failure", "code": 500, "reason": "InternalError",
+                  "message": f"Internal error occurred: {message}",
+                  "details": {"causes": [{"message": message}]}}
+    frames = []
+    if out and flag.get("stdout"):
+        frames.append((1, out.encode()))
+    if err and flag.get("stderr"):
+        frames.append((2, err.encode()))
+    frames.append((3, json.dumps(status).encode()))
+    return protocol, frames
+
+
+def _ws_frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked server frame."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, n])
+    elif n < 1 << 16:
+        head = bytes([0x80 | opcode, 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 127]) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def _ws_read(rfile: Any) -> tuple[int, bytes] | None:
+    """One client frame (masked, as RFC 6455 requires): (opcode, payload)."""
+    head = rfile.read(2)
+    if len(head) < 2:
+        return None
+    n = head[1] & 0x7F
+    if n == 126:
+        n = int.from_bytes(rfile.read(2), "big")
+    elif n == 127:
+        n = int.from_bytes(rfile.read(8), "big")
+    mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+    data = rfile.read(n)
+    return head[0] & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def _ws_drain(sock: Any, rfile: Any, timeout: float = 2.0) -> None:
+    """After our close frame: read until the client's close (or EOF)."""
+    sock.settimeout(timeout)
+    while (frame := _ws_read(rfile)) is not None:
+        if frame[0] == 0x8:
+            return

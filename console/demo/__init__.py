@@ -4,5 +4,7 @@ from console.demo.breaker import SimBreaker
 from console.demo.cluster import DemoCluster
 from console.demo.flags import DemoFlags
 from console.demo.fleet import DemoFleet
+from console.demo.probe import DemoProbe
+from console.demo.topology import demo_service_map
 
-__all__ = ["DemoCluster", "DemoFleet", "DemoFlags", "SimBreaker"]
+__all__ = ["DemoCluster", "DemoFlags", "DemoFleet", "DemoProbe", "SimBreaker", "demo_service_map"]

@@ -3,11 +3,12 @@ kubectl get / rollout history / logs / patch would answer for namespace shop."""
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
 from console.demo.kube import SimDeployment, SimPod
-from console.demo.topology import NAMESPACE
-from console.model import Deployment, Pod, Revision
+from console.demo.topology import DEPENDENCIES, NAMESPACE, SERVICE_PORT, TICK_S
+from console.model import EXIT_NOT_FOUND, Deployment, ExecResult, Pod, Revision
 from console.sources.base import SourceError
 
 if TYPE_CHECKING:
@@ -59,6 +60,61 @@ class DemoCluster:
 
     def health(self, service: str) -> tuple[int, float]:
         return self._fleet.health(service)
+
+    def exec_in_pod(
+        self, namespace: str, pod: str, command: list[str], timeout: float = 5.0
+    ) -> ExecResult:
+        """The images hold only OpenBSD netcat: `nc -z [-v] [-w N] host port`
+        reaches the demo's databases and every service's :8080."""
+        with self._fleet.running() as tick:
+            self._pod(namespace, pod)
+            if not command or command[0] != "nc":
+                name = command[0] if command else ""
+                return ExecResult(
+                    exit_code=EXIT_NOT_FOUND,
+                    stderr="OCI runtime exec failed: exec failed: unable to start container "
+                    f'process: exec: "{name}": executable file not found in $PATH: unknown',
+                )
+            return self._nc(command[1:], tick)
+
+    def _nc(self, args: list[str], tick: int) -> ExecResult:
+        verbose, rest, words = False, [], iter(args)
+        for word in words:
+            if word.startswith("-") and len(word) > 1:
+                letters = word[1:]
+                misplaced_w = "w" in letters and not letters.endswith("w")
+                if not set(letters) <= set("zvnw") or misplaced_w:
+                    return ExecResult(exit_code=1, stderr=f"nc: invalid option -- '{letters}'\n")
+                verbose |= "v" in letters
+                if letters.endswith("w"):
+                    next(words, None)  # the timeout: every answer here is quick
+            else:
+                rest.append(word)
+        if len(rest) != 2 or not rest[1].isdigit():
+            return ExecResult(exit_code=1, stderr="usage: nc [-46CDdFhklNnrStUuvZz] ... "
+                              "[destination] [port]\n")
+        host, port = rest[0], int(rest[1])
+        name = host.split(".", 1)[0]
+        suffix = host.split(".", 1)[1] if "." in host else ""
+        known = {h for deps in DEPENDENCIES.values() for h, _ in deps}
+        known |= set(self._fleet.deployments)
+        if name not in known or suffix not in ("", NAMESPACE, f"{NAMESPACE}.svc",
+                                               f"{NAMESPACE}.svc.cluster.local"):
+            return ExecResult(exit_code=1, stderr=f'nc: getaddrinfo for host "{host}" port '
+                              f"{port}: Name or service not known\n")
+        listening = {(h, p) for deps in DEPENDENCIES.values() for h, p in deps}
+        listening |= {(d, SERVICE_PORT) for d in self._fleet.deployments}
+        if (name, port) not in listening:
+            return ExecResult(exit_code=1, stderr=f"nc: connect to {host} port {port} (tcp) "
+                              "failed: Connection refused\n")
+        flap = self._fleet.downstreams["inventory-svc"].flap
+        if name == "warehouse-db" and flap and flap.bad(tick * TICK_S):
+            return ExecResult(exit_code=1, stderr=f"nc: connect to {host} port {port} (tcp) "
+                              "timed out: Operation now in progress\n")
+        ip = zlib.crc32(name.encode())
+        said = (f"Connection to {host} (10.96.{ip % 250}.{ip // 250 % 250 + 1}) {port} port "
+                "[tcp/*] succeeded!\n")
+        return ExecResult(exit_code=0, stderr=said if verbose else "")
 
     # --- lookups --------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """The embedded demo fleet: a seeded, discrete-time simulation of namespace
 shop, where payment-api has just broken and inventory-svc flaps.
 
-`DemoFleet` is the BreakerSource; `fleet.cluster` (ClusterSource) and
-`fleet.flags` (FlagSource) act on the same simulation. Every call first runs
-the sim up to clock(), in fixed ticks, so the same seed and the same clock
-readings give the same answers.
+`DemoFleet` is the BreakerSource; `fleet.cluster` (ClusterSource),
+`fleet.flags` (FlagSource) and `fleet.probe` (Probe) act on the same
+simulation. Every call first runs the sim up to clock(), in fixed ticks, so
+the same seed and the same clock readings give the same answers.
 """
 
 from __future__ import annotations
@@ -22,11 +22,18 @@ from console.demo.calls import Link, Totals
 from console.demo.cluster import DemoCluster
 from console.demo.flags import DemoFlags
 from console.demo.kube import TICK, SimDeployment, SimPod, ticks
-from console.demo.topology import CALLER_VERSIONS, DOWNSTREAMS, TICK_S, TICKS_PER_S, Downstream
+from console.demo.probe import DemoProbe
+from console.demo.topology import (
+    CALLER_VERSIONS,
+    DOWNSTREAMS,
+    TICK_S,
+    TICKS_PER_S,
+    Downstream,
+)
 from console.model import (
     BreakerState,
-    FleetSnapshot,
     Flag,
+    FleetSnapshot,
     InstanceStatus,
     ServiceStatus,
     Transition,
@@ -72,6 +79,7 @@ class DemoFleet:
                 self._link(pod, d, 0)
         self.cluster = DemoCluster(self)
         self.flags = DemoFlags(self)
+        self.probe = DemoProbe(self)
 
     def _add_deployment(self, name, version, env, history) -> None:
         if not history:  # made up: 1-3 earlier deploys, days to weeks ago

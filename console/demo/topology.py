@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.servicemap import ServiceEntry, ServiceMap
+
 NAMESPACE = "shop"
 REPLICAS = 3
 CONTAINER = "app"
@@ -112,3 +114,31 @@ CALLER_VERSIONS = {
 # The simulation moves in fixed ticks of simulated time.
 TICK_S = 0.2
 TICKS_PER_S = 5
+
+# What the downstreams need, as `nc -z host port` from their pods checks it.
+DEPENDENCIES: dict[str, tuple[tuple[str, int], ...]] = {
+    "payment-api": (("postgres", 5432), ("redis", 6379)),
+    "inventory-svc": (("warehouse-db", 5432),),
+}
+SERVICE_PORT = 8080
+
+
+def _smoke_path(endpoint: str) -> str:
+    """The smoke test GETs the endpoint the caller uses, where that is a GET."""
+    method, path = endpoint.split(" ", 1)
+    return path.replace("{id}", "42") if method == "GET" else "/health"
+
+
+def demo_service_map() -> ServiceMap:
+    """Where each demo breaker service lives, as a config file would say."""
+    base = f"{NAMESPACE}.svc:{SERVICE_PORT}"
+    entries = {
+        d.name: ServiceEntry(
+            caller=d.caller,
+            health_url=f"http://{d.name}.{base}/health",
+            smoke_url=f"http://{d.name}.{base}{_smoke_path(d.endpoint)}",
+            dependencies=[f"{host}:{port}" for host, port in DEPENDENCIES.get(d.name, ())],
+        )
+        for d in DOWNSTREAMS
+    }
+    return ServiceMap(entries, namespace=NAMESPACE)

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from console.model import Deployment, FleetSnapshot, Flag, Pod, Revision
+from console.errors import SourceError, Unavailable
+from console.model import Deployment, ExecResult, Flag, FleetSnapshot, Pod, Revision
 
-
-class SourceError(Exception):
-    """A source could not answer; str(error) says why, for the operator."""
-
-
-class Unavailable(SourceError):
-    """The source is not configured at all (e.g. no cluster): say why, do not retry."""
+__all__ = ["BreakerSource", "ClusterSource", "FlagSource", "SourceError", "Unavailable"]
 
 
 @runtime_checkable
@@ -51,6 +46,15 @@ class ClusterSource(Protocol):
         self, namespace: str, name: str, patch: dict, field_manager: str
     ) -> Deployment:
         """Apply a strategic merge patch, as kubectl does."""
+        ...
+
+    def exec_in_pod(
+        self, namespace: str, pod: str, command: list[str], timeout: float = 5.0
+    ) -> ExecResult:
+        """Run `command` (argv, no shell, no tty, no stdin) in the pod's
+        default container, as `kubectl exec POD -- COMMAND` does. A missing
+        executable is exit_code 127; a refused exec (403: RBAC needs verb
+        create on pods/exec) raises SourceError."""
         ...
 
 

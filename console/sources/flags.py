@@ -87,19 +87,7 @@ class HttpFlagService:
 
     def curl_equivalent(self, name: str, enabled: bool) -> str:
         """The runbook's command for this change, token masked, shell-quoted."""
-        body = '{"enabled": %s}' % ("true" if enabled else "false")
-        return " ".join(
-            [
-                "curl -X POST",
-                shlex.quote(self.url + FLAGS_PATH + _escape(name)),
-                "-H",
-                shlex.quote(f"Authorization: Bearer {MASK}"),
-                "-H",
-                shlex.quote("Content-Type: application/json"),
-                "-d",
-                shlex.quote(body),
-            ]
-        )
+        return curl_equivalent(self.url, name, enabled)
 
     def close(self) -> None:
         self._client.close()
@@ -218,6 +206,29 @@ class HttpFlagService:
             enabled=data["enabled"],
             updated_at=_timestamp(data.get("updated_at", data.get("updatedAt"))),
         )
+
+
+def flag_url(base_url: str, name: str) -> str:
+    """Where a flag lives: BASE/api/v1/flags/NAME, the name escaped."""
+    return base_url.rstrip("/") + FLAGS_PATH + _escape(name)
+
+
+def curl_equivalent(base_url: str, name: str, enabled: bool) -> str:
+    """The runbook's command for a change on the service at `base_url`,
+    token masked, shell-quoted (also for flag sources without a URL)."""
+    body = '{"enabled": %s}' % ("true" if enabled else "false")
+    return " ".join(
+        [
+            "curl -X POST",
+            shlex.quote(flag_url(base_url, name)),
+            "-H",
+            shlex.quote(f"Authorization: Bearer {MASK}"),
+            "-H",
+            shlex.quote("Content-Type: application/json"),
+            "-d",
+            shlex.quote(body),
+        ]
+    )
 
 
 def _escape(name: str) -> str:

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from console.model import Condition, Container, Deployment, Pod, Revision
+from console.model import (
+    EXIT_NOT_FOUND,
+    Condition,
+    Container,
+    Deployment,
+    ExecResult,
+    Pod,
+    Revision,
+)
 from console.sources.base import SourceError, Unavailable
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -32,6 +40,9 @@ _DEPLOYMENTS = ("deployments", "apps")
 _REPLICASETS = ("replicasets", "apps")
 _PODS = ("pods", "")
 _POD_LOG = ("pods/log", "")
+_POD_EXEC = ("pods/exec", "")
+# The kubelet's words (runc, crun, docker) for an executable not in the image.
+_NOT_FOUND_WORDS = ("executable file not found", "no such file or directory")
 
 
 def _kubeconfig_paths(explicit: str | None) -> tuple[list[str], str]:
@@ -308,6 +319,108 @@ class KubernetesCluster:
                 name, namespace, patch, field_manager=field_manager, **kw),
             verb="patch", resource=_DEPLOYMENTS, namespace=namespace, name=name)
         return deployment_from(obj)
+
+    def exec_in_pod(self, namespace: str, pod: str, command: list[str],
+                    timeout: float = 5.0) -> ExecResult:
+        """`kubectl exec POD -- COMMAND` over the WebSocket channel protocol;
+        the exit code comes from the error channel's Status. A missing
+        executable is exit_code 127 (the runtime's words in stderr)."""
+        import threading
+
+        outcome: list = []
+
+        def run() -> None:
+            try:
+                outcome.append(self._exec(namespace, pod, list(command), timeout))
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                outcome.append(exc)
+
+        # The websocket client has no connect or handshake timeout: bound the
+        # whole call; a hung handshake leaves only a daemon thread behind.
+        worker = threading.Thread(target=run, name="kube-exec", daemon=True)
+        worker.start()
+        worker.join(timeout + self.timeout)
+        if not outcome:
+            raise SourceError(f"exec in pod {pod}: API server at {self.server} unreachable: "
+                              f"no answer within {timeout + self.timeout:g} s")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _exec(self, namespace: str, pod: str, command: list[str], timeout: float) -> ExecResult:
+        from kubernetes.stream import stream
+
+        try:
+            ws = stream(self._core.connect_get_namespaced_pod_exec, pod, namespace,
+                        command=command, stdin=False, stdout=True, stderr=True, tty=False,
+                        _preload_content=False, _request_timeout=timeout)
+        except self._api_exception as exc:
+            raise SourceError(self._scrub(self._exec_refused(exc, namespace, pod))) from None
+        try:
+            ws.run_forever(timeout=timeout)
+            finished = not ws.is_open()
+            stdout, stderr = ws.read_channel(1), ws.read_channel(2)
+            status = ws.read_channel(3) if finished else ""
+        except Exception as exc:  # noqa: BLE001 - the websocket broke off midway
+            raise SourceError(self._scrub(f"exec in pod {pod}: the stream broke off: "
+                                          f"{type(exc).__name__}")) from None
+        finally:
+            ws.close()
+        if not finished:
+            return ExecResult(exit_code=None, stdout=stdout, stderr=stderr)
+        return self._exec_result(pod, status, stdout, stderr)
+
+    def _exec_result(self, pod: str, status_text: str, stdout: str, stderr: str) -> ExecResult:
+        """Read the exit code from the error channel's Status."""
+        try:
+            status = json.loads(status_text) if status_text.strip() else {}
+        except ValueError:
+            status = {}
+        if not isinstance(status, dict) or not status:
+            # Closed without a status: the stream ended early, exit unknown.
+            return ExecResult(exit_code=None, stdout=stdout, stderr=stderr)
+        if status.get("status") == "Success":
+            return ExecResult(exit_code=0, stdout=stdout, stderr=stderr)
+        message = str(status.get("message") or "")
+        code = None
+        if status.get("reason") == "NonZeroExitCode":
+            for cause in (status.get("details") or {}).get("causes") or []:
+                if cause.get("reason") == "ExitCode":
+                    try:
+                        code = int(cause.get("message"))
+                    except (TypeError, ValueError):
+                        pass
+        said = f"{message}\n{stderr}".lower()
+        if code != 0 and any(w in said for w in _NOT_FOUND_WORDS):
+            detail = stderr.strip() or message
+            return ExecResult(exit_code=EXIT_NOT_FOUND, stdout=stdout, stderr=detail)
+        if code is not None:
+            return ExecResult(exit_code=code, stdout=stdout, stderr=stderr)
+        raise SourceError(self._scrub(f"exec in pod {pod} failed: "
+                                      f"{_first_line(message) or 'no reason given'}"))
+
+    def _exec_refused(self, exc: Any, namespace: str, pod: str) -> str:
+        """The handshake's failure: an HTTP answer in place of 101 Switching
+        Protocols, or no answer at all, in the words of the other calls."""
+        from types import SimpleNamespace
+
+        from websocket import WebSocketBadStatusException, WebSocketTimeoutException
+
+        chain: list[BaseException] = []
+        node: BaseException | None = exc
+        while node is not None and len(chain) < 10:
+            chain.append(node)
+            node = node.__cause__ or node.__context__
+        bad = next((e for e in chain if isinstance(e, WebSocketBadStatusException)), None)
+        if bad is not None:
+            answer = SimpleNamespace(status=bad.status_code, body=bad.resp_body,
+                                     reason=getattr(bad, "status_message", "") or "")
+            return self._api_message(answer, "create", _POD_EXEC, namespace, pod)
+        if any(isinstance(e, WebSocketTimeoutException) for e in chain):
+            return f"API server at {self.server} unreachable: no answer within {self.timeout:g} s"
+        if len(chain) > 1:  # the client wraps what the socket raised
+            return f"API server at {self.server} unreachable: {self._network_words(chain[1])}"
+        return f"exec in pod {pod} failed: {_first_line(getattr(exc, 'reason', exc))}"
 
     # --- calls and errors ------------------------------------------------------------
 

@@ -1,0 +1,365 @@
+"""The runbook's Diagnosis steps for one breaker service, gathered in one
+blocking call (run it in a thread worker): downstream health, rollout state
+and history of the downstream and the caller, pods, filtered log tails,
+dependency checks from inside a downstream pod, and the next step.
+
+Each part fails on its own: an unknown part says why, the rest still shows.
+
+A rollout's time is its ReplicaSet's creation time: `kubectl rollout
+history` keeps no finish time, and the ReplicaSet is created when the
+rollout starts, which is when its pods start replacing the old ones.
+Dependencies are checked from inside a downstream pod only, never from the
+console's own host: the network that matters is the pod's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from console.errors import SourceError
+from console.kube_ops import RolloutStatus, fallback_enabled, rollout_status
+from console.model import BreakerState, Deployment, Flag, Pod, Revision, ServiceStatus
+from console.probe import HealthResult, Probe
+from console.servicemap import ServiceTarget
+
+# console.sources.base's ClusterSource and FlagSource: not imported, as the
+# widgets import this module for its data and must reach no source.
+ClusterSource = Any
+FlagSource = Any
+
+LIKELY_CAUSE_WINDOW = timedelta(minutes=30)
+CALLER_STILL_OPEN = timedelta(minutes=5)  # runbook: healthy downstream, breaker open past 5 min
+LOG_LINES = 20  # per workload, newest first
+LOG_PODS = 5  # pods whose logs are read, per workload
+LOG_TAIL = 200  # lines read per pod
+EXEC_TIMEOUT = 5.0  # s, for one `nc -w 2` in a pod
+NC_WAIT_S = 2
+NO_HEALTH_URL = "no health_url in the service map"
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    revision: Revision
+    current: bool  # the revision the deployment runs now
+    likely_cause: bool  # finished within LIKELY_CAUSE_WINDOW before the breaker opened
+
+
+@dataclass(frozen=True)
+class LogLine:
+    pod: str
+    text: str  # as the pod wrote it: untrusted, escape before rendering
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    role: str  # "downstream" or "caller"
+    name: str  # deployment name
+    deployment: Deployment | None = None
+    rollout: RolloutStatus | None = None
+    revisions: tuple[RevisionView, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    log_filter: str = ""  # "circuit" for the caller, "ERROR" for the downstream
+    logs: tuple[LogLine, ...] = ()  # newest first, at most LOG_LINES
+    error: str | None = None  # why some of the above is unknown
+
+
+@dataclass(frozen=True)
+class DependencyCheck:
+    address: str  # host:port
+    reachable: bool | None  # None: not checked
+    detail: str  # what nc said, or why it was not checked
+    pod: str | None = None  # the downstream pod it was checked from
+
+
+@dataclass(frozen=True)
+class NextStep:
+    option: int | None  # the runbook's Option 1-4, None when nothing to do
+    key: str | None  # the console key that does it: r, f, d
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    target: ServiceTarget
+    gathered_at: datetime
+    health: HealthResult | None
+    downstream: WorkloadView
+    caller: WorkloadView
+    dependencies: tuple[DependencyCheck, ...]
+    fallback_on: bool | None  # the caller's <PREFIX>_FALLBACK_ENABLED; None unknown
+    flag: Flag | None
+    flag_error: str | None
+    next_step: NextStep
+
+
+# --- gathering ---------------------------------------------------------------------
+
+
+def gather(
+    target: ServiceTarget,
+    *,
+    cluster: ClusterSource | None,
+    probe: Probe | None,
+    flags: FlagSource | None,
+    breaker: ServiceStatus | None,
+    now: datetime,
+    cluster_unavailable: str = "no cluster",
+) -> Diagnosis:
+    """Every Diagnosis step for `target`; blocking, never raises a SourceError."""
+    opened_at = breaker_opened_at(breaker, now)
+    health = check_health(probe, target.health_url, now)
+    downstream = workload(cluster, "downstream", target.namespace, target.downstream,
+                          opened_at, cluster_unavailable)
+    caller = workload(cluster, "caller", target.namespace, target.caller, opened_at,
+                      cluster_unavailable)
+    dependencies = check_dependencies(cluster, target, downstream, cluster_unavailable)
+    fallback_on = (fallback_enabled(caller.deployment, target.env_prefix)
+                   if caller.deployment is not None else None)
+    flag, flag_error = None, None
+    if flags is None:
+        flag_error = "no feature-flag service configured"
+    else:
+        try:
+            flag = flags.get_flag(target.flag)
+        except SourceError as exc:
+            flag_error = str(exc)
+    state = breaker.state if breaker is not None else None
+    since = breaker.since if breaker is not None else None
+    step = next_step(
+        target, state=state, open_for=(now - since) if since else None, health=health,
+        downstream=downstream, caller=caller, fallback_on=fallback_on, flag=flag,
+        opened_at=opened_at,
+    )
+    return Diagnosis(target=target, gathered_at=now, health=health, downstream=downstream,
+                     caller=caller, dependencies=dependencies, fallback_on=fallback_on,
+                     flag=flag, flag_error=flag_error, next_step=step)
+
+
+def breaker_opened_at(breaker: ServiceStatus | None, now: datetime) -> datetime:
+    """When the breaker opened, for the likely-cause window: its `since`
+    while open (half-open: one recovery timeout after it opened), else now."""
+    if breaker is None or breaker.since is None:
+        return now
+    if breaker.state is BreakerState.OPEN:
+        return breaker.since
+    if breaker.state is BreakerState.HALF_OPEN:
+        return breaker.since - timedelta(seconds=breaker.recovery_timeout_s)
+    return now
+
+
+def check_health(probe: Probe | None, url: str | None, now: datetime) -> HealthResult:
+    if not url:
+        return HealthResult(url="", checked_at=now, error=NO_HEALTH_URL, probed=False)
+    if probe is None:
+        return HealthResult(url=url, checked_at=now, error="no probe", probed=False)
+    try:
+        return probe.check(url)
+    except Exception as exc:  # noqa: BLE001 - a probe must not sink the whole diagnosis
+        return HealthResult(url=url, checked_at=now, error=f"probe failed: {type(exc).__name__}")
+
+
+def workload(cluster: ClusterSource | None, role: str, namespace: str, name: str,
+             opened_at: datetime, cluster_unavailable: str = "no cluster") -> WorkloadView:
+    """One deployment as the runbook looks at it; each part fails on its own."""
+    log_filter = "circuit" if role == "caller" else "ERROR"
+    if cluster is None:
+        return WorkloadView(role=role, name=name, log_filter=log_filter,
+                            error=cluster_unavailable)
+    errors: list[tuple[str, str]] = []
+
+    def part(label: str, call):
+        try:
+            return call()
+        except SourceError as exc:
+            errors.append((label, str(exc)))
+            return None
+
+    deployment = part("deployment", lambda: cluster.deployment(namespace, name))
+    history = part("rollout history", lambda: cluster.rollout_history(namespace, name)) or []
+    pods = part("pods", lambda: cluster.pods(namespace, name)) or []
+    newest = max((r.revision for r in history), default=None)
+    revisions = tuple(
+        RevisionView(revision=r, current=r.revision == newest,
+                     likely_cause=opened_at - LIKELY_CAUSE_WINDOW <= r.created_at <= opened_at)
+        for r in history
+    )
+    logs = read_logs(cluster, namespace, pods, log_filter, errors)
+    error = None
+    if errors:
+        error = errors[0][1]
+        if len(errors) > 1:
+            error += f" (also failed: {', '.join(label for label, _ in errors[1:])})"
+    return WorkloadView(
+        role=role, name=name, deployment=deployment,
+        rollout=rollout_status(deployment) if deployment is not None else None,
+        revisions=revisions, pods=tuple(pods), log_filter=log_filter, logs=logs, error=error,
+    )
+
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def _stamp(line: str) -> datetime | None:
+    """The RFC 3339 time a log line starts with, if it does."""
+    m = _STAMP.match(line)
+    if not m:
+        return None
+    fraction = (m.group(2) or "")[:7]  # Python takes microseconds at most
+    try:
+        at = datetime.fromisoformat(m.group(1) + fraction + (m.group(3) or "+00:00"))
+    except ValueError:
+        return None
+    return at
+
+
+def matches(line: str, log_filter: str) -> bool:
+    """The runbook's greps: `grep -i circuit` for the caller, `grep ERROR` downstream."""
+    if log_filter == "ERROR":
+        return "ERROR" in line
+    return log_filter.lower() in line.lower()
+
+
+def read_logs(cluster: ClusterSource, namespace: str, pods: list[Pod], log_filter: str,
+              errors: list[tuple[str, str]]) -> tuple[LogLine, ...]:
+    """The matching lines of up to LOG_PODS pods (ready and newest first),
+    newest first by their timestamps (by position where a line has none)."""
+    chosen = sorted(pods, key=lambda p: (not p.ready, -p.created_at.timestamp()))[:LOG_PODS]
+    found: list[tuple[datetime | None, int, int, LogLine]] = []
+    for order, pod in enumerate(chosen):
+        try:
+            lines = cluster.logs(namespace, pod.name, tail=LOG_TAIL)
+        except SourceError as exc:
+            errors.append((f"logs of {pod.name}", str(exc)))
+            continue
+        hits = [line for line in lines if matches(line, log_filter)]
+        for back, line in enumerate(reversed(hits)):
+            found.append((_stamp(line), back, order, LogLine(pod=pod.name, text=line)))
+    if found and all(at is not None for at, *_ in found):
+        found.sort(key=lambda f: (-f[0].timestamp(), f[1], f[2]))
+    else:
+        found.sort(key=lambda f: (f[1], f[2]))
+    return tuple(f[3] for f in found[:LOG_LINES])
+
+
+def nc_command(host: str, port: int) -> list[str]:
+    """The runbook's `nc -zv host port`, bounded; one argv word each, no shell."""
+    return ["nc", "-z", "-v", "-w", str(NC_WAIT_S), host, str(port)]
+
+
+def check_dependencies(cluster: ClusterSource | None, target: ServiceTarget,
+                       downstream: WorkloadView,
+                       cluster_unavailable: str = "no cluster") -> tuple[DependencyCheck, ...]:
+    """`nc -zv host port` from the first ready downstream pod, one per dependency."""
+    if not target.dependencies:
+        return ()
+    pod = next((p.name for p in downstream.pods if p.ready), None)
+    reason = None
+    if cluster is None:
+        reason = cluster_unavailable
+    elif pod is None:
+        reason = (f"no ready {downstream.name} pod to check from" if downstream.pods
+                  or downstream.error is None else f"{downstream.name} pods unknown")
+    checks = []
+    for dep in target.dependencies:
+        if reason is not None:
+            checks.append(DependencyCheck(dep.address, None, f"not checked: {reason}", pod))
+            continue
+        try:
+            result = cluster.exec_in_pod(target.namespace, pod, nc_command(dep.host, dep.port),
+                                         timeout=EXEC_TIMEOUT)
+        except SourceError as exc:  # refused once, refused for every dependency
+            reason = str(exc)
+            checks.append(DependencyCheck(dep.address, None, f"not checked: {reason}", pod))
+            continue
+        if result.missing_executable:
+            reason = f"nc is not in the image of {pod}"
+            checks.append(DependencyCheck(dep.address, None, f"not checked: {reason}", pod))
+        elif result.exit_code is None:
+            checks.append(DependencyCheck(
+                dep.address, None, f"not checked: nc gave no answer within {EXEC_TIMEOUT:g} s",
+                pod))
+        else:
+            said = [line.strip() for line in (result.stderr + "\n" + result.stdout).splitlines()
+                    if line.strip()]
+            if result.exit_code == 0:
+                detail = said[-1] if said else "open"
+            else:
+                detail = next((line for line in said if line.startswith("nc:")),
+                              said[0] if said else f"nc exited with code {result.exit_code}")
+            checks.append(DependencyCheck(dep.address, result.exit_code == 0, detail, pod))
+    return tuple(checks)
+
+
+# --- the runbook's decision --------------------------------------------------------
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{max(0, round(delta.total_seconds() / 60))} min"
+
+
+def downstream_failing(health: HealthResult | None, downstream: WorkloadView) -> str | None:
+    """Why the downstream counts as failing, or None when nothing says so."""
+    if health is not None and health.healthy is False:
+        said = f"health {health.status}" if health.status is not None else health.error
+        return f"{downstream.name} is failing ({said})"
+    if downstream.rollout is not None and downstream.rollout.failed:
+        return f"{downstream.name} is failing ({downstream.rollout.message})"
+    if downstream.pods and not any(p.ready for p in downstream.pods):
+        return f"{downstream.name} is failing (no pod ready)"
+    return None
+
+
+def next_step(
+    target: ServiceTarget,
+    *,
+    state: BreakerState | None,
+    open_for: timedelta | None,
+    health: HealthResult | None,
+    downstream: WorkloadView,
+    caller: WorkloadView,
+    fallback_on: bool | None,
+    flag: Flag | None,
+    opened_at: datetime,
+) -> NextStep:
+    """The runbook's Mitigation decision, from what the diagnosis found."""
+    if state is BreakerState.CLOSED:
+        return NextStep(None, None, "breaker closed: nothing to do")
+    hints = []
+    for view in (downstream, caller):
+        cause = next((r for r in reversed(view.revisions) if r.likely_cause), None)
+        if cause is not None:
+            ago = _minutes(opened_at - cause.revision.created_at)
+            hints.append(
+                f"deployment/{view.name} revision {cause.revision.revision} rolled out {ago} "
+                f"before the breaker opened: consider `kubectl rollout undo "
+                f"deployment/{view.name}`."
+            )
+    failing = downstream_failing(health, downstream)
+    if failing:
+        first = f"{failing}: restart the downstream deployment/{target.downstream} (Option 2, r)."
+        text = [first, *hints]
+        if fallback_on is False:
+            text.append(f"If it stays down: Option 3 (f) turns on {target.caller}'s fallback "
+                        f"(mode {target.fallback_mode}).")
+        if flag is not None and flag.enabled:
+            text.append(f"Or Option 4 (d) disables the feature flag {flag.name}.")
+        return NextStep(2, "r", " ".join(text))
+    if health is None or health.healthy is None:
+        why = health.error if health is not None and health.error else "not checked"
+        return NextStep(None, None, " ".join(
+            [f"{target.downstream} health unknown ({why}): check it before acting.", *hints]))
+    if state is BreakerState.OPEN and open_for is not None and open_for > CALLER_STILL_OPEN:
+        first = (f"{target.downstream} is healthy but the breaker has been open for "
+                 f"{_minutes(open_for)}: restart the caller deployment/{target.caller} "
+                 "(Option 1, r).")
+        return NextStep(1, "r", " ".join([first, *hints]))
+    if state is BreakerState.HALF_OPEN:
+        text = f"{target.downstream} is healthy: the breaker is probing, wait for it to close."
+    else:
+        text = (f"{target.downstream} is healthy: the breaker should close at its next "
+                f"half-open probe; restart the caller if it is still open after "
+                f"{_minutes(CALLER_STILL_OPEN)}.")
+    return NextStep(None, None, " ".join([text, *hints]))

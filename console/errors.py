@@ -1,0 +1,13 @@
+"""The one error every source raises, in a module of its own so that the
+data modules the widgets import (console.diagnosis) can catch it without
+reaching any source."""
+
+from __future__ import annotations
+
+
+class SourceError(Exception):
+    """A source could not answer; str(error) says why, for the operator."""
+
+
+class Unavailable(SourceError):
+    """The source is not configured at all (e.g. no cluster): say why, do not retry."""

@@ -1,0 +1,124 @@
+"""Where each breaker service lives: the service map.
+
+The runbook's fleet needs no map at all: conventions fill every field not
+written in the config file (downstream deployment = service name, flag =
+`<service>-integration`, env prefix = the service name in upper snake case,
+fallback mode `mock`, caller deployment `api`, health URL as the runbook
+curls it). A `[services.NAME]` table overrides any of them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from console.kube_ops import env_prefix
+
+DEFAULT_CALLER = "api"  # the runbook's deployment/api
+DEFAULT_FALLBACK_MODE = "mock"
+_DEPENDENCY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?:[0-9]{1,5}$")
+
+
+class Dependency(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_dependency(text: str) -> Dependency:
+    """"postgres:5432" -> Dependency. Hosts are DNS names or IPv4 addresses
+    only, so a value from the config can never become an option of a tool."""
+    text = text.strip()
+    if not _DEPENDENCY.match(text):
+        raise ValueError(f"dependency {text!r} is not host:port (e.g. postgres:5432)")
+    host, port = text.rsplit(":", 1)
+    if not 0 < int(port) < 65536:
+        raise ValueError(f"dependency {text!r}: port out of range")
+    return Dependency(host=host, port=int(port))
+
+
+class ServiceTarget(BaseModel):
+    """Everything a diagnosis or a mitigation of one breaker service needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    namespace: str
+    caller: str  # the deployment that holds the breaker (Option 1, Option 3)
+    downstream: str  # the deployment the breaker guards (Option 2)
+    health_url: str | None
+    flag: str  # Option 4
+    env_prefix: str  # Option 3: <PREFIX>_FALLBACK_ENABLED / _MODE
+    fallback_mode: str
+    smoke_url: str | None = None  # the verification load test
+    dependencies: tuple[Dependency, ...] = ()
+
+
+class ServiceEntry(BaseModel):
+    """One `[services.NAME]` table; every field optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recovery_timeout_s: float | None = Field(default=None, gt=0)
+    namespace: str | None = None
+    caller: str | None = None
+    downstream: str | None = None
+    health_url: str | None = None
+    flag: str | None = None
+    env_prefix: str | None = None
+    fallback_mode: str | None = None
+    smoke_url: str | None = None
+    dependencies: list[str] = Field(default_factory=list)
+
+    @field_validator("dependencies")
+    @classmethod
+    def _dependencies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parse_dependency(item)
+        return value
+
+    @field_validator("env_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(f"env_prefix {value!r} is not an environment variable name")
+        return value
+
+
+class ServiceMap:
+    """Resolves a service name to its target, entries first, conventions after."""
+
+    def __init__(
+        self,
+        entries: dict[str, ServiceEntry] | None = None,
+        *,
+        namespace: str = "default",
+        caller: str = DEFAULT_CALLER,
+        fallback_mode: str = DEFAULT_FALLBACK_MODE,
+    ) -> None:
+        self.entries = dict(entries or {})
+        self.namespace = namespace
+        self.caller = caller
+        self.fallback_mode = fallback_mode
+
+    def target(self, service: str) -> ServiceTarget:
+        e = self.entries.get(service) or ServiceEntry()
+        downstream = e.downstream or service
+        return ServiceTarget(
+            service=service,
+            namespace=e.namespace or self.namespace,
+            caller=e.caller or self.caller,
+            downstream=downstream,
+            health_url=e.health_url or f"http://{downstream}:8080/health",
+            flag=e.flag or f"{service}-integration",
+            env_prefix=e.env_prefix or env_prefix(service),
+            fallback_mode=e.fallback_mode or self.fallback_mode,
+            smoke_url=e.smoke_url,
+            dependencies=tuple(parse_dependency(d) for d in e.dependencies),
+        )
