@@ -1,0 +1,430 @@
+"""What the console records by itself, and the operator's incident events.
+
+`IncidentTracker` reads each poll (FleetSnapshot, its alerts, whether the data
+is stale), the rollouts the app sees, and the operator's keys, and appends the
+incident's events to a Journal: opened, breaker transitions, services joining,
+data gaps, recoveries, rollouts. Its state is rebuilt from the journal, so a
+restarted console that resumes an incident records nothing twice.
+
+No I/O of its own and no clock: times come from the snapshots (or `at=`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from console.journal import Journal, JournalError, NoOpenIncident
+from console.journalfile import (
+    Detail,
+    EventKind,
+    JournalEvent,
+    RootCauseCategory,
+    affected_services,
+)
+from console.model import BreakerState, Deployment, FleetSnapshot, Observed, Revision, Transition
+
+#: RUNBOOK-004's response times (Escalation).
+RESPONSE_TIMES_S = {"P0": 300.0, "P1": 1800.0}
+#: Transitions kept per service before they belong to an incident (the lead-up).
+RECENT_PER_SERVICE = 100
+
+
+class TrackerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    alert_name: str = "CircuitBreakerOpen"
+    severity: str = "P0"  # the runbook's severity for CircuitBreakerOpen
+    response_times_s: dict[str, float] = Field(default_factory=lambda: dict(RESPONSE_TIMES_S))
+    #: A service counts as recovered once its breaker has stayed CLOSED this long.
+    recovered_hold_s: float = 60.0
+    #: Also open an incident on a breaker seen OPEN, not only on the alert (a
+    #: backend without ALERTS, or an alert with a long `for:`).
+    open_on_breaker: bool = True
+    #: Transitions this long before the opening go into the timeline.
+    lead_up_s: float = 300.0
+    #: Rollouts this long before the opening are recorded (runbook: "1 hour ago").
+    rollout_lookback_s: float = 3600.0
+    #: A backfilled transition this close to a recorded one with the same
+    #: states is the same transition: after a restart the history is read
+    #: back at range-query steps, not at the live polls' times.
+    dedup_tolerance_s: float = 30.0
+
+
+class ResponseClock(BaseModel):
+    """The header's response clock: acknowledge before `deadline`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: str
+    started_at: datetime  # the alert's activation, else the incident's opening
+    deadline: datetime
+    remaining: timedelta  # at acknowledgement if acknowledged; negative when late
+    overdue: bool
+    acknowledged_at: datetime | None = None
+
+
+# --- Reading an incident's events (shared with the postmortem) ---------------------
+
+
+def first(events: Iterable[JournalEvent], kind: EventKind) -> JournalEvent | None:
+    return next((e for e in events if e.kind == kind), None)
+
+
+def parse_time(value: Detail) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo else None
+
+
+def alert_time(events: Iterable[JournalEvent]) -> datetime | None:
+    """When the alert became active, if an alert was ever seen."""
+    events = list(events)
+    opened = first(events, EventKind.INCIDENT_OPENED)
+    if opened and opened.details.get("alert_active_at"):
+        return parse_time(opened.details["alert_active_at"])
+    fired = first(events, EventKind.ALERT_FIRED)
+    return fired.at if fired else None
+
+
+def start_time(events: Iterable[JournalEvent]) -> datetime | None:
+    """The incident's T+0: the alert's activation, else its opening."""
+    events = list(events)
+    opened = first(events, EventKind.INCIDENT_OPENED)
+    return alert_time(events) or (opened.at if opened else None)
+
+
+def _key_of(event: JournalEvent) -> tuple:
+    d = event.details
+    return (event.service, d.get("instance"), BreakerState(d.get("from", "unknown")),
+            BreakerState(d.get("to", "unknown")), event.at)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+class IncidentTracker:
+    """Feed it every poll; call its operator methods from the keys. Every
+    method returns the events it appended (check `journal.is_written`)."""
+
+    def __init__(self, journal: Journal, config: TrackerConfig | None = None,
+                 source_details: dict[str, Detail] | None = None) -> None:
+        self.journal = journal
+        self.config = config or TrackerConfig()
+        #: Recorded in incident_opened: where the data came from (the export
+        #: reads prometheus_url / profile / prometheus_auth to query impact).
+        self.source_details = dict(source_details or {})
+        self._recent: dict[str, deque[Transition]] = {}
+        self._closed_seen: dict[str, datetime] = {}  # first poll that saw it CLOSED
+        self._in_gap = False
+        self._rebuild()
+
+    # --- State from the journal ------------------------------------------------
+
+    def _rebuild(self) -> None:
+        events = self.journal.events
+        self._affected = affected_services(events)
+        self._split = {e.service for e in events if e.kind == EventKind.SERVICE_SPLIT}
+        self._recorded = [e for e in events if e.kind == EventKind.BREAKER_TRANSITION]
+        self._keys = {_key_of(e) for e in self._recorded}
+        self._rollouts = {
+            (e.details.get("deployment"), e.details.get("revision"), e.details.get("replicaset"))
+            for e in events if e.kind == EventKind.ROLLOUT_SEEN
+        }
+        self._recovered: set[str] = set()
+        gap = None
+        for e in events:
+            if e.kind == EventKind.SERVICE_RECOVERED:
+                self._recovered.add(e.service)
+            elif e.kind == EventKind.BREAKER_TRANSITION and e.details.get("to") != "closed":
+                self._recovered.discard(e.service)
+            elif e.kind in (EventKind.DATA_GAP, EventKind.DATA_BACK):
+                gap = e
+        self._gap_event = gap if gap and gap.kind == EventKind.DATA_GAP else None
+        self._in_gap = self._in_gap or self._gap_event is not None
+
+    @property
+    def is_open(self) -> bool:
+        return self.journal.is_open
+
+    @property
+    def services(self) -> list[str]:
+        """The open incident's services (split ones removed)."""
+        return list(self._affected) if self.journal.is_open else []
+
+    # --- Polls -------------------------------------------------------------------
+
+    def feed(self, snapshot: FleetSnapshot, stale: bool = False) -> list[JournalEvent]:
+        """Take in one poll. `stale`: the app considers the data too old even
+        if this poll did not fail."""
+        now = snapshot.fetched_at
+        for t in snapshot.transitions:
+            self._recent.setdefault(t.service, deque(maxlen=RECENT_PER_SERVICE)).append(t)
+        out: list[JournalEvent] = []
+        if stale or snapshot.error is not None:
+            if not self._in_gap:
+                self._in_gap = True
+                if self.journal.is_open:
+                    since = snapshot.error_at or now
+                    reason = snapshot.error or "data stale"
+                    out += self._add(EventKind.DATA_GAP, at=since, details={"error": reason})
+                    self._gap_event = out[-1]
+            return out  # the services are the last good ones: nothing new to learn
+        if self._in_gap:
+            self._in_gap = False
+            gap, self._gap_event = self._gap_event, None
+            if gap is not None and self.journal.is_open:
+                out += self._add(EventKind.DATA_BACK, at=now, details={
+                    "gap_s": round((now - gap.at).total_seconds(), 1)})
+
+        firing = [a for a in snapshot.alerts
+                  if a.name == self.config.alert_name and a.state == "firing"]
+        open_now = [s.service for s in snapshot.services if s.state == BreakerState.OPEN]
+        if not self.journal.is_open:
+            if firing or (self.config.open_on_breaker and open_now):
+                out += self._open(snapshot, firing, open_now)
+        else:
+            out += self._alert_and_joins(snapshot, firing, open_now)
+        if self.journal.is_open:
+            for t in sorted(snapshot.transitions, key=lambda t: t.at):
+                if t.service in self._affected:
+                    out += self._transition(t)
+            out += self._recoveries(snapshot)
+        return out
+
+    def _first_open(self, service: str, snapshot: FleetSnapshot,
+                    after: datetime | None = None) -> datetime | None:
+        times = [t.at for t in self._recent.get(service, ())
+                 if t.to_state == BreakerState.OPEN and (after is None or t.at >= after)]
+        status = snapshot.service(service)
+        if status is not None and status.state == BreakerState.OPEN and status.since:
+            times.append(status.since)
+        return min(times, default=None)
+
+    def _open(self, snapshot, firing, open_now) -> list[JournalEvent]:
+        now = snapshot.fetched_at
+        timed = [a for a in firing if a.active_at]
+        alert = min(timed, key=lambda a: a.active_at) if timed else (firing[0] if firing else None)
+        services = list(dict.fromkeys(a.service for a in firing if a.service)) or open_now
+        opened_at = [self._first_open(s, snapshot) for s in services]
+        first_open = min((t for t in opened_at if t), default=None)
+        at = (alert.active_at if alert and alert.active_at else None) or first_open or now
+        details: dict[str, Detail] = {
+            **self.source_details,
+            "severity": self.config.severity,
+            "opened_by": "alert" if alert else "breaker",
+            "alert": alert.name if alert else None,
+            "alert_active_at": _iso(alert.active_at) if alert else None,
+            "first_open_at": _iso(first_open),
+        }
+        out = [self.journal.open_incident(services[0] if services else None,
+                                          services=services, at=at, details=details)]
+        self._recovered, self._closed_seen = set(), {}
+        self._rebuild()
+        for service in services:
+            out += self._lead_up(service, at)
+        return out
+
+    def _lead_up(self, service: str, since: datetime) -> list[JournalEvent]:
+        start = since - timedelta(seconds=self.config.lead_up_s)
+        out: list[JournalEvent] = []
+        for t in sorted(self._recent.get(service, ()), key=lambda t: t.at):
+            if t.at >= start:
+                out += self._transition(t)
+        return out
+
+    def _alert_and_joins(self, snapshot, firing, open_now) -> list[JournalEvent]:
+        out: list[JournalEvent] = []
+        if firing and alert_time(self.journal.events) is None:
+            timed = [a for a in firing if a.active_at]
+            alert = min(timed, key=lambda a: a.active_at) if timed else firing[0]
+            out += self._add(EventKind.ALERT_FIRED, service=alert.service,
+                             at=alert.active_at or snapshot.fetched_at,
+                             details={"alert": alert.name, "active_at": _iso(alert.active_at)})
+        opened = [t.service for t in snapshot.transitions if t.to_state == BreakerState.OPEN]
+        candidates = [a.service for a in firing if a.service] + open_now + opened
+        for service in dict.fromkeys(candidates):
+            if service in self._affected or service in self._split:
+                continue  # a split service stays out: the operator said so
+            start = start_time(self.journal.events)
+            at = self._first_open(service, snapshot, after=start) or snapshot.fetched_at
+            out += self._add(EventKind.SERVICE_JOINED, service=service, at=at)
+            self._affected.append(service)
+            out += self._lead_up(service, at)
+        return out
+
+    def _transition(self, t: Transition) -> list[JournalEvent]:
+        if t.key in self._keys or self._near_duplicate(t):
+            return []
+        self._keys.add(t.key)
+        out = self._add(EventKind.BREAKER_TRANSITION, service=t.service, at=t.at, details={
+            "instance": t.instance, "from": t.from_state.value, "to": t.to_state.value,
+            "observed": t.observed.value,
+        })
+        self._recorded.append(out[-1])
+        if t.to_state != BreakerState.CLOSED:
+            self._recovered.discard(t.service)
+        return out
+
+    def _near_duplicate(self, t: Transition) -> bool:
+        if t.observed != Observed.BACKFILL:
+            return False
+        tolerance = timedelta(seconds=self.config.dedup_tolerance_s)
+        return any(
+            e.service == t.service and e.details.get("instance") == t.instance
+            and e.details.get("from") == t.from_state.value
+            and e.details.get("to") == t.to_state.value and abs(e.at - t.at) <= tolerance
+            for e in self._recorded
+        )
+
+    def _recoveries(self, snapshot: FleetSnapshot) -> list[JournalEvent]:
+        now, out = snapshot.fetched_at, []
+        hold = timedelta(seconds=self.config.recovered_hold_s)
+        for service in self._affected:
+            status = snapshot.service(service)
+            if status is None or not status.instances:
+                continue
+            if status.state != BreakerState.CLOSED:
+                self._closed_seen.pop(service, None)
+                if status.state not in (BreakerState.UNKNOWN, BreakerState.DISABLED):
+                    self._recovered.discard(service)
+                continue
+            seen = self._closed_seen.setdefault(service, now)
+            sinces = [i.since for i in status.instances]
+            # Closed everywhere since the last instance closed; unknown: since we saw it.
+            closed_at = max(sinces) if all(sinces) else seen
+            if service not in self._recovered and now - closed_at >= hold:
+                self._recovered.add(service)
+                out += self._add(EventKind.SERVICE_RECOVERED, service=service, at=closed_at,
+                                 details={"held_s": round((now - closed_at).total_seconds(), 1),
+                                          "confirmed_at": _iso(now)})
+        return out
+
+    def rollout_seen(self, service: str, deployment: Deployment | str,
+                     revision: Revision) -> list[JournalEvent]:
+        """A rollout of `deployment` the app saw; recorded once, and only if
+        it is recent for the open incident (a recent deployment is a cause)."""
+        if not self.journal.is_open:
+            return []
+        name = (f"{deployment.namespace}/{deployment.name}"
+                if isinstance(deployment, Deployment) else str(deployment))
+        key = (name, revision.revision, revision.replicaset)
+        start = start_time(self.journal.events)
+        lookback = timedelta(seconds=self.config.rollout_lookback_s)
+        if key in self._rollouts or (start and revision.created_at < start - lookback):
+            return []
+        self._rollouts.add(key)
+        return self._add(EventKind.ROLLOUT_SEEN, service=service, at=revision.created_at, details={
+            "deployment": name, "revision": revision.revision,
+            "replicaset": revision.replicaset, "change_cause": revision.change_cause,
+        })
+
+    # --- Operator ------------------------------------------------------------------
+
+    def acknowledge(self, at: datetime | None = None) -> JournalEvent | None:
+        """The on-call engineer took it; None if already acknowledged."""
+        self._need_open()
+        if first(self.journal.events, EventKind.ACKNOWLEDGED):
+            return None
+        at = at or self.journal.clock()
+        clock = self.response_clock(at)
+        details: dict[str, Detail] = {}
+        if clock:
+            details = {"severity": clock.severity, "deadline": _iso(clock.deadline),
+                       "overdue": clock.overdue}
+        return self._add(EventKind.ACKNOWLEDGED, at=at, details=details)[-1]
+
+    def note(self, text: str, at: datetime | None = None) -> JournalEvent:
+        self._need_incident()
+        return self._add(EventKind.NOTE, at=at, details={"text": _text(text)})[-1]
+
+    def amend_note(self, note_id: int, text: str, at: datetime | None = None) -> JournalEvent:
+        """A new version of a note; the original stays in the journal."""
+        self._need_incident()
+        events = self.journal.events
+        if not any(e.id == note_id and e.kind == EventKind.NOTE for e in events):
+            raise JournalError(f"no note #{note_id} in this incident")
+        versions = [e for e in events if e.id == note_id or (
+            e.kind == EventKind.NOTE_AMENDED and e.details.get("amends") == note_id)]
+        return self._add(EventKind.NOTE_AMENDED, at=at, details={
+            "amends": note_id, "text": _text(text), "previous": versions[-1].details.get("text"),
+        })[-1]
+
+    def root_cause(self, text: str, category: RootCauseCategory | str,
+                   at: datetime | None = None) -> JournalEvent:
+        self._need_incident()
+        category = RootCauseCategory(category)
+        return self._add(EventKind.ROOT_CAUSE, at=at,
+                         details={"text": _text(text), "category": category.value})[-1]
+
+    def resolve(self, summary: str = "", at: datetime | None = None) -> JournalEvent:
+        self._need_open()
+        details = {"summary": summary.strip() or None}
+        return self._add(EventKind.RESOLVED, at=at, details=details)[-1]
+
+    def split(self, service: str, reason: str = "", at: datetime | None = None) -> JournalEvent:
+        """Take a service out of the incident (a separate problem)."""
+        self._need_open()
+        if service not in self._affected:
+            raise JournalError(f"{service} is not part of incident {self.journal.incident_id}")
+        event = self._add(EventKind.SERVICE_SPLIT, service=service, at=at,
+                          details={"reason": reason.strip() or None})[-1]
+        self._affected.remove(service)
+        self._split.add(service)
+        return event
+
+    def exported(self, fmt: str, path: str | None, at: datetime | None = None) -> JournalEvent:
+        self._need_incident()
+        return self._add(EventKind.EXPORT, at=at, details={"format": fmt, "path": path})[-1]
+
+    # --- Response clock ------------------------------------------------------------
+
+    def response_clock(self, now: datetime) -> ResponseClock | None:
+        """Deadline, time remaining and overdue for the header; None without an
+        incident. Counts from the alert's activation (else the opening) until
+        acknowledged; after that it shows how the acknowledgement did."""
+        events = self.journal.events
+        opened = first(events, EventKind.INCIDENT_OPENED)
+        if opened is None:
+            return None
+        severity = str(opened.details.get("severity") or self.config.severity)
+        seconds = self.config.response_times_s.get(severity) or RESPONSE_TIMES_S.get(
+            severity, RESPONSE_TIMES_S["P0"])
+        started = start_time(events) or opened.at
+        deadline = started + timedelta(seconds=seconds)
+        ack = first(events, EventKind.ACKNOWLEDGED)
+        resolved = first(events, EventKind.RESOLVED)
+        until = ack.at if ack else (resolved.at if resolved else now)
+        remaining = deadline - until
+        return ResponseClock(severity=severity, started_at=started, deadline=deadline,
+                             remaining=remaining, overdue=remaining < timedelta(0),
+                             acknowledged_at=ack.at if ack else None)
+
+    # --- Helpers -------------------------------------------------------------------
+
+    def _add(self, kind: EventKind, *, service: str | None = None, at: datetime | None = None,
+             details: dict[str, Detail] | None = None) -> list[JournalEvent]:
+        return [self.journal.add(kind, service=service, at=at, details=details)]
+
+    def _need_incident(self) -> None:
+        if self.journal.incident_id is None:
+            raise NoOpenIncident("no incident: nothing to record this into")
+
+    def _need_open(self) -> None:
+        if not self.journal.is_open:
+            raise NoOpenIncident("no open incident")
+
+
+def _text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise ValueError("empty text")
+    return text

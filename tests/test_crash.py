@@ -1,0 +1,80 @@
+"""The journal under kill -9: a child process appends and reports each
+confirmed event; killed at random moments, then resumed, no confirmed event
+may be missing and the file must load."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from console.journal import EventKind, Journal
+from console.journalfile import load_incident, read_events
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 24
+
+
+def child(state_dir: Path, mode: str, seed: int = 0) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.crashchild", str(state_dir), mode, str(seed)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def confirmed_of(output: bytes) -> list[tuple[str, int]]:
+    # The last line may be cut by the kill: only whole lines count.
+    return [(a, int(b)) for a, b in (line.split() for line in output.decode().splitlines(True)
+                                      if line.endswith("\n"))]
+
+
+def test_every_confirmed_event_survives_kill_minus_9(tmp_path):
+    rng = random.Random(20250102)
+    confirmed: list[tuple[str, int]] = []
+    for round_ in range(ROUNDS):
+        proc = child(tmp_path, "loop", seed=round_)
+        first = proc.stdout.readline()  # it is running and has written one
+        assert first, proc.stderr.read().decode()
+        time.sleep(rng.uniform(0.0, 0.05))
+        proc.kill()  # SIGKILL: no cleanup, no flush, mid-write or not
+        rest = proc.stdout.read()
+        assert proc.wait() == -signal.SIGKILL
+        confirmed += confirmed_of(first + rest)
+
+        loaded = read_events(next(tmp_path.glob("incident-*.jsonl")))
+        ids = [e.id for e in loaded.events]
+        assert ids == sorted(set(ids)), "ids are unique and increasing"
+        missing = {i for _, i in confirmed} - set(ids)
+        assert not missing, f"round {round_}: confirmed but lost: {sorted(missing)}"
+        # Nothing but a torn tail is ever wrong with the file.
+        assert all("torn last line" in p for p in loaded.problems), loaded.problems
+
+    assert len({incident for incident, _ in confirmed}) == 1  # resumed every time
+    assert len(confirmed) > ROUNDS
+    with Journal.open_or_resume(tmp_path) as journal:
+        assert journal.is_open
+        assert journal.append(EventKind.RESOLVED)
+    assert load_incident(tmp_path, confirmed[0][0]).problems == ()
+
+
+def test_a_write_torn_by_a_crash_is_reported_and_the_next_starts_clean(tmp_path):
+    proc = child(tmp_path, "torn")
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    confirmed = confirmed_of(out)
+    assert [i for _, i in confirmed] == [1]  # the opening; the note was torn
+    path = next(tmp_path.glob("incident-*.jsonl"))
+    assert not path.read_bytes().endswith(b"\n")
+
+    journal = Journal.open_or_resume(tmp_path)
+    assert len(journal.problems) == 1 and "torn last line" in journal.problems[0]
+    assert [e.id for e in journal.events] == [1]
+    assert journal.append(EventKind.NOTE, details={"text": "after the crash"})
+    journal.close()
+    loaded = read_events(path)
+    assert loaded.problems == ()
+    assert [(e.id, e.kind) for e in loaded.events] == [
+        (1, EventKind.INCIDENT_OPENED), (2, EventKind.NOTE)]
