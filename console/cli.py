@@ -60,6 +60,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip TLS certificate verification (verification is on by default)",
     )
+    parser.add_argument("--flags-url", metavar="URL", help="feature-flag service base URL")
+    parser.add_argument(
+        "--flags-token-file", type=Path, metavar="FILE",
+        help="flag service admin token file (default: $CBCONSOLE_FLAGS_TOKEN)",
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, metavar="DIR",
+        help="incident journal directory (default: the user state dir; the demo's in DIR/demo)",
+    )
+    safety = parser.add_argument_group("safety")
+    safety.add_argument(
+        "--read-only", action="store_true",
+        help="refuse every mutating action before any request is sent",
+    )
+    safety.add_argument(
+        "--dry-run", action="store_true",
+        help="show every dialog and equivalent command, send nothing",
+    )
     return parser
 
 
@@ -70,8 +88,15 @@ def _overrides(args: argparse.Namespace) -> dict:
         "ca_file": args.prometheus_ca,
         "insecure_skip_verify": True if args.prometheus_insecure else None,
     }
+    flags = {"url": args.flags_url}
+    if args.flags_token_file:
+        # A file named on the command line wins over the environment variable.
+        flags |= {"token_file": args.flags_token_file, "token_env": ""}
     return {
         "poll_interval_s": args.poll,
+        "read_only": True if args.read_only else None,
+        "dry_run": True if args.dry_run else None,
+        "flags": flags,
         "prometheus": {
             "url": args.prometheus,
             "profile": args.profile,
@@ -94,7 +119,34 @@ def connect_cluster(context: str | None, namespace: str | None):
         return None, str(error)
 
 
+def connect_flags(config):
+    """(flag service, "") or (None, why not)."""
+    from console.sources.base import SourceError
+    from console.sources.flags import HttpFlagService
+
+    f = config.flags
+    if not f.url:
+        return None, "no flag service configured (flags.url or --flags-url)"
+    verify = False if f.insecure_skip_verify else str(f.ca_file) if f.ca_file else True
+    try:
+        service = HttpFlagService(
+            f.url,
+            token_env=None if f.token_file else (f.token_env or None),
+            token_file=f.token_file,
+            timeout=f.timeout_s,
+            verify=verify,
+        )
+    except (SourceError, ValueError) as error:
+        return None, str(error)
+    return service, ""
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:
+        from console.export import main as export_main
+
+        return export_main(argv[1:])
     args = build_parser().parse_args(argv)
     from console.config import ConfigFileError, load_config
 
@@ -106,11 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so --help and config errors answer without loading Textual.
     from console.app import CBConsoleApp
 
+    from console.plan import Mode
+
+    flags_unavailable = ""
     if args.demo:
-        from console.demo import DemoFleet
+        from console.demo import DemoFleet, demo_service_map
 
         fleet = DemoFleet(seed=args.seed)
-        source, cluster, flags = fleet, fleet.cluster, fleet.flags
+        source, cluster, flags, probe = fleet, fleet.cluster, fleet.flags, fleet.probe
+        service_map = demo_service_map()
         cluster_unavailable = ""
     elif config.prometheus.url:
         from console.sources.prometheus import PrometheusSource
@@ -129,8 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigFileError, ValueError) as error:
             print(f"cbconsole: {error}", file=sys.stderr)
             return 2
+        from console.sources.probe import HttpProbe
+
         cluster, cluster_unavailable = connect_cluster(args.context, args.namespace)
-        flags = None  # the flag service is wired with the mitigations
+        flags, flags_unavailable = connect_flags(config)
+        probe = HttpProbe(timeout=config.health_timeout_s)
+        service_map = config.service_map(getattr(cluster, "namespace", None) or "default")
     else:
         print(
             "cbconsole: no data source given. Try `cbconsole --demo` for the embedded "
@@ -138,15 +198,71 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    tracker, journal_unavailable = open_journal(config, args, source)
+    context = getattr(cluster, "label", None)
+    mode = (
+        Mode.READ_ONLY if config.is_read_only(context)
+        else Mode.DRY_RUN if config.dry_run
+        else Mode.LIVE
+    )
     app = CBConsoleApp(
         source,
         cluster=cluster,
         cluster_unavailable=cluster_unavailable,
         flags=flags,
+        flags_unavailable=flags_unavailable or "no flag service configured",
+        probe=probe,
+        service_map=service_map,
+        mode=mode,
+        tracker=tracker,
+        journal_unavailable=journal_unavailable,
+        escalation=escalation_rows(config),
+        timezone_name=config.incident.timezone,
         poll_interval=config.poll_interval_s,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        if tracker is not None and not tracker.journal.close():
+            print(f"cbconsole: {len(tracker.journal.pending)} journal event(s) could not be "
+                  f"written: {tracker.journal.problem}", file=sys.stderr)
     return app.return_code or 0
+
+
+def open_journal(config, args, source):
+    """(tracker, "") or (None, why there is no journal): the console runs
+    without one, saying so loudly."""
+    from console.incident import IncidentTracker, TrackerConfig
+    from console.journal import Journal, JournalError
+    from console.paths import state_dir
+
+    directory = state_dir(demo=args.demo, override=args.state_dir or config.incident.state_dir)
+    try:
+        journal = Journal.open_or_resume(directory)
+    except JournalError as error:
+        return None, f"{error}: events are NOT recorded"
+    details = {}
+    if not args.demo:
+        from console.sources.promimpact import prometheus_details
+
+        details = prometheus_details(source)
+    tracker = IncidentTracker(
+        journal,
+        TrackerConfig(
+            alert_name=config.prometheus.alert_name,
+            severity=config.incident.severity,
+            response_times_s=config.incident.response_times_s,
+            recovered_hold_s=config.incident.recovered_hold_s,
+        ),
+        source_details=details,
+    )
+    return tracker, ""
+
+
+def escalation_rows(config) -> list[tuple[str, str]]:
+    e = config.escalation
+    return [("On-call", e.on_call), *(("Team lead", lead) for lead in e.team_leads),
+            ("Incident channel", e.channel)]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from console.app import CBConsoleApp
 from console.clock import FakeClock
-from console.demo import DemoFleet
+from console.demo import DemoFleet, demo_service_map
 
 START = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 SIZE = (140, 40)
@@ -20,6 +20,7 @@ class Scene:
     name: str
     seconds: float  # demo time at the last poll
     select: str | None = None  # service to put the cursor on
+    keys: tuple[str, ...] = ()  # pressed after the selection, each waited for
     seed: int = 7
 
 
@@ -28,6 +29,11 @@ SCENES = {
     for s in (
         Scene("board", seconds=42, select="payment-api"),
         Scene("detail", seconds=66, select="inventory-svc"),
+        Scene("diagnosis", seconds=42, select="payment-api", keys=("2", "g")),
+        Scene("restart-dialog", seconds=42, select="payment-api", keys=("r",)),
+        Scene("fallback-dialog", seconds=42, select="payment-api", keys=("f",)),
+        Scene("flag-dialog", seconds=42, select="payment-api", keys=("d",)),
+        Scene("smoke-dialog", seconds=42, select="payment-api", keys=("s",)),
     )
 }
 
@@ -39,7 +45,13 @@ def build(scene: Scene):
     fleet = DemoFleet(seed=scene.seed, clock=clock)
     # Polls are driven by run_before; the long interval keeps timers out of it.
     app = CBConsoleApp(
-        fleet, cluster=fleet.cluster, flags=fleet.flags, poll_interval=3600, clock=clock
+        fleet,
+        cluster=fleet.cluster,
+        flags=fleet.flags,
+        probe=fleet.probe,
+        service_map=demo_service_map(),
+        poll_interval=3600,
+        clock=clock,
     )
 
     async def run_before(pilot) -> None:
@@ -53,6 +65,11 @@ def build(scene: Scene):
         if scene.select:
             board = app.query_one("#board")
             board.move_cursor(row=board.get_row_index(scene.select))
+        await pilot.pause()
+        for key in scene.keys:
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
         await pilot.pause()
 
     return app, run_before

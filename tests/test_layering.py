@@ -35,14 +35,26 @@ def rel(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
+# The data the widgets may receive: plain models, no source, no I/O.
+DATA_MODULES = ("console.model", "console.plan", "console.recorder", "console.diagnosis",
+                "console.probe")
+
+
+def _data_module(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in DATA_MODULES)
+
+
 @pytest.mark.parametrize("path", modules("widgets"), ids=rel)
-def test_widgets_import_only_the_model_from_console(path):
-    bad = {
-        name
-        for name in imports(path)
-        if name.startswith("console") and not name.startswith("console.model")
-    }
+def test_widgets_import_only_data_from_console(path):
+    bad = {name for name in imports(path) if name.startswith("console") and not _data_module(name)}
     assert not bad, f"{rel(path)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("module", DATA_MODULES)
+def test_data_modules_reach_no_source(module):
+    path = ROOT / (module.replace(".", "/") + ".py")
+    bad = {n for n in imports(path) if n.startswith(("console.sources", "console.demo", "httpx"))}
+    assert not bad, f"{module} imports {sorted(bad)}"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -22,16 +23,19 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str]], *, title: str = "Keys",
+                 columns: tuple[str, str] = ("key", "does")) -> None:
         super().__init__()
         self._rows = rows
+        self._title = title
+        self._columns = columns
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, title="Keys", title_style="bold", expand=True)
-        table.add_column("key", style="bold cyan", no_wrap=True)
-        table.add_column("does")
+        table = Table(box=None, title=self._title, title_style="bold", expand=True)
+        table.add_column(self._columns[0], style="bold cyan", no_wrap=True)
+        table.add_column(self._columns[1])
         for key, description in self._rows:
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))
         with VerticalScroll():
             yield Static(table)
             yield Static("\nescape, q or ? closes this screen.", markup=False)

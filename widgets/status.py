@@ -8,9 +8,39 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
+from dataclasses import dataclass
+
 from console.model import Alert
 from widgets import text as fmt
 from widgets.text import alert_text
+
+
+@dataclass(frozen=True)
+class ResponseView:
+    """The open incident's response clock (RUNBOOK-004: P0 within 5 minutes)."""
+
+    incident_id: str
+    severity: str
+    remaining_s: float  # negative once overdue; frozen at acknowledgement
+    acknowledged: bool
+
+
+def response_text(r: ResponseView) -> Text:
+    text = Text()
+    if r.acknowledged:
+        text.append(f"{r.severity} incident ", style="green")
+        text.append(fmt.literal(r.incident_id), style="green")
+        text.append(" acknowledged", style="green")
+        return text
+    if r.remaining_s < 0:
+        text.append(f" {r.severity} RESPONSE OVERDUE +{fmt.duration(-r.remaining_s)} ",
+                    style="bold white on red")
+        text.append(" press a to acknowledge, x for escalation contacts", style="bold red")
+        return text
+    text.append(f"{r.severity} incident ", style="bold yellow")
+    text.append(fmt.literal(r.incident_id), style="bold yellow")
+    text.append(f": acknowledge (a) within {fmt.duration(r.remaining_s)}", style="bold yellow")
+    return text
 
 
 def status_text(
@@ -23,15 +53,25 @@ def status_text(
     error: str | None,
     alerts: tuple[Alert, ...] = (),
     notices: tuple[str, ...] = (),
+    mode: str | None = None,
+    running: tuple[str, ...] = (),
+    response: ResponseView | None = None,
+    journal_problem: str | None = None,
 ) -> Text:
-    text = Text.assemble(
-        ("cbconsole", "bold"),
+    text = Text.assemble(("cbconsole", "bold"))
+    if mode == "read-only":
+        text.append("  ")
+        text.append(" READ-ONLY ", style="bold white on blue")
+    elif mode == "dry-run":
+        text.append("  ")
+        text.append(" DRY-RUN ", style="bold black on yellow")
+    text.append_text(Text.assemble(
         "  source: ",
         fmt.label(source, "bold"),
         "  cluster: ",
         fmt.label(cluster),
         "  last poll: ",
-    )
+    ))
     if last_good is None:
         text.append("none yet", style="dim")
     else:
@@ -44,6 +84,18 @@ def status_text(
     elif error is not None:
         text.append("  last poll failed, retrying: ", style="yellow")
         text.append(fmt.literal(error), style="yellow")
+    if journal_problem:
+        text.append("\n")
+        text.append(" JOURNAL ", style="bold white on red")
+        text.append(" ")
+        text.append(fmt.literal(journal_problem), style="bold red")
+    if response is not None:
+        text.append("\n")
+        text.append_text(response_text(response))
+    for name in running:
+        text.append("\n")
+        text.append("ACTION ", style="bold yellow")
+        text.append(fmt.literal(name))
     for alert in alerts:
         text.append("\n")
         text.append_text(alert_text(alert))
@@ -59,8 +111,12 @@ class StatusLine(Static):
     DEFAULT_CSS = """
     StatusLine { dock: top; height: auto; background: $panel; padding: 0 1; }
     StatusLine.-stale { background: $error 30%; }
+    StatusLine.-overdue { background: $error 45%; }
     """
 
     def show(self, **kwargs) -> None:
         self.set_class(kwargs.get("stale_reason") is not None, "-stale")
+        response = kwargs.get("response")
+        self.set_class(bool(response and not response.acknowledged and response.remaining_s < 0),
+                       "-overdue")
         self.update(status_text(**kwargs))

@@ -40,6 +40,11 @@ def literal(value: str) -> str:
     return "".join(out)
 
 
+def multiline(value: str) -> str:
+    """`literal`, keeping line breaks (a request body, a command)."""
+    return "\n".join(literal(line) for line in value.split("\n"))
+
+
 def label(value: str, style: str = "") -> Text:
     """An untrusted label value as plain, literal text."""
     return Text(literal(value), style=style, no_wrap=True, overflow="ellipsis")
@@ -61,6 +66,13 @@ def duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def millis(ms: float | None) -> str:
+    """A latency: 12 ms, 2.5 s."""
+    if ms is None:
+        return "—"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def since(then: datetime | None, now: datetime) -> str:

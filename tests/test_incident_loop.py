@@ -1,0 +1,123 @@
+"""The whole incident on the demo fleet, by keys (Pilot): open, acknowledge,
+note, restart, recovered, root cause, resolve, export. The exported
+postmortem has each of the runbook's six timeline rows with its time."""
+
+from __future__ import annotations
+
+import re
+
+from console.app import CBConsoleApp
+from console.clock import FakeClock
+from console.demo import DemoFleet, demo_service_map
+from console.incident import IncidentTracker, TrackerConfig
+from console.journal import Journal
+from console.journalfile import EventKind, load_incident
+from screenshots.scenes import START
+from widgets.confirm import ConfirmDialog
+from widgets.prompts import RootCausePrompt, TextPrompt, YesNo
+
+POLL_S = 2.0
+
+
+def build(tmp_path):
+    clock = FakeClock(START)
+    fleet = DemoFleet(seed=7, clock=clock)
+    journal = Journal.open_or_resume(tmp_path / "state", actor="alice", clock=clock)
+    tracker = IncidentTracker(journal, TrackerConfig(recovered_hold_s=10))
+    app = CBConsoleApp(
+        fleet, cluster=fleet.cluster, flags=fleet.flags, probe=fleet.probe,
+        service_map=demo_service_map(), tracker=tracker, export_dir=tmp_path / "exports",
+        poll_interval=3600, clock=clock, sleep=clock.advance,
+    )
+    return app, clock, journal
+
+
+async def poll(app, pilot, clock, seconds: float) -> None:
+    for _ in range(int(seconds // POLL_S)):
+        clock.advance(POLL_S)
+        app.start_poll()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def type_text(pilot, text: str) -> None:
+    for ch in text:
+        await pilot.press("space" if ch == " " else ch)
+
+
+async def test_the_whole_loop_by_keys(tmp_path):
+    app, clock, journal = build(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await poll(app, pilot, clock, 20)
+        assert journal.is_open, "payment-api opened and no incident was opened"
+        assert "acknowledge (a) within" in str(app.query_one("#status").content)
+
+        await pilot.press("a")
+        await pilot.pause()
+        assert "acknowledged" in str(app.query_one("#status").content)
+
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, TextPrompt)
+        await type_text(pilot, "pool exhausted since rev 14")
+        await pilot.press("enter")
+        await pilot.pause()
+
+        board = app.query_one("#board")
+        board.move_cursor(row=board.get_row_index("payment-api"))
+        await pilot.pause()
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert app.screen.plan.deployment == "payment-api"
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        # The breaker recovers: OPEN -> HALF-OPEN -> CLOSED, then holds.
+        for _ in range(60):
+            await poll(app, pilot, clock, POLL_S)
+            if any(e.kind == EventKind.SERVICE_RECOVERED and e.service == "payment-api"
+                   for e in journal.events):
+                break
+        else:
+            raise AssertionError("payment-api never recorded as recovered")
+
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, RootCausePrompt)
+        await type_text(pilot, "new pool settings in rev 14")
+        await pilot.press("enter")
+        await pilot.pause()
+
+        await pilot.press("R")
+        await pilot.pause()
+        assert isinstance(app.screen, YesNo)
+        await pilot.press("y")
+        await pilot.pause()
+        assert not journal.is_open
+
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    exported = list((tmp_path / "exports").glob("postmortem-*.md"))
+    assert len(exported) == 1
+    text = exported[0].read_text()
+    assert "# Incident: Circuit Breaker Open - payment-api" in text
+    for label in ("Alert fired", "On-call engineer acknowledged", "Root cause identified",
+                  "Mitigation applied", "Service recovered", "Incident resolved"):
+        assert re.search(rf"^- \d\d:\d\d \(T[+-]\d\d:\d\d\) - {label}", text, re.M), label
+    assert "new pool settings in rev 14" in text
+    assert "recent deployment" in text  # preselected from the diagnosis' likely cause
+    assert "restart on shop/deployment/payment-api" in text
+
+    # The journal on disk says the same, line by line, and nothing is pending.
+    loaded = load_incident(tmp_path / "state", journal.incident_id)
+    assert not loaded.problems
+    assert [e.id for e in loaded.events] == [e.id for e in journal.events]
+    kinds = {e.kind for e in loaded.events}
+    assert {EventKind.ACKNOWLEDGED, EventKind.NOTE, EventKind.ACTION, EventKind.ROOT_CAUSE,
+            EventKind.SERVICE_RECOVERED, EventKind.RESOLVED, EventKind.EXPORT} <= kinds

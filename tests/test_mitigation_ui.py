@@ -1,0 +1,362 @@
+"""The mitigation keys as the operator uses them (Pilot), against the
+Kubernetes API test server, the flag test server and a health endpoint:
+preselection, cancel sends nothing, confirm sends exactly one request,
+read-only and dry-run send nothing, errors are shown in plain words."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import threading
+
+import pytest
+from textual.widgets import Button
+
+from console.app import CBConsoleApp
+from console.plan import Mode
+from console.servicemap import ServiceEntry, ServiceMap
+from console.sources.flags import HttpFlagService
+from console.sources.kube import KubernetesCluster
+from console.sources.probe import HttpProbe
+from tests.fakes import ScriptedSource, clock, service
+from tests.flagserver import FlagServer
+from tests.kubeserver import KubeServer
+from widgets.confirm import ConfirmDialog
+
+TOKEN = "flag-admin-token-9f8e7d6c5b4a"
+MUTATING = ("PATCH", "POST", "PUT", "DELETE")
+
+
+class Health:
+    """GET anything -> `status`; the downstream's health endpoint."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = b'{"status": "ok"}'
+                self.send_response(owner.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/health"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def kube():
+    with KubeServer() as server:
+        server.add_deployment("api", "shop", replicas=2, env={"LOG_LEVEL": "info"})
+        server.add_deployment("payment-api", "shop", replicas=2)
+        yield server
+
+
+@pytest.fixture
+def flags(monkeypatch):
+    server = FlagServer(token=TOKEN)
+    server.put("payment-api-integration", True)
+    monkeypatch.setenv("FLAGS_TOKEN", TOKEN)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def health():
+    server = Health()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_app(kube, flags, health, tmp_path):
+    made = []
+
+    def make(mode: Mode = Mode.LIVE, **kw) -> CBConsoleApp:
+        c = clock()
+        cluster = KubernetesCluster(
+            kubeconfig=str(kube.write_kubeconfig(tmp_path / "kc", namespace="shop")), timeout=2
+        )
+        flag_service = HttpFlagService(flags.url, token_env="FLAGS_TOKEN", timeout=2)
+        smap = ServiceMap(
+            {"payment-api": ServiceEntry(health_url=health.url, smoke_url=health.url)},
+            namespace="shop",
+        )
+        source = ScriptedSource(c, [service("payment-api", "open", "open")])
+        app = CBConsoleApp(
+            source, cluster=cluster, flags=flag_service, probe=HttpProbe(timeout=1),
+            service_map=smap, mode=mode, poll_interval=3600, clock=c, **kw,
+        )
+        made.append((cluster, flag_service))
+        return app
+
+    yield make
+    for cluster, flag_service in made:
+        cluster.close()
+        flag_service.close()
+
+
+def mutating(kube: KubeServer, flags: FlagServer) -> list:
+    return [r for r in kube.requests_for() if r.method in MUTATING] + [
+        r for r in flags.requests if r.method in MUTATING
+    ]
+
+
+async def settle(app, pilot) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def dialog(app, pilot, key: str) -> ConfirmDialog:
+    await settle(app, pilot)
+    await pilot.press(key)
+    await settle(app, pilot)
+    screen = app.screen
+    assert isinstance(screen, ConfirmDialog), f"no dialog after {key!r}: {app.screen}"
+    return screen
+
+
+async def test_restart_preselects_downstream_when_unhealthy_and_cancel_sends_nothing(
+    make_app, kube, flags, health
+):
+    health.status = 503
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "r")
+        assert box.plan.deployment == "payment-api"
+        assert "503" in box.plan.reason
+        assert box.focused is box.query_one("#cancel", Button)
+        kube.clear()
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert mutating(kube, flags) == []
+        stages = [(e.action, e.stage.value) for e in app.recorder.events]
+        assert stages[-2:] == [("restart", "asked"), ("restart", "cancelled")]
+
+
+async def test_restart_preselects_caller_when_healthy_and_confirm_sends_one_patch(
+    make_app, kube, flags, health
+):
+    health.status = 200
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "r")
+        assert box.plan.deployment == "api"
+        assert "kubectl --context test-ctx -n shop rollout restart deployment/api" in box.plan.equivalent
+        await pilot.press("y")
+        await settle(app, pilot)
+        patches = kube.requests_for("PATCH")
+        assert len(patches) == 1
+        assert patches[0].path.endswith("/namespaces/shop/deployments/api")
+        assert patches[0].param("fieldManager") == "kubectl-rollout"
+        body = patches[0].json()
+        assert "kubectl.kubernetes.io/restartedAt" in body["spec"]["template"]["metadata"][
+            "annotations"]
+        stages = [e.stage.value for e in app.recorder.events if e.action == "restart"]
+        assert stages[:4] == ["asked", "confirmed", "sent", "succeeded"]
+
+
+async def test_switching_restart_target_in_the_dialog(make_app, kube, health):
+    health.status = 503
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "r")
+        assert box.plan.deployment == "payment-api"
+        await pilot.press("t")
+        assert box.plan.deployment == "api"
+        await pilot.press("t")
+        assert box.plan.deployment == "payment-api"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert kube.requests_for("PATCH") == []
+
+
+async def test_enter_on_the_focused_cancel_button_cancels(make_app, kube, flags):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await dialog(app, pilot, "f")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert mutating(kube, flags) == []
+
+
+async def test_fallback_sends_kubectl_set_env_patch_once(make_app, kube, flags):
+    app = make_app()
+    app.runner.verify_timeout_s = 0.5  # the test server's new pods never log "fallback"
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "f")
+        assert "PAYMENT_API_FALLBACK_ENABLED=true" in box.plan.equivalent
+        await pilot.press("y")
+        await settle(app, pilot)
+        patches = kube.requests_for("PATCH")
+        assert len(patches) == 1
+        assert patches[0].param("fieldManager") == "kubectl-set"
+        env = {e["name"]: e.get("value") for c in
+               kube.deployment("shop", "api")["spec"]["template"]["spec"]["containers"]
+               for e in c["env"]}
+        assert env["PAYMENT_API_FALLBACK_ENABLED"] == "true"
+        assert env["PAYMENT_API_FALLBACK_MODE"] == "mock"
+        # The runbook's check (new pods log "fallback") failed, and it says so.
+        verified = [e for e in app.recorder.events if e.stage.value == "verified"]
+        assert verified and verified[-1].details.get("verified") == "no"
+        assert "fallback" in log_text(app)
+
+
+async def test_flag_disable_posts_once_with_the_token_and_hides_it(make_app, kube, flags):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "d")
+        assert TOKEN not in box.plan.request + box.plan.equivalent
+        assert "***" in box.plan.equivalent
+        await pilot.press("y")
+        await settle(app, pilot)
+        posts = flags.of("POST")
+        assert len(posts) == 1
+        assert posts[0].json() == {"enabled": False}
+        assert flags.flags["payment-api-integration"]["enabled"] is False
+        assert all(TOKEN not in json.dumps(e.model_dump(mode="json")) for e in app.recorder.events)
+
+
+@pytest.mark.parametrize("key", ["r", "f", "d"])
+async def test_read_only_refuses_before_any_request(make_app, kube, flags, key):
+    app = make_app(mode=Mode.READ_ONLY)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(app, pilot)
+        kube.clear()
+        flags.requests.clear()
+        await pilot.press(key)
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert kube.requests_for() == [] and flags.requests == []
+        assert "READ-ONLY" in str(app.query_one("#status").render())
+
+
+@pytest.mark.parametrize("key", ["r", "f", "d"])
+async def test_dry_run_shows_the_dialog_and_sends_nothing(make_app, kube, flags, key):
+    app = make_app(mode=Mode.DRY_RUN)
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, key)
+        assert box.plan.equivalent
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert mutating(kube, flags) == []
+        assert any("dry run" in e.details.get("message", "").lower()
+                   for e in app.recorder.events)
+
+
+async def test_second_press_while_in_flight_only_says_so(make_app, kube, flags):
+    kube.auto_step = False  # the rollout never progresses: the restart stays in flight
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await dialog(app, pilot, "r")
+        await pilot.press("y")
+        await pilot.pause(0.3)
+        assert ("restart", "payment-api") in app.in_flight
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert len(kube.requests_for("PATCH")) == 1
+        assert any("already in progress" in str(n.message) for n in app._notifications)
+        app.runner.rollout_timeout_s = 0  # let the watch end so the test can
+        kube.auto_step = True
+
+
+def log_text(app) -> str:
+    from rich.console import Console
+
+    console = Console(width=400, record=True)
+    console.print(app.query_one("#action-entries").content)
+    return console.export_text()
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        (403, "RBAC: needs verb patch on resource deployments"),
+        (404, 'not found'),
+        (409, "conflict"),
+        (422, "invalid"),
+        (500, "answered 500"),
+        (503, "answered 503"),
+    ],
+)
+async def test_kubernetes_errors_are_shown_in_plain_words(make_app, kube, code, words):
+    kube.fail("PATCH", "/apis/apps/v1/namespaces/shop/deployments/*", code)
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await dialog(app, pilot, "f")
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert len(kube.requests_for("PATCH")) == 1  # never retried blindly
+        assert words in log_text(app)
+        assert app.recorder.events[-1].stage.value == "failed"
+
+
+async def test_missing_deployment_is_refused_in_the_dialog(make_app, kube, health):
+    health.status = 503
+    with kube._lock:  # as if someone deleted it
+        kube._delete("deployments", "shop", "payment-api")
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "r")
+        assert box.plan.deployment == "payment-api"
+        assert "not found" in (box.plan.refusal or "")
+        assert box.query_one("#confirm", Button).disabled
+        await pilot.press("y")  # refused: y does nothing
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert kube.requests_for("PATCH") == []
+
+
+@pytest.mark.parametrize(
+    "status, words",
+    [(401, "401"), (404, "not found"), (500, "500")],
+)
+async def test_flag_service_errors_are_shown(make_app, flags, status, words):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await dialog(app, pilot, "d")
+        flags.fail(status, "nope", times=5)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert words in log_text(app)
+        assert TOKEN not in log_text(app)
+
+
+async def test_missing_flag_token_is_shown(make_app, flags, monkeypatch):
+    monkeypatch.delenv("FLAGS_TOKEN")
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await dialog(app, pilot, "d")
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "FLAGS_TOKEN is not set" in log_text(app)
+        assert flags.of("POST") == []
+
+
+async def test_no_cluster_says_why(flags, health):
+    c = clock()
+    app = CBConsoleApp(
+        ScriptedSource(c, [service("payment-api", "open")]),
+        cluster=None, cluster_unavailable="no kubeconfig found (~/.kube/config)",
+        probe=HttpProbe(timeout=1), poll_interval=3600, clock=c,
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "r")
+        assert "no kubeconfig found" in (box.plan.refusal or "")
+        await pilot.press("n")

@@ -1,0 +1,98 @@
+"""The action log pane: what is running now (with a progress bar while a
+rollout proceeds) and every step of every action, newest first."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import ProgressBar, Static
+
+from console.plan import Progress
+from console.recorder import ActionEvent, Stage
+from widgets import text as fmt
+
+STAGE_STYLE = {
+    Stage.ASKED: "dim",
+    Stage.CANCELLED: "dim",
+    Stage.CONFIRMED: "cyan",
+    Stage.SENT: "cyan",
+    Stage.SUCCEEDED: "green",
+    Stage.VERIFIED: "bold green",
+    Stage.FAILED: "bold red",
+}
+SHOWN = 200  # entries drawn; the journal keeps them all
+
+
+def event_message(event: ActionEvent) -> str:
+    """The one line worth reading; the whole request is in the dialog and
+    the journal."""
+    d = event.details
+    for key in ("message", "error"):
+        if d.get(key):
+            return d[key]
+    if event.stage == Stage.SENT and d.get("request"):
+        return d["request"].split("\n", 1)[0]
+    if d.get("title"):
+        return d["title"]
+    return ", ".join(f"{k}={v}" for k, v in d.items()
+                     if k not in ("request", "equivalent", "reason"))
+
+
+def log_table(events: list[ActionEvent]) -> Table:
+    table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
+    for title in ("AT (UTC)", "ACTION", "SERVICE", "STAGE", "TARGET / OUTCOME"):
+        table.add_column(title, no_wrap=title != "TARGET / OUTCOME")
+    table.columns[4].ratio = 1
+    for event in reversed(events[-SHOWN:]):
+        message = event_message(event)
+        table.add_row(
+            fmt.clock_time(event.at),
+            event.action,
+            fmt.label(event.service),
+            Text(event.stage.value.upper(), style=STAGE_STYLE[event.stage]),
+            Text.assemble(fmt.label(event.target), "  ", (fmt.literal(message), "dim")),
+        )
+    if not events:
+        table.add_row("", Text("no action yet: r restart, f fallback, d flag, s smoke test",
+                               style="dim"))
+    return table
+
+
+class ActionLog(Vertical):
+    DEFAULT_CSS = """
+    ActionLog #action-current { height: auto; padding: 0 1; }
+    ActionLog ProgressBar { padding: 0 1; height: 1; }
+    ActionLog ProgressBar.-idle { display: none; }
+    ActionLog #action-log { padding: 0 1; }
+    """
+
+    def compose(self):
+        yield Static(id="action-current")
+        yield ProgressBar(total=100, show_eta=False, classes="-idle", id="action-progress")
+        with VerticalScroll(id="action-log"):
+            yield Static(id="action-entries")
+
+    def show(self, events: list[ActionEvent], running: dict[str, Progress]) -> None:
+        current = self.query_one("#action-current", Static)
+        bar = self.query_one(ProgressBar)
+        if running:
+            text = Text()
+            for name, progress in running.items():
+                text.append("RUNNING ", style="bold yellow")
+                text.append(fmt.literal(name), style="bold")
+                text.append("  ")
+                text.append(fmt.literal(progress.message))
+                text.append("\n")
+            text.rstrip()
+            current.update(text)
+            fractions = [p.fraction for p in running.values()]
+            bar.remove_class("-idle")
+            if all(f is not None for f in fractions):
+                bar.update(total=100, progress=100 * min(fractions))
+            else:
+                bar.update(total=None)
+        else:
+            current.update(Text("nothing running", style="dim"))
+            bar.add_class("-idle")
+        self.query_one("#action-entries", Static).update(log_table(events))

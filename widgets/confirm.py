@@ -1,0 +1,121 @@
+"""The confirmation dialog every mitigation goes through: the exact change,
+its kubectl / curl equivalent, and Cancel focused until the operator says y."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from console.plan import Mode, Plan
+from widgets import text as fmt
+
+
+def plan_text(plan: Plan, mode: Mode) -> Text:
+    text = Text()
+    if mode == Mode.DRY_RUN and plan.mutating:
+        text.append(" DRY RUN ", style="bold black on yellow")
+        text.append(" nothing will be sent; the command below is what would do it\n\n",
+                    style="yellow")
+    if plan.refusal:
+        text.append(" CANNOT DO THIS ", style="bold white on red")
+        text.append(" ")
+        text.append(fmt.literal(plan.refusal), style="bold red")
+        text.append("\n\n")
+    rows = [("Target", plan.target)]
+    if plan.namespace:
+        rows.append(("Namespace", plan.namespace))
+    if plan.context is not None or plan.namespace:
+        rows.append(("Context", plan.context or "(current)"))
+    for name, value in rows:
+        text.append(f"{name:<10}", style="bold")
+        text.append(fmt.literal(value))
+        text.append("\n")
+    if plan.reason:
+        text.append(f"{'Why':<10}", style="bold")
+        text.append(fmt.literal(plan.reason))
+        text.append("\n")
+    text.append("\nRequest\n", style="bold")
+    text.append(fmt.multiline(plan.request), style="cyan")
+    text.append("\n\nSame as\n", style="bold")
+    text.append(fmt.multiline(plan.equivalent), style="green")
+    return text
+
+
+class ConfirmDialog(ModalScreen["Plan | None"]):
+    """Dismisses with the plan to run, or None. Focus starts on Cancel."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Confirm", id="confirm"),
+        Binding("n,escape", "cancel", "Cancel", id="cancel"),
+        Binding("t", "switch", "Other target", id="switch"),
+    ]
+    DEFAULT_CSS = """
+    ConfirmDialog { align: center middle; }
+    ConfirmDialog > #dialog {
+        width: 110; max-width: 95%; height: auto; max-height: 90%;
+        border: thick $warning; background: $surface; padding: 0 1;
+    }
+    ConfirmDialog #dialog-title { text-style: bold; margin-bottom: 1; }
+    ConfirmDialog #dialog-body { height: auto; max-height: 24; }
+    ConfirmDialog #dialog-switch { color: $text-muted; margin-top: 1; }
+    ConfirmDialog #dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    ConfirmDialog Button { margin-left: 2; }
+    """
+
+    def __init__(self, plan: Plan, mode: Mode = Mode.LIVE) -> None:
+        super().__init__()
+        # Restart offers the downstream and the caller; t swaps between them.
+        self.choices = [plan] + ([plan.alternative] if plan.alternative else [])
+        self.plan = plan
+        self.mode = mode
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog"):
+            yield Static(id="dialog-title")
+            yield Static(id="dialog-body")
+            yield Static(id="dialog-switch")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Cancel (n)", id="cancel", variant="primary")
+                yield Button("Confirm (y)", id="confirm", variant="error")
+
+    def on_mount(self) -> None:
+        self._render_plan()
+        self.query_one("#cancel", Button).focus()
+
+    def _render_plan(self) -> None:
+        plan = self.plan
+        self.query_one("#dialog-title", Static).update(Text(fmt.literal(plan.title)))
+        self.query_one("#dialog-body", Static).update(plan_text(plan, self.mode))
+        switch = self.query_one("#dialog-switch", Static)
+        others = [p for p in self.choices if p is not plan]
+        if others:
+            switch.update(Text(f"t: instead {fmt.literal(others[0].title)}"))
+        else:
+            switch.update("")
+        confirm = self.query_one("#confirm", Button)
+        confirm.disabled = plan.refusal is not None
+        confirm.label = "Show only (y)" if self.mode == Mode.DRY_RUN and plan.mutating else "Confirm (y)"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm":
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def action_confirm(self) -> None:
+        if self.plan.refusal is None:
+            self.dismiss(self.plan)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_switch(self) -> None:
+        if len(self.choices) > 1:
+            self.plan = next(p for p in self.choices if p is not self.plan)
+            self._render_plan()
+            self.query_one("#cancel", Button).focus()
