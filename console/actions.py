@@ -370,13 +370,36 @@ class ActionRunner:
         try:
             cluster.patch_deployment(ns, name, plan.patch, plan.field_manager or "")
         except SourceError as exc:
-            return step.failed(str(exc))
+            if "unreachable" not in str(exc):
+                return step.failed(str(exc))  # answered: refused, nothing applied
+            # No answer (reset, timeout): the PATCH may have landed all the
+            # same. A read is safe; it says so before anyone sends it again.
+            return self._lost_answer(plan, step, exc)
         done, words, dep = self._watch(ns, name, step)
         if not done:
             return step.failed(words)
         if plan.action == "restart":
             return self._verify_restart(plan, step, dep, words)
         return self._verify_fallback(plan, step, dep, words, pods_before)
+
+    def _lost_answer(self, plan: Plan, step: _Step, exc: SourceError) -> Outcome:
+        name = plan.deployment
+        try:
+            dep = self.cluster.deployment(plan.namespace, name)
+        except SourceError:
+            return step.failed(f"{exc}; whether the change reached deployment/{name} is "
+                               "unknown: check it before sending it again")
+        if plan.action == "restart":
+            sent = plan.patch["spec"]["template"]["metadata"]["annotations"][ops.RESTARTED_AT]
+            landed = dep.template_annotations.get(ops.RESTARTED_AT) == sent
+        else:
+            landed = ops.fallback_enabled(dep, plan.details.get("env_prefix", "")) == plan.enable
+        if landed:
+            return step.failed(f"{exc}; the change did reach deployment/{name}: do not send it "
+                               f"again, follow `kubectl rollout status deployment/{name}`",
+                               {"applied": "yes"})
+        return step.failed(f"{exc}; deployment/{name} does not have the change: nothing "
+                           "was applied", {"applied": "no"})
 
     def _watch(self, ns: str, name: str, step: _Step) -> tuple[bool, str, Deployment | None]:
         """`kubectl rollout status`, polled: (done, its words, last deployment)."""

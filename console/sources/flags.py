@@ -18,12 +18,14 @@ import shlex
 import ssl
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import httpx
 
 from console.model import Flag
 from console.sources.base import SourceError
+
+if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) needs no httpx
+    import httpx
 
 FLAGS_PATH = "/api/v1/flags/"
 MASK = "***"
@@ -42,6 +44,8 @@ class HttpFlagService:
         timeout: float = 5.0,
         verify: bool | str = True,
     ) -> None:
+        import httpx
+
         if token_env and token_file:
             raise ValueError("give token_env or token_file, not both")
         parsed = httpx.URL(url.strip())
@@ -148,6 +152,8 @@ class HttpFlagService:
         headers: dict | None = None,
         secrets: tuple[str, ...] = (),
     ) -> httpx.Response:
+        import httpx
+
         url = self._url + FLAGS_PATH + _escape(name)
         scrub = tuple(s for s in (*secrets, self._password) if s)
         try:
@@ -161,7 +167,16 @@ class HttpFlagService:
             raise SourceError(
                 _scrubbed(f"flag service at {self.url} unreachable: {why}", scrub)
             ) from None
+        except httpx.RemoteProtocolError as exc:
+            # Not the bytes themselves: they may be anything (and are of no use).
+            why = ("connection closed by the server" if "disconnected" in str(exc)
+                   else "it answered something that is not HTTP")
+            raise SourceError(f"flag service at {self.url} unreachable: {why}") from None
         except httpx.HTTPError as exc:
+            if "reset" in str(exc).lower():
+                raise SourceError(
+                    f"flag service at {self.url} unreachable: connection reset"
+                ) from None
             raise SourceError(
                 _scrubbed(
                     f"flag service at {self.url} unreachable: "

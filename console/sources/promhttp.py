@@ -249,7 +249,12 @@ class PromClient:
             return f"{at} unreachable: connection timed out after {min(timeout, 3.0):g} s"
         if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in text:
             return f"{at} did not answer within {timeout:g} s (timeout)"
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            # The answer began, then the connection broke: no half answer is used.
+            return f"{at} unreachable: connection reset mid-answer"
         if isinstance(exc, requests.exceptions.ConnectionError):
+            if "BadStatusLine" in text:
+                return f"{at} answered something that is not HTTP"
             if "refused" in text:
                 return f"{at} unreachable: connection refused"
             if re.search(r"resolution|not known|nodename|getaddrinfo|resolve", text):
