@@ -3,6 +3,7 @@ keeps the board, the detail pane and the header up to date."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
@@ -33,6 +35,7 @@ from widgets.diagnosis import DiagnosisPane
 from widgets.help import HelpScreen
 from widgets.prompts import RootCausePrompt, TextPrompt, YesNo
 from widgets.status import ResponseView, StatusLine
+from widgets.text import multiline
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
 
 STALE_AFTER_POLLS = 3
@@ -165,7 +168,7 @@ class CBConsoleApp(App[None]):
         Binding("2", "pane('diagnosis')", "Diagnosis", show=False, id="pane-diagnosis"),
         Binding("3", "pane('actions')", "Actions", show=False, id="pane-actions"),
         Binding("4", "pane('timeline')", "Timeline", show=False, id="pane-timeline"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+        Binding("slash", "filter", "Filter", key_display="/", show=False, id="filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
         Binding("p", "poll_now", "Poll now", show=False, id="poll-now"),
     ]
@@ -190,8 +193,10 @@ class CBConsoleApp(App[None]):
         poll_interval: float = 2.0,
         clock: Clock = system_clock,
         sleep=None,  # the action runner's, between rollout checks (tests: a fake clock's)
+        warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
     ) -> None:
         super().__init__()
+        self.warnings = tuple(warnings)
         self.source = source
         self.cluster = cluster
         self.cluster_unavailable = cluster_unavailable  # why there is no cluster
@@ -253,7 +258,7 @@ class CBConsoleApp(App[None]):
 
     def on_mount(self) -> None:
         self._opened_at = self.clock()
-        self.query_one(BreakerBoard).focus()
+        self.view(BreakerBoard).focus()
         self.refresh_views()
         # Ages and countdowns move every second; STALE must show on time even
         # with a fast poll.
@@ -265,6 +270,11 @@ class CBConsoleApp(App[None]):
         if self.tracker is not None and self.tracker.journal.pending:
             self.tracker.journal.flush_pending()
         self.refresh_views()
+
+    def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
+        """Notifications quote service names and servers' errors: shown as
+        written (not markup, which could crash or link), controls visible."""
+        super().notify(message if markup else multiline(message), markup=markup, **kwargs)
 
     # --- polling --------------------------------------------------------------
 
@@ -340,21 +350,42 @@ class CBConsoleApp(App[None]):
 
     # --- views ----------------------------------------------------------------
 
+    def view(self, selector, expect_type=None):
+        """A widget of the main screen, whatever modal is on top of it (the
+        app's own query only sees the active screen)."""
+        return self.screen_stack[0].query_one(selector, expect_type)
+
+    def selected_service(self, pin: bool = False) -> str | None:
+        """The service the keys act on; `pin` keeps the cursor on it from now
+        on, so a breaker opening above it cannot move the next key's target."""
+        if not self._views_mounted():
+            return None
+        board = self.view(BreakerBoard)
+        if pin:
+            board.pin()
+        return board.selected_service
+
     def _views_mounted(self) -> bool:
         """False while the app is still composing or already tearing down: a
         poll or a selection that lands then has nothing to draw on."""
         try:
-            return bool(self.query(ServiceDetail))
+            return bool(self.screen_stack) and bool(self.screen_stack[0].query(ServiceDetail))
         except ScreenStackError:
             return False
 
     def refresh_views(self) -> None:
+        try:
+            self._refresh_views()
+        except NoMatches:
+            pass  # the app is tearing down: its widgets are going one by one
+
+    def _refresh_views(self) -> None:
         if not self._views_mounted():
             return
         now = self.clock()
         stale = self.stale_reason(now)
         snapshot = self.snapshot
-        self.query_one(StatusLine).show(
+        self.view(StatusLine).show(
             source=self.source.label,
             cluster=self.cluster.label if self.cluster else f"none ({self.cluster_unavailable})",
             last_good=self.poll_state.last_good_at,
@@ -366,13 +397,14 @@ class CBConsoleApp(App[None]):
             mode=None if self.mode == Mode.LIVE else self.mode.value,
             response=self._response_view(now),
             journal_problem=self._journal_problem(),
+            warnings=self.warnings,
             running=tuple(
                 f"{ACTION_NAMES[action]} {service}: {progress.message}"
                 for (action, service), progress in self.in_flight.items()
             ),
         )
-        board = self.query_one(BreakerBoard)
-        detail = self.query_one(ServiceDetail)
+        board = self.view(BreakerBoard)
+        detail = self.view(ServiceDetail)
         for widget in (board, detail):
             widget.set_class(stale is not None, "-stale")
         alerts = self.service_alerts()
@@ -402,11 +434,11 @@ class CBConsoleApp(App[None]):
         if alerts is None:
             alerts = self.service_alerts()
         alert = alerts.get(service_name) if service_name else None
-        self.query_one(ServiceDetail).show(service, transitions, now, alert)
+        self.view(ServiceDetail).show(service, transitions, now, alert)
         self._show_diagnosis(service_name, now)
 
     def _show_diagnosis(self, service: str | None, now: datetime) -> None:
-        self.query_one(DiagnosisPane).show(
+        self.view(DiagnosisPane).show(
             self.diagnoses.get(service) if service else None,
             now,
             service=service,
@@ -415,17 +447,22 @@ class CBConsoleApp(App[None]):
         )
 
     def _show_actions(self) -> None:
+        with suppress(NoMatches):  # tearing down
+            self._draw_actions()
+
+    def _draw_actions(self) -> None:
         if self._views_mounted():
             running = {
                 f"{ACTION_NAMES[action]} {service}": progress
                 for (action, service), progress in self.in_flight.items()
             }
-            self.query_one(ActionLog).show(self.recorder.events, running)
+            self.view(ActionLog).show(self.recorder.events, running)
 
     @on(BreakerBoard.ServiceSelected)
     def _selected(self, message: BreakerBoard.ServiceSelected) -> None:
         if self._views_mounted():
-            self._show_detail(message.service, self.clock())
+            with suppress(NoMatches):  # tearing down
+                self._show_detail(message.service, self.clock())
             # Scrolling through the board must not fire a diagnosis per row.
             if self._diagnose_timer is not None:
                 self._diagnose_timer.stop()
@@ -435,11 +472,12 @@ class CBConsoleApp(App[None]):
     # --- diagnosis ------------------------------------------------------------------
 
     def action_diagnose(self) -> None:
-        service = self.query_one(BreakerBoard).selected_service
+        service = self.selected_service()
         if service is None or service in self.diagnosing:
             return
         self.diagnosing.add(service)
-        self._show_diagnosis(service, self.clock())
+        with suppress(NoMatches):  # tearing down
+            self._show_diagnosis(service, self.clock())
         breaker = self.snapshot.service(service) if self.snapshot else None
         self._gather(service, breaker)
 
@@ -469,13 +507,14 @@ class CBConsoleApp(App[None]):
         else:
             self.diagnosis_errors[message.service] = message.error or "unknown error"
         if self._views_mounted():
-            self._show_diagnosis(self.query_one(BreakerBoard).selected_service, self.clock())
+            with suppress(NoMatches):  # tearing down
+                self._show_diagnosis(self.selected_service(), self.clock())
 
     # --- mitigations ----------------------------------------------------------------
 
     def action_act(self, action: str) -> None:
         """r f d s: plan in a worker, confirm in a dialog, execute in a worker."""
-        service = self.query_one(BreakerBoard).selected_service
+        service = self.selected_service(pin=True)
         if service is None:
             self.notify("Select a service first.", severity="warning")
             return
@@ -571,7 +610,7 @@ class CBConsoleApp(App[None]):
                     timeout=8 if outcome.ok else 15)
         self.refresh_views()
         service = message.key[1]
-        if message.plan.mutating and self.query_one(BreakerBoard).selected_service == service:
+        if message.plan.mutating and self.selected_service() == service:
             self.action_diagnose()
 
     def on_action_recorded(self, message: ActionRecorded) -> None:
@@ -625,7 +664,7 @@ class CBConsoleApp(App[None]):
         from console.incident import start_time
 
         tracker = self.tracker
-        pane = self.query_one(TimelinePane)
+        pane = self.view(TimelinePane)
         if tracker is None or tracker.journal.incident_id is None:
             pane.show(None, [], now)
             return
@@ -726,7 +765,7 @@ class CBConsoleApp(App[None]):
             self.notify("No incident to set a root cause for.", severity="warning")
             return
         preselect, why = None, ""
-        service = self.query_one(BreakerBoard).selected_service
+        service = self.selected_service(pin=True)
         diagnosis = self.diagnoses.get(service) if service else None
         if diagnosis and any(rv.likely_cause for v in (diagnosis.downstream, diagnosis.caller)
                              for rv in v.revisions):
@@ -754,7 +793,7 @@ class CBConsoleApp(App[None]):
     def action_split(self) -> None:
         if not self._need_open_incident():
             return
-        service = self.query_one(BreakerBoard).selected_service
+        service = self.selected_service(pin=True)
         if service not in self.tracker.services:
             self.notify(f"{service} is not part of the incident.", severity="warning")
             return
@@ -804,7 +843,7 @@ class CBConsoleApp(App[None]):
         self.push_screen(HelpScreen(rows, title="Escalation contacts", columns=("who", "how")))
 
     def action_pane(self, pane: str) -> None:
-        self.query_one("#panes", TabbedContent).active = pane
+        self.view("#panes", TabbedContent).active = pane
 
     # --- actions --------------------------------------------------------------
 
@@ -826,16 +865,16 @@ class CBConsoleApp(App[None]):
         self.push_screen(HelpScreen(rows))
 
     def action_filter(self) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.view("#filter", Input)
         field.add_class("-active")
         field.focus()
 
     def action_clear_filter(self) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.view("#filter", Input)
         field.value = ""
         field.remove_class("-active")
         self._apply_filter("")
-        self.query_one(BreakerBoard).focus()
+        self.view(BreakerBoard).focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -845,10 +884,10 @@ class CBConsoleApp(App[None]):
     def _filter_submitted(self, event: Input.Submitted) -> None:
         if not event.value:
             event.input.remove_class("-active")
-        self.query_one(BreakerBoard).focus()
+        self.view(BreakerBoard).focus()
 
     def _apply_filter(self, value: str) -> None:
-        self.query_one(BreakerBoard).filter_text = value
+        self.view(BreakerBoard).filter_text = value
         self.refresh_views()
 
     def action_poll_now(self) -> None:

@@ -158,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so --help and config errors answer without loading Textual.
     from console.app import CBConsoleApp
 
-    from console.plan import Mode
-
     flags_unavailable = ""
     if args.demo:
         from console.demo import DemoFleet, demo_service_map
@@ -199,12 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     tracker, journal_unavailable = open_journal(config, args, source)
-    context = getattr(cluster, "label", None)
-    mode = (
-        Mode.READ_ONLY if config.is_read_only(context)
-        else Mode.DRY_RUN if config.dry_run
-        else Mode.LIVE
-    )
+    mode = resolve_mode(config, getattr(cluster, "label", None))
     app = CBConsoleApp(
         source,
         cluster=cluster,
@@ -219,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         escalation=escalation_rows(config),
         timezone_name=config.incident.timezone,
         poll_interval=config.poll_interval_s,
+        warnings=() if args.demo else tls_warnings(config, cluster),
     )
     try:
         app.run()
@@ -227,6 +221,36 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cbconsole: {len(tracker.journal.pending)} journal event(s) could not be "
                   f"written: {tracker.journal.problem}", file=sys.stderr)
     return app.return_code or 0
+
+
+def resolve_mode(config, context: str | None):
+    """Read-only (--read-only, or the kube context marked so in the config)
+    wins over dry-run, which wins over live."""
+    from console.plan import Mode
+
+    if config.is_read_only(context):
+        return Mode.READ_ONLY
+    return Mode.DRY_RUN if config.dry_run else Mode.LIVE
+
+
+def tls_warnings(config, cluster=None) -> tuple[str, ...]:
+    """One header line per connection whose TLS certificate is not verified."""
+    warnings = []
+    if config.prometheus.url and config.prometheus.auth.insecure_skip_verify:
+        warnings.append(f"TLS verification OFF for Prometheus {_public(config.prometheus.url)}")
+    if config.flags.url and config.flags.insecure_skip_verify:
+        warnings.append(f"TLS verification OFF for the flag service {_public(config.flags.url)}")
+    if cluster is not None and not getattr(cluster, "verify_tls", True):
+        warnings.append(f"TLS verification OFF for the cluster {cluster.label} (kubeconfig)")
+    return tuple(warnings)
+
+
+def _public(url: str) -> str:
+    """The URL without user:password@ (a header is no place for a secret)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
 
 
 def open_journal(config, args, source):

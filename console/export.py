@@ -5,7 +5,6 @@ writing the same journal, and takes no lock."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -139,7 +138,7 @@ def main(argv: list[str], clock: Clock = system_clock) -> int:
 
     if args.format == "json":
         doc = postmortem.render_json(events, impact, now=now, tz=args.tz, problems=loaded.problems)
-        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        text = postmortem.json_text(doc)
     else:
         text = postmortem.render(events, impact, now=now, tz=args.tz, problems=loaded.problems)
     if args.output is None:

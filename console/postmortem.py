@@ -8,6 +8,7 @@ filled from an incident's journal. What the journal does not know says
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
@@ -66,6 +67,36 @@ PREVENTION = {
     RootCauseCategory.RECENT_DEPLOYMENT: (_READY, _SMOKE, _ROLLOUT),
     RootCauseCategory.OTHER: (_CONFIG, _RETRY, _READY),
 }
+
+
+# Control characters (C0, DEL, C1) and Unicode's bidi controls: the export is
+# read with cat and less, where ESC ] 0 ; ... BEL retitles the terminal and
+# U+202E reorders the line. Markdown injection is not the concern (the
+# reader trusts the journal's writers); these bytes acting is.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_JSON_UNESCAPED = re.compile(f"[\x7f-\x9f{_BIDI}]")  # json.dumps escapes C0 itself
+
+
+def visible(line: str) -> str:
+    """One markdown line with every control character written as an escape,
+    as the console shows it (widgets.text.literal): ESC as \\x1b, RLO as
+    \\u202e, a backslash doubled so the escapes stay unambiguous."""
+    def escape(m: re.Match) -> str:
+        code = ord(m[0])
+        return f"\\x{code:02x}" if code < 0xA0 else f"\\u{code:04x}"
+
+    return _CONTROLS.sub(escape, line.replace("\\", "\\\\"))
+
+
+def json_text(doc: dict) -> str:
+    """`doc` as JSON, non-ASCII kept readable but DEL, C1 and bidi controls
+    escaped like the C0 ones json already escapes: lossless, and inert in a
+    terminal."""
+    import json
+
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    return _JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n"
 
 
 def _clock(at: datetime | None, tz: ZoneInfo, seconds: bool = False) -> str | None:
@@ -179,8 +210,10 @@ def _prevention(events, category: RootCauseCategory | None, services: list[str],
     if overdue and response_s:
         items.append(f"Review paging: acknowledged after the {response_s / 60:g}-minute "
                      "response time (runbook Escalation)")
+    t0 = start_time(events)
     for rollout in (e for e in events if e.kind == EventKind.ROLLOUT_SEEN):
-        if category != RootCauseCategory.RECENT_DEPLOYMENT:
+        # A rollout after T+0 is a mitigation (ours or someone's), not a suspect.
+        if category != RootCauseCategory.RECENT_DEPLOYMENT and (t0 is None or rollout.at <= t0):
             items.append(f"Check whether the rollout of {rollout.details.get('deployment')} "
                          f"(revision {rollout.details.get('revision')}) contributed")
     for chain in _mitigations(events):
@@ -220,6 +253,37 @@ def _impact(impact: Impact | str | None, tz: ZoneInfo) -> dict:
                  f"{100 * impact.not_served_share:.1f}% not served")
     out["requests_failed"] = text + f"; Prometheus {impact.source}, {window})"
     return out
+
+
+#: A flapping breaker writes hundreds of transitions: beyond this many for one
+#: service the markdown keeps the first and last few and counts the rest
+#: (the journal and the JSON export keep every one).
+FLAP_KEEP = 4
+
+
+def _event_lines(events: list[dict]) -> list[str]:
+    per_service: dict[str | None, list[int]] = {}
+    for i, e in enumerate(events):
+        if e["kind"] == EventKind.BREAKER_TRANSITION.value:
+            per_service.setdefault(e["service"], []).append(i)
+    hidden: dict[int, str] = {}  # index -> summary line shown in place of the first hidden
+    skip: set[int] = set()
+    for service, indexes in per_service.items():
+        if len(indexes) <= 3 * FLAP_KEEP:
+            continue
+        middle = indexes[FLAP_KEEP:-FLAP_KEEP]
+        skip.update(middle)
+        a, b = events[middle[0]], events[middle[-1]]
+        hidden[middle[0]] = (f"- {a['time']} to {b['time']} - {len(middle)} more breaker "
+                             f"transitions of {service} (flapping; all of them are in the "
+                             "journal and the JSON export)")
+    lines = []
+    for i, e in enumerate(events):
+        if i in hidden:
+            lines.append(hidden[i])
+        if i not in skip:
+            lines.append(f"- {e['time']} ({e['t_plus']}) - {e['text']}")
+    return lines
 
 
 def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
@@ -371,7 +435,7 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
         lines.append(f"- {when} - {r['event']}{note}")
     if p["events"]:
         lines += ["", "Every other recorded event:", ""]
-        lines += [f"- {e['time']} ({e['t_plus']}) - {e['text']}" for e in p["events"]]
+        lines += _event_lines(p["events"])
     lines += ["", "## Root Cause", ""]
     cause = p["root_cause"]
     if cause is None:
@@ -405,4 +469,4 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
     if p["journal_problems"]:
         lines += ["", "---", "", "Journal problems (lines skipped when reading it):", ""]
         lines += [f"- {_one_line(x)}" for x in p["journal_problems"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"

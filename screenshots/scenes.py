@@ -6,9 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from console.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
+from console.incident import IncidentTracker
+from console.journal import Journal
 
 START = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 SIZE = (140, 40)
@@ -21,6 +27,8 @@ class Scene:
     seconds: float  # demo time at the last poll
     select: str | None = None  # service to put the cursor on
     keys: tuple[str, ...] = ()  # pressed after the selection, each waited for
+    after_s: float = 0  # demo time polled after the keys
+    end_keys: tuple[str, ...] = ()  # pressed last
     seed: int = 7
 
 
@@ -34,8 +42,19 @@ SCENES = {
         Scene("fallback-dialog", seconds=42, select="payment-api", keys=("f",)),
         Scene("flag-dialog", seconds=42, select="payment-api", keys=("d",)),
         Scene("smoke-dialog", seconds=42, select="payment-api", keys=("s",)),
+        Scene("actions", seconds=42, select="payment-api", keys=("a", "r", "y"), after_s=20,
+              end_keys=("3",)),
+        Scene("timeline", seconds=42, select="payment-api", keys=("a", "r", "y"), after_s=40,
+              end_keys=("4",)),
     )
 }
+
+
+def journal_dir(scene: Scene) -> Path:
+    """A fixed place (its path is on screen), emptied for each run."""
+    path = Path(tempfile.gettempdir()) / "cbconsole-scenes" / scene.name
+    shutil.rmtree(path, ignore_errors=True)
+    return path
 
 
 def build(scene: Scene):
@@ -43,6 +62,7 @@ def build(scene: Scene):
     it to the scene: one poll every 2 s of demo time, then the selection."""
     clock = FakeClock(START)
     fleet = DemoFleet(seed=scene.seed, clock=clock)
+    journal = Journal.open_or_resume(journal_dir(scene), actor="oncall", clock=clock)
     # Polls are driven by run_before; the long interval keeps timers out of it.
     app = CBConsoleApp(
         fleet,
@@ -50,14 +70,15 @@ def build(scene: Scene):
         flags=fleet.flags,
         probe=fleet.probe,
         service_map=demo_service_map(),
+        tracker=IncidentTracker(journal),
         poll_interval=3600,
         clock=clock,
+        sleep=clock.advance,  # rollouts are watched on demo time
     )
 
     async def run_before(pilot) -> None:
         await app.workers.wait_for_complete()
-        steps = int(scene.seconds // POLL_S)
-        for _ in range(steps):
+        for _ in range(int(scene.seconds // POLL_S)):
             clock.advance(POLL_S)
             app.start_poll()
             await app.workers.wait_for_complete()
@@ -66,10 +87,22 @@ def build(scene: Scene):
             board = app.query_one("#board")
             board.move_cursor(row=board.get_row_index(scene.select))
         await pilot.pause()
-        for key in scene.keys:
-            await pilot.press(key)
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        async def press(keys) -> None:
+            for key in keys:
+                await pilot.press(key)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+
+        async def polls(seconds: float) -> None:
+            for _ in range(int(seconds // POLL_S)):
+                clock.advance(POLL_S)
+                app.start_poll()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+
+        await press(scene.keys)
+        await polls(scene.after_s)
+        await press(scene.end_keys)
         await pilot.pause()
 
     return app, run_before

@@ -15,7 +15,7 @@ from console.journal import EventKind, Journal
 from console.journalfile import load_incident, read_events
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUNDS = 24
+ROUNDS = 50
 
 
 def child(state_dir: Path, mode: str, seed: int = 0) -> subprocess.Popen:

@@ -235,7 +235,13 @@ async def test_flag_disable_posts_once_with_the_token_and_hides_it(make_app, kub
 async def test_read_only_refuses_before_any_request(make_app, kube, flags, key):
     app = make_app(mode=Mode.READ_ONLY)
     async with app.run_test(size=(140, 40)) as pilot:
-        await settle(app, pilot)
+        # The diagnosis of the selected service reads the cluster by itself.
+        for _ in range(50):
+            await settle(app, pilot)
+            if "payment-api" in app.diagnoses:
+                break
+            await pilot.pause(0.1)
+        assert "payment-api" in app.diagnoses
         kube.clear()
         flags.requests.clear()
         await pilot.press(key)
@@ -287,7 +293,8 @@ def log_text(app) -> str:
     "code, words",
     [
         (403, "RBAC: needs verb patch on resource deployments"),
-        (404, 'not found'),
+        (401, "unauthorized"),
+        (404, "not found"),
         (409, "conflict"),
         (422, "invalid"),
         (500, "answered 500"),

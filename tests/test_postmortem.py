@@ -242,3 +242,22 @@ def test_export_reports_a_damaged_journal_and_exports_the_rest(tmp_path, capsys)
     assert "line 4: not a journal event, skipped" in err and "torn last line" in err
     assert out.count("\n- ", out.index("Journal problems")) == 2
     assert "- 10:31 (T+16:00) - Incident resolved (alice)" in out
+
+
+def test_a_flapping_breaker_is_summed_up_in_the_markdown_not_dropped(tmp_path):
+    clock = FakeClock(at(0))
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    flips = [("p1", C if i % 2 == 0 else O, O if i % 2 == 0 else C, i * 0.1)
+             for i in range(40)]
+    tracker.feed(fleet(0.05, {"p1": (O, 0)}, flips[:1]))
+    tracker.feed(fleet(5, {"p1": (C, 3.9)}, flips[1:]))
+    events = list(journal.events)
+    assert sum(e.kind.value == "breaker_transition" for e in events) == 40
+    text = postmortem.render(events, None, now=at(6))
+    shown = [line for line in text.splitlines() if "payment-api p1:" in line]
+    assert len(shown) == 2 * postmortem.FLAP_KEEP
+    assert f"{40 - 2 * postmortem.FLAP_KEEP} more breaker transitions of payment-api" in text
+    # The JSON keeps every one of them.
+    doc = postmortem.render_json(events, None, now=at(6))
+    assert sum(e["kind"] == "breaker_transition" for e in doc["events"]) == 40

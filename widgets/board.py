@@ -13,6 +13,7 @@ from console.model import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
 
 TREND_WIDTH = 10
+NAME_MAX = 48  # cells: a longer (hostile) name is cut, the state stays on screen
 # (key, title, width): fixed widths for cells that change every poll, so an
 # update never re-measures a column; the name and the last transition (which
 # change rarely) size their own.
@@ -89,6 +90,7 @@ def row_cells(
         else Text("—", style="dim")
     )
     name = _ServiceCell(fmt.literal(service.service), no_wrap=True, overflow="ellipsis")
+    name.truncate(NAME_MAX, overflow="ellipsis")
     name.sort_key = sort_key(service)
     return (
         name,
@@ -135,6 +137,11 @@ class BreakerBoard(DataTable):
     def on_mount(self) -> None:
         for key, title, width in COLUMNS:
             self.add_column(title, key=key, width=width)
+
+    def pin(self) -> None:
+        """The operator acted on the selected row: from now on the cursor
+        follows that service, not whatever becomes the top row."""
+        self._follow = True
 
     @property
     def selected_service(self) -> str | None:

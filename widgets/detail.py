@@ -30,7 +30,7 @@ def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None) -
     state = service.state
     count, total = service.split
     text = Text.assemble(
-        fmt.label(service.service, "bold"),
+        fmt.clipped(service.service, 80, "bold"),
         "  ",
         fmt.state_text(state),
         f" {count}/{total}",
@@ -61,7 +61,7 @@ def instances_table(service: ServiceStatus, now: datetime) -> Group:
     notes: list[Text] = []
     for inst in sorted(service.instances, key=lambda i: (i.state.rank, i.instance)):
         table.add_row(
-            fmt.label(inst.instance),
+            fmt.clipped(inst.instance, 48),  # a longer name must not hide the state
             fmt.state_text(inst.state),
             fmt.since(inst.since, now),
             fmt.rate(inst.failure_rate),

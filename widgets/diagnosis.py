@@ -15,6 +15,8 @@ from console.diagnosis import Diagnosis, WorkloadView
 from console.probe import HealthResult
 from widgets import text as fmt
 
+LOG_LINE_MAX = 400  # characters of one log line shown
+
 
 def health_text(health: HealthResult | None) -> Text:
     text = Text.assemble(("HEALTH  ", "bold"))
@@ -154,7 +156,10 @@ def logs_group(d: Diagnosis) -> Group:
         for line in view.logs:
             # The pod's own suffix tells the pods apart; the name is long.
             pod = line.pod.rsplit("-", 1)[-1]
-            parts.append(Text.assemble((f"{fmt.literal(pod)} ", "dim"), fmt.literal(line.text)))
+            text = fmt.literal(line.text[:LOG_LINE_MAX])
+            if len(line.text) > LOG_LINE_MAX:  # one huge line must not fill the pane
+                text += f"… (+{len(line.text) - LOG_LINE_MAX} characters)"
+            parts.append(Text.assemble((f"{fmt.literal(pod)} ", "dim"), text))
         parts.append(Text(""))
     return Group(*parts)
 

@@ -57,6 +57,7 @@ def status_text(
     running: tuple[str, ...] = (),
     response: ResponseView | None = None,
     journal_problem: str | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> Text:
     text = Text.assemble(("cbconsole", "bold"))
     if mode == "read-only":
@@ -84,6 +85,9 @@ def status_text(
     elif error is not None:
         text.append("  last poll failed, retrying: ", style="yellow")
         text.append(fmt.literal(error), style="yellow")
+    for warning in warnings:  # e.g. TLS verification switched off
+        text.append("\n")
+        text.append(fmt.literal(warning), style="bold yellow")
     if journal_problem:
         text.append("\n")
         text.append(" JOURNAL ", style="bold white on red")

@@ -27,17 +27,35 @@ STATE_STYLE = {
 _SPARK = "▁▂▃▄▅▆▇█"
 
 
+# Unicode's Bidi_Control characters: an override (U+202E) reorders the rest
+# of the line in a bidi-aware terminal, so a label could make its row read
+# as something else. Right-to-left letters themselves are shown as they are.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
+
+
 def literal(value: str) -> str:
-    """The value with every control character shown as an escape (ESC as \\x1b),
-    so it renders as the characters it holds and cannot move the cursor."""
+    """The value with every control character shown as an escape (ESC as \\x1b,
+    RLO as \\u202e), so it renders as the characters it holds and can neither
+    move the cursor nor reorder the line."""
     out = []
     for ch in value:
         code = ord(ch)
         if code < 0x20 or 0x7F <= code < 0xA0 or ch == "\\":
             out.append("\\\\" if ch == "\\" else f"\\x{code:02x}")
+        elif ch in BIDI_CONTROLS:
+            out.append(f"\\u{code:04x}")
         else:
             out.append(ch)
     return "".join(out)
+
+
+def clipped(value: str, width: int, style: str = "") -> Text:
+    """An untrusted label, literal, cut to `width` cells with an ellipsis: a
+    10,000-character name must not push everything else off the screen."""
+    text = Text(literal(value), style=style, no_wrap=True, overflow="ellipsis")
+    text.truncate(width, overflow="ellipsis")
+    return text
 
 
 def multiline(value: str) -> str:

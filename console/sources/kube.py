@@ -262,6 +262,7 @@ class KubernetesCluster:
             default_ns = (chosen.get("context") or {}).get("namespace") or "default"
         self.namespace = namespace or default_ns
         self.server = _public_url(cfg.host or "")
+        self.verify_tls = bool(cfg.verify_ssl)  # as the kubeconfig says
         self._remember_secrets(cfg)
 
         from urllib3.util.retry import Retry
@@ -506,6 +507,8 @@ class KubernetesCluster:
         if isinstance(seen, u3.SSLError):
             return f"TLS failed: {_first_line(seen)}"
         if isinstance(seen, u3.ProtocolError):
+            if any(type(e).__name__ == "BadStatusLine" for e in (*chain, *seen.args)):
+                return "it answered something that is not HTTP"
             return "the connection broke off"
         if isinstance(seen, u3.NewConnectionError):
             return "cannot connect"
