@@ -11,3 +11,11 @@ class SourceError(Exception):
 
 class Unavailable(SourceError):
     """The source is not configured at all (e.g. no cluster): say why, do not retry."""
+
+
+def describe_error(error: BaseException) -> str:
+    """A one-line reason for the operator. SourceErrors are written for them;
+    anything else is a bug in a source, named by its type."""
+    if isinstance(error, SourceError):
+        return str(error) or type(error).__name__
+    return f"{type(error).__name__}: {error}"

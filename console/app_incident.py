@@ -1,0 +1,259 @@
+"""The console's incident keys and timeline: the tracker fed from every
+poll, the operator's events (a n N c R S), the response clock in the header,
+the postmortem export (e) and the escalation contacts (x). Mixed into
+CBConsoleApp."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual import work
+
+from console.diagnosis import Diagnosis
+from console.errors import describe_error
+from console.journalfile import EventKind, RootCauseCategory
+from widgets.help import HelpScreen
+from widgets.prompts import RootCausePrompt, TextPrompt, YesNo
+from widgets.status import ResponseView
+from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
+
+
+def _offset(at: datetime, t0: datetime | None) -> str:
+    """T+mm:ss from the alert; T-mm:ss before it."""
+    if t0 is None:
+        return ""
+    seconds = int((at - t0).total_seconds())
+    sign = "+" if seconds >= 0 else "-"
+    m, s = divmod(abs(seconds), 60)
+    return f"T{sign}{m:02d}:{s:02d}"
+
+
+class IncidentKeys:
+    """The incident journal's side of the console; `self.tracker` may be None
+    (no journal: the header says why)."""
+
+    # --- incident journal -----------------------------------------------------------
+
+    def _journal(self, call, *args):
+        """Run one tracker call; a journal failure is shown, never fatal."""
+        try:
+            return call(*args)
+        except Exception as error:  # noqa: BLE001 - JournalError, ValueError, OSError
+            self.notify(f"journal: {describe_error(error)}", severity="error", timeout=10)
+            return None
+
+    def _journal_problem(self) -> str | None:
+        if self.tracker is None:
+            return self.journal_unavailable or None
+        journal = self.tracker.journal
+        if journal.problem:
+            waiting = len(journal.pending)
+            return f"{journal.problem}: {waiting} event(s) kept in memory, retried every second"
+        return None
+
+    def _response_view(self, now: datetime) -> ResponseView | None:
+        tracker = self.tracker
+        if tracker is None or not tracker.is_open:
+            return None
+        clock = tracker.response_clock(now)
+        if clock is None:
+            return None
+        return ResponseView(
+            incident_id=tracker.journal.incident_id or "?",
+            severity=clock.severity,
+            remaining_s=clock.remaining.total_seconds(),
+            acknowledged=clock.acknowledged_at is not None,
+        )
+
+    def _rollouts_seen(self, diagnosis: Diagnosis) -> None:
+        """Rollouts of an affected service's deployments go into the incident."""
+        tracker = self.tracker
+        if tracker is None or not tracker.is_open or diagnosis.target.service not in tracker.services:
+            return
+        for view in (diagnosis.downstream, diagnosis.caller):
+            for rv in view.revisions:
+                self._journal(tracker.rollout_seen, diagnosis.target.service,
+                              f"{diagnosis.target.namespace}/{view.name}", rv.revision)
+
+    def _show_timeline(self, now: datetime) -> None:
+        from console import postmortem
+        from console.incident import start_time
+
+        tracker = self.tracker
+        pane = self.view(TimelinePane)
+        if tracker is None or tracker.journal.incident_id is None:
+            pane.show(None, [], now)
+            return
+        journal = tracker.journal
+        events = journal.events
+        if len(events) == getattr(self, "_timeline_drawn", -1) and not journal.pending:
+            # Only the summary's duration moves between events.
+            pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
+            return
+        t0 = start_time(events)
+        pending = {e.id for e in journal.pending}
+        rows = [
+            TimelineRow(
+                at=e.at,
+                offset=_offset(e.at, t0),
+                kind=e.kind.value,
+                service=e.service,
+                text=postmortem.describe(e),
+                written=e.id not in pending,
+            )
+            for e in sorted(events, key=lambda e: (e.at, e.id))
+        ]
+        resolved = next((e for e in events if e.kind == EventKind.RESOLVED), None)
+        states = {}
+        for name in tracker.services:
+            status = self.snapshot.service(name) if self.snapshot else None
+            if status is not None:
+                states[name] = status.state
+        self._incident_view = IncidentView(
+            incident_id=journal.incident_id,
+            started_at=t0,
+            ended_at=resolved.at if resolved else None,
+            states=states,
+            mitigations=sum(1 for e in events if e.kind == EventKind.ACTION
+                            and e.details.get("stage") == "succeeded"),
+            acknowledged=any(e.kind == EventKind.ACKNOWLEDGED for e in events),
+            root_caused=any(e.kind == EventKind.ROOT_CAUSE for e in events),
+            journal=str(journal.path or ""),
+        )
+        self._timeline_drawn = len(events)
+        pane.show(self._incident_view, rows, now)
+
+    def _operator(self, what: str, call, *args) -> None:
+        """An operator event: recorded, and said to be only once it is on disk."""
+        if self.tracker is None:
+            self.notify(f"No journal: {self.journal_unavailable or 'not configured'}",
+                        severity="error")
+            return
+        event = self._journal(call, *args)
+        if event is None:
+            return
+        if self.tracker.journal.is_written(event):
+            self.notify(f"{what}: recorded")
+        else:
+            self.notify(f"{what}: NOT yet written ({self.tracker.journal.problem}); kept in "
+                        "memory and retried", severity="error", timeout=15)
+        self.refresh_views()
+
+    def _need_open_incident(self) -> bool:
+        if self.tracker is None or not self.tracker.is_open:
+            self.notify("No open incident.", severity="warning")
+            return False
+        return True
+
+    def action_acknowledge(self) -> None:
+        if not self._need_open_incident():
+            return
+        if any(e.kind == EventKind.ACKNOWLEDGED for e in self.tracker.journal.events):
+            self.notify("Already acknowledged.")
+            return
+        self._operator("Acknowledged", self.tracker.acknowledge, self.clock())
+
+    def action_note(self) -> None:
+        if self.tracker is None or self.tracker.journal.incident_id is None:
+            self.notify("No incident to add a note to.", severity="warning")
+            return
+        self.push_screen(TextPrompt("Note for the incident timeline"),
+                         callback=lambda text: text and self._operator(
+                             "Note", self.tracker.note, text, self.clock()))
+
+    def action_amend_note(self) -> None:
+        tracker = self.tracker
+        notes = [e for e in tracker.journal.events if e.kind == EventKind.NOTE] if tracker else []
+        if not notes:
+            self.notify("No note to amend.", severity="warning")
+            return
+        note = notes[-1]
+        amended = [e for e in tracker.journal.events if e.kind == EventKind.NOTE_AMENDED
+                   and e.details.get("amends") == note.id]
+        current = str((amended[-1] if amended else note).details.get("text") or "")
+        self.push_screen(TextPrompt(f"Amend note #{note.id} (the first version is kept)",
+                                    value=current),
+                         callback=lambda text: text and self._operator(
+                             "Note amended", tracker.amend_note, note.id, text, self.clock()))
+
+    def action_root_cause(self) -> None:
+        if self.tracker is None or self.tracker.journal.incident_id is None:
+            self.notify("No incident to set a root cause for.", severity="warning")
+            return
+        preselect, why = None, ""
+        service = self.selected_service(pin=True)
+        diagnosis = self.diagnoses.get(service) if service else None
+        if diagnosis and any(rv.likely_cause for v in (diagnosis.downstream, diagnosis.caller)
+                             for rv in v.revisions):
+            preselect = RootCauseCategory.RECENT_DEPLOYMENT.value
+            why = "preselected: the diagnosis found a rollout just before the breaker opened"
+        categories = [c.value for c in RootCauseCategory]
+        self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why),
+                         callback=lambda answer: answer and self._operator(
+                             "Root cause", self.tracker.root_cause, answer[0], answer[1],
+                             self.clock()))
+
+    def action_resolve(self) -> None:
+        if not self._need_open_incident():
+            return
+        services = ", ".join(self.tracker.services) or "no service"
+        still_open = [s for s in self.tracker.services if self.snapshot and (
+            st := self.snapshot.service(s)) and st.state != st.state.CLOSED]
+        body = f"Services: {services}."
+        if still_open:
+            body += f"\nStill not CLOSED: {', '.join(still_open)}."
+        self.push_screen(YesNo("Resolve the incident?", body),
+                         callback=lambda yes: yes and self._operator(
+                             "Resolved", self.tracker.resolve, "", self.clock()))
+
+    def action_split(self) -> None:
+        if not self._need_open_incident():
+            return
+        service = self.selected_service(pin=True)
+        if service not in self.tracker.services:
+            self.notify(f"{service} is not part of the incident.", severity="warning")
+            return
+        if len(self.tracker.services) == 1:
+            self.notify("It is the incident's only service: resolve (R) instead.",
+                        severity="warning")
+            return
+        self.push_screen(YesNo(f"Split {service} off incident {self.tracker.journal.incident_id}?",
+                               "It will not rejoin by itself."),
+                         callback=lambda yes: yes and self._operator(
+                             f"{service} split off", self.tracker.split, service, "",
+                             self.clock()))
+
+    def action_export(self) -> None:
+        tracker = self.tracker
+        if tracker is None or tracker.journal.incident_id is None:
+            self.notify("No incident to export.", severity="warning")
+            return
+        self._export(list(tracker.journal.events), tracker.journal.incident_id)
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def _export(self, events, incident_id: str) -> None:
+        from console import postmortem
+        from console.export import count_impact, write_atomically
+
+        try:
+            now = self.clock()
+            impact = count_impact(events, now)
+            text = postmortem.render(events, impact, now=now, tz=self.timezone_name)
+            directory = self.export_dir or self.tracker.journal.state_dir / "exports"
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"postmortem-{incident_id}.md"
+            write_atomically(path, text)
+        except Exception as error:  # noqa: BLE001
+            self.call_from_thread(self.notify, f"Export failed: {describe_error(error)}",
+                                  severity="error", timeout=15)
+            return
+        self.call_from_thread(self._exported, str(path))
+
+    def _exported(self, path: str) -> None:
+        self._journal(self.tracker.exported, "md", path, self.clock())
+        self.notify(f"Postmortem written to {path}", timeout=15)
+        self.refresh_views()
+
+    def action_escalation(self) -> None:
+        rows = list(self.escalation) or [("—", "no escalation contacts in the config")]
+        self.push_screen(HelpScreen(rows, title="Escalation contacts", columns=("who", "how")))

@@ -1,0 +1,248 @@
+"""The console's diagnosis and mitigation keys: gather the diagnosis in a
+worker; r f d s plan in a worker, confirm in a dialog, execute in a worker,
+with every step through the one recorder. Mixed into CBConsoleApp."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime
+
+from textual import work
+from textual.app import App
+from textual.css.query import NoMatches
+from textual.message import Message
+
+from console.diagnosis import Diagnosis, gather
+from console.errors import describe_error
+from console.plan import Mode, Outcome, Plan, Progress
+from console.recorder import ActionEvent, ActionRecorder
+from widgets.actionlog import ActionLog
+from widgets.confirm import ConfirmDialog
+from widgets.diagnosis import DiagnosisPane
+
+MUTATING = ("restart", "fallback", "flag")
+ACTION_NAMES = {"restart": "restart", "fallback": "fallback", "flag": "flag change",
+                "smoke": "smoke test"}
+
+
+class DiagnosisReady(Message):
+    def __init__(self, service: str, diagnosis: Diagnosis | None, error: str | None) -> None:
+        self.service = service
+        self.diagnosis = diagnosis
+        self.error = error
+        super().__init__()
+
+
+class PlanReady(Message):
+    def __init__(self, key: tuple[str, str], plan: Plan | None, error: str | None) -> None:
+        self.key = key
+        self.plan = plan
+        self.error = error
+        super().__init__()
+
+
+class ActionProgressed(Message):
+    def __init__(self, key: tuple[str, str], progress: Progress) -> None:
+        self.key = key
+        self.progress = progress
+        super().__init__()
+
+
+class ActionDone(Message):
+    def __init__(self, key: tuple[str, str], plan: Plan, outcome: Outcome) -> None:
+        self.key = key
+        self.plan = plan
+        self.outcome = outcome
+        super().__init__()
+
+
+class ActionRecorded(Message):
+    """A step reached the recorder (from any thread): redraw the action log."""
+
+
+class AppRecorder:
+    """Keeps every action step for the log pane and hands it on (to the
+    incident journal); thread-safe, as the runner records from workers."""
+
+    def __init__(self, app: App, forward: ActionRecorder | None) -> None:
+        self.app = app
+        self.forward = forward
+        self.events: list[ActionEvent] = []
+
+    def record(self, event: ActionEvent) -> None:
+        if self.forward is not None:
+            self.forward.record(event)
+        self.events.append(event)
+        self.app.post_message(ActionRecorded())
+
+
+class MitigationKeys:
+    """Diagnosis and mitigations; state lives on the app (see CBConsoleApp.__init__)."""
+
+    def _show_diagnosis(self, service: str | None, now: datetime) -> None:
+        self.view(DiagnosisPane).show(
+            self.diagnoses.get(service) if service else None,
+            now,
+            service=service,
+            loading=service in self.diagnosing,
+            error=self.diagnosis_errors.get(service) if service else None,
+        )
+
+    def _show_actions(self) -> None:
+        with suppress(NoMatches):  # tearing down
+            self._draw_actions()
+
+    def _draw_actions(self) -> None:
+        if self._views_mounted():
+            running = {
+                f"{ACTION_NAMES[action]} {service}": progress
+                for (action, service), progress in self.in_flight.items()
+            }
+            self.view(ActionLog).show(self.recorder.events, running)
+
+    # --- diagnosis ------------------------------------------------------------------
+
+    def action_diagnose(self) -> None:
+        service = self.selected_service()
+        if service is None or service in self.diagnosing:
+            return
+        self.diagnosing.add(service)
+        with suppress(NoMatches):  # tearing down
+            self._show_diagnosis(service, self.clock())
+        breaker = self.snapshot.service(service) if self.snapshot else None
+        self._gather(service, breaker)
+
+    @work(thread=True, exit_on_error=False, group="diagnose")
+    def _gather(self, service: str, breaker) -> None:
+        try:
+            diagnosis = gather(
+                self.service_map.target(service),
+                cluster=self.cluster,
+                probe=self.probe,
+                flags=self.flags,
+                breaker=breaker,
+                now=self.clock(),
+                cluster_unavailable=self.cluster_unavailable or "no cluster",
+            )
+        except Exception as error:  # noqa: BLE001 - shown in the pane, never fatal
+            self.post_message(DiagnosisReady(service, None, describe_error(error)))
+        else:
+            self.post_message(DiagnosisReady(service, diagnosis, None))
+
+    def on_diagnosis_ready(self, message: DiagnosisReady) -> None:
+        self.diagnosing.discard(message.service)
+        if message.diagnosis is not None:
+            self.diagnoses[message.service] = message.diagnosis
+            self._rollouts_seen(message.diagnosis)
+            self.diagnosis_errors.pop(message.service, None)
+        else:
+            self.diagnosis_errors[message.service] = message.error or "unknown error"
+        if self._views_mounted():
+            with suppress(NoMatches):  # tearing down
+                self._show_diagnosis(self.selected_service(), self.clock())
+
+    # --- mitigations ----------------------------------------------------------------
+
+    def action_act(self, action: str) -> None:
+        """r f d s: plan in a worker, confirm in a dialog, execute in a worker."""
+        service = self.selected_service(pin=True)
+        if service is None:
+            self.notify("Select a service first.", severity="warning")
+            return
+        key = (action, service)
+        if key in self.in_flight:
+            self.notify(f"The {ACTION_NAMES[action]} of {service} is already in progress.",
+                        severity="warning")
+            return
+        if self.mode == Mode.READ_ONLY and action in MUTATING:
+            # Refused before any request, reads included.
+            self.notify(f"READ-ONLY: {ACTION_NAMES[action]} of {service} refused; nothing sent.",
+                        severity="error")
+            return
+        self.in_flight[key] = Progress(None, "preparing")
+        self.refresh_views()
+        self._plan(key, self.diagnoses.get(service))
+
+    @work(thread=True, exit_on_error=False, group="plan")
+    def _plan(self, key: tuple[str, str], diagnosis: Diagnosis | None) -> None:
+        action, service = key
+        try:
+            target = self.service_map.target(service)
+            if action == "restart":
+                fresh = diagnosis is not None and (
+                    self.clock() - diagnosis.gathered_at
+                ).total_seconds() < 30
+                health = diagnosis.health if fresh else None
+                if health is None and self.probe is not None and target.health_url:
+                    health = self.probe.check(target.health_url)
+                plan = self.runner.plan_restart(target, health)
+            elif action == "fallback":
+                plan = self.runner.plan_fallback(target)
+            elif action == "flag":
+                plan = self.runner.plan_flag(target)
+            else:
+                plan = self.runner.plan_smoke(target)
+        except Exception as error:  # noqa: BLE001
+            self.post_message(PlanReady(key, None, describe_error(error)))
+        else:
+            self.post_message(PlanReady(key, plan, None))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        key = message.key
+        if message.plan is None:
+            self.in_flight.pop(key, None)
+            self.notify(f"Cannot prepare the {ACTION_NAMES[key[0]]}: {message.error}",
+                        severity="error")
+            self.refresh_views()
+            return
+        self.in_flight[key] = Progress(None, "waiting for confirmation")
+        self.refresh_views()
+        plan = message.plan
+        self.push_screen(ConfirmDialog(plan, self.mode),
+                         callback=lambda chosen: self._confirmed(key, plan, chosen))
+
+    def _confirmed(self, key: tuple[str, str], plan: Plan, chosen: Plan | None) -> None:
+        if chosen is None:
+            self.in_flight.pop(key, None)
+            self._run_quietly(self.runner.cancel, plan)
+            self.refresh_views()
+            return
+        self.in_flight[key] = Progress(None, "sending")
+        self.action_pane("actions")
+        self.refresh_views()
+        self._execute(key, chosen)
+
+    def _run_quietly(self, call, *args) -> None:
+        try:
+            call(*args)
+        except Exception as error:  # noqa: BLE001 - recording must not take the app down
+            self.notify(describe_error(error), severity="error")
+
+    @work(thread=True, exit_on_error=False, group="execute")
+    def _execute(self, key: tuple[str, str], plan: Plan) -> None:
+        try:
+            outcome = self.runner.execute(
+                plan, lambda progress: self.post_message(ActionProgressed(key, progress))
+            )
+        except Exception as error:  # noqa: BLE001
+            outcome = Outcome(ok=False, message=describe_error(error))
+        self.post_message(ActionDone(key, plan, outcome))
+
+    def on_action_progressed(self, message: ActionProgressed) -> None:
+        if message.key in self.in_flight:
+            self.in_flight[message.key] = message.progress
+            self.refresh_views()
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.in_flight.pop(message.key, None)
+        outcome = message.outcome
+        words = f"{message.plan.title}: {outcome.message}"
+        self.notify(words, severity="information" if outcome.ok else "error",
+                    timeout=8 if outcome.ok else 15)
+        self.refresh_views()
+        service = message.key[1]
+        if message.plan.mutating and self.selected_service() == service:
+            self.action_diagnose()
+
+    def on_action_recorded(self, message: ActionRecorded) -> None:
+        self._show_actions()
