@@ -3,7 +3,8 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test servers screenshots bench-startup bench-poll
+.PHONY: demo test install install-test servers screenshots bench-startup bench-poll \
+	bench-memory bench-keys bench-load bench-soak
 
 # The tests start a real Prometheus and VictoriaMetrics (Debian packages).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -37,3 +38,18 @@ bench-startup: install
 
 bench-poll: install-test
 	$(BIN)/python tests/bench/poll.py
+
+# Benchmarks print figures; none of them is part of `make test`.
+bench-memory: install
+	$(BIN)/python tests/bench/memory.py
+
+bench-keys: install
+	$(BIN)/python tests/bench/keystrokes.py
+
+bench-load: install-test
+	$(BIN)/python tests/bench/load.py
+
+# MINUTES=30 make bench-soak for a longer one.
+MINUTES ?= 10
+bench-soak: install-test
+	$(BIN)/python tests/bench/soak.py --minutes $(MINUTES)

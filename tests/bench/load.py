@@ -1,0 +1,225 @@
+"""Load: key press to screen with ~5,000 breakers on a real Prometheus while
+the console polls every second.
+
+Reading of the issue's "5,000 breakers across 500 services with 3 instances
+each": 500 x 3 is 1,500, not 5,000, so this takes the breaker count as the
+figure that matters: 5,001 breakers (per-instance breaker state series) =
+1,667 services x 3 instances (--services / --instances change it; e.g.
+--services 500 --instances 10 for 500 services). A flipping exporter
+(tests/bench/flipfleet.py, its own process) moves 20 breakers among the first
+50 services every 2 s; Prometheus (Debian package) scrapes it every second.
+
+The console runs headless (App.run_test) as `cbconsole` would: a real
+PrometheusSource, an IncidentTracker on a temp journal (--no-journal leaves
+it out), poll interval 1 s. Once the board holds every service, `down` is
+pressed --presses times at random moments 0.1-0.4 s apart (so presses land
+during polls too). Each press is timed from the key event sent to:
+  cursor  the first frame composed after the board's cursor moved;
+  detail  the first frame composed after the detail pane shows the newly
+          selected service.
+(A frame is the compositor's update handed to App._display; headless, it
+is not written to a terminal.) It also reports the event loop's lag (a 20 ms
+sleep's overshoot) and RSS at the start and the end. Target: <= 100 ms.
+
+Usage: python tests/bench/load.py [--services 1667] [--instances 3] [--presses 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from textual import events  # noqa: E402
+
+from tests.bench.procstats import (  # noqa: E402
+    median, open_fds, percentile, rss_mb, start_flipfleet, stop, threads,
+)
+from tests.promserver import Backend, wait_until  # noqa: E402
+
+from console.app import CBConsoleApp  # noqa: E402
+from console.incident import IncidentTracker  # noqa: E402
+from console.journal import Journal  # noqa: E402
+from console.sources.prometheus import PrometheusSource  # noqa: E402
+
+
+class CountingSource(PrometheusSource):
+    polls = 0
+    seconds: list[float]
+
+    def poll(self):
+        start = time.perf_counter()
+        snapshot = super().poll()
+        self.seconds.append(time.perf_counter() - start)
+        self.polls += 1
+        return snapshot
+
+
+async def run(url: str, services: int, presses: int, journal_dir: Path | None) -> dict:
+    source = CountingSource(url, profile="runbook", backfill_minutes=5)
+    source.seconds = []
+    tracker = IncidentTracker(Journal.open_or_resume(journal_dir, actor="bench")) if journal_dir else None
+    app = CBConsoleApp(source, tracker=tracker, poll_interval=1.0)
+    frames: list[float] = []
+    lags: list[float] = []
+    probing = True
+    out: dict = {"rss_start": rss_mb(), "threads_start": threads()[1], "fds_start": open_fds()}
+
+    async def lag_probe() -> None:
+        while probing:
+            t = time.perf_counter()
+            await asyncio.sleep(0.02)
+            lags.append(time.perf_counter() - t - 0.02)
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        display = app._display
+
+        def timed_display(screen, renderable):
+            if renderable is not None:
+                frames.append(time.perf_counter())
+            return display(screen, renderable)
+
+        app._display = timed_display
+        board = app.query_one("#board")
+        detail = app.query_one("#detail")
+        moved: list[tuple[float, int]] = []
+        shown: list[tuple[float, str | None]] = []
+        cursor_down = board.action_cursor_down
+
+        def timed_cursor_down():
+            before = board.cursor_row
+            result = cursor_down()
+            if board.cursor_row != before:
+                moved.append((time.perf_counter(), board.cursor_row))
+            return result
+
+        board.action_cursor_down = timed_cursor_down
+        show = detail.show
+
+        def timed_show(service, *args, **kw):
+            shown.append((time.perf_counter(), getattr(service, "service", None)))
+            return show(service, *args, **kw)
+
+        detail.show = timed_show
+
+        wait_start = time.monotonic()
+        while not (app.snapshot and len(app.snapshot.services) == services):
+            if time.monotonic() - wait_start > 120:
+                raise RuntimeError(f"board never held {services} services: {app.poll_state.error}")
+            await asyncio.sleep(0.2)
+        out["first_board_s"] = time.monotonic() - wait_start
+        out["rss_loaded"] = rss_mb()
+        await asyncio.sleep(3)  # a few polls in
+        probe = asyncio.ensure_future(lag_probe())
+        polls_before = source.polls
+        rng = random.Random(1)
+        cursor_ms, detail_ms, missed = [], [], 0
+
+        async def first_after(t: float, deadline: float) -> float | None:
+            while time.perf_counter() < deadline:
+                later = [f for f in frames if f > t]
+                if later:
+                    return later[0]
+                await asyncio.sleep(0.001)
+            return None
+
+        for _ in range(presses):
+            await asyncio.sleep(rng.uniform(0.1, 0.4))
+            n_moved = len(moved)
+            target_row = board.cursor_row + 1
+            sent = time.perf_counter()
+            key = events.Key("down", None)
+            key.set_sender(app)
+            app._driver.send_message(key)
+            deadline = sent + 5
+            while len(moved) == n_moved and time.perf_counter() < deadline:
+                await asyncio.sleep(0.001)
+            if len(moved) == n_moved:
+                missed += 1
+                continue
+            t_moved, row = moved[n_moved]
+            service = board.selected_service
+            painted = await first_after(t_moved, deadline)
+            if painted is not None:
+                cursor_ms.append((painted - sent) * 1000)
+            while time.perf_counter() < deadline and not any(
+                t > t_moved and s == service for t, s in shown
+            ):
+                await asyncio.sleep(0.001)
+            t_shown = next((t for t, s in shown if t > t_moved and s == service), None)
+            if t_shown is not None:
+                painted = await first_after(t_shown, deadline)
+                if painted is not None:
+                    detail_ms.append((painted - sent) * 1000)
+            del target_row, row
+        probing = False
+        await probe
+        out.update(
+            cursor=cursor_ms, detail=detail_ms, missed=missed, lags=[x * 1000 for x in lags],
+            polls=source.polls - polls_before, poll_s=source.seconds[-(source.polls - polls_before):],
+            rss_end=rss_mb(), threads_end=threads()[1], fds_end=open_fds(),
+            journal=len(tracker.journal.events) if tracker else 0,
+            incident_services=len(tracker.services) if tracker else 0,
+        )
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--services", type=int, default=1667)
+    p.add_argument("--instances", type=int, default=3)
+    p.add_argument("--presses", type=int, default=60)
+    p.add_argument("--no-journal", action="store_true")
+    args = p.parse_args()
+    breakers = args.services * args.instances
+    fleet, target = start_flipfleet("--services", str(args.services), "--instances",
+                                    str(args.instances), "--pool", "50", "--flips", "20",
+                                    "--every", "2")
+    backend = Backend("prometheus", target, scrape_interval=1)
+    try:
+        backend.wait_ready("circuit_breaker_state", timeout=90)
+        wait_until(lambda: len(backend.query("count by (service) (circuit_breaker_state)"))
+                   == args.services, timeout=90, what="all services scraped")
+        with tempfile.TemporaryDirectory(prefix="cbconsole-load-") as state:
+            r = asyncio.run(run(backend.url, args.services, args.presses,
+                                None if args.no_journal else Path(state)))
+    finally:
+        backend.stop()
+        stop(fleet)
+    print(f"{breakers} breakers = {args.services} services x {args.instances} instances; "
+          f"20 breakers change state every 2 s; Prometheus scrape 1 s; console poll 1 s; "
+          f"journal {'off' if args.no_journal else 'on'}")
+    print(f"{r['polls']} polls during the presses; PrometheusSource.poll() median "
+          f"{median(r['poll_s']) * 1000:.0f} ms (worker thread); first full board after "
+          f"{r['first_board_s']:.1f} s")
+    print()
+    print(f"{'key press -> screen':<34} {'n':>4} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  target")
+    for label, values in (("cursor moved, frame composed", r["cursor"]),
+                          ("detail pane shows it, frame", r["detail"])):
+        print(f"{label:<34} {len(values):>4} {median(values):>10.1f} {percentile(values, 95):>8.1f} "
+              f"{max(values, default=float('nan')):>8.1f}  <= 100")
+    print(f"{'event-loop lag (20 ms sleep)':<34} {len(r['lags']):>4} {median(r['lags']):>10.1f} "
+          f"{percentile(r['lags'], 95):>8.1f} {max(r['lags'], default=0):>8.1f}")
+    if r["missed"]:
+        print(f"presses whose cursor never moved within 5 s: {r['missed']}")
+    print()
+    print(f"{'process':<34} {'start':>8} {'board full':>10} {'end':>8}")
+    print(f"{'RSS MiB':<34} {r['rss_start']:>8.1f} {r['rss_loaded']:>10.1f} {r['rss_end']:>8.1f}")
+    print(f"{'threads (/proc/self/task)':<34} {r['threads_start']:>8} {'':>10} {r['threads_end']:>8}")
+    print(f"{'open fds':<34} {r['fds_start']:>8} {'':>10} {r['fds_end']:>8}")
+    if not args.no_journal:
+        print(f"incident journal: {r['journal']} events, {r['incident_services']} services in the incident")
+    print(f"\nreproduce: make bench-load  (or: .venv/bin/python tests/bench/load.py "
+          f"--services {args.services} --instances {args.instances} --presses {args.presses}"
+          f"{' --no-journal' if args.no_journal else ''})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

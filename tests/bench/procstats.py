@@ -1,0 +1,83 @@
+"""Process figures the load, soak and memory benchmarks print (Linux /proc)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+
+
+def rss_mb() -> float:
+    """Resident set size now, in MiB (VmRSS)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def threads() -> tuple[int, int]:
+    """(threading.active_count(), OS threads in /proc/self/task)."""
+    return threading.active_count(), len(os.listdir("/proc/self/task"))
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def history_size(history) -> dict[str, int]:
+    """What a console.history.FleetHistory holds: transitions kept, their
+    de-duplication keys, error-series points, and the largest per service."""
+    transitions = getattr(history, "_transitions", {})
+    seen = getattr(history, "_seen", {})
+    errors = getattr(history, "_errors", {})
+    return {
+        "services": len(errors),
+        "transitions": sum(len(d) for d in transitions.values()),
+        "max_per_service": max((len(d) for d in transitions.values()), default=0),
+        "seen_keys": sum(len(s) for s in seen.values()),
+        "spark_points": sum(len(d) for d in errors.values()),
+    }
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def start_flipfleet(*args: str):
+    """Start tests/bench/flipfleet.py (same python) -> (process, "host:port")."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("flipfleet.py")), *args],
+        stdout=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise RuntimeError(f"flipfleet did not start: {line!r}")
+    # Keep its later lines from filling the pipe.
+    import threading
+
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    return proc, line.split()[1]
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001
+        proc.kill()
+        proc.wait(timeout=5)
