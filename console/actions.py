@@ -119,27 +119,29 @@ class ActionRunner:
         self._asked(first)
         return first
 
+    def _read(self, namespace: str, name: str) -> tuple[Deployment | None, str | None]:
+        """The deployment a plan is about, or why it cannot be read (the refusal)."""
+        if self.cluster is None:
+            return None, self.cluster_unavailable
+        try:
+            return self.cluster.deployment(namespace, name), None
+        except SourceError as exc:
+            return None, str(exc)
+
     def _restart(self, target: ServiceTarget, name: str, option: int, reason: str) -> Plan:
         ns = target.namespace
         patch = ops.restart_patch(self.clock())
         details = {"option": str(option)}
         if option == 2 and target.health_url:
             details["health_url"] = target.health_url
-        refusal = None
-        if self.cluster is None:
-            refusal = self.cluster_unavailable
-        else:
-            try:
-                dep = self.cluster.deployment(ns, name)
-            except SourceError as exc:
-                refusal = str(exc)
-            else:
-                details["replicas"] = f"{dep.ready_replicas}/{dep.replicas} ready"
-                stamp = patch["spec"]["template"]["metadata"]["annotations"][ops.RESTARTED_AT]
-                if dep.paused:
-                    refusal = PAUSED.format(name=name)
-                elif dep.template_annotations.get(ops.RESTARTED_AT) == stamp:
-                    refusal = ALREADY_RESTARTED
+        dep, refusal = self._read(ns, name)
+        if dep is not None:
+            details["replicas"] = f"{dep.ready_replicas}/{dep.replicas} ready"
+            stamp = patch["spec"]["template"]["metadata"]["annotations"][ops.RESTARTED_AT]
+            if dep.paused:
+                refusal = PAUSED.format(name=name)
+            elif dep.template_annotations.get(ops.RESTARTED_AT) == stamp:
+                refusal = ALREADY_RESTARTED
         return self._guarded(Plan(
             action="restart",
             service=target.service,
@@ -161,15 +163,7 @@ class ActionRunner:
         """Option 3: the caller's fallback variables on, or off again when
         they are on."""
         ns, name, prefix = target.namespace, target.caller, target.env_prefix
-        refusal = None
-        dep: Deployment | None = None
-        if self.cluster is None:
-            refusal = self.cluster_unavailable
-        else:
-            try:
-                dep = self.cluster.deployment(ns, name)
-            except SourceError as exc:
-                refusal = str(exc)
+        dep, refusal = self._read(ns, name)
         on = dep is not None and ops.fallback_enabled(dep, prefix)
         changes = ops.fallback_env(prefix, target.fallback_mode, not on)
         patch = ops.set_env_patch(dep, changes) if dep is not None else None

@@ -4,6 +4,7 @@ live in app_mitigate, the incident keys in app_incident."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,6 +143,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.poll_state = PollState()
         self._next_poll = None
         self.tracker = tracker
+        self.tracker_lock = threading.RLock()  # fed by the poll worker, keys on the loop
         # Why there is no journal (e.g. another console holds the directory).
         self.journal_unavailable = journal_unavailable
         self.escalation = escalation or []
@@ -186,6 +188,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.loop_thread = threading.get_ident()
         self._opened_at = self.clock()
         self.view(BreakerBoard).focus()
         self.refresh_views()
@@ -226,6 +229,9 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
             self.post_message(PollFailed(describe_error(error)))
         else:
+            if self.tracker is not None:
+                # Here, not on the event loop: each event costs an fsync.
+                self._journal(self.tracker.feed, snapshot)
             self.post_message(Polled(snapshot))
 
     def on_polled(self, message: Polled) -> None:
@@ -236,8 +242,6 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         state.failures = 0
         self.snapshot = message.snapshot
         self.history.apply(message.snapshot)
-        if self.tracker is not None:
-            self._journal(self.tracker.feed, message.snapshot)
         self.refresh_views()
         self._schedule_poll(self.poll_interval)
 

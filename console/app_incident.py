@@ -5,6 +5,7 @@ CBConsoleApp."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from textual import work
@@ -28,6 +29,9 @@ def _offset(at: datetime, t0: datetime | None) -> str:
     return f"T{sign}{m:02d}:{s:02d}"
 
 
+TIMELINE_HEAD, TIMELINE_TAIL = 100, 300  # rows drawn: the start and the latest
+
+
 class IncidentKeys:
     """The incident journal's side of the console; `self.tracker` may be None
     (no journal: the header says why)."""
@@ -35,11 +39,17 @@ class IncidentKeys:
     # --- incident journal -----------------------------------------------------------
 
     def _journal(self, call, *args):
-        """Run one tracker call; a journal failure is shown, never fatal."""
+        """Run one tracker call, from the event loop or the poll worker; a
+        journal failure is shown, never fatal."""
         try:
-            return call(*args)
+            with self.tracker_lock:
+                return call(*args)
         except Exception as error:  # noqa: BLE001 - JournalError, ValueError, OSError
-            self.notify(f"journal: {describe_error(error)}", severity="error", timeout=10)
+            message = f"journal: {describe_error(error)}"
+            if threading.get_ident() == self.loop_thread:
+                self.notify(message, severity="error", timeout=10)
+            else:
+                self.call_from_thread(self.notify, message, severity="error", timeout=10)
             return None
 
     def _journal_problem(self) -> str | None:
@@ -103,6 +113,13 @@ class IncidentKeys:
             )
             for e in sorted(events, key=lambda e: (e.at, e.id))
         ]
+        if len(rows) > TIMELINE_HEAD + TIMELINE_TAIL:
+            # Drawing thousands of rows each second would stall the keys.
+            hidden = len(rows) - TIMELINE_HEAD - TIMELINE_TAIL
+            gap = TimelineRow(at=rows[TIMELINE_HEAD].at, offset="", kind="gap",
+                              service=None, text=f"… {hidden} more events: all of them are "
+                              "in the journal and the export (e)")
+            rows = rows[:TIMELINE_HEAD] + [gap] + rows[-TIMELINE_TAIL:]
         resolved = next((e for e in events if e.kind == EventKind.RESOLVED), None)
         states = {}
         for name in tracker.services:

@@ -8,15 +8,22 @@ from collections import deque
 
 from console.model import FleetSnapshot, Transition
 
-MAX_TRANSITIONS = 200
+MAX_TRANSITIONS = 200  # per service: the detail pane's list
+MAX_FLEET_TRANSITIONS = 20_000  # in all: 200 x 5,000 services would be a million
 SPARK_POINTS = 20
 
 
 class FleetHistory:
     def __init__(
-        self, max_transitions: int = MAX_TRANSITIONS, spark_points: int = SPARK_POINTS
+        self,
+        max_transitions: int = MAX_TRANSITIONS,
+        spark_points: int = SPARK_POINTS,
+        max_fleet_transitions: int = MAX_FLEET_TRANSITIONS,
     ) -> None:
         self._max_transitions = max_transitions
+        self._max_fleet = max_fleet_transitions
+        self._order: deque[Transition] = deque()  # as added, for the fleet-wide cap
+        self._count = 0
         self._spark_points = spark_points
         self._transitions: dict[str, deque[Transition]] = {}
         self._seen: dict[str, set[tuple]] = {}
@@ -30,19 +37,35 @@ class FleetHistory:
             seen = self._seen.setdefault(t.service, set())
             if t.key in seen:
                 continue
-            history = self._transitions.setdefault(
-                t.service, deque(maxlen=self._max_transitions)
-            )
-            if len(history) == history.maxlen:
-                seen.discard(history[0].key)
+            history = self._transitions.setdefault(t.service, deque())
+            if len(history) == self._max_transitions:
+                self._forget(history.popleft())
             history.append(t)
             seen.add(t.key)
+            self._order.append(t)
+            self._count += 1
             added += 1
+        while self._count > self._max_fleet:
+            oldest = self._order.popleft()
+            history = self._transitions.get(oldest.service)
+            if history and history[0] is oldest:  # else already gone with its service's cap
+                self._forget(history.popleft())
+        if len(self._order) > 2 * max(self._count, 1000):
+            # Entries dropped by a service's own cap linger here: rebuild.
+            kept = {id(t) for h in self._transitions.values() for t in h}
+            self._order = deque(t for t in self._order if id(t) in kept)
         return added
+
+    def _forget(self, t: Transition) -> None:
+        self._seen[t.service].discard(t.key)
+        self._count -= 1
 
     def apply(self, snapshot: FleetSnapshot) -> None:
         """Take in one successful poll."""
         self.add_transitions(snapshot.transitions)
+        current = snapshot.by_service
+        for gone in [name for name in self._errors if name not in current]:
+            del self._errors[gone]  # its row is gone from the board too
         for service in snapshot.services:
             series = self._errors.setdefault(
                 service.service, deque(maxlen=self._spark_points)

@@ -124,6 +124,11 @@ class Journal:
         self.problem: str | None = None
         self._path: Path | None = None
         self._events: list[JournalEvent] = []
+        # Kept beside the list so that nothing per event scans it: an
+        # incident with a flapping breaker holds thousands of events.
+        self._by_id: dict[int, JournalEvent] = {}
+        self._last_id = 0
+        self._resolved = False
         self._pending: list[tuple[Path, JournalEvent]] = []
         self._newline_first: Path | None = None  # a file whose last line lacks "\n"
 
@@ -180,7 +185,7 @@ class Journal:
             self.problems.append(f"incident {other.incident_id} is also unresolved: not resumed")
         self.problems.extend(current.problems)
         self._path = current.path
-        self._events = list(current.events)
+        self._set_events(current.events)
         if current.torn_at is not None:
             try:  # the torn bytes were never confirmed: cut them off
                 os.truncate(current.path, current.torn_at)
@@ -188,6 +193,17 @@ class Journal:
                 self._newline_first = current.path
         elif current.missing_newline:
             self._newline_first = current.path
+
+    def _set_events(self, events) -> None:
+        self._events, self._by_id, self._last_id, self._resolved = [], {}, 0, False
+        for event in events:
+            self._remember(event)
+
+    def _remember(self, event: JournalEvent) -> None:
+        self._events.append(event)
+        self._by_id[event.id] = event
+        self._last_id = max(self._last_id, event.id)
+        self._resolved = self._resolved or event.kind == EventKind.RESOLVED
 
     # --- State -------------------------------------------------------------------
 
@@ -214,13 +230,11 @@ class Journal:
     def is_open(self) -> bool:
         """An incident is current and not resolved."""
         with self._mutex:
-            return self._path is not None and not any(
-                e.kind == EventKind.RESOLVED for e in self._events
-            )
+            return self._path is not None and not self._resolved
 
     def is_written(self, event: JournalEvent) -> bool:
         with self._mutex:
-            return any(e is event for e in self._events) and not any(
+            return self._by_id.get(event.id) is event and not any(
                 e is event for _, e in self._pending
             )
 
@@ -245,7 +259,7 @@ class Journal:
                 n += 1
                 incident_id = f"{base}-{n}"
             self._path = incident_path(self.state_dir, incident_id)
-            self._events = []
+            self._set_events(())
             info = {
                 "title": title or f"Circuit Breaker Open - {', '.join(names) or 'unknown service'}",
                 "services": ",".join(names),
@@ -267,12 +281,12 @@ class Journal:
         with self._mutex:
             if self._path is None:
                 raise NoOpenIncident("no incident to record into")
-            next_id = max((e.id for e in self._events), default=0) + 1
+            next_id = self._last_id + 1
             event = JournalEvent(
                 id=next_id, at=at or self.clock(), kind=EventKind(kind), service=service,
                 actor=self.actor, details=scrub(details),
             )
-            self._events.append(event)
+            self._remember(event)
             self._pending.append((self._path, event))
             self.flush_pending()
             return event

@@ -187,8 +187,12 @@ class FleetSnapshot(_Frozen):
     error: str | None = None
     error_at: datetime | None = None
 
+    @cached_property  # frozen: built once, on the first lookup
+    def by_service(self) -> dict[str, ServiceStatus]:
+        return {s.service: s for s in self.services}
+
     def service(self, name: str) -> ServiceStatus | None:
-        return next((s for s in self.services if s.service == name), None)
+        return self.by_service.get(name)
 
 
 # --- Cluster and flag service -------------------------------------------------

@@ -107,3 +107,8 @@ def test_with_a_kubeconfig_the_board_names_its_context(monkeypatch, tmp_path):
         assert app.cluster.label == "prod-eu" and app.cluster.namespace == "shop"
     finally:
         server.stop()
+
+
+def test_cbconsole_export_is_a_subcommand(tmp_path, capsys):
+    assert main(["export", "--state-dir", str(tmp_path)]) == 1
+    assert "no incident in" in capsys.readouterr().err

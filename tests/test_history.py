@@ -33,3 +33,23 @@ def test_error_series_keeps_unknown_as_none_and_is_bounded():
     for fail, ok in ((1.0, 1.0), (None, None), (0.0, 0.0), (3.0, 1.0)):
         h.apply(FleetSnapshot(fetched_at=T0, services=(service("pay", fail=fail, ok=ok),)))
     assert h.error_series("pay") == [None, None, 75.0]
+
+
+def test_the_fleet_wide_cap_drops_the_oldest_transitions_first():
+    from datetime import timedelta
+
+    from console.history import FleetHistory
+    from console.model import BreakerState, Transition
+    from tests.fakes import T0
+
+    history = FleetHistory(max_transitions=5, max_fleet_transitions=12)
+    for i in range(40):
+        history.add_transitions([Transition(
+            service=f"svc-{i % 4}", instance="p", from_state=BreakerState.CLOSED,
+            to_state=BreakerState.OPEN, at=T0 + timedelta(seconds=i))])
+    kept = [t for s in range(4) for t in history.transitions(f"svc-{s}")]
+    assert len(kept) == 12
+    assert min(t.at for t in kept) == T0 + timedelta(seconds=28)  # the newest twelve
+    assert all(len(history.transitions(f"svc-{s}")) == 3 for s in range(4))
+    # One already kept is not added twice.
+    assert history.add_transitions([kept[0]]) == 0

@@ -14,9 +14,9 @@ from widgets import text as fmt
 
 TREND_WIDTH = 10
 NAME_MAX = 48  # cells: a longer (hostile) name is cut, the state stays on screen
-# (key, title, width): fixed widths for cells that change every poll, so an
-# update never re-measures a column; the name and the last transition (which
-# change rarely) size their own.
+# (key, title, width): fixed widths, so an update never re-measures a column
+# (Textual measures every row of it: at thousands of rows that is what a poll
+# would cost). The name sizes itself once, when a row is added.
 COLUMNS = (
     ("service", "SERVICE", None),
     ("state", "STATE", 11),
@@ -29,7 +29,7 @@ COLUMNS = (
     ("rej", "REJ/s", 5),
     ("trend", "ERR% TREND", TREND_WIDTH),
     ("probe", "NEXT PROBE", 10),
-    ("last", "LAST TRANSITION", None),
+    ("last", "LAST TRANSITION", 25),  # 09:00:05 HALF-OPEN→CLOSED; rarer ones are cut
 )
 WIDTH = {key: width for key, _, width in COLUMNS}
 
@@ -185,7 +185,7 @@ class BreakerBoard(DataTable):
                 else:
                     for (column, _, _), new, was in zip(COLUMNS, cells, old):
                         if new != was or (column == "service" and new.sort_key != was.sort_key):
-                            self.update_cell(key, column, new, update_width=WIDTH[column] is None)
+                            self.update_cell(key, column, new, update_width=False)
                 self._cells[key] = cells
             order = sorted(wanted, key=lambda k: wanted[k][0].sort_key)
             if order != self.services_shown:

@@ -28,6 +28,7 @@ KIND_STYLE = {
     "note_amended": "",
     "root_cause": "bold magenta",
     "resolved": "bold green",
+    "gap": "dim italic",
 }
 
 
