@@ -37,7 +37,7 @@ from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
 from widgets.help import HelpScreen
 from widgets.status import StatusLine
-from widgets.text import multiline
+from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
 
 STALE_AFTER_POLLS = 3
@@ -81,19 +81,29 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("r", "act('restart')", "Restart", id="restart"),
-        Binding("f", "act('fallback')", "Fallback", id="fallback"),
-        Binding("d", "act('flag')", "Flag", id="flag"),
-        Binding("s", "act('smoke')", "Smoke", id="smoke"),
-        Binding("g", "diagnose", "Diagnose", id="diagnose"),
-        Binding("a", "acknowledge", "Ack", id="acknowledge"),
-        Binding("n", "note", "Note", id="note"),
+        Binding("r", "act('restart')", "Restart", id="restart",
+                tooltip="Restart the downstream or the caller deployment (runbook Options 2, 1)"),
+        Binding("f", "act('fallback')", "Fallback", id="fallback",
+                tooltip="Turn the caller's fallback on, or off again (runbook Option 3)"),
+        Binding("d", "act('flag')", "Flag", id="flag",
+                tooltip="Disable the feature flag, or re-enable it (runbook Option 4)"),
+        Binding("s", "act('smoke')", "Smoke", id="smoke",
+                tooltip="Smoke test: 100 requests to the smoke URL, success %, p50, p95"),
+        Binding("g", "diagnose", "Diagnose", id="diagnose",
+                tooltip="Diagnose the selected service again (health, rollouts, pods, logs)"),
+        Binding("a", "acknowledge", "Ack", id="acknowledge",
+                tooltip="Acknowledge the incident (stops the response clock)"),
+        Binding("n", "note", "Note", id="note", tooltip="Add a note to the incident timeline"),
         Binding("N", "amend_note", "Amend last note", show=False, id="amend-note"),
-        Binding("c", "root_cause", "Cause", id="root-cause"),
-        Binding("R", "resolve", "Resolve", key_display="R", id="resolve"),
-        Binding("e", "export", "Export", id="export"),
+        Binding("c", "root_cause", "Cause", id="root-cause",
+                tooltip="Root cause identified: a sentence and one of the runbook's causes"),
+        Binding("R", "resolve", "Resolve", key_display="R", id="resolve",
+                tooltip="Resolve the incident (asks first)"),
+        Binding("e", "export", "Export", id="export",
+                tooltip="Export the postmortem (runbook template) under the state dir"),
         Binding("S", "split", "Split service off the incident", show=False, id="split"),
-        Binding("x", "escalation", "Escalate", id="escalation"),
+        Binding("x", "escalation", "Escalate", id="escalation",
+                tooltip="Escalation contacts: on-call, team leads, incident channel"),
         Binding("1", "pane('breaker')", "Breaker", show=False, id="pane-breaker"),
         Binding("2", "pane('diagnosis')", "Diagnosis", show=False, id="pane-diagnosis"),
         Binding("3", "pane('actions')", "Actions", show=False, id="pane-actions"),
@@ -149,6 +159,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.escalation = escalation or []
         self.export_dir = export_dir
         self.timezone_name = timezone_name
+        set_zone(timezone_name)  # every time on screen, and the column titles
         journal = tracker.journal if tracker is not None else None
         self.recorder = AppRecorder(self, recorder or journal)
         self.runner = ActionRunner(
@@ -390,7 +401,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         # The app's own bindings, straight from BINDINGS, then the widgets'
         # navigation keys in one line each (DataTable binds many more).
         rows = [
-            (self.get_key_display(binding), binding.description)
+            (self.get_key_display(binding), binding.tooltip or binding.description)
             for binding in self.BINDINGS
             if isinstance(binding, Binding)
         ]

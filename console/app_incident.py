@@ -6,27 +6,20 @@ CBConsoleApp."""
 from __future__ import annotations
 
 import threading
+from contextlib import suppress
 from datetime import datetime
 
 from textual import work
 
 from console.diagnosis import Diagnosis
+from console import postmortem
 from console.errors import describe_error
+from console.incident import start_time
 from console.journalfile import EventKind, RootCauseCategory
 from widgets.help import HelpScreen
 from widgets.prompts import RootCausePrompt, TextPrompt, YesNo
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
-
-
-def _offset(at: datetime, t0: datetime | None) -> str:
-    """T+mm:ss from the alert; T-mm:ss before it."""
-    if t0 is None:
-        return ""
-    seconds = int((at - t0).total_seconds())
-    sign = "+" if seconds >= 0 else "-"
-    m, s = divmod(abs(seconds), 60)
-    return f"T{sign}{m:02d}:{s:02d}"
 
 
 TIMELINE_HEAD, TIMELINE_TAIL = 100, 300  # rows drawn: the start and the latest
@@ -49,7 +42,8 @@ class IncidentKeys:
             if threading.get_ident() == self.loop_thread:
                 self.notify(message, severity="error", timeout=10)
             else:
-                self.call_from_thread(self.notify, message, severity="error", timeout=10)
+                with suppress(RuntimeError):  # the app is closing: nothing to tell
+                    self.call_from_thread(self.notify, message, severity="error", timeout=10)
             return None
 
     def _journal_problem(self) -> str | None:
@@ -86,9 +80,6 @@ class IncidentKeys:
                               f"{diagnosis.target.namespace}/{view.name}", rv.revision)
 
     def _show_timeline(self, now: datetime) -> None:
-        from console import postmortem
-        from console.incident import start_time
-
         tracker = self.tracker
         pane = self.view(TimelinePane)
         if tracker is None or tracker.journal.incident_id is None:
@@ -96,7 +87,8 @@ class IncidentKeys:
             return
         journal = tracker.journal
         events = journal.events
-        if len(events) == getattr(self, "_timeline_drawn", -1) and not journal.pending:
+        drawn = (journal.incident_id, len(events))
+        if drawn == getattr(self, "_timeline_drawn", None) and not journal.pending:
             # Only the summary's duration moves between events.
             pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
             return
@@ -105,7 +97,7 @@ class IncidentKeys:
         rows = [
             TimelineRow(
                 at=e.at,
-                offset=_offset(e.at, t0),
+                offset=postmortem.offset(e.at, t0) or "",
                 kind=e.kind.value,
                 service=e.service,
                 text=postmortem.describe(e),
@@ -137,7 +129,7 @@ class IncidentKeys:
             root_caused=any(e.kind == EventKind.ROOT_CAUSE for e in events),
             journal=str(journal.path or ""),
         )
-        self._timeline_drawn = len(events)
+        self._timeline_drawn = drawn
         pane.show(self._incident_view, rows, now)
 
     def _operator(self, what: str, call, *args) -> None:

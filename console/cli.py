@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-dir", type=Path, metavar="DIR",
         help="incident journal directory (default: the user state dir; the demo's in DIR/demo)",
     )
+    parser.add_argument(
+        "--tz", metavar="ZONE", help="time zone of the times shown (default UTC; e.g. Europe/Paris)"
+    )
     safety = parser.add_argument_group("safety")
     safety.add_argument(
         "--read-only", action="store_true",
@@ -96,6 +99,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "poll_interval_s": args.poll,
         "read_only": True if args.read_only else None,
         "dry_run": True if args.dry_run else None,
+        "incident": {"timezone": args.tz},
         "flags": flags,
         "prometheus": {
             "url": args.prometheus,

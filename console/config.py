@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.model import DEFAULT_RECOVERY_TIMEOUT_S
 from console.paths import config_file
@@ -58,7 +59,16 @@ class IncidentConfig(_Strict):
     severity: str = "P0"
     response_times_s: dict[str, float] = Field(default_factory=lambda: {"P0": 300, "P1": 1800})
     recovered_hold_s: float = Field(default=60.0, ge=0)
-    timezone: str = "UTC"  # times in the export
+    timezone: str = "UTC"  # times on screen and in the export
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. UTC, Europe/Paris)") from None
+        return value
     state_dir: Path | None = None  # default: the user state dir
 
 
@@ -130,8 +140,9 @@ class Config(_Strict):
 def _merge(base: dict, override: Mapping) -> dict:
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+        if isinstance(value, Mapping):
+            # An unset flag (None) overrides nothing, at any depth.
+            out[key] = _merge(out.get(key) if isinstance(out.get(key), dict) else {}, value)
         elif value is not None:
             out[key] = value
     return out

@@ -105,7 +105,8 @@ def _clock(at: datetime | None, tz: ZoneInfo, seconds: bool = False) -> str | No
     return at.astimezone(tz).strftime("%H:%M:%S" if seconds else "%H:%M")
 
 
-def _offset(at: datetime | None, t0: datetime | None) -> str | None:
+def offset(at: datetime | None, t0: datetime | None) -> str | None:
+    """T+mm:ss from the alert (T-mm:ss before it), as the timeline shows it."""
     if at is None or t0 is None:
         return None
     seconds = int(round((at - t0).total_seconds()))
@@ -306,7 +307,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         if event is not None:
             used.add(event.id)
         return {"event": label, "at": at.isoformat() if at else None, "time": _clock(at, zone),
-                "t_plus": _offset(at, t0), "note": note}
+                "t_plus": offset(at, t0), "note": note}
 
     fired = first(events, EventKind.ALERT_FIRED)
     if opened and alert_at and not fired:
@@ -338,7 +339,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         row("Incident resolved", resolved, note=resolved.actor if resolved else None),
     ]
     others = [{"id": e.id, "at": e.at.isoformat(), "time": _clock(e.at, zone, seconds=True),
-               "t_plus": _offset(e.at, t0), "kind": e.kind.value, "service": e.service,
+               "t_plus": offset(e.at, t0), "kind": e.kind.value, "service": e.service,
                "actor": e.actor, "text": describe(e)}
               for e in by_time if e.id not in used]
 

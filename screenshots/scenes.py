@@ -44,6 +44,7 @@ SCENES = {
         Scene("smoke-dialog", seconds=42, select="payment-api", keys=("s",)),
         Scene("actions", seconds=42, select="payment-api", keys=("a", "r", "y"), after_s=20,
               end_keys=("3",)),
+        Scene("help", seconds=42, select="payment-api", keys=("question_mark",)),
         Scene("timeline", seconds=42, select="payment-api", keys=("a", "r", "y"), after_s=40,
               end_keys=("4",)),
     )
@@ -90,8 +91,12 @@ def build(scene: Scene):
         async def press(keys) -> None:
             for key in keys:
                 await pilot.press(key)
-                await app.workers.wait_for_complete()
-                await pilot.pause()
+                # A key may start a worker whose answer pushes a screen, which
+                # mounts and focuses later: settle in rounds (a loaded CI
+                # machine takes longer).
+                for _ in range(3):
+                    await app.workers.wait_for_complete()
+                    await pilot.pause(0.05)
 
         async def polls(seconds: float) -> None:
             for _ in range(int(seconds // POLL_S)):

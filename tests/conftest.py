@@ -16,3 +16,6 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     for name in list(os.environ):
         if name.startswith("CBCONSOLE_"):
             monkeypatch.delenv(name)
+    from widgets.text import set_zone
+
+    set_zone("UTC")  # a test that showed another zone leaves none behind

@@ -280,3 +280,15 @@ async def test_a_poll_landing_after_exit_draws_nothing_and_does_not_crash():
     # The app has torn its screens down; late messages must be harmless.
     app.refresh_views()
     app._selected(BreakerBoard.ServiceSelected("payment-api"))
+
+
+async def test_times_show_in_the_operators_zone():
+    c = clock()
+    app = CBConsoleApp(ScriptedSource(c, [service("payment-api", "open")]), poll_interval=3600,
+                       clock=c, timezone_name="Europe/Paris")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        header = str(app.query_one("#status").content)
+        # 09:05 UTC is 10:05 in Paris in November.
+        assert "last poll: 10:05:00 Europe/Paris" in header, header

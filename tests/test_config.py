@@ -112,3 +112,11 @@ def test_with_a_kubeconfig_the_board_names_its_context(monkeypatch, tmp_path):
 def test_cbconsole_export_is_a_subcommand(tmp_path, capsys):
     assert main(["export", "--state-dir", str(tmp_path)]) == 1
     assert "no incident in" in capsys.readouterr().err
+
+
+def test_time_zone_for_the_screen_and_the_export(tmp_path):
+    assert load_config(env={}).incident.timezone == "UTC"
+    config = load_config(overrides={"incident": {"timezone": "Europe/Paris"}}, env={})
+    assert config.incident.timezone == "Europe/Paris"
+    with pytest.raises(ConfigFileError, match="unknown time zone"):
+        load_config(write(tmp_path, '[incident]\ntimezone = "Mars/Olympus"\n'), env={})

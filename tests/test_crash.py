@@ -78,3 +78,32 @@ def test_a_write_torn_by_a_crash_is_reported_and_the_next_starts_clean(tmp_path)
     assert loaded.problems == ()
     assert [(e.id, e.kind) for e in loaded.events] == [
         (1, EventKind.INCIDENT_OPENED), (2, EventKind.NOTE)]
+
+
+def test_two_consoles_on_one_state_dir(tmp_path):
+    """The second is told who holds the directory and records nothing; once the
+    first dies (even by kill -9) the lock is gone and its incident resumes."""
+    from argparse import Namespace
+
+    from console.cli import open_journal
+    from console.config import Config
+    from console.journal import JournalLocked
+
+    proc = child(tmp_path, "loop")
+    try:
+        assert proc.stdout.readline(), proc.stderr.read().decode()
+        try:
+            Journal.open_or_resume(tmp_path)
+        except JournalLocked as locked:
+            assert f"pid {proc.pid}" in str(locked) and str(tmp_path) in str(locked)
+        else:
+            raise AssertionError("a second journal opened the directory")
+        tracker, why = open_journal(Config(), Namespace(demo=False, state_dir=tmp_path), None)
+        assert tracker is None and f"pid {proc.pid}" in why and "NOT recorded" in why
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=10)
+    last = max(n for _, n in confirmed_of(out)) if confirmed_of(out) else 1
+    resumed = Journal.open_or_resume(tmp_path)
+    assert resumed.is_open and max(e.id for e in resumed.events) >= last
+    resumed.close()

@@ -121,3 +121,35 @@ async def test_the_whole_loop_by_keys(tmp_path):
     kinds = {e.kind for e in loaded.events}
     assert {EventKind.ACKNOWLEDGED, EventKind.NOTE, EventKind.ACTION, EventKind.ROOT_CAUSE,
             EventKind.SERVICE_RECOVERED, EventKind.RESOLVED, EventKind.EXPORT} <= kinds
+
+
+async def test_select_payment_api_r_y_and_the_breaker_recovers(tmp_path):
+    """The issue's must-show: from the demo, select payment-api, `r`, `y`;
+    its breaker goes HALF-OPEN and then CLOSED."""
+    app, clock, _ = build(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await poll(app, pilot, clock, 20)
+        board = app.query_one("#board")
+        board.move_cursor(row=board.get_row_index("payment-api"))
+        await pilot.pause()
+        assert app.snapshot.service("payment-api").state.label == "OPEN"
+        keys = ["r", "y"]
+        for key in keys:
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        seen = []
+        for _ in range(60):
+            await poll(app, pilot, clock, POLL_S)
+            state = app.snapshot.service("payment-api").state.label
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            if state == "CLOSED":
+                break
+        assert seen[-1] == "CLOSED", seen
+        # The probe may pass between two polls: the transitions show HALF-OPEN.
+        moves = [(t.from_state.label, t.to_state.label)
+                 for t in reversed(app.history.transitions("payment-api"))]
+        assert ("OPEN", "HALF-OPEN") in moves and ("HALF-OPEN", "CLOSED") in moves, moves
+        assert len(keys) <= 3

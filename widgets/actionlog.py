@@ -41,7 +41,7 @@ def event_message(event: ActionEvent) -> str:
 
 def log_table(events: list[ActionEvent]) -> Table:
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
-    for title in ("AT (UTC)", "ACTION", "SERVICE", "STAGE", "TARGET / OUTCOME"):
+    for title in (fmt.at_title(), "ACTION", "SERVICE", "STAGE", "TARGET / OUTCOME"):
         table.add_column(title, no_wrap=title != "TARGET / OUTCOME")
     table.columns[4].ratio = 1
     for event in reversed(events[-SHOWN:]):

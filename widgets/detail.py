@@ -87,7 +87,7 @@ def instances_table(service: ServiceStatus, now: datetime) -> Group:
 def history_table(transitions: list[Transition]) -> Table:
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
     for title, justify in (
-        ("AT (UTC)", "left"),
+        (fmt.at_title(), "left"),
         ("INSTANCE", "left"),
         ("TRANSITION", "left"),
         ("AFTER", "right"),

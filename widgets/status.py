@@ -76,7 +76,8 @@ def status_text(
     if last_good is None:
         text.append("none yet", style="dim")
     else:
-        text.append(f"{fmt.clock_time(last_good)} UTC ({fmt.since(last_good, now)} ago)")
+        text.append(f"{fmt.clock_time(last_good)} {fmt.zone_label()} "
+                    f"({fmt.since(last_good, now)} ago)")
     if stale_reason is not None:
         text.append("  ")
         text.append(" STALE ", style="bold white on red")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from zoneinfo import ZoneInfo
+
 from rich.text import Text
 
 from console.model import Alert, BreakerState
@@ -24,6 +26,8 @@ STATE_STYLE = {
     BreakerState.CLOSED: "green",
 }
 
+_ZONE: timezone | ZoneInfo = timezone.utc
+_ZONE_LABEL = "UTC"
 _SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -97,11 +101,28 @@ def since(then: datetime | None, now: datetime) -> str:
     return duration(None if then is None else (now - then).total_seconds())
 
 
+def set_zone(name: str) -> None:
+    """The operator's time zone for every time on screen (default UTC).
+    One per process: the header and the column titles name it."""
+    global _ZONE, _ZONE_LABEL
+    _ZONE = timezone.utc if name in ("UTC", "utc") else ZoneInfo(name)
+    _ZONE_LABEL = "UTC" if _ZONE is timezone.utc else name
+
+
+def zone_label() -> str:
+    return _ZONE_LABEL
+
+
+def at_title() -> str:
+    """The title of a time column: AT (UTC), AT (Europe/Paris)."""
+    return f"AT ({_ZONE_LABEL})"
+
+
 def clock_time(at: datetime | None) -> str:
-    """HH:MM:SS in UTC (the header says so)."""
+    """HH:MM:SS in the operator's zone (the header and column titles name it)."""
     if at is None:
         return "—"
-    return at.astimezone(timezone.utc).strftime("%H:%M:%S")
+    return at.astimezone(_ZONE).strftime("%H:%M:%S")
 
 
 def rate_str(value: float | None) -> str:

@@ -82,7 +82,7 @@ def summary_text(view: IncidentView | None, now: datetime) -> Text:
 
 def timeline_table(rows: list[TimelineRow]) -> Table:
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
-    for title in ("AT (UTC)", "T+", "EVENT"):
+    for title in (fmt.at_title(), "T+", "EVENT"):
         table.add_column(title, no_wrap=title != "EVENT")
     table.columns[2].ratio = 1
     for row in rows:
