@@ -12,7 +12,7 @@ No I/O of its own and no clock: times come from the snapshots (or `at=`).
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -123,6 +123,7 @@ class IncidentTracker:
         #: reads prometheus_url / profile / prometheus_auth to query impact).
         self.source_details = dict(source_details or {})
         self._recent: dict[str, deque[Transition]] = {}
+        self._swept = datetime.min.replace(tzinfo=timezone.utc)
         self._closed_seen: dict[str, datetime] = {}  # first poll that saw it CLOSED
         self._in_gap = False
         self._rebuild()
@@ -168,6 +169,7 @@ class IncidentTracker:
         now = snapshot.fetched_at
         for t in snapshot.transitions:
             self._recent.setdefault(t.service, deque(maxlen=RECENT_PER_SERVICE)).append(t)
+        self._forget_old(now)
         out: list[JournalEvent] = []
         if stale or snapshot.error is not None:
             if not self._in_gap:
@@ -199,6 +201,23 @@ class IncidentTracker:
                     out += self._transition(t)
             out += self._recoveries(snapshot)
         return out
+
+    def _forget_old(self, now: datetime) -> None:
+        """The lead-up and first openings are all `_recent` is for: older
+        transitions go, so a big flapping fleet cannot fill it (100 x 5,000)."""
+        if now - self._swept < timedelta(seconds=60):
+            return
+        self._swept = now
+        # Before an opening, an hour (a console started late reads an hour
+        # back); once open, the lead-up has been recorded.
+        keep = self.config.lead_up_s + (60 if self.journal.is_open else 3600)
+        horizon = now - timedelta(seconds=keep)
+        for service in list(self._recent):
+            recent = self._recent[service]
+            while recent and recent[0].at < horizon:
+                recent.popleft()
+            if not recent:
+                del self._recent[service]
 
     def _first_open(self, service: str, snapshot: FleetSnapshot,
                     after: datetime | None = None) -> datetime | None:

@@ -292,3 +292,24 @@ async def test_times_show_in_the_operators_zone():
         header = str(app.query_one("#status").content)
         # 09:05 UTC is 10:05 in Paris in November.
         assert "last poll: 10:05:00 Europe/Paris" in header, header
+
+
+async def test_rows_scrolled_into_view_show_the_newest_values():
+    c = clock()
+    names = [f"svc-{i:03d}" for i in range(200)]
+    source = ScriptedSource(c, [service(n, fail=1.0) for n in names])
+    app = CBConsoleApp(source, poll_interval=3600, clock=c)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        source.services = [service(n, fail=7.0 if n == "svc-199" else 1.0) for n in names]
+        app.start_poll()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # Off screen: not redrawn yet. On screen: the newest value at once.
+        board.move_cursor(row=board.get_row_index("svc-199"))
+        await pilot.pause()
+        fail = str(board.get_row("svc-199")[6]).strip()
+        assert fail == "7.0", board.get_row("svc-199")
+        assert str(board.get_row("svc-000")[6]).strip() == "1.0"
