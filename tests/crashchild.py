@@ -27,8 +27,20 @@ def tearing_writer(path: Path, data: bytes) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def blocked(state_dir: Path) -> None:
+    """A state dir that cannot be written: every append must say False and
+    keep the event; nothing may claim it was recorded."""
+    journal = Journal.open_or_resume(state_dir, actor="crash-test")
+    journal.open_incident("payment-api")
+    for n in range(3):
+        ok = journal.append(EventKind.NOTE, details={"text": f"note {n}"})
+        print(f"append {ok} pending {len(journal.pending)} problem {journal.problem}", flush=True)
+
+
 def main() -> None:
     state_dir, mode = Path(sys.argv[1]), sys.argv[2]
+    if mode == "blocked":
+        return blocked(state_dir)
     rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     writer = tearing_writer if mode == "torn" else append_durably
     journal = Journal.open_or_resume(state_dir, actor="crash-test", writer=writer)

@@ -107,3 +107,19 @@ def test_two_consoles_on_one_state_dir(tmp_path):
     resumed = Journal.open_or_resume(tmp_path)
     assert resumed.is_open and max(e.id for e in resumed.events) >= last
     resumed.close()
+
+
+def test_a_state_dir_that_cannot_be_written(tmp_path):
+    """In a process of its own: every append says False and waits in memory;
+    nothing is claimed written. (Root writes through permission bits, so the
+    directory is blocked by a file in its place.)"""
+    blocked = tmp_path / "state"
+    blocked.write_text("not a directory")
+    proc = child(blocked, "blocked")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert [line.split()[:4] for line in lines] == [
+        ["append", "False", "pending", str(n)] for n in (2, 3, 4)]
+    assert all("journal not writable" in line for line in lines)
+    assert blocked.read_text() == "not a directory"
