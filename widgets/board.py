@@ -56,6 +56,13 @@ def sort_key(service: ServiceStatus) -> tuple:
     return (service.state.rank, service.service)
 
 
+def name_cell(service: ServiceStatus) -> _ServiceCell:
+    name = _ServiceCell(fmt.literal(service.service), no_wrap=True, overflow="ellipsis")
+    name.truncate(NAME_MAX, overflow="ellipsis")
+    name.sort_key = sort_key(service)
+    return name
+
+
 def alert_cell(alert: Alert | None) -> Text:
     if alert is None:
         return Text("")
@@ -89,11 +96,8 @@ def row_cells(
         if last
         else Text("—", style="dim")
     )
-    name = _ServiceCell(fmt.literal(service.service), no_wrap=True, overflow="ellipsis")
-    name.truncate(NAME_MAX, overflow="ellipsis")
-    name.sort_key = sort_key(service)
     return (
-        name,
+        name_cell(service),
         fmt.state_text(state),
         alert_cell(alert),
         right(f"{count}/{total}", "inst"),
@@ -123,7 +127,8 @@ class BreakerBoard(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.filter_text = ""
-        self._cells: dict[str, tuple[Text | str, ...]] = {}
+        self._cells: dict[str, tuple[Text | str, ...]] = {}  # as drawn
+        self._inputs = None  # the last show()'s, to draw rows scrolled into view
         # Until the operator picks a row, the cursor stays on the top (worst)
         # one; after that it follows the service they picked.
         self._follow = False
@@ -162,40 +167,70 @@ class BreakerBoard(DataTable):
         now: datetime,
         alerts: Mapping[str, Alert] | None = None,
     ) -> None:
-        """Bring the rows up to date: only changed cells are touched, and the
-        cursor stays on the service it was on."""
+        """Bring the rows up to date: sorted worst first, the cursor on the
+        service it was on, and only the rows on screen redrawn (a row is
+        drawn when it scrolls into view): at thousands of rows, building
+        and updating every cell each second is what would stall the keys."""
         needle = self.filter_text.casefold()
-        alerts = alerts or {}
-        wanted = {
-            s.service: row_cells(s, series.get(s.service, []), now, alerts.get(s.service))
-            for s in services
-            if needle in s.service.casefold()
-        }
+        shown = {s.service: s for s in services if needle in s.service.casefold()}
+        self._inputs = (shown, series, now, alerts or {})
         before = self.selected_service
         selected = before if self._follow else None
         self._updating = True
         with self.app.batch_update():
-            for gone in [k for k in self._cells if k not in wanted]:
+            for gone in [k for k in self._cells if k not in shown]:
                 self.remove_row(gone)
                 del self._cells[gone]
-            for key, cells in wanted.items():
+            for key, service in shown.items():
                 old = self._cells.get(key)
                 if old is None:
+                    cells = self._row(service)
                     self.add_row(*cells, key=key)
-                else:
-                    for (column, _, _), new, was in zip(COLUMNS, cells, old):
-                        if new != was or (column == "service" and new.sort_key != was.sort_key):
-                            self.update_cell(key, column, new, update_width=False)
-                self._cells[key] = cells
-            order = sorted(wanted, key=lambda k: wanted[k][0].sort_key)
+                    self._cells[key] = cells
+                    continue
+                name = name_cell(service)  # it carries the sort key: always current
+                if name != old[0] or name.sort_key != old[0].sort_key:
+                    self.update_cell(key, "service", name, update_width=False)
+                    self._cells[key] = (name, *old[1:])
+            order = sorted(shown, key=lambda k: sort_key(shown[k]))
             if order != self.services_shown:
                 self.sort("service", key=lambda cell: cell.sort_key)
-            row = self.get_row_index(selected) if selected in wanted else 0
+            row = self.get_row_index(selected) if selected in shown else 0
             if row != self.cursor_row:
                 self.move_cursor(row=row, animate=False, scroll=selected is None)
+            self._draw_visible()
         self._updating = False
         if self.selected_service != before:
             self.post_message(self.ServiceSelected(self.selected_service))
+
+    def _row(self, service: ServiceStatus) -> tuple[Text | str, ...]:
+        _, series, now, alerts = self._inputs
+        return row_cells(service, series.get(service.service, []), now,
+                         alerts.get(service.service))
+
+    def _draw_visible(self) -> None:
+        """The newest cells for the rows on screen, and a margin."""
+        if self._inputs is None:
+            return
+        shown = self._inputs[0]
+        top, margin = int(self.scroll_y), 10
+        for row in self.ordered_rows[max(0, top - margin): top + self.size.height + margin]:
+            key = row.key.value
+            service = shown.get(key)
+            if service is None:
+                continue
+            cells = self._row(service)
+            for (column, _, _), new, was in zip(COLUMNS, cells, self._cells[key]):
+                if new != was:
+                    self.update_cell(key, column, new, update_width=False)
+            self._cells[key] = cells
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._draw_visible()
+
+    def on_resize(self) -> None:
+        self._draw_visible()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
