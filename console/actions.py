@@ -23,6 +23,7 @@ from typing import Callable
 
 from console import kube_ops as ops
 from console.clock import Clock, system_clock
+from console.errors import first_line
 from console.model import Deployment
 from console.plan import Mode, Outcome, Plan, Progress
 from console.probe import HealthResult, Probe
@@ -315,7 +316,7 @@ class ActionRunner:
         try:
             return self._execute(plan, step)
         except Exception as exc:  # a bug or a library surprise: still close the record
-            return step.failed(f"unexpected error: {type(exc).__name__}: {_first_line(exc)}")
+            return step.failed(f"unexpected error: {type(exc).__name__}: {_short(first_line(exc))}")
 
     def _execute(self, plan: Plan, step: _Step) -> Outcome:
         # Checked again here, before any request: the plan may come from
@@ -655,8 +656,3 @@ def _flag_curl(source: FlagSource | None, base: str, name: str, enable: bool) ->
 def _short(text: str) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
-
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return _short(text.splitlines()[0]) if text else ""

@@ -19,3 +19,10 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, SourceError):
         return str(error) or type(error).__name__
     return f"{type(error).__name__}: {error}"
+
+
+def first_line(value: object) -> str:
+    """The first line of an error's text: messages from libraries and servers
+    can run to pages."""
+    text = str(value).strip()
+    return text.splitlines()[0] if text else ""

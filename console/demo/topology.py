@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from console.kube_ops import env_prefix
 from console.servicemap import ServiceEntry, ServiceMap
 
 NAMESPACE = "shop"
@@ -62,7 +63,7 @@ class Downstream:
     @property
     def env_prefix(self) -> str:
         """PAYMENT_API for payment-api, as in the runbook's fallback variables."""
-        return self.name.upper().replace("-", "_")
+        return env_prefix(self.name)
 
 
 PAYMENT_POOL = Fault(start_s=4.0, error_rate=0.97, message="connection pool exhausted")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+from console.errors import first_line
 from console.model import (
     EXIT_NOT_FOUND,
     Condition,
@@ -226,7 +227,7 @@ class KubernetesCluster:
             try:
                 kconfig.load_incluster_config(client_configuration=cfg)
             except ConfigException as exc:
-                raise Unavailable(f"in-cluster config unusable: {_first_line(exc)}: "
+                raise Unavailable(f"in-cluster config unusable: {first_line(exc)}: "
                                   "cluster features unavailable") from None
             self.label = "in-cluster"
             default_ns = _read_text(_SA_NAMESPACE) or "default"
@@ -235,7 +236,7 @@ class KubernetesCluster:
             try:
                 contexts, current = kconfig.list_kube_config_contexts(config_file)
             except ConfigException as exc:
-                raise Unavailable(f"kubeconfig {where} unusable: {_first_line(exc)}") from None
+                raise Unavailable(f"kubeconfig {where} unusable: {first_line(exc)}") from None
             except Exception as exc:  # unreadable or not YAML
                 raise Unavailable(f"kubeconfig {where} unreadable: {type(exc).__name__}") \
                     from None
@@ -254,7 +255,7 @@ class KubernetesCluster:
                                          client_configuration=cfg, persist_config=False)
             except ConfigException as exc:
                 raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
-                                  f"{where}: {_first_line(exc)}") from None
+                                  f"{where}: {first_line(exc)}") from None
             except Exception as exc:  # e.g. an exec credential plugin failing
                 raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
                                   f"{where}: {type(exc).__name__}") from None
@@ -398,7 +399,7 @@ class KubernetesCluster:
         if code is not None:
             return ExecResult(exit_code=code, stdout=stdout, stderr=stderr)
         raise SourceError(self._scrub(f"exec in pod {pod} failed: "
-                                      f"{_first_line(message) or 'no reason given'}"))
+                                      f"{first_line(message) or 'no reason given'}"))
 
     def _exec_refused(self, exc: Any, namespace: str, pod: str) -> str:
         """The handshake's failure: an HTTP answer in place of 101 Switching
@@ -421,7 +422,7 @@ class KubernetesCluster:
             return f"API server at {self.server} unreachable: no answer within {self.timeout:g} s"
         if len(chain) > 1:  # the client wraps what the socket raised
             return f"API server at {self.server} unreachable: {self._network_words(chain[1])}"
-        return f"exec in pod {pod} failed: {_first_line(getattr(exc, 'reason', exc))}"
+        return f"exec in pod {pod} failed: {first_line(getattr(exc, 'reason', exc))}"
 
     # --- calls and errors ------------------------------------------------------------
 
@@ -462,7 +463,7 @@ class KubernetesCluster:
         plural, group = resource
         qualified = f"{plural}.{group}" if group else plural
         if code == 0:  # the client's own wrapping of a TLS failure
-            return f"API server at {self.server} unreachable: {_first_line(exc.reason or '')}"
+            return f"API server at {self.server} unreachable: {first_line(exc.reason or '')}"
         if code == 401:
             return f'unauthorized: the cluster rejected the credentials of context "{self.label}"'
         if code == 403:
@@ -505,7 +506,7 @@ class KubernetesCluster:
         if any(isinstance(e, ConnectionResetError) for e in chain):
             return "connection reset"
         if isinstance(seen, u3.SSLError):
-            return f"TLS failed: {_first_line(seen)}"
+            return f"TLS failed: {first_line(seen)}"
         if isinstance(seen, u3.ProtocolError):
             if any(type(e).__name__ == "BadStatusLine" for e in (*chain, *seen.args)):
                 return "it answered something that is not HTTP"
@@ -546,13 +547,10 @@ def _status_of(exc: Any) -> tuple[str, str]:
     message = str(status.get("message") or "").strip()
     reason = str(status.get("reason") or exc.reason or "").strip()
     if not message and body and not status:
-        message = _first_line(body)[:200]
+        message = first_line(body)[:200]
     return message, reason
 
 
-def _first_line(value: Any) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else ""
 
 
 def _read_text(path: Path) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from console.clock import Clock, system_clock
+from console.errors import first_line
 from console.probe import HealthResult, SmokeResult, smoke_result
 
 
@@ -54,7 +55,7 @@ class HttpProbe:
             return f"no answer within {self.timeout:g} s"
         if any(isinstance(e, ssl.SSLError) for e in chain):
             tls = next(e for e in chain if isinstance(e, ssl.SSLError))
-            return f"TLS failed: {getattr(tls, 'reason', None) or _first_line(tls)}"
+            return f"TLS failed: {getattr(tls, 'reason', None) or first_line(tls)}"
         if any(isinstance(e, ConnectionRefusedError) for e in chain) or \
                 "refused" in str(exc).lower():
             return "connection refused"
@@ -63,11 +64,11 @@ class HttpProbe:
                 or "name resolution" in text or "no address associated" in text:
             return "host name does not resolve"
         if isinstance(exc, httpx.UnsupportedProtocol):
-            return f"cannot probe: {_first_line(exc)}"
+            return f"cannot probe: {first_line(exc)}"
         if isinstance(exc, httpx.RemoteProtocolError):
             return "the connection broke off"
         if isinstance(exc, httpx.ConnectError):
-            return f"cannot connect: {_first_line(exc)}"
+            return f"cannot connect: {first_line(exc)}"
         return type(exc).__name__
 
     # --- Probe -----------------------------------------------------------------------
@@ -86,6 +87,3 @@ class HttpProbe:
         return smoke_result(url, results)
 
 
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else ""
