@@ -1205,6 +1205,11 @@ def _handler_for(server: KubeServer):
             self.send_header("Sec-WebSocket-Protocol", protocol)
             self.end_headers()
             try:
+                # As a kubelet: the process answers after the upgrade, not in
+                # the same packet (kubectl drops output for a stream it has not
+                # set up yet: "Unknown stream id").
+                self.wfile.flush()
+                time.sleep(0.05)
                 for channel, data in frames:
                     self.wfile.write(_ws_frame(0x2, bytes([channel]) + data))
                 self.wfile.write(_ws_frame(0x8, (1000).to_bytes(2, "big")))
