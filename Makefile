@@ -13,8 +13,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# An editable install leaves the bytecode to the first run, which never
+# writes it under PYTHONDONTWRITEBYTECODE: compile it as a wheel install would.
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/python -m compileall -q console widgets
 
 install-test: $(BIN)/python servers
 	$(BIN)/pip install -q -e '.[test]'

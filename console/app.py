@@ -15,6 +15,7 @@ from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.widget import MountError
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from console.actions import ActionRunner
@@ -35,7 +36,6 @@ from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
 from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
-from widgets.help import HelpScreen
 from widgets.status import StatusLine
 from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
@@ -189,24 +189,39 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         with TabbedContent(id="panes", initial="breaker"):
             with TabPane("Breaker [1]", id="breaker"):
                 yield ServiceDetail(id="detail")
-            with TabPane("Diagnosis [2]", id="diagnosis"):
-                yield DiagnosisPane(id="diagnosis-pane")
-            with TabPane("Actions [3]", id="actions"):
-                yield ActionLog(id="action-log-pane")
-            with TabPane("Timeline [4]", id="timeline"):
-                yield TimelinePane(id="timeline-pane")
+            # Hidden at the start: filled after the first frame (_mount_rest).
+            yield TabPane("Diagnosis [2]", id="diagnosis")
+            yield TabPane("Actions [3]", id="actions")
+            yield TabPane("Timeline [4]", id="timeline")
         yield Input(placeholder="filter services by name (enter keeps, escape clears)", id="filter")
-        yield Footer()
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
         self.loop_thread = threading.get_ident()
         self._opened_at = self.clock()
+        # Before the terminal and the widgets are set up: the first answer
+        # can then be on the first frame.
+        self.start_poll()
+
+    def on_mount(self) -> None:
         self.view(BreakerBoard).focus()
         self.refresh_views()
         # Ages and countdowns move every second; STALE must show on time even
         # with a fast poll.
         self.set_interval(min(1.0, self.poll_interval), self._tick, name="tick")
-        self.start_poll()
+        self.call_after_refresh(self._mount_rest)
+
+    async def _mount_rest(self) -> None:
+        """What the first frame does not show follows it: the board is what
+        the operator waits for. Until then the views skip these panes."""
+        try:
+            for pane, widget in (("#diagnosis", DiagnosisPane(id="diagnosis-pane")),
+                                 ("#actions", ActionLog(id="action-log-pane")),
+                                 ("#timeline", TimelinePane(id="timeline-pane"))):
+                await self.view(pane, TabPane).mount(widget)
+            await self.mount(Footer())
+        except (MountError, NoMatches):
+            return  # quit before the first frame was out
+        self.refresh_views()
 
     def _tick(self) -> None:
         # Events waiting for a writable disk are retried, in order.
@@ -412,6 +427,8 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             ("^p", "Command palette"),
             ("^q", "Quit"),
         ]
+        from widgets.help import HelpScreen  # not needed for the first frame
+
         self.push_screen(HelpScreen(rows))
 
     def action_filter(self) -> None:

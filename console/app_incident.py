@@ -12,12 +12,9 @@ from datetime import datetime
 from textual import work
 
 from console.diagnosis import Diagnosis
-from console import postmortem
 from console.errors import describe_error
 from console.incident import start_time
 from console.journalfile import EventKind, RootCauseCategory
-from widgets.help import HelpScreen
-from widgets.prompts import RootCausePrompt, TextPrompt, YesNo
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
 
@@ -92,6 +89,8 @@ class IncidentKeys:
             # Only the summary's duration moves between events.
             pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
             return
+        from console import postmortem  # the first incident event brings it in
+
         t0 = start_time(events)
         pending = {e.id for e in journal.pending}
         rows = [
@@ -166,6 +165,8 @@ class IncidentKeys:
         if self.tracker is None or self.tracker.journal.incident_id is None:
             self.notify("No incident to add a note to.", severity="warning")
             return
+        from widgets.prompts import TextPrompt
+
         self.push_screen(TextPrompt("Note for the incident timeline"),
                          callback=lambda text: text and self._operator(
                              "Note", self.tracker.note, text, self.clock()))
@@ -180,6 +181,8 @@ class IncidentKeys:
         amended = [e for e in tracker.journal.events if e.kind == EventKind.NOTE_AMENDED
                    and e.details.get("amends") == note.id]
         current = str((amended[-1] if amended else note).details.get("text") or "")
+        from widgets.prompts import TextPrompt
+
         self.push_screen(TextPrompt(f"Amend note #{note.id} (the first version is kept)",
                                     value=current),
                          callback=lambda text: text and self._operator(
@@ -197,6 +200,8 @@ class IncidentKeys:
             preselect = RootCauseCategory.RECENT_DEPLOYMENT.value
             why = "preselected: the diagnosis found a rollout just before the breaker opened"
         categories = [c.value for c in RootCauseCategory]
+        from widgets.prompts import RootCausePrompt
+
         self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why),
                          callback=lambda answer: answer and self._operator(
                              "Root cause", self.tracker.root_cause, answer[0], answer[1],
@@ -211,6 +216,8 @@ class IncidentKeys:
         body = f"Services: {services}."
         if still_open:
             body += f"\nStill not CLOSED: {', '.join(still_open)}."
+        from widgets.prompts import YesNo
+
         self.push_screen(YesNo("Resolve the incident?", body),
                          callback=lambda yes: yes and self._operator(
                              "Resolved", self.tracker.resolve, "", self.clock()))
@@ -226,6 +233,8 @@ class IncidentKeys:
             self.notify("It is the incident's only service: resolve (R) instead.",
                         severity="warning")
             return
+        from widgets.prompts import YesNo
+
         self.push_screen(YesNo(f"Split {service} off incident {self.tracker.journal.incident_id}?",
                                "It will not rejoin by itself."),
                          callback=lambda yes: yes and self._operator(
@@ -265,4 +274,6 @@ class IncidentKeys:
 
     def action_escalation(self) -> None:
         rows = list(self.escalation) or [("—", "no escalation contacts in the config")]
+        from widgets.help import HelpScreen
+
         self.push_screen(HelpScreen(rows, title="Escalation contacts", columns=("who", "how")))

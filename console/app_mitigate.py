@@ -17,7 +17,6 @@ from console.errors import describe_error
 from console.plan import Mode, Outcome, Plan, Progress
 from console.recorder import ActionEvent, ActionRecorder
 from widgets.actionlog import ActionLog
-from widgets.confirm import ConfirmDialog
 from widgets.diagnosis import DiagnosisPane
 
 MUTATING = ("restart", "fallback", "flag")
@@ -198,6 +197,8 @@ class MitigationKeys:
         self.in_flight[key] = Progress(None, "waiting for confirmation")
         self.refresh_views()
         plan = message.plan
+        from widgets.confirm import ConfirmDialog
+
         self.push_screen(ConfirmDialog(plan, self.mode),
                          callback=lambda chosen: self._confirmed(key, plan, chosen))
 

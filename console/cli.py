@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import sys
 from pathlib import Path
 
@@ -152,13 +154,38 @@ def main(argv: list[str] | None = None) -> int:
 
         return export_main(argv[1:])
     args = build_parser().parse_args(argv)
+    # Imports and set-up make ~75,000 objects that live as long as the
+    # console; collecting while they are made costs ~50 ms of the start, and
+    # frozen they are not walked by every later full collection either.
+    gc.disable()
+    # No pydantic plugin is used: skip the scan of every installed package's
+    # entry points at the first model (~10 ms of the start).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    try:
+        app, tracker = _build_app(args)
+    finally:
+        gc.freeze()
+        gc.enable()
+    if app is None:
+        return 2
+    try:
+        app.run()
+    finally:
+        if tracker is not None and not tracker.journal.close():
+            print(f"cbconsole: {len(tracker.journal.pending)} journal event(s) could not be "
+                  f"written: {tracker.journal.problem}", file=sys.stderr)
+    return app.return_code or 0
+
+
+def _build_app(args):
+    """(the app, its tracker) or (None, None) after saying why on stderr."""
     from console.config import ConfigFileError, load_config
 
     try:
         config = load_config(args.config, overrides=_overrides(args))
     except ConfigFileError as error:
         print(f"cbconsole: {error}", file=sys.stderr)
-        return 2
+        return None, None
     # Imported here so --help and config errors answer without loading Textual.
     from console.app import CBConsoleApp
 
@@ -186,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         except (ConfigFileError, ValueError) as error:
             print(f"cbconsole: {error}", file=sys.stderr)
-            return 2
+            return None, None
         from console.sources.probe import HttpProbe
 
         cluster, cluster_unavailable = connect_cluster(args.context, args.namespace)
@@ -199,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             "demo fleet, or `cbconsole --prometheus URL`.",
             file=sys.stderr,
         )
-        return 2
+        return None, None
     tracker, journal_unavailable = open_journal(config, args, source)
     mode = resolve_mode(config, getattr(cluster, "label", None))
     app = CBConsoleApp(
@@ -218,13 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_interval=config.poll_interval_s,
         warnings=() if args.demo else tls_warnings(config, cluster),
     )
-    try:
-        app.run()
-    finally:
-        if tracker is not None and not tracker.journal.close():
-            print(f"cbconsole: {len(tracker.journal.pending)} journal event(s) could not be "
-                  f"written: {tracker.journal.problem}", file=sys.stderr)
-    return app.return_code or 0
+    return app, tracker
 
 
 def resolve_mode(config, context: str | None):

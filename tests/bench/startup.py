@@ -8,6 +8,9 @@ console within 2x the floor), then which heavy packages the demo has
 imported once its board is painted (kubernetes, prometheus_api_client, httpx
 must not be: demo mode needs none of them).
 
+`make bench-startup` compiles the bytecode first (`make install` does), as a
+wheel install would: both apps then start from bytecode, as they do for a user.
+
 Usage: python tests/bench/startup.py [--runs 10]
 """
 
