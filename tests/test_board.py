@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from rich.text import Text
 
 from console.app import CBConsoleApp
 from console.model import Alert
@@ -313,3 +314,43 @@ async def test_rows_scrolled_into_view_show_the_newest_values():
         fail = str(board.get_row("svc-199")[6]).strip()
         assert fail == "7.0", board.get_row("svc-199")
         assert str(board.get_row("svc-000")[6]).strip() == "1.0"
+
+
+@pytest.mark.parametrize("cell", [
+    "",
+    "  12.5",
+    "probing",
+    Text("payment-api", no_wrap=True, overflow="ellipsis"),
+    Text("a-name-much-longer-than-its-column-" * 3, no_wrap=True, overflow="ellipsis"),
+    Text("12.4%", style="bold red", justify="right"),
+    Text("7%", justify="center", style="on blue"),
+    Text.assemble("09:00:05 ", ("OPEN", "bold red"), "→", ("CLOSED", "green")),
+    Text("支付服务-😀-שלום", no_wrap=True, overflow="ellipsis"),
+    Text("▁▂▃▅▇", style="yellow"),
+])
+@pytest.mark.parametrize("width", [3, 8, 14])
+def test_cells_are_drawn_as_datatable_draws_them(cell, width):
+    """The board draws its cells without rich's layout machinery (see
+    BreakerBoard._render_cell); what reaches the screen must be what
+    DataTable's own path gives, styles included."""
+    from rich.console import Console
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.renderables.styled import Styled
+    from rich.padding import Padding
+
+    from widgets.board import cell_line
+
+    console = Console(width=200, color_system="truecolor")
+    pre, post = Style(bgcolor="grey11") + Style.from_meta({"row": 1}), Style(bold=True)
+    expected_cell = cell if isinstance(cell, Text) else Text(cell, end="")
+    options = console.options.update_dimensions(width, 1).update(no_wrap=True)
+    expected = console.render_lines(
+        Styled(Padding(expected_cell, (0, 1)), pre_style=pre, post_style=post), options)[0]
+    got = cell_line(cell, width, 1, pre, post, console)
+
+    def cells(segments):
+        # One entry per terminal cell: the text drawn there and its style.
+        return [(ch, seg.style) for seg in Segment.simplify(segments) for ch in seg.text]
+
+    assert cells(got) == cells(expected)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -112,6 +116,31 @@ def row_cells(
     )
 
 
+def cell_line(value: Text | str, width: int, padding: int, pre: Style, post: Style,
+              console) -> list[Segment]:
+    """One board cell as DataTable draws a one-line cell (Styled(Padding(cell)),
+    cut to the width), without its general layout machinery, which costs ten
+    times as much. A str cell is one of our own figures: no markup in it."""
+    text = value.copy() if isinstance(value, Text) else Text(value)
+    inner = max(0, width - 2 * padding)
+    # As rich's Lines.justify does it (the padding takes the text's style).
+    if text.justify in ("right", "center"):
+        text.rstrip()
+        text.truncate(inner)
+        fill = inner - text.cell_len
+        text.pad_left(fill if text.justify == "right" else fill // 2)
+        text.pad_right(inner - text.cell_len)
+    else:
+        text.truncate(inner)
+    line = Text()
+    line.append(text)  # its own style becomes a span, as rich's wrapping does
+    segments = [Segment(" " * padding), *line.render(console)]
+    fill = inner - line.cell_len + padding
+    if fill:
+        segments.append(Segment(" " * fill))
+    return list(Segment.apply_style(segments, pre, post))
+
+
 class BreakerBoard(DataTable):
     """Shows services; knows nothing of where they come from."""
 
@@ -129,10 +158,14 @@ class BreakerBoard(DataTable):
         self.filter_text = ""
         self._cells: dict[str, tuple[Text | str, ...]] = {}  # as drawn
         self._inputs = None  # the last show()'s, to draw rows scrolled into view
+        self._services: Sequence[ServiceStatus] = ()  # as last shown, and the filter then
+        self._needle = ""
         # Until the operator picks a row, the cursor stays on the top (worst)
         # one; after that it follows the service they picked.
         self._follow = False
         self._updating = False
+        # (row, column, how it is drawn) -> (the cell value, its lines)
+        self._rendered: LRUCache[tuple, tuple[object, list]] = LRUCache(4096)
 
     def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
@@ -172,8 +205,17 @@ class BreakerBoard(DataTable):
         drawn when it scrolls into view): at thousands of rows, building
         and updating every cell each second is what would stall the keys."""
         needle = self.filter_text.casefold()
+        alerts = alerts or {}
+        if (self._inputs is not None and services is self._services
+                and needle == self._needle and alerts == self._inputs[3]):
+            # The same poll a second later: only the ages and countdowns move.
+            self._inputs = (self._inputs[0], series, now, alerts)
+            with self.app.batch_update():
+                self._draw_visible()
+            return
+        self._services, self._needle = services, needle
         shown = {s.service: s for s in services if needle in s.service.casefold()}
-        self._inputs = (shown, series, now, alerts or {})
+        self._inputs = (shown, series, now, alerts)
         before = self.selected_service
         selected = before if self._follow else None
         self._updating = True
@@ -188,8 +230,9 @@ class BreakerBoard(DataTable):
                     self.add_row(*cells, key=key)
                     self._cells[key] = cells
                     continue
-                name = name_cell(service)  # it carries the sort key: always current
-                if name != old[0] or name.sort_key != old[0].sort_key:
+                # A row's name is its key; only the sort key it carries can change.
+                if sort_key(service) != old[0].sort_key:
+                    name = name_cell(service)
                     self.update_cell(key, "service", name, update_width=False)
                     self._cells[key] = (name, *old[1:])
             order = sorted(shown, key=lambda k: sort_key(shown[k]))
@@ -224,6 +267,42 @@ class BreakerBoard(DataTable):
                 if new != was:
                     self.update_cell(key, column, new, update_width=False)
             self._cells[key] = cells
+
+    def _render_cell(self, row_index: int, column_index: int, base_style, width: int,
+                     cursor: bool = False, hover: bool = False):
+        """DataTable renders every cell again after any update (its caches
+        count updates table-wide), and the board updates some cells every
+        second: each frame rendered every cell on screen through rich's
+        layout, the bulk of what a key press waited behind at 5,000
+        breakers. Here a cell's lines are kept while its value is the same
+        object (update_cell puts a new one), and drawn by cell_line. (The
+        private names are textual 8.2.8's, which pyproject pins; the board
+        snapshots fail if the drawing ever differs.)"""
+        if row_index < 0 or column_index < 0:  # the header
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key, column_key = self.coordinate_to_cell_key(Coordinate(row_index, column_index))
+        value = self.get_cell(row_key, column_key)
+        key = (row_key, row_index, column_index, base_style, width, cursor, hover,
+               self._show_hover_cursor, self._pseudo_class_state)
+        hit = self._rendered.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        component, post = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+        lines = [cell_line(value, width, self.cell_padding, pre, post, self.app.console)]
+        self._rendered[key] = (value, lines)
+        return lines
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._rendered.clear()
+
+    def notify_style_update(self) -> None:
+        self._rendered.clear()  # a theme or focus change restyles every cell
+        super().notify_style_update()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

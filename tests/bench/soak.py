@@ -38,6 +38,7 @@ from tests.bench.procstats import (  # noqa: E402
 from tests.promserver import Backend, wait_until  # noqa: E402
 
 from console.app import CBConsoleApp  # noqa: E402
+from console.cli import long_session_gc  # noqa: E402
 from console.incident import IncidentTracker  # noqa: E402
 from console.journal import Journal  # noqa: E402
 from console.sources.prometheus import PrometheusSource  # noqa: E402
@@ -61,6 +62,7 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
     source = CountingSource(url, profile="runbook", backfill_minutes=5)
     journal = Journal.open_or_resume(state, actor="soak")
     app = CBConsoleApp(source, tracker=IncidentTracker(journal), poll_interval=1.0)
+    long_session_gc()  # as cbconsole does once the app is built
     lags: list[float] = []
     samples: list[dict] = []
     running = True
@@ -71,7 +73,7 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
             await asyncio.sleep(0.05)
             lags.append(time.perf_counter() - t - 0.05)
 
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(140, 40)):
         probe = asyncio.ensure_future(lag_probe())
         start = time.monotonic()
         end = start + minutes * 60
