@@ -1,7 +1,8 @@
 """The console's incident keys and timeline: the tracker fed from every
 poll, the operator's events (a n N c R S), the response clock in the header,
 the postmortem export (e) and the escalation contacts (x). Mixed into
-CBConsoleApp."""
+CBConsoleApp. The prompts and the postmortem are imported when first used:
+the first frame does not need them."""
 
 from __future__ import annotations
 

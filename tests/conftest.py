@@ -3,6 +3,7 @@ CBCONSOLE_* variables, so a developer's own setup never leaks in."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -19,3 +20,11 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     from widgets.text import set_zone
 
     set_zone("UTC")  # a test that showed another zone leaves none behind
+    # cli.main sets the collector up for a long session (long_session_gc) and
+    # cbconsole sets PYDANTIC_DISABLE_PLUGINS: neither outlives the test.
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "-")  # recorded, so undone after the test
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
