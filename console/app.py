@@ -372,7 +372,9 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             board.show(snapshot.services, series, now, alerts)
         self._show_detail(board.selected_service, now, alerts)
         self._show_actions()
-        self._show_timeline(now)
+        if self.view("#panes", TabbedContent).active == "timeline":
+            # Hundreds of events and services: drawn when it can be seen.
+            self._show_timeline(now)
 
     def service_alerts(self) -> dict[str, Alert]:
         """Each service's alert, firing before pending."""
@@ -409,6 +411,10 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def action_pane(self, pane: str) -> None:
         self.view("#panes", TabbedContent).active = pane
+
+    @on(TabbedContent.TabActivated)
+    def _pane_shown(self) -> None:
+        self.refresh_views()  # a pane not drawn while hidden is drawn now
 
     # --- actions --------------------------------------------------------------
 

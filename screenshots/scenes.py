@@ -88,6 +88,15 @@ def build(scene: Scene):
             board = app.query_one("#board")
             board.move_cursor(row=board.get_row_index(scene.select))
         await pilot.pause()
+        # The automatic diagnosis of a selected row waits 0.5 s of real time,
+        # so it may have run at any poll above: once more, on the scene's clock.
+        if app._diagnose_timer is not None:
+            app._diagnose_timer.stop()
+        await app.workers.wait_for_complete()
+        app.diagnoses.clear()
+        app.action_diagnose()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         async def press(keys) -> None:
             for key in keys:
                 await pilot.press(key)

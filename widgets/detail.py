@@ -115,6 +115,11 @@ def history_table(transitions: list[Transition]) -> Table:
     return table
 
 
+def _same(new: list[Transition], shown: tuple[Transition, ...] | None) -> bool:
+    return shown is not None and len(new) == len(shown) and all(
+        a is b for a, b in zip(new, shown))
+
+
 class ServiceDetail(Horizontal):
     """Per-instance states on the left, transition history on the right."""
 
@@ -124,6 +129,8 @@ class ServiceDetail(Horizontal):
     ServiceDetail #detail-history { width: 1fr; padding: 0 1; border-left: solid $primary-darken-2; }
     ServiceDetail.-stale { tint: $background 45%; }
     """
+
+    _transitions_shown: tuple[Transition, ...] | None = None
 
     def compose(self):
         with VerticalScroll(id="detail-left"):
@@ -145,7 +152,11 @@ class ServiceDetail(Horizontal):
             summary_w.update(Text("No service selected.", style="dim"))
             self.query_one("#detail-instances", Static).update("")
             self.query_one("#detail-transitions", Static).update("")
+            self._transitions_shown = None
             return
         summary_w.update(summary(service, now, alert))
         self.query_one("#detail-instances", Static).update(instances_table(service, now))
-        self.query_one("#detail-transitions", Static).update(history_table(transitions))
+        if not _same(transitions, self._transitions_shown):
+            # Up to 200 rows that do not age: drawn again only when they change.
+            self.query_one("#detail-transitions", Static).update(history_table(transitions))
+            self._transitions_shown = tuple(transitions)
