@@ -277,7 +277,8 @@ class BreakerBoard(DataTable):
         breakers. Here a cell's lines are kept while its value is the same
         object (update_cell puts a new one), and drawn by cell_line. (The
         private names are textual 8.2.8's, which pyproject pins; the board
-        snapshots fail if the drawing ever differs.)"""
+        snapshots and test_cells_are_drawn_as_datatable_draws_them fail if
+        the drawing ever differs.)"""
         if row_index < 0 or column_index < 0:  # the header
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key, column_key = self.coordinate_to_cell_key(Coordinate(row_index, column_index))
