@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from textual import events  # noqa: E402
 
 from tests.bench.procstats import (  # noqa: E402
-    median, open_fds, percentile, rss_mb, start_flipfleet, stop, threads,
+    LagProbe, median, open_fds, percentile, rss_mb, start_flipfleet, stop, threads,
 )
 from tests.promserver import Backend, wait_until  # noqa: E402
 
@@ -69,15 +69,7 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None) -
     app = CBConsoleApp(source, tracker=tracker, poll_interval=1.0)
     long_session_gc()  # as cbconsole does once the app is built
     frames: list[float] = []
-    lags: list[float] = []
-    probing = True
     out: dict = {"rss_start": rss_mb(), "threads_start": threads()[1], "fds_start": open_fds()}
-
-    async def lag_probe() -> None:
-        while probing:
-            t = time.perf_counter()
-            await asyncio.sleep(0.02)
-            lags.append(time.perf_counter() - t - 0.02)
 
     async with app.run_test(size=(140, 40)):
         display = app._display
@@ -118,7 +110,8 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None) -
         out["first_board_s"] = time.monotonic() - wait_start
         out["rss_loaded"] = rss_mb()
         await asyncio.sleep(3)  # a few polls in
-        probe = asyncio.ensure_future(lag_probe())
+        probe = LagProbe(0.02)
+        probe.start()
         polls_before = source.polls
         rng = random.Random(1)
         cursor_ms, detail_ms, missed = [], [], 0
@@ -160,10 +153,9 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None) -
                 if painted is not None:
                     detail_ms.append((painted - sent) * 1000)
             del target_row, row
-        probing = False
-        await probe
+        await probe.stop()
         out.update(
-            cursor=cursor_ms, detail=detail_ms, missed=missed, lags=[x * 1000 for x in lags],
+            cursor=cursor_ms, detail=detail_ms, missed=missed, lags=[x * 1000 for x in probe.lags],
             polls=source.polls - polls_before, poll_s=source.seconds[-(source.polls - polls_before):],
             rss_end=rss_mb(), threads_end=threads()[1], fds_end=open_fds(),
             journal=len(tracker.journal.events) if tracker else 0,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import threading
+import time
 
 
 def rss_mb() -> float:
@@ -81,3 +83,28 @@ def stop(proc) -> None:
     except Exception:  # noqa: BLE001
         proc.kill()
         proc.wait(timeout=5)
+
+
+class LagProbe:
+    """The event loop's lag: how late a sleep of `interval` seconds wakes up,
+    sampled (in seconds, in .lags) from start() until stop()."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.lags: list[float] = []
+        self._running = False
+        self._task = None
+
+    def start(self) -> None:
+        self._running = True
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while self._running:
+            t = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.lags.append(time.perf_counter() - t - self.interval)
+
+    async def stop(self) -> None:
+        self._running = False
+        await self._task

@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.procstats import (  # noqa: E402
-    history_size, median, open_fds, rss_mb, start_flipfleet, stop, threads,
+    LagProbe, history_size, median, open_fds, rss_mb, start_flipfleet, stop, threads,
 )
 from tests.promserver import Backend, wait_until  # noqa: E402
 
@@ -66,18 +66,11 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
     journal = Journal.open_or_resume(state, actor="soak")
     app = CBConsoleApp(source, tracker=IncidentTracker(journal), poll_interval=1.0)
     long_session_gc()  # as cbconsole does once the app is built
-    lags: list[float] = []
     samples: list[dict] = []
-    running = True
-
-    async def lag_probe() -> None:
-        while running:
-            t = time.perf_counter()
-            await asyncio.sleep(0.05)
-            lags.append(time.perf_counter() - t - 0.05)
 
     async with app.run_test(size=(140, 40)):
-        probe = asyncio.ensure_future(lag_probe())
+        probe = LagProbe(0.05)
+        probe.start()
         start = time.monotonic()
         end = start + minutes * 60
         next_sample = start
@@ -88,7 +81,7 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
         while True:
             now = time.monotonic()
             if now >= next_sample:
-                window, lags[:] = list(lags), []
+                window, probe.lags[:] = list(probe.lags), []
                 py_threads, os_threads = threads()
                 h = history_size(app.history)
                 s = {
@@ -109,8 +102,7 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
                     break
                 next_sample += sample_s
             await asyncio.sleep(min(1.0, max(0.0, next_sample - time.monotonic())))
-        running = False
-        await probe
+        await probe.stop()
         assert app.return_code is None, "the app exited during the soak"
     journal.close()
     return samples
