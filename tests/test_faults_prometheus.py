@@ -23,7 +23,7 @@ from console.sources.prometheus import PrometheusSource
 from tests.faultproxy import FaultProxy
 from tests.promserver import Backend, Exporter, StubPrometheus, vector
 from tests.test_app_prometheus import rendered, row, wait_for
-from tests.test_prometheus_source import RUNBOOK_STATES, fleet_handler
+from tests.test_prometheus_source import RUNBOOK_STATES, fleet_handler, is_state_query
 from widgets.board import BreakerBoard
 
 INTERVAL = 0.3  # the app's poll interval: STALE after 3 intervals without a good poll
@@ -255,7 +255,7 @@ async def test_nan_and_infinite_values_show_as_unknown():
     def handler(path, params, headers):
         q = params.get("query", "")
         pod = {"service": "odd-svc", "instance": "i"}
-        if q.startswith("max by"):
+        if is_state_query(q):
             return 200, vector([({**pod, "state": "open"}, "NaN"),
                                 ({**pod, "state": "closed"}, "+Inf"),
                                 ({**pod, "state": "half_open"}, "-Inf")])

@@ -10,6 +10,7 @@ the exporter's series, then poll with a deadline until the backend shows it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
 
@@ -165,6 +166,9 @@ def test_runbook_profile_states_rates_instances_conflict(exporter, prom):
     runbook_state(exporter, "rb-conflict", "open", keep_old=True)  # the runbook snippet
     # (A NaN open gauge also silences the runbook's alert: sum() is NaN, NaN > 0 false.)
     exporter.set("circuit_breaker_state", float("nan"), service="rb-nan", state="open")
+    exporter.update([  # every state at 0: reports none
+        ("circuit_breaker_state", {"service": "rb-zero", "state": s}, 0) for s in RUNBOOK_STATES
+    ])
     exporter.inc("circuit_breaker_failures_total", 30, service="rb-closed")
     exporter.inc("circuit_breaker_successes_total", 90, service="rb-closed")
     exporter.inc("circuit_breaker_failures_total", 30, service="rb-ghost")  # no state series
@@ -180,7 +184,7 @@ def test_runbook_profile_states_rates_instances_conflict(exporter, prom):
             and snap.service("rb-multi") and len(snap.service("rb-multi").instances) == 3
             and closed and closed.failure_rate and closed.success_rate
             and snap.service("rb-ghost") and snap.service("rb-ghost").failure_rate
-            and snap.service("rb-nan")
+            and snap.service("rb-nan") and snap.service("rb-zero")
         )
 
     snap = poll_until(source, ready, what="runbook series")
@@ -205,8 +209,14 @@ def test_runbook_profile_states_rates_instances_conflict(exporter, prom):
 
     ghost = snap.service("rb-ghost").instances[0]
     assert ghost.state == S.UNKNOWN and ghost.reported == () and ghost.failure_rate > 0
-    # A NaN state value is not "current".
+    # A NaN state value is not "current"; nor is a 0.
     assert states(snap, "rb-nan") == [S.UNKNOWN]
+    assert states(snap, "rb-zero") == [S.UNKNOWN]
+    # The poll's state answer: the series at 1, and all of an instance with none.
+    answer = Counter(s["metric"]["service"] for s in prom.query(source.profile.queries["state"]))
+    assert answer["rb-closed"] == answer["rb-open"] == answer["rb-nan"] == 1
+    assert answer["rb-conflict"] == 2 and answer["rb-multi"] == 3
+    assert answer["rb-zero"] == len(RUNBOOK_STATES)
 
     assert source.queries_per_poll == 4  # state, failures, successes, alert
     assert source.last_poll_queries == 4, list(source._client.recent)  # a steady poll
@@ -440,6 +450,8 @@ def test_runbook_alert_fires_with_its_activation_time(exporter, prom):
 
 def vm_fleet(ex: Exporter) -> None:
     runbook_state(ex, "vm-open", "open")
+    ex.update([("circuit_breaker_state", {"service": "vm-zero", "state": s}, 0)
+               for s in RUNBOOK_STATES])
     runbook_state(ex, "vm-closed", "closed")
     for pod, state in (("v1", "half_open"), ("v2", "closed")):
         runbook_state(ex, "vm-multi", state, pod=pod)
@@ -455,10 +467,16 @@ def test_victoriametrics_states_and_no_alerts_notice(exporter, vm):
             states(snap, "vm-open") == [S.OPEN]
             and snap.service("vm-multi") and len(snap.service("vm-multi").instances) == 2
             and snap.service("vm-closed") and snap.service("vm-closed").failure_rate
+            and snap.service("vm-zero")
         )
 
     snap = poll_until(source, ready, timeout=25, what="VictoriaMetrics series")
     assert states(snap, "vm-closed") == [S.CLOSED]
+    assert states(snap, "vm-zero") == [S.UNKNOWN]
+    # The poll's filtered state query means the same in MetricsQL.
+    answer = Counter(s["metric"]["service"] for s in vm.query(source.profile.queries["state"]))
+    assert answer["vm-closed"] == answer["vm-open"] == 1 and answer["vm-multi"] == 2
+    assert answer["vm-zero"] == len(RUNBOOK_STATES)
     assert snap.service("vm-multi").state == S.HALF_OPEN
     assert snap.service("vm-multi").split == (1, 2)
     assert source.flavour == "victoriametrics"
@@ -484,6 +502,11 @@ def test_connection_refused_is_an_operator_readable_error():
     )
 
 
+def is_state_query(q: str) -> bool:
+    """The runbook profile's state query, as a poll sends it."""
+    return "(circuit_breaker_state)" in q
+
+
 def fleet_handler(n_services: int, instances: int = 3):
     """A stub answering every query of the runbook profile for n services."""
 
@@ -503,7 +526,7 @@ def fleet_handler(n_services: int, instances: int = 3):
             values = [[now - 15 * k, "1"] for k in range(20, 0, -1)]
             return 200, {"status": "success", "data": {"resultType": "matrix", "result": [
                 {"metric": {"service": "s0"}, "values": values}]}}
-        if q.startswith("max by"):
+        if is_state_query(q):
             return 200, vector([
                 ({"service": f"s{i}", "instance": f"i{j}", "state": st},
                  "1" if st == "closed" else "0")
@@ -655,7 +678,7 @@ def test_a_slow_prometheus_times_out():
 def test_nan_and_inf_values_are_unknown():
     def handler(path, params, headers):
         q = params.get("query", "")
-        if q.startswith("max by"):
+        if is_state_query(q):
             return 200, vector([
                 ({"service": "nan-svc", "instance": "i", "state": "open"}, "NaN"),
                 ({"service": "nan-svc", "instance": "i", "state": "closed"}, "0"),
@@ -733,7 +756,7 @@ def history_stub(range_status: int = 200):
                  "values": [[now - 30 + k, "1"] for k in range(30)]},
             ]}}
         q = params.get("query", "")
-        if q.startswith("max by"):
+        if is_state_query(q):
             if fail_next_state:
                 fail_next_state.pop()
                 return 503, "overloaded"
