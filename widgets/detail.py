@@ -7,23 +7,12 @@ from datetime import datetime
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.model import Alert, BreakerState, ServiceStatus, Transition
 from widgets import text as fmt
-
-
-def held_for(transitions: list[Transition]) -> dict[Transition, float | None]:
-    """How long each instance stayed in the state a transition left
-    (newest-first input); None for the oldest one we know of."""
-    held: dict[Transition, float | None] = {}
-    previous: dict[str, Transition] = {}
-    for t in reversed(transitions):
-        before = previous.get(t.instance)
-        held[t] = (t.at - before.at).total_seconds() if before else None
-        previous[t.instance] = t
-    return held
+from widgets.transitions import TransitionList
 
 
 def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None) -> Text:
@@ -84,37 +73,6 @@ def instances_table(service: ServiceStatus, now: datetime) -> Group:
     return Group(table, *notes)
 
 
-def history_table(transitions: list[Transition]) -> Table:
-    table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
-    for title, justify in (
-        (fmt.at_title(), "left"),
-        ("INSTANCE", "left"),
-        ("TRANSITION", "left"),
-        ("AFTER", "right"),
-        ("SEEN", "left"),
-    ):
-        table.add_column(title, justify=justify, no_wrap=True)
-    # Instance names are long; they give way first.
-    table.columns[1].overflow = "ellipsis"
-    table.columns[1].ratio = 1
-    held = held_for(transitions)
-    for t in transitions:
-        table.add_row(
-            fmt.clock_time(t.at),
-            fmt.label(t.instance),
-            Text.assemble(
-                (t.from_state.label, fmt.STATE_STYLE[t.from_state]),
-                "→",
-                (t.to_state.label, fmt.STATE_STYLE[t.to_state]),
-            ),
-            fmt.duration(held[t]),
-            Text(t.observed.value, style="dim" if t.observed.value == "backfill" else ""),
-        )
-    if not transitions:
-        table.add_row(Text("no transition seen yet", style="dim"))
-    return table
-
-
 def _same(new: list[Transition], shown: tuple[Transition, ...] | None) -> bool:
     return shown is not None and len(new) == len(shown) and all(
         a is b for a, b in zip(new, shown))
@@ -131,14 +89,15 @@ class ServiceDetail(Horizontal):
     """
 
     _transitions_shown: tuple[Transition, ...] | None = None
+    _service_shown: str | None = None
 
     def compose(self):
         with VerticalScroll(id="detail-left"):
             yield Static(id="detail-summary")
             yield Static(id="detail-instances")
-        with VerticalScroll(id="detail-history"):
+        with Vertical(id="detail-history"):
             yield Static(Text("Transitions, newest first", style="bold"))
-            yield Static(id="detail-transitions")
+            yield TransitionList(id="detail-transitions")
 
     def show(
         self,
@@ -151,12 +110,16 @@ class ServiceDetail(Horizontal):
         if service is None:
             summary_w.update(Text("No service selected.", style="dim"))
             self.query_one("#detail-instances", Static).update("")
-            self.query_one("#detail-transitions", Static).update("")
+            self.query_one(TransitionList).clear()
             self._transitions_shown = None
             return
         summary_w.update(summary(service, now, alert))
         self.query_one("#detail-instances", Static).update(instances_table(service, now))
         if not _same(transitions, self._transitions_shown):
-            # Up to 200 rows that do not age: drawn again only when they change.
-            self.query_one("#detail-transitions", Static).update(history_table(transitions))
+            # Up to 200 rows that do not age: built again only when they change.
+            history = self.query_one(TransitionList)
+            history.show(transitions)
+            if service.service != self._service_shown:
+                history.scroll_home(animate=False)  # another service: its newest first
             self._transitions_shown = tuple(transitions)
+        self._service_shown = service.service
