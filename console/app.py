@@ -368,8 +368,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             widget.set_class(stale is not None, "-stale")
         alerts = self.service_alerts()
         if snapshot is not None:
-            series = {s.service: self.history.error_series(s.service) for s in snapshot.services}
-            board.show(snapshot.services, series, now, alerts)
+            board.show(snapshot.services, self.history.error_series, now, alerts)
         self._show_detail(board.selected_service, now, alerts)
         self._show_actions()
         if self.view("#panes", TabbedContent).active == "timeline":

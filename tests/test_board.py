@@ -354,3 +354,53 @@ def test_cells_are_drawn_as_datatable_draws_them(cell, width):
         return [(ch, seg.style) for seg in Segment.simplify(segments) for ch in seg.text]
 
     assert cells(got) == cells(expected)
+
+
+@pytest.mark.parametrize("size, scroll_x", [((140, 40), 0), ((250, 30), 0), ((60, 20), 0), ((60, 20), 23)])
+async def test_lines_are_drawn_as_datatable_draws_them(size, scroll_x):
+    """The board assembles a row's line from its cells and keeps it while
+    the row is unchanged (BreakerBoard._render_line); every line on screen
+    must be what DataTable's own path draws: header, cursor row, other rows,
+    scrolled sideways, focused or not, after a poll and a tick."""
+    from rich.segment import Segment
+    from textual.widgets import DataTable
+
+    c = clock()
+    services = [service(f"svc-{i:02d}", S.OPEN if i % 7 == 0 else S.CLOSED, S.CLOSED)
+                for i in range(40)]
+    services.append(service("支付服务-😀-שלום-" + "x" * 60, S.HALF_OPEN))
+    source = ScriptedSource(c, services)
+    app = CBConsoleApp(source, poll_interval=3600, clock=c)
+
+    def cells(strip):
+        return [(ch, seg.style) for seg in Segment.simplify(list(strip)) for ch in seg.text]
+
+    async with app.run_test(size=size) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        board.move_cursor(row=3)
+        board.scroll_x = scroll_x
+        await pilot.pause()
+        for step in ("poll", "tick", "blur"):
+            if step == "poll":
+                source.services = [service(s.service, S.OPEN, fail=9.0) for s in services[:5]]
+                source.services += services[5:]
+                app.start_poll()
+                await app.workers.wait_for_complete()
+            elif step == "tick":
+                c.advance(7)
+                app.refresh_views()
+            else:
+                board.blur()
+            await pilot.pause()
+            board._pseudo_class_state = board.get_pseudo_class_state()
+            x1 = int(board.scroll_x)
+            x2 = x1 + board.size.width
+            assert x1 == scroll_x
+            for y in range(board.size.height):
+                row_y = y if y == 0 else y + int(board.scroll_y)
+                ours = board._render_line(row_y, x1, x2, board.rich_style)
+                theirs = DataTable._render_line(board, row_y, x1, x2, board.rich_style)
+                assert cells(ours) == cells(theirs), (step, y)
+            assert len(board._lines) > 1  # the board's own lines were drawn

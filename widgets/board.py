@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
+from textual._segment_tools import line_crop
 from textual.coordinate import Coordinate
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from console.model import Alert, BreakerState, ServiceStatus
@@ -173,6 +175,8 @@ class BreakerBoard(DataTable):
         # walks (130 ms at 5,000 breakers). A few screens' worth is enough.
         for name in ("_row_render_cache", "_row_renderable_cache", "_line_cache"):
             setattr(self, name, LRUCache(256))
+        # (row, how it is drawn) -> (the row's cells tuple, its line)
+        self._lines: LRUCache[tuple, tuple[tuple, Strip]] = LRUCache(256)
 
     def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
@@ -203,14 +207,15 @@ class BreakerBoard(DataTable):
     def show(
         self,
         services: Sequence[ServiceStatus],
-        series: Mapping[str, list[float | None]],
+        series: Callable[[str], list[float | None]],
         now: datetime,
         alerts: Mapping[str, Alert] | None = None,
     ) -> None:
         """Bring the rows up to date: sorted worst first, the cursor on the
         service it was on, and only the rows on screen redrawn (a row is
         drawn when it scrolls into view): at thousands of rows, building
-        and updating every cell each second is what would stall the keys."""
+        and updating every cell each second is what would stall the keys.
+        `series(service)` gives a row's error trend, asked for rows drawn."""
         needle = self.filter_text.casefold()
         alerts = alerts or {}
         if (self._inputs is not None and services is self._services
@@ -255,7 +260,7 @@ class BreakerBoard(DataTable):
 
     def _row(self, service: ServiceStatus) -> tuple[Text | str, ...]:
         _, series, now, alerts = self._inputs
-        return row_cells(service, series.get(service.service, []), now,
+        return row_cells(service, series(service.service), now,
                          alerts.get(service.service))
 
     def _draw_visible(self) -> None:
@@ -269,11 +274,68 @@ class BreakerBoard(DataTable):
             service = shown.get(key)
             if service is None:
                 continue
-            cells = self._row(service)
-            for (column, _, _), new, was in zip(COLUMNS, cells, self._cells[key]):
+            old = self._cells[key]
+            cells, changed = list(old), False
+            for index, ((column, _, _), new, was) in enumerate(zip(COLUMNS, self._row(service), old)):
                 if new != was:
                     self.update_cell(key, column, new, update_width=False)
-            self._cells[key] = cells
+                    cells[index], changed = new, True
+            if changed:
+                # A new tuple: the row's line is drawn again, its unchanged
+                # cells (the same objects) from their cached lines.
+                self._cells[key] = tuple(cells)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A board line, kept while its row's cells are the same tuple. After
+        any update DataTable draws every line on screen again (its line
+        caches count updates table-wide): the clock's tick, which ages every
+        row, and each poll. Here an unchanged row is one lookup, and a
+        changed one is its cells side by side as DataTable lays them out for
+        a row cursor without fixed columns, labels or zebra stripes (the
+        board's; anything else takes DataTable's path).
+        test_lines_are_drawn_as_datatable_draws_them holds it to that."""
+        width = self.size.width
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(width, base_style)
+        if (self.cursor_type != "row" or self.fixed_columns or self.fixed_rows
+                or self.zebra_stripes or self._labelled_row_exists):
+            return super()._render_line(y, x1, x2, base_style)
+        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
+        drawn = (x1, x2, width, widths, base_style, self.show_cursor, self._show_hover_cursor,
+                 self._pseudo_class_state)
+        if row_key is self._header_row_key:  # the same titles: kept while drawn the same
+            key = ("header", self.hover_coordinate, self.cursor_coordinate.row, *drawn)
+            hit = self._lines.get(key)
+            if hit is None:
+                hit = self._lines[key] = (COLUMNS, super()._render_line(y, x1, x2, base_style))
+            return hit[1]
+        cells = self._cells.get(row_key.value)
+        if cells is None:
+            return super()._render_line(y, x1, x2, base_style)
+        row_index = self._row_locations.get(row_key)
+        cursor = self.cursor_coordinate.row == row_index
+        hover = self.hover_coordinate.row == row_index
+        key = (row_key, line_no, row_index, cursor, hover, *drawn)
+        hit = self._lines.get(key)
+        if hit is not None and hit[0] is cells:
+            return hit[1]
+        segments: list[Segment] = []
+        for column_index, (value, column_width) in enumerate(zip(cells, widths)):
+            segments += self._cell_lines(value, row_key, row_index, column_index, base_style,
+                                         column_width, cursor, hover)[line_no]
+        extend, _ = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            False, False,
+        )
+        extend = base_style + extend + Style.from_meta(
+            {"row": row_index, "column": 0, "out_of_bounds": True})
+        segments.append(Segment(" " * max(0, width - sum(widths)), extend))
+        strip = Strip(line_crop(segments, x1, x2, width)).adjust_cell_length(
+            width, base_style).simplify()
+        self._lines[key] = (cells, strip)
+        return strip
 
     def _render_cell(self, row_index: int, column_index: int, base_style, width: int,
                      cursor: bool = False, hover: bool = False):
@@ -289,7 +351,11 @@ class BreakerBoard(DataTable):
         if row_index < 0 or column_index < 0:  # the header
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key, column_key = self.coordinate_to_cell_key(Coordinate(row_index, column_index))
-        value = self.get_cell(row_key, column_key)
+        return self._cell_lines(self.get_cell(row_key, column_key), row_key, row_index,
+                                column_index, base_style, width, cursor, hover)
+
+    def _cell_lines(self, value, row_key, row_index: int, column_index: int, base_style,
+                    width: int, cursor: bool, hover: bool) -> list:
         key = (row_key, row_index, column_index, base_style, width, cursor, hover,
                self._show_hover_cursor, self._pseudo_class_state)
         hit = self._rendered.get(key)
@@ -307,9 +373,11 @@ class BreakerBoard(DataTable):
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._rendered.clear()
+        self._lines.clear()
 
     def notify_style_update(self) -> None:
         self._rendered.clear()  # a theme or focus change restyles every cell
+        self._lines.clear()
         super().notify_style_update()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
