@@ -110,10 +110,6 @@ class TransitionList(ScrollView, can_focus=False):
         self._cache: dict[tuple[int, int], Strip] = {}  # (row, width) -> line
         self._layout: tuple[int, list[int]] | None = None  # (width, column widths)
 
-    @property
-    def rows(self) -> int:
-        return len(self._rows)
-
     def show(self, transitions: list[Transition]) -> None:
         self._rows = transition_cells(transitions)
         self._empty = not transitions
@@ -134,6 +130,10 @@ class TransitionList(ScrollView, can_focus=False):
 
     def on_resize(self) -> None:
         self._cache.clear()
+
+    def notify_style_update(self) -> None:
+        self._cache.clear()  # a theme change: the lines carry the old colours
+        super().notify_style_update()
 
     def _widths(self, width: int) -> list[int]:
         if self._layout is None or self._layout[0] != width:
