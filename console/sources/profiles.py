@@ -139,7 +139,8 @@ class Profile(BaseModel):
         # `or ignoring(state)` would say it in one term less, but
         # VictoriaMetrics' `or` matches on every label whatever the modifier.
         current = f"({self.state_query}) > 0.5"
-        return f"({current}) or (({self.state_query}) unless ignoring({self.state_label}) ({current}))"
+        others = f"({self.state_query}) unless ignoring({self.state_label}) ({current})"
+        return f"({current}) or ({others})"
 
     @cached_property
     def values_map(self) -> dict[str, BreakerState]:
