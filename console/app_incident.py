@@ -157,7 +157,7 @@ class IncidentKeys:
     def action_acknowledge(self) -> None:
         if not self._need_open_incident():
             return
-        if any(e.kind == EventKind.ACKNOWLEDGED for e in self.tracker.journal.events):
+        if self.tracker.journal.first(EventKind.ACKNOWLEDGED):
             self.notify("Already acknowledged.")
             return
         self._operator("Acknowledged", self.tracker.acknowledge, self.clock())

@@ -70,7 +70,10 @@ class ResponseClock(BaseModel):
 # --- Reading an incident's events (shared with the postmortem) ---------------------
 
 
-def first(events: Iterable[JournalEvent], kind: EventKind) -> JournalEvent | None:
+def first(events: Iterable[JournalEvent] | Journal, kind: EventKind) -> JournalEvent | None:
+    """The first event of a kind: from a list, or from the journal's index."""
+    if isinstance(events, Journal):
+        return events.first(kind)
     return next((e for e in events if e.kind == kind), None)
 
 
@@ -84,9 +87,9 @@ def parse_time(value: Detail) -> datetime | None:
     return at if at.tzinfo else None
 
 
-def alert_time(events: Iterable[JournalEvent]) -> datetime | None:
+def alert_time(events: Iterable[JournalEvent] | Journal) -> datetime | None:
     """When the alert became active, if an alert was ever seen."""
-    events = list(events)
+    events = events if isinstance(events, Journal) else list(events)
     opened = first(events, EventKind.INCIDENT_OPENED)
     if opened and opened.details.get("alert_active_at"):
         return parse_time(opened.details["alert_active_at"])
@@ -94,9 +97,9 @@ def alert_time(events: Iterable[JournalEvent]) -> datetime | None:
     return fired.at if fired else None
 
 
-def start_time(events: Iterable[JournalEvent]) -> datetime | None:
+def start_time(events: Iterable[JournalEvent] | Journal) -> datetime | None:
     """The incident's T+0: the alert's activation, else its opening."""
-    events = list(events)
+    events = events if isinstance(events, Journal) else list(events)
     opened = first(events, EventKind.INCIDENT_OPENED)
     return alert_time(events) or (opened.at if opened else None)
 
@@ -262,7 +265,7 @@ class IncidentTracker:
 
     def _alert_and_joins(self, snapshot, firing, open_now) -> list[JournalEvent]:
         out: list[JournalEvent] = []
-        if firing and alert_time(self.journal.events) is None:
+        if firing and alert_time(self.journal) is None:
             timed = [a for a in firing if a.active_at]
             alert = min(timed, key=lambda a: a.active_at) if timed else firing[0]
             out += self._add(EventKind.ALERT_FIRED, service=alert.service,
@@ -273,7 +276,7 @@ class IncidentTracker:
         for service in dict.fromkeys(candidates):
             if service in self._affected or service in self._split:
                 continue  # a split service stays out: the operator said so
-            start = start_time(self.journal.events)
+            start = start_time(self.journal)
             at = self._first_open(service, snapshot, after=start) or snapshot.fetched_at
             out += self._add(EventKind.SERVICE_JOINED, service=service, at=at)
             self._affected.append(service)
@@ -336,7 +339,7 @@ class IncidentTracker:
         name = (f"{deployment.namespace}/{deployment.name}"
                 if isinstance(deployment, Deployment) else str(deployment))
         key = (name, revision.revision, revision.replicaset)
-        start = start_time(self.journal.events)
+        start = start_time(self.journal)
         lookback = timedelta(seconds=self.config.rollout_lookback_s)
         if key in self._rollouts or (start and revision.created_at < start - lookback):
             return []
@@ -351,7 +354,7 @@ class IncidentTracker:
     def acknowledge(self, at: datetime | None = None) -> JournalEvent | None:
         """The on-call engineer took it; None if already acknowledged."""
         self._need_open()
-        if first(self.journal.events, EventKind.ACKNOWLEDGED):
+        if first(self.journal, EventKind.ACKNOWLEDGED):
             return None
         at = at or self.journal.clock()
         clock = self.response_clock(at)
@@ -410,7 +413,7 @@ class IncidentTracker:
         """Deadline, time remaining and overdue for the header; None without an
         incident. Counts from the alert's activation (else the opening) until
         acknowledged; after that it shows how the acknowledgement did."""
-        events = self.journal.events
+        events = self.journal  # asked every second: its index, not a scan
         opened = first(events, EventKind.INCIDENT_OPENED)
         if opened is None:
             return None

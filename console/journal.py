@@ -127,6 +127,7 @@ class Journal:
         # Kept beside the list so that nothing per event scans it: an
         # incident with a flapping breaker holds thousands of events.
         self._by_id: dict[int, JournalEvent] = {}
+        self._first: dict[EventKind, JournalEvent] = {}  # by kind
         self._last_id = 0
         self._resolved = False
         self._pending: list[tuple[Path, JournalEvent]] = []
@@ -196,12 +197,14 @@ class Journal:
 
     def _set_events(self, events) -> None:
         self._events, self._by_id, self._last_id, self._resolved = [], {}, 0, False
+        self._first = {}
         for event in events:
             self._remember(event)
 
     def _remember(self, event: JournalEvent) -> None:
         self._events.append(event)
         self._by_id[event.id] = event
+        self._first.setdefault(event.kind, event)
         self._last_id = max(self._last_id, event.id)
         self._resolved = self._resolved or event.kind == EventKind.RESOLVED
 
@@ -220,6 +223,13 @@ class Journal:
         """The current incident's events, written or waiting, in order."""
         with self._mutex:
             return tuple(self._events)
+
+    def first(self, kind: EventKind) -> JournalEvent | None:
+        """The incident's first event of a kind. Kept as events come, not
+        searched for: the header and each poll ask, and a long incident has
+        tens of thousands of events."""
+        with self._mutex:
+            return self._first.get(kind)
 
     @property
     def pending(self) -> tuple[JournalEvent, ...]:

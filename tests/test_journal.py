@@ -75,6 +75,10 @@ def test_resume_continues_the_open_incident(tmp_path):
     assert again.incident_id == incident and again.is_open
     assert again.append(EventKind.NOTE, details={"text": "two"})
     assert [e.id for e in again.events] == [1, 2, 3]
+    # The first event of each kind, read back from the file and kept as they come.
+    assert again.first(EventKind.NOTE).details["text"] == "one"
+    assert again.first(EventKind.INCIDENT_OPENED).id == 1
+    assert again.first(EventKind.ACKNOWLEDGED) is None
     again.append(EventKind.RESOLVED)
     again.close()
 
@@ -85,6 +89,7 @@ def test_resume_continues_the_open_incident(tmp_path):
         third.append(EventKind.NOTE, details={"text": "no incident"})
     third.open_incident("orders-api", at=T0 + timedelta(hours=1))
     assert third.incident_id != incident
+    assert third.first(EventKind.NOTE) is None  # a new incident, its own events
     third.close()
     listed = list_incidents(tmp_path)
     assert [(i.services, i.resolved) for i in listed] == [
