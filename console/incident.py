@@ -413,17 +413,17 @@ class IncidentTracker:
         """Deadline, time remaining and overdue for the header; None without an
         incident. Counts from the alert's activation (else the opening) until
         acknowledged; after that it shows how the acknowledgement did."""
-        events = self.journal  # asked every second: its index, not a scan
-        opened = first(events, EventKind.INCIDENT_OPENED)
+        journal = self.journal  # asked every second: its index, not a scan
+        opened = first(journal, EventKind.INCIDENT_OPENED)
         if opened is None:
             return None
         severity = str(opened.details.get("severity") or self.config.severity)
         seconds = self.config.response_times_s.get(severity) or RESPONSE_TIMES_S.get(
             severity, RESPONSE_TIMES_S["P0"])
-        started = start_time(events) or opened.at
+        started = start_time(journal) or opened.at
         deadline = started + timedelta(seconds=seconds)
-        ack = first(events, EventKind.ACKNOWLEDGED)
-        resolved = first(events, EventKind.RESOLVED)
+        ack = first(journal, EventKind.ACKNOWLEDGED)
+        resolved = first(journal, EventKind.RESOLVED)
         until = ack.at if ack else (resolved.at if resolved else now)
         remaining = deadline - until
         return ResponseClock(severity=severity, started_at=started, deadline=deadline,

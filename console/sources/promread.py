@@ -41,13 +41,18 @@ def _value(series: dict) -> float | None:
     return number(pair[1])
 
 
-#: Number fields by role, and how series meeting on one instance merge.
+def _hosts(value: float) -> int:
+    return int(round(value))
+
+
+#: Number fields by role: how series meeting on one instance merge, then what
+#: the merged value means.
 _FIELDS = (
-    ("failures", "failure_rate", sum),
-    ("successes", "success_rate", sum),
-    ("rejected", "rejected_rate", sum),
-    ("failure_percent", "breaker_failure_percent", max),
-    ("ejections", "ejected_hosts", max),
+    ("failures", "failure_rate", sum, float),
+    ("successes", "success_rate", sum, float),
+    ("rejected", "rejected_rate", sum, float),
+    ("failure_percent", "breaker_failure_percent", max, percent),
+    ("ejections", "ejected_hosts", max, _hosts),
 )
 
 
@@ -92,22 +97,22 @@ def read_instances(profile: Profile, answers: dict[str, list[dict]]
     keys = set(names)
     for by_key in values.values():
         keys.update(by_key)
-    fields = [(values.get(role, {}), field, merge) for role, field, merge in _FIELDS]
+    fields = [(values.get(role, {}), field, merge, meaning)
+              for role, field, merge, meaning in _FIELDS]
     out: dict[Key, Reading] = {}
     for key in keys:
         state, reported = profile.derive(names.get(key, ()))
         reading: dict[str, float | int | None] = {}
-        for by_key, field, merge in fields:
-            found_values = by_key.get(key)
-            reading[field] = None if found_values is None else _merge(found_values, merge)
-        reading["breaker_failure_percent"] = percent(reading["breaker_failure_percent"])
-        ejected = reading["ejected_hosts"]
-        reading["ejected_hosts"] = None if ejected is None else int(round(ejected))
+        for by_key, field, merge, meaning in fields:
+            value = _merge(by_key.get(key), merge)
+            reading[field] = None if value is None else meaning(value)
         out[key] = (state, reported, reading)
     return out, unlabelled
 
 
-def _merge(found: list[float | None], merge) -> float | None:
+def _merge(found: list[float | None] | None, merge) -> float | None:
+    if not found:
+        return None
     if len(found) == 1:
         return found[0]
     known = [v for v in found if v is not None]
