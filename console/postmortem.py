@@ -71,22 +71,39 @@ PREVENTION = {
 
 # Control characters (C0, DEL, C1) and Unicode's bidi controls: the export is
 # read with cat and less, where ESC ] 0 ; ... BEL retitles the terminal and
-# U+202E reorders the line. Markdown injection is not the concern (the
-# reader trusts the journal's writers); these bytes acting is.
+# U+202E reorders the line. Every markdown line goes through `visible`.
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 _JSON_UNESCAPED = re.compile(f"[\x7f-\x9f{_BIDI}]")  # json.dumps escapes C0 itself
+# What Markdown can read as syntax inside a line: a service called
+# "pay_*api*" must not come out as "pay<em>api</em>". Names come from the
+# fleet's labels; free text (notes, root cause) is the operator's own markdown.
+_MARKDOWN = re.compile(r"[\\`*_\[\]()<>|~&]")
+
+
+def _escape_control(m: re.Match) -> str:
+    code = ord(m[0])
+    return f"\\x{code:02x}" if code < 0xA0 else f"\\u{code:04x}"
 
 
 def visible(line: str) -> str:
     """One markdown line with every control character written as an escape,
     as the console shows it (widgets.text.literal): ESC as \\x1b, RLO as
-    \\u202e, a backslash doubled so the escapes stay unambiguous."""
-    def escape(m: re.Match) -> str:
-        code = ord(m[0])
-        return f"\\x{code:02x}" if code < 0xA0 else f"\\u{code:04x}"
+    \\u202e. Backslashes are the pieces' business (`md_name`, `md_text`),
+    so that these escapes stay unambiguous."""
+    return _CONTROLS.sub(_escape_control, line)
 
-    return _CONTROLS.sub(escape, line.replace("\\", "\\\\"))
+
+def md_name(value) -> str:
+    """A name (service, target, instance, actor) for a markdown line: every
+    character Markdown reads as syntax backslash-escaped, a backslash too."""
+    return _MARKDOWN.sub(r"\\\g<0>", str(value))
+
+
+def md_text(value) -> str:
+    """Free text for a markdown line: one line, its markdown kept, a
+    backslash doubled (so a literal "\\x1b" never reads as an escape)."""
+    return _one_line(value).replace("\\", "\\\\")
 
 
 def json_text(doc: dict) -> str:
@@ -131,51 +148,57 @@ def _state(value) -> str:
         return str(value)
 
 
-def describe(e: JournalEvent) -> str:
-    """One event as a timeline line."""
+def describe(e: JournalEvent, name=str, text=_one_line) -> str:
+    """One event as a timeline line; `name` and `text` escape the names and
+    the free text in it (for markdown: md_name, md_text)."""
     d = e.details
-    by = f" ({e.actor})"
+    by = f" ({name(e.actor)})"
+    svc = name(e.service) if e.service else None
     match e.kind:
         case EventKind.INCIDENT_OPENED:
             how = "on the alert" if d.get("opened_by") == "alert" else "on a breaker seen OPEN"
-            return f"Incident opened {how}: {d.get('services') or e.service or 'unknown service'}"
+            return (f"Incident opened {how}: "
+                    f"{name(d.get('services') or e.service or 'unknown service')}")
         case EventKind.ALERT_FIRED:
-            return f"Alert {d.get('alert')} firing"
+            return f"Alert {name(d.get('alert'))} firing"
         case EventKind.BREAKER_TRANSITION:
             back = " (read back from history)" if d.get("observed") == "backfill" else ""
-            return (f"{e.service} {d.get('instance')}: {_state(d.get('from'))} -> "
+            return (f"{svc} {name(d.get('instance'))}: {_state(d.get('from'))} -> "
                     f"{_state(d.get('to'))}{back}")
         case EventKind.ACTION:
-            extra = f" - {_one_line(d['error'])}" if d.get("error") else ""
-            return f"Action {d.get('action')} on {d.get('target')}: {d.get('stage')}{extra}{by}"
+            extra = f" - {text(d['error'])}" if d.get("error") else ""
+            return (f"Action {name(d.get('action'))} on {name(d.get('target'))}: "
+                    f"{d.get('stage')}{extra}{by}")
         case EventKind.DATA_GAP:
-            return f"Data gap: {_one_line(d.get('error') or 'no data')}"
+            return f"Data gap: {text(d.get('error') or 'no data')}"
         case EventKind.DATA_BACK:
             return f"Data back after {d.get('gap_s')} s"
         case EventKind.SERVICE_RECOVERED:
-            return f"{e.service} recovered (CLOSED, held {d.get('held_s')} s)"
+            return f"{svc} recovered (CLOSED, held {d.get('held_s')} s)"
         case EventKind.ROLLOUT_SEEN:
-            cause = d.get("change_cause") or "no change-cause"
-            return f"Rollout seen: {d.get('deployment')} revision {d.get('revision')} ({cause})"
+            cause = text(d.get("change_cause")) if d.get("change_cause") else "no change-cause"
+            return (f"Rollout seen: {name(d.get('deployment'))} revision "
+                    f"{d.get('revision')} ({cause})")
         case EventKind.ACKNOWLEDGED:
             return f"Acknowledged{by}"
         case EventKind.NOTE:
-            return f"Note #{e.id}: {_one_line(d.get('text'))}{by}"
+            return f"Note #{e.id}: {text(d.get('text'))}{by}"
         case EventKind.NOTE_AMENDED:
-            return (f"Note #{d.get('amends')} amended: {_one_line(d.get('text'))} "
-                    f"(was: {_one_line(d.get('previous'))}){by}")
+            return (f"Note #{d.get('amends')} amended: {text(d.get('text'))} "
+                    f"(was: {text(d.get('previous'))}){by}")
         case EventKind.ROOT_CAUSE:
-            return f"Root cause ({d.get('category')}): {_one_line(d.get('text'))}{by}"
+            return f"Root cause ({text(d.get('category'))}): {text(d.get('text'))}{by}"
         case EventKind.RESOLVED:
-            summary = f": {_one_line(d['summary'])}" if d.get("summary") else ""
+            summary = f": {text(d['summary'])}" if d.get("summary") else ""
             return f"Resolved{summary}{by}"
         case EventKind.SERVICE_JOINED:
-            return f"{e.service} joined the incident"
+            return f"{svc} joined the incident"
         case EventKind.SERVICE_SPLIT:
-            reason = f": {_one_line(d['reason'])}" if d.get("reason") else ""
-            return f"{e.service} split off as a separate problem{reason}{by}"
+            reason = f": {text(d['reason'])}" if d.get("reason") else ""
+            return f"{svc} split off as a separate problem{reason}{by}"
         case EventKind.EXPORT:
-            return f"Postmortem exported ({d.get('format')}) to {d.get('path') or 'stdout'}{by}"
+            return (f"Postmortem exported ({name(d.get('format'))}) to "
+                    f"{name(d.get('path') or 'stdout')}{by}")
     return e.kind.value
 
 
@@ -200,8 +223,8 @@ def _mitigations(events: list[JournalEvent]) -> list[list[JournalEvent]]:
 
 
 def _prevention(events, category: RootCauseCategory | None, services: list[str],
-                overdue: bool, response_s: float | None) -> list[str]:
-    svc = services[0] if services else "the service"
+                overdue: bool, response_s: float | None, name=str) -> list[str]:
+    svc = name(services[0]) if services else "the service"
     items = [t.format(svc=svc) for t in PREVENTION[category or RootCauseCategory.OTHER]]
     if alert_time(events) is None:
         items.append("Create the CircuitBreakerOpen alert where this incident had none "
@@ -215,7 +238,7 @@ def _prevention(events, category: RootCauseCategory | None, services: list[str],
     for rollout in (e for e in events if e.kind == EventKind.ROLLOUT_SEEN):
         # A rollout after T+0 is a mitigation (ours or someone's), not a suspect.
         if category != RootCauseCategory.RECENT_DEPLOYMENT and (t0 is None or rollout.at <= t0):
-            items.append(f"Check whether the rollout of {rollout.details.get('deployment')} "
+            items.append(f"Check whether the rollout of {name(rollout.details.get('deployment'))} "
                          f"(revision {rollout.details.get('revision')}) contributed")
     for chain in _mitigations(events):
         if chain[0].details.get("action") == "fallback" and _FALLBACK.format(svc=svc) not in items:
@@ -262,7 +285,24 @@ def _impact(impact: Impact | str | None, tz: ZoneInfo) -> dict:
 FLAP_KEEP = 4
 
 
-def _event_lines(events: list[dict]) -> list[str]:
+def flapping(events: Iterable[JournalEvent]) -> set[str]:
+    """Services whose breaker closed and opened again. OPEN -> HALF-OPEN ->
+    OPEN with no CLOSED in between is a probe failing, not a flap."""
+    closed: set[tuple] = set()
+    flapped: set[str] = set()
+    for e in events:
+        if e.kind != EventKind.BREAKER_TRANSITION:
+            continue
+        key = (e.service, e.details.get("instance"))
+        to = e.details.get("to")
+        if to == BreakerState.CLOSED.value:
+            closed.add(key)
+        elif to == BreakerState.OPEN.value and key in closed:
+            flapped.add(e.service)
+    return flapped
+
+
+def _event_lines(events: list[dict], flapped: set[str]) -> list[str]:
     per_service: dict[str | None, list[int]] = {}
     for i, e in enumerate(events):
         if e["kind"] == EventKind.BREAKER_TRANSITION.value:
@@ -275,9 +315,11 @@ def _event_lines(events: list[dict]) -> list[str]:
         middle = indexes[FLAP_KEEP:-FLAP_KEEP]
         skip.update(middle)
         a, b = events[middle[0]], events[middle[-1]]
+        why = ("flapping: CLOSED and OPEN again" if service in flapped else
+               "probes failing: OPEN -> HALF-OPEN -> OPEN, never CLOSED in between")
         hidden[middle[0]] = (f"- {a['time']} to {b['time']} - {len(middle)} more breaker "
-                             f"transitions of {service} (flapping; all of them are in the "
-                             "journal and the JSON export)")
+                             f"transitions of {md_name(service)} ({why}; all of them are "
+                             "in the journal and the JSON export)")
     lines = []
     for i, e in enumerate(events):
         if i in hidden:
@@ -288,9 +330,12 @@ def _event_lines(events: list[dict]) -> list[str]:
 
 
 def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
-          now: datetime, tz: str = "UTC", problems: Iterable[str] = ()) -> dict:
+          now: datetime, tz: str = "UTC", problems: Iterable[str] = (),
+          markdown: bool = False) -> dict:
     """The postmortem's content. `impact`: counted calls, or why they are
-    unknown (a string), or None when no Prometheus was recorded."""
+    unknown (a string), or None when no Prometheus was recorded. `markdown`:
+    names and event texts escaped for a markdown line (JSON keeps them as is)."""
+    name, text = (md_name, md_text) if markdown else (str, _one_line)
     zone = ZoneInfo(tz)
     events = sorted(events, key=lambda e: e.id)
     by_time = sorted(events, key=lambda e: (e.at, e.id))
@@ -306,8 +351,8 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         at = at or (event.at if event else None)
         if event is not None:
             used.add(event.id)
-        return {"event": label, "at": at.isoformat() if at else None, "time": _clock(at, zone),
-                "t_plus": offset(at, t0), "note": note}
+        return {"event": label, "at": at.isoformat() if at else None,
+                "time": _clock(at, zone, seconds=True), "t_plus": offset(at, t0), "note": note}
 
     fired = first(events, EventKind.ALERT_FIRED)
     if opened and alert_at and not fired:
@@ -325,23 +370,27 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     recovered = {e.service: e for e in events if e.kind == EventKind.SERVICE_RECOVERED}
     last_recovery = max((recovered[s] for s in services if s in recovered),
                         key=lambda e: e.at, default=None)
-    missing = [s for s in services if s not in recovered]
+    missing = [name(s) for s in services if s not in recovered]
     recovery_note = (f"{', '.join(missing)} not recorded as recovered"
                      if last_recovery and missing else None)
     timeline = [
         alert_row,
-        row("On-call engineer acknowledged", ack, note=ack.actor if ack else None),
-        row("Root cause identified", cause, note=cause.actor if cause else None),
+        row("On-call engineer acknowledged", ack, note=name(ack.actor) if ack else None),
+        row("Root cause identified", cause, note=name(cause.actor) if cause else None),
         row("Mitigation applied", applied, note=(
-            f"{applied.details.get('action')} on {applied.details.get('target')}"
+            f"{name(applied.details.get('action'))} on {name(applied.details.get('target'))}"
             if applied else None)),
         row("Service recovered", last_recovery, note=recovery_note),
-        row("Incident resolved", resolved, note=resolved.actor if resolved else None),
+        row("Incident resolved", resolved, note=name(resolved.actor) if resolved else None),
     ]
+    # The template's rows in the order they happened; those not reached last
+    # (sorted is stable: among equals, the template's order).
+    timeline.sort(key=lambda r: (r["at"] is None, r["at"] or ""))
+    # An export is a record of the journal's, not of the incident's.
     others = [{"id": e.id, "at": e.at.isoformat(), "time": _clock(e.at, zone, seconds=True),
                "t_plus": offset(e.at, t0), "kind": e.kind.value, "service": e.service,
-               "actor": e.actor, "text": describe(e)}
-              for e in by_time if e.id not in used]
+               "actor": e.actor, "text": describe(e, name, text)}
+              for e in by_time if e.id not in used and e.kind != EventKind.EXPORT]
 
     category = None
     if cause is not None:
@@ -364,7 +413,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
             "actor": head.actor,
             "error": last.details.get("error"),
         })
-    title = f"Circuit Breaker Open - {', '.join(services) or 'unknown service'}"
+    title = f"Circuit Breaker Open - {', '.join(map(name, services)) or 'unknown service'}"
     return {
         "draft": resolved is None,
         "generated_at": now.isoformat(),
@@ -393,9 +442,10 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         "resolved_by": resolved.actor if resolved else None,
         "prevention": _prevention(events, category, services,
                                   bool(clock and clock["overdue"]),
-                                  clock["response_s"] if clock else None),
+                                  clock["response_s"] if clock else None, name),
         "lessons_learned": None,
         "journal_problems": list(problems),
+        "flapping": sorted(flapping(events)),
     }
 
 
@@ -418,7 +468,7 @@ def render_json(events: Iterable[JournalEvent], impact: Impact | str | None = No
 def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
            now: datetime, tz: str = "UTC", problems: Iterable[str] = ()) -> str:
     """The postmortem as markdown, RUNBOOK-004's template heading by heading."""
-    p = build(events, impact, now=now, tz=tz, problems=problems)
+    p = build(events, impact, now=now, tz=tz, problems=problems, markdown=True)
     zone = p["timezone"]
     lines: list[str] = []
     if p["draft"]:
@@ -436,13 +486,13 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
         lines.append(f"- {when} - {r['event']}{note}")
     if p["events"]:
         lines += ["", "Every other recorded event:", ""]
-        lines += _event_lines(p["events"])
+        lines += _event_lines(p["events"], set(p["flapping"]))
     lines += ["", "## Root Cause", ""]
     cause = p["root_cause"]
     if cause is None:
         lines += ["unknown (not recorded)"]
     else:
-        lines += [_one_line(cause["text"]), ""]
+        lines += [md_text(cause["text"]), ""]
         runbook = f" (runbook: {cause['runbook_cause']})" if cause["runbook_cause"] else ""
         lines += [f"Category: {cause['category']}{runbook}"]
     impact = p["impact"]
@@ -455,13 +505,15 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
         lines.append("- No mitigation recorded.")
     for m in p["resolution"]:
         stages = ", ".join(f"{s['stage']} {s['time']}" for s in m["stages"])
-        error = f" - {_one_line(m['error'])}" if m["error"] else ""
-        lines.append(f"- {m['time']} {m['action']} on {m['target']} ({m['service']}): "
-                     f"**{m['outcome']}**{error} [{stages}] ({m['actor']})")
+        error = f" - {md_text(m['error'])}" if m["error"] else ""
+        lines.append(f"- {m['time']} {md_name(m['action'])} on {md_name(m['target'])} "
+                     f"({md_name(m['service'])}): **{m['outcome']}**{error} [{stages}] "
+                     f"({md_name(m['actor'])})")
     if p["resolved_at"]:
-        resolved = p["timeline"][-1]
-        summary = f": {_one_line(p['resolution_summary'])}" if p["resolution_summary"] else ""
-        lines.append(f"- {resolved['time']} incident resolved by {p['resolved_by']}{summary}")
+        resolved = next(r for r in p["timeline"] if r["event"] == "Incident resolved")
+        summary = f": {md_text(p['resolution_summary'])}" if p["resolution_summary"] else ""
+        lines.append(f"- {resolved['time']} incident resolved by {md_name(p['resolved_by'])}"
+                     f"{summary}")
     else:
         lines.append("- Not resolved yet.")
     lines += ["", "## Prevention", ""]
@@ -469,5 +521,5 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
     lines += ["", "## Lessons Learned", "", FILL_IN]
     if p["journal_problems"]:
         lines += ["", "---", "", "Journal problems (lines skipped when reading it):", ""]
-        lines += [f"- {_one_line(x)}" for x in p["journal_problems"]]
+        lines += [f"- {md_text(x)}" for x in p["journal_problems"]]
     return "\n".join(visible(line) for line in lines) + "\n"

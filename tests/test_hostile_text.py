@@ -312,8 +312,9 @@ async def test_hostile_text_in_the_timeline_and_the_postmortem(tmp_path):
     assert_inert(md, "the markdown postmortem")
     # Escaped as the console shows them, not removed: the reader sees what was there.
     assert "saw [bold red]x[/][link=http://evil]click[/link]\\x1b[2J\\x1b]0;pwned\\x07" in md
-    assert "pay[bold red]x[/]\\x1b]0;pwned\\x07مرحبا שלום \\u202eevil" in md
-    assert "(al\\x1b[2Jice)" in md
+    # A name's markdown characters are escaped too (a service name is no markup).
+    assert "pay\\[bold red\\]x\\[/\\]\\x1b\\]0;pwned\\x07مرحبا שלום \\u202eevil" in md
+    assert "(al\\x1b\\[2Jice)" in md
     # (A note is one line: CR, like any whitespace, folds into a space.)
     assert "nul\\x00bs\\x08cr del\\x7fc1\\x9b31m" in md
 

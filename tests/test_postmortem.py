@@ -118,8 +118,8 @@ def test_the_template_headings_in_order():
     text = GOLDEN.read_text()
     positions = [text.index(h) for h in template]
     assert positions == sorted(positions)
-    rows = ["Alert fired", "On-call engineer acknowledged", "Root cause identified",
-            "Mitigation applied", "Service recovered", "Incident resolved"]
+    rows = ["Alert fired", "On-call engineer acknowledged", "Mitigation applied",
+            "Service recovered", "Root cause identified", "Incident resolved"]  # time order
     positions = [text.index(f" - {r}") for r in rows]
     assert positions == sorted(positions)
     assert "- Users affected: (to be filled in)" in text
@@ -135,7 +135,7 @@ def test_a_draft_says_so_and_invents_nothing(tmp_path):
                            "2025-01-02 11:35 Europe/Paris).")
     assert "**Duration:** ongoing (draft)" in text
     assert "- not recorded - Incident resolved" in text
-    assert "- 11:15 (T+00:00) - Alert fired" in text  # shown in the chosen zone
+    assert "- 11:15:00 (T+00:00) - Alert fired" in text  # shown in the chosen zone
     assert "- Requests failed: unknown (no Prometheus recorded for this incident)" in text
     assert "- Not resolved yet." in text
 
@@ -162,8 +162,10 @@ def test_json_has_the_same_content(tmp_path):
     json.dumps(doc)  # JSON-able as is
     assert doc["draft"] is False and doc["title"] == "Circuit Breaker Open - payment-api"
     assert doc["severity"] == "P0" and doc["duration"] == "00:16"
-    assert [r["time"] for r in doc["timeline"]] == [
-        "10:15", "10:17", "10:26", "10:21", "10:23", "10:31"]
+    assert [(r["time"], r["event"]) for r in doc["timeline"]] == [
+        ("10:15:00", "Alert fired"), ("10:17:10", "On-call engineer acknowledged"),
+        ("10:21:30", "Mitigation applied"), ("10:23:15", "Service recovered"),
+        ("10:26:00", "Root cause identified"), ("10:31:00", "Incident resolved")]
     assert doc["timeline"][0]["t_plus"] == "T+00:00"
     assert doc["root_cause"]["category"] == "downstream timeout"
     assert doc["impact"]["requests_failed_share"] == pytest.approx(1240 / 10000)
@@ -227,7 +229,7 @@ def test_export_demo_and_bad_zone(tmp_path, capsys):
     record_incident(tmp_path / "demo").close()
     code, out, _ = run_export(["--state-dir", str(tmp_path), "--demo", "--no-impact",
                                "--tz", "America/New_York"], capsys)
-    assert code == 0 and "- 05:15 (T+00:00) - Alert fired" in out
+    assert code == 0 and "- 05:15:00 (T+00:00) - Alert fired" in out
     with pytest.raises(SystemExit):
         export.main(["--tz", "Mars/Olympus"])
 
@@ -241,7 +243,7 @@ def test_export_reports_a_damaged_journal_and_exports_the_rest(tmp_path, capsys)
     assert code == 0
     assert "line 4: not a journal event, skipped" in err and "torn last line" in err
     assert out.count("\n- ", out.index("Journal problems")) == 2
-    assert "- 10:31 (T+16:00) - Incident resolved (alice)" in out
+    assert "- 10:31:00 (T+16:00) - Incident resolved (alice)" in out
 
 
 def test_a_flapping_breaker_is_summed_up_in_the_markdown_not_dropped(tmp_path):

@@ -1,0 +1,126 @@
+"""Issue 12: the journal and the postmortem record what happened, not what was
+intended. Each test reproduces one defect as the issue states it, on the
+fixed incident of tests/test_postmortem.py (recorded through the tracker and
+the journal as the console records it)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from console import postmortem
+from console.clock import FakeClock
+from console.incident import IncidentTracker
+from console.journal import Journal
+from console.model import BreakerState
+from console.recorder import ActionEvent, Stage
+from tests.test_postmortem import IMPACT, T0, at, fleet, record_incident
+
+O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
+
+
+def section(text: str, heading: str) -> str:
+    start = text.index(f"## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def template_rows(text: str) -> list[str]:
+    """The six template rows of the Timeline section, as written."""
+    timeline = section(text, "Timeline")
+    rows = timeline.split("\n\n")[2]  # heading, the T+ line, then the rows
+    return rows.splitlines()
+
+
+# --- 3. The six rows in time order, to the second ----------------------------------
+
+
+def test_template_rows_are_in_time_order_to_the_second(tmp_path):
+    journal = record_incident(tmp_path)
+    text = postmortem.render(journal.events, IMPACT, now=at(30))
+    journal.close()
+    assert template_rows(text) == [
+        "- 10:15:00 (T+00:00) - Alert fired",
+        "- 10:17:10 (T+02:10) - On-call engineer acknowledged (alice)",
+        "- 10:21:30 (T+06:30) - Mitigation applied (restart on shop/deployment/payment-api)",
+        "- 10:23:15 (T+08:15) - Service recovered",
+        "- 10:26:00 (T+11:00) - Root cause identified (alice)",
+        "- 10:31:00 (T+16:00) - Incident resolved (alice)",
+    ]
+
+
+def test_milestones_not_reached_read_not_recorded_at_the_end(tmp_path):
+    journal = record_incident(tmp_path, resolve=False)
+    text = postmortem.render(journal.events, None, now=at(20))
+    journal.close()
+    rows = template_rows(text)
+    assert rows[-1] == "- not recorded - Incident resolved"
+    assert [r.split(" - ", 1)[0] for r in rows[:-1]] == [
+        "- 10:15:00 (T+00:00)", "- 10:17:10 (T+02:10)", "- 10:21:30 (T+06:30)",
+        "- 10:23:15 (T+08:15)", "- 10:26:00 (T+11:00)"]
+
+
+# --- 6. Exports, Markdown in names, probes failing ---------------------------------
+
+
+def test_an_export_is_not_an_event_of_the_exported_postmortem(tmp_path):
+    clock = FakeClock(at(0))
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    tracker.feed(fleet(0.05, {"p1": (O, 0)}, [("p1", C, O, 0)]))
+    clock.now = at(1)
+    tracker.exported("md", "/tmp/pm.md")
+    assert any(e.kind.value == "export" for e in journal.events)  # the journal keeps it
+    text = postmortem.render(journal.events, None, now=at(2))
+    doc = postmortem.render_json(journal.events, None, now=at(2))
+    journal.close()
+    assert "exported" not in text
+    assert all(e["kind"] != "export" for e in doc["events"])
+
+
+def test_markdown_characters_in_service_names_are_escaped(tmp_path):
+    name = "pay_*api*[x](http://evil)`<b>|"
+    clock = FakeClock(at(0))
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    snapshot = fleet(0.05, {"p1": (O, 0)}, [("p1", C, O, 0)])
+    renamed = snapshot.model_copy(update={
+        "services": tuple(s.model_copy(update={"service": name}) for s in snapshot.services),
+        "transitions": tuple(t.model_copy(update={"service": name})
+                             for t in snapshot.transitions)})
+    tracker.feed(renamed)
+    text = postmortem.render(journal.events, None, now=at(2))
+    doc = postmortem.render_json(journal.events, None, now=at(2))
+    journal.close()
+    escaped = r"pay\_\*api\*\[x\]\(http://evil\)\`\<b\>\|"
+    assert f"# Incident: Circuit Breaker Open - {escaped}\n" in text
+    assert f"- 10:15:00 (T+00:00) - {escaped} p1: CLOSED -> OPEN" in text
+    assert name not in text
+    assert doc["services"] == [name]  # the JSON keeps the name as it is
+
+
+def test_failed_half_open_probes_are_probes_failing_not_flapping(tmp_path):
+    clock = FakeClock(at(0))
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    # OPEN -> HALF-OPEN -> OPEN, twenty times, never CLOSED in between.
+    probes = [("p1", O if i % 2 == 0 else H, H if i % 2 == 0 else O, 1 + i * 0.1)
+              for i in range(40)]
+    tracker.feed(fleet(0.05, {"p1": (O, 0)}, [("p1", C, O, 0)]))
+    tracker.feed(fleet(6, {"p1": (O, 4.9)}, probes))
+    text = postmortem.render(journal.events, None, now=at(7))
+    journal.close()
+    assert "flapping" not in text
+    assert "more breaker transitions of payment-api (probes failing:" in text
+
+
+def test_open_closed_open_is_still_flapping(tmp_path):
+    clock = FakeClock(at(0))
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    flips = [("p1", C if i % 2 == 0 else O, O if i % 2 == 0 else C, i * 0.1)
+             for i in range(40)]
+    tracker.feed(fleet(0.05, {"p1": (O, 0)}, flips[:1]))
+    tracker.feed(fleet(5, {"p1": (C, 3.9)}, flips[1:]))
+    text = postmortem.render(journal.events, None, now=at(6))
+    journal.close()
+    assert "more breaker transitions of payment-api (flapping:" in text
