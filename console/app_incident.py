@@ -12,6 +12,7 @@ from datetime import datetime
 
 from textual import work
 
+from console import mitigations
 from console.diagnosis import Diagnosis
 from console.errors import describe_error
 from console.incident import start_time
@@ -123,8 +124,7 @@ class IncidentKeys:
             started_at=t0,
             ended_at=resolved.at if resolved else None,
             states=states,
-            mitigations=sum(1 for e in events if e.kind == EventKind.ACTION
-                            and e.details.get("stage") == "succeeded"),
+            mitigations=mitigations.count(events),  # no dry run, cancel or refusal
             acknowledged=any(e.kind == EventKind.ACKNOWLEDGED for e in events),
             root_caused=any(e.kind == EventKind.ROOT_CAUSE for e in events),
             journal=str(journal.path or ""),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
+from console import mitigations
 from console.incident import RESPONSE_TIMES_S, alert_time, first, start_time
 from console.journalfile import EventKind, JournalEvent, RootCauseCategory, affected_services
 from console.model import BreakerState
@@ -166,9 +167,11 @@ def describe(e: JournalEvent, name=str, text=_one_line) -> str:
             return (f"{svc} {name(d.get('instance'))}: {_state(d.get('from'))} -> "
                     f"{_state(d.get('to'))}{back}")
         case EventKind.ACTION:
-            extra = f" - {text(d['error'])}" if d.get("error") else ""
+            words = mitigations.step_words(e)
+            error = d.get("error") or (d.get("message") if words == Stage.FAILED.value else None)
+            extra = f" - {text(error)}" if error else ""
             return (f"Action {name(d.get('action'))} on {name(d.get('target'))}: "
-                    f"{d.get('stage')}{extra}{by}")
+                    f"{text(words)}{extra}{by}")
         case EventKind.DATA_GAP:
             return f"Data gap: {text(d.get('error') or 'no data')}"
         case EventKind.DATA_BACK:
@@ -202,26 +205,6 @@ def describe(e: JournalEvent, name=str, text=_one_line) -> str:
     return e.kind.value
 
 
-def _mitigations(events: list[JournalEvent]) -> list[list[JournalEvent]]:
-    """Action events grouped into one chain per mitigation: a chain starts at
-    `asked` (or the first step seen) and ends at a final stage."""
-    final = {Stage.CANCELLED.value, Stage.FAILED.value, Stage.VERIFIED.value}
-    chains: list[list[JournalEvent]] = []
-    open_chain: dict[tuple, list[JournalEvent]] = {}
-    for e in events:
-        if e.kind != EventKind.ACTION:
-            continue
-        key = (e.details.get("action"), e.service, e.details.get("target"))
-        chain = open_chain.get(key)
-        if chain is None or e.details.get("stage") == Stage.ASKED.value:
-            chain = open_chain[key] = []
-            chains.append(chain)
-        chain.append(e)
-        if e.details.get("stage") in final:
-            open_chain.pop(key, None)
-    return chains
-
-
 def _prevention(events, category: RootCauseCategory | None, services: list[str],
                 overdue: bool, response_s: float | None, name=str) -> list[str]:
     svc = name(services[0]) if services else "the service"
@@ -240,7 +223,7 @@ def _prevention(events, category: RootCauseCategory | None, services: list[str],
         if category != RootCauseCategory.RECENT_DEPLOYMENT and (t0 is None or rollout.at <= t0):
             items.append(f"Check whether the rollout of {name(rollout.details.get('deployment'))} "
                          f"(revision {rollout.details.get('revision')}) contributed")
-    for chain in _mitigations(events):
+    for chain in mitigations.applied(events):
         if chain[0].details.get("action") == "fallback" and _FALLBACK.format(svc=svc) not in items:
             items.append(_FALLBACK.format(svc=svc) + ": fallback was needed during this incident")
     return list(dict.fromkeys(items))
@@ -365,8 +348,10 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     ack = first(events, EventKind.ACKNOWLEDGED)
     causes = [e for e in events if e.kind == EventKind.ROOT_CAUSE]
     cause = causes[-1] if causes else None
-    applied = next((e for e in events if e.kind == EventKind.ACTION
-                    and e.details.get("stage") == Stage.SUCCEEDED.value), None)
+    carried_out = mitigations.applied(events)
+    applied = min((e for chain in carried_out for e in chain
+                   if e.details.get("stage") == Stage.SUCCEEDED.value),
+                  key=lambda e: (e.at, e.id), default=None)
     recovered = {e.service: e for e in events if e.kind == EventKind.SERVICE_RECOVERED}
     last_recovery = max((recovered[s] for s in services if s in recovered),
                         key=lambda e: e.at, default=None)
@@ -402,7 +387,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     clock = _response(events, severity)
     end = resolved.at if resolved else None
     resolution = []
-    for chain in _mitigations(events):
+    for chain in carried_out:
         head, last = chain[0], chain[-1]
         resolution.append({
             "action": head.details.get("action"), "service": head.service,

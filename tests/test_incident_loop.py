@@ -109,7 +109,7 @@ async def test_the_whole_loop_by_keys(tmp_path):
     assert "# Incident: Circuit Breaker Open - payment-api" in text
     for label in ("Alert fired", "On-call engineer acknowledged", "Root cause identified",
                   "Mitigation applied", "Service recovered", "Incident resolved"):
-        assert re.search(rf"^- \d\d:\d\d \(T[+-]\d\d:\d\d\) - {label}", text, re.M), label
+        assert re.search(rf"^- \d\d:\d\d:\d\d \(T[+-]\d\d:\d\d\) - {label}", text, re.M), label
     assert "new pool settings in rev 14" in text
     assert "recent deployment" in text  # preselected from the diagnosis' likely cause
     assert "restart on shop/deployment/payment-api" in text

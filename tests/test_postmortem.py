@@ -170,8 +170,8 @@ def test_json_has_the_same_content(tmp_path):
     assert doc["root_cause"]["category"] == "downstream timeout"
     assert doc["impact"]["requests_failed_share"] == pytest.approx(1240 / 10000)
     assert doc["impact"]["users_affected"] is None
-    assert [(m["action"], m["outcome"]) for m in doc["resolution"]] == [
-        ("restart", "verified"), ("fallback", "cancelled")]
+    # The cancelled fallback is no mitigation: it is in the event list only.
+    assert [(m["action"], m["outcome"]) for m in doc["resolution"]] == [("restart", "verified")]
     assert doc["response"]["overdue"] is False
     assert any("timeout" in p for p in doc["prevention"])
 

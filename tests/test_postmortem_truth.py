@@ -12,7 +12,10 @@ from console.clock import FakeClock
 from console.incident import IncidentTracker
 from console.journal import Journal
 from console.model import BreakerState
+from console.plan import Mode
 from console.recorder import ActionEvent, Stage
+from tests.screen import quiesce, screen_text
+from tests.test_mitigation_ui import dialog, flags, health, kube, make_app, settle  # noqa: F401
 from tests.test_postmortem import IMPACT, T0, at, fleet, record_incident
 
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
@@ -124,3 +127,75 @@ def test_open_closed_open_is_still_flapping(tmp_path):
     text = postmortem.render(journal.events, None, now=at(6))
     journal.close()
     assert "more breaker transitions of payment-api (flapping:" in text
+
+
+# --- 1. A dry run, a cancel, a refusal are never a mitigation ----------------------
+
+
+def record_non_mitigations(journal: Journal) -> None:
+    """As ActionRunner records them: a dry-run restart confirmed with `y`, a
+    fallback dialog cancelled, a restart refused (paused deployment)."""
+    restart = dict(action="restart", service="payment-api", target="shop/deployment/payment-api")
+    for minute, stage, details in (
+        (5, Stage.ASKED, {"mode": "dry-run", "title": "Restart payment-api"}),
+        (5.1, Stage.CONFIRMED, {"mode": "dry-run"}),
+        (5.2, Stage.SUCCEEDED, {"dry_run": "true", "message": "dry run: nothing sent; "
+                                "equivalent: kubectl rollout restart deployment/payment-api"}),
+    ):
+        journal.record(ActionEvent(at=at(minute), stage=stage, details=details, **restart))
+    fallback = dict(action="fallback", service="payment-api", target="shop/deployment/api")
+    journal.record(ActionEvent(at=at(6), stage=Stage.ASKED, details={"mode": "live"}, **fallback))
+    journal.record(ActionEvent(at=at(6.1), stage=Stage.CANCELLED, **fallback))
+    paused = "deployment/payment-api is paused: kubectl rollout resume it first"
+    journal.record(ActionEvent(at=at(7), stage=Stage.ASKED, details={
+        "mode": "live", "refusal": paused}, **restart))
+    journal.record(ActionEvent(at=at(7.1), stage=Stage.CONFIRMED, details={"mode": "live"},
+                               **restart))
+    journal.record(ActionEvent(at=at(7.2), stage=Stage.FAILED, details={
+        "message": f"refused: {paused}"}, **restart))
+
+
+def test_dry_run_cancel_and_refusal_are_not_mitigations_in_the_export(tmp_path):
+    clock = FakeClock(at(0))
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    tracker.feed(fleet(0.05, {"p1": (O, 0)}, [("p1", C, O, 0)]))
+    record_non_mitigations(journal)
+    clock.now = at(9)
+    tracker.resolve("closed by itself")
+    text = postmortem.render(journal.events, None, now=at(10))
+    doc = postmortem.render_json(journal.events, None, now=at(10))
+    journal.close()
+    assert "- not recorded - Mitigation applied" in template_rows(text)
+    assert "succeeded" not in section(text, "Resolution")
+    assert section(text, "Resolution").splitlines()[2] == "- No mitigation recorded."
+    assert doc["resolution"] == []
+    events = section(text, "Timeline")
+    assert ("- 10:20:12 (T+05:12) - Action restart on shop/deployment/payment-api: "
+            "dry run: nothing sent (alice)") in events
+    assert ("- 10:21:06 (T+06:06) - Action fallback on shop/deployment/api: cancelled "
+            "(alice)") in events
+    assert ("- 10:22:12 (T+07:12) - Action restart on shop/deployment/payment-api: refused: "
+            "deployment/payment-api is paused: kubectl rollout resume it first (alice)") in events
+    assert "Enable fallback for payment-api (runbook Prevention 1: `fallback_enabled: True`): " \
+           "fallback was needed" not in text
+
+
+async def test_dry_run_restart_counts_no_mitigation_on_screen(make_app, tmp_path):
+    journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
+    tracker = IncidentTracker(journal)
+    app = make_app(mode=Mode.DRY_RUN, tracker=tracker)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await dialog(app, pilot, "r")
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert any(e.details.get("dry_run") == "true" for e in journal.events)
+        await pilot.press("4")
+        app.refresh_views()
+        await settle(app, pilot)
+        assert "mitigations 0" in screen_text(app)
+        await quiesce(app, pilot)
+    text = postmortem.render(journal.events, None, now=journal.events[-1].at)
+    journal.close()
+    assert "- not recorded - Mitigation applied" in text
+    assert "dry run: nothing sent" in section(text, "Timeline")
