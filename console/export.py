@@ -16,8 +16,10 @@ from console.clock import Clock, system_clock
 from console.incident import first, start_time
 from console.journalfile import (
     EventKind,
+    IncidentSummary,
     JournalEvent,
     affected_services,
+    latest,
     list_incidents,
     load_incident,
 )
@@ -40,8 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write an incident's postmortem (RUNBOOK-004 template) from its journal.",
     )
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--incident", metavar="ID", help="the incident to export")
-    which.add_argument("--latest", action="store_true", help="the latest incident (default)")
+    which.add_argument("--incident", metavar="ID",
+                       help="the incident to export (looked for in the demo's journal too)")
+    which.add_argument("--latest", action="store_true",
+                       help="the latest incident (default): the one most recently active, "
+                            "i.e. whose last event (a transition, a note, its resolve) is "
+                            "the latest, not the one opened last")
+    which.add_argument("--list", action="store_true",
+                       help="list every incident, real and demo (ID, services, opened, "
+                            "resolved or open) and export nothing")
     parser.add_argument("--format", choices=("md", "json"), default="md",
                         help="markdown (default) or JSON")
     parser.add_argument("-o", "--output", metavar="FILE", type=Path,
@@ -98,30 +107,74 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def main(argv: list[str], clock: Clock = system_clock) -> int:
-    args = build_parser().parse_args(argv)
-    directory = state_dir(demo=args.demo, override=args.state_dir)
-    incidents = list_incidents(directory)
-    if not incidents and not args.demo and not args.incident:
-        # Nothing real yet: the demo's journal (kept apart so that a demo
-        # incident is never picked while a real one exists).
-        demo_dir = state_dir(demo=True, override=args.state_dir)
-        if list_incidents(demo_dir):
-            directory, incidents = demo_dir, list_incidents(demo_dir)
-            print(f"cbconsole export: no real incident; exporting the demo's ({directory})",
-                  file=sys.stderr)
+def _when(at: datetime | None, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if at else "unknown"
+
+
+def _row(i: IncidentSummary, tz: str) -> str:
+    end = f"resolved {_when(i.resolved_at, tz)}" if i.resolved else "open"
+    return (f"{i.id}  {', '.join(i.services) or 'unknown service'}  "
+            f"opened {_when(i.opened_at, tz)}  {end}  last event {_when(i.last_at, tz)}")
+
+
+def list_all(real: Path, demo: Path, tz: str) -> str:
+    """Every incident of both journals, each journal labelled."""
+    lines = []
+    for label, directory in (("Incidents", real), ("Demo incidents", demo)):
+        found = list_incidents(directory)
+        flag = " (--demo)" if directory == demo else ""
+        lines.append(f"{label} in {directory}{flag} ({tz}):")
+        lines += [f"  {_row(i, tz)}" for i in found] or ["  none"]
+    return "\n".join(lines) + "\n"
+
+
+def _ids(incidents: list[IncidentSummary]) -> str:
+    return ", ".join(i.id for i in incidents) or "none"
+
+
+def _choose(args, real: Path, demo: Path) -> tuple[Path, IncidentSummary] | str:
+    """(journal directory, incident) or what to say instead."""
+    primary, other = (demo, real) if args.demo else (real, demo)
+    incidents = list_incidents(primary)
     if args.incident:
         chosen = next((i for i in incidents if i.id == args.incident), None)
-        if chosen is None:
-            known = ", ".join(i.id for i in incidents[-5:]) or "none"
-            print(f"cbconsole export: no incident {args.incident} in {directory} "
-                  f"(latest: {known})", file=sys.stderr)
-            return 1
-    elif incidents:
-        chosen = incidents[-1]
-    else:
-        print(f"cbconsole export: no incident in {directory}", file=sys.stderr)
+        if chosen is not None:
+            return primary, chosen
+        elsewhere = list_incidents(other)
+        chosen = next((i for i in elsewhere if i.id == args.incident), None)
+        if chosen is not None:
+            which = "the real journal (no --demo)" if args.demo else "the demo's journal (--demo)"
+            print(f"cbconsole export: {chosen.id} is in {which}: {other}", file=sys.stderr)
+            return other, chosen
+        label = "real" if args.demo else "demo (--demo)"
+        return (f"no incident {args.incident} in {primary} or {other}; known: "
+                f"{_ids(incidents)}; {label}: {_ids(elsewhere)} (cbconsole export --list)")
+    if not incidents and not args.demo and list_incidents(demo):
+        # Nothing real yet: the demo's journal (kept apart so that a demo
+        # incident is never picked while a real one exists).
+        print(f"cbconsole export: no real incident; exporting the demo's ({demo})",
+              file=sys.stderr)
+        primary, incidents = demo, list_incidents(demo)
+    chosen = latest(incidents)
+    if chosen is None:
+        return f"no incident in {primary}"
+    print(f"cbconsole export: {chosen.id}, the incident most recently active (last event "
+          f"{_when(chosen.last_at, args.tz)} {args.tz}; all of them: --list)", file=sys.stderr)
+    return primary, chosen
+
+
+def main(argv: list[str], clock: Clock = system_clock) -> int:
+    args = build_parser().parse_args(argv)
+    real = state_dir(demo=False, override=args.state_dir)
+    demo = state_dir(demo=True, override=args.state_dir)
+    if args.list:
+        sys.stdout.write(list_all(real, demo, args.tz))
+        return 0
+    found = _choose(args, real, demo)
+    if isinstance(found, str):
+        print(f"cbconsole export: {found}", file=sys.stderr)
         return 1
+    directory, chosen = found
     try:
         loaded = load_incident(directory, chosen.id)
     except OSError as exc:

@@ -181,6 +181,7 @@ class IncidentSummary(BaseModel):
     opened_at: datetime | None = None
     resolved: bool = False
     resolved_at: datetime | None = None
+    last_at: datetime | None = None  # the last event's time: when it was last active
     events: int = 0
     problems: tuple[str, ...] = ()
 
@@ -198,6 +199,7 @@ def summarize(loaded: Loaded) -> IncidentSummary:
         opened_at=opened.at if opened else None,
         resolved=resolved is not None,
         resolved_at=resolved.at if resolved else None,
+        last_at=max((e.at for e in loaded.events), default=None),
         events=len(loaded.events),
         problems=loaded.problems,
     )
@@ -232,6 +234,15 @@ def list_incidents(state_dir: Path) -> list[IncidentSummary]:
             ))
     far_past = datetime.min.replace(tzinfo=timezone.utc)
     return sorted(found, key=lambda s: (s.opened_at or far_past, s.id))
+
+
+def latest(incidents: list[IncidentSummary]) -> IncidentSummary | None:
+    """The incident most recently active: the one whose last event is the
+    latest (a resolve is an event; an incident opened later but quiet since
+    is not "latest")."""
+    far_past = datetime.min.replace(tzinfo=timezone.utc)
+    return max(incidents, key=lambda s: (s.last_at or s.opened_at or far_past, s.id),
+               default=None)
 
 
 def load_incident(state_dir: Path, incident_id: str) -> Loaded:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from console import postmortem
+from console import export, postmortem
 from console.clock import FakeClock
 from console.incident import IncidentTracker
 from console.journal import Journal
@@ -16,7 +16,7 @@ from console.plan import Mode
 from console.recorder import ActionEvent, Stage
 from tests.screen import quiesce, screen_text
 from tests.test_mitigation_ui import dialog, flags, health, kube, make_app, settle  # noqa: F401
-from tests.test_postmortem import IMPACT, T0, at, fleet, record_incident
+from tests.test_postmortem import IMPACT, T0, at, fleet, record_incident, run_export
 
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
 
@@ -199,3 +199,91 @@ async def test_dry_run_restart_counts_no_mitigation_on_screen(make_app, tmp_path
     journal.close()
     assert "- not recorded - Mitigation applied" in text
     assert "dry run: nothing sent" in section(text, "Timeline")
+
+
+# --- 2. export --latest, --list, --incident ---------------------------------------
+
+
+def record_later_incident(state_dir):
+    """inventory-svc opens at 10:20, after payment-api's incident opened
+    (10:14:30), and goes quiet at 10:20:05, before payment-api's is
+    resolved (10:31)."""
+    clock = FakeClock(at(5))
+    journal = Journal.open_or_resume(state_dir, actor="bob", clock=clock)
+    tracker = IncidentTracker(journal)
+    snap = fleet(5.05, {"p1": (O, 5)}, [("p1", C, O, 5)])
+    snap = snap.model_copy(update={
+        "services": tuple(s.model_copy(update={"service": "inventory-svc"})
+                          for s in snap.services),
+        "transitions": tuple(t.model_copy(update={"service": "inventory-svc"})
+                             for t in snap.transitions)})
+    tracker.feed(snap)
+    journal.close()
+    return journal
+
+
+def two_incidents(tmp_path):
+    resolved = record_incident(tmp_path / "a")
+    resolved.close()
+    later = record_later_incident(tmp_path / "b")
+    for journal in (resolved, later):
+        (tmp_path / "state").mkdir(exist_ok=True)
+        journal.path.rename(tmp_path / "state" / journal.path.name)
+    return resolved.incident_id, later.incident_id
+
+
+def test_export_latest_is_the_incident_last_active(tmp_path, capsys):
+    resolved_id, later_id = two_incidents(tmp_path)
+    code, out, err = run_export(["--state-dir", str(tmp_path / "state"), "--latest",
+                                 "--no-impact"], capsys)
+    assert code == 0, err
+    assert out.startswith("# Incident: Circuit Breaker Open - payment-api\n")  # not a draft
+    assert f"cbconsole export: {resolved_id}" in err  # says which one it picked
+
+
+def test_export_help_says_what_latest_means(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        export.main(["--help"])
+    assert "most recently active" in " ".join(capsys.readouterr().out.split())
+
+
+def test_export_list_shows_every_incident_real_and_demo(tmp_path, capsys):
+    resolved_id, later_id = two_incidents(tmp_path)
+    demo = record_incident(tmp_path / "state" / "demo", resolve=False)
+    demo.close()
+    code, out, err = run_export(["--state-dir", str(tmp_path / "state"), "--list"], capsys)
+    assert code == 0, err
+    lines = [line.strip() for line in out.splitlines()]
+    real = next(i for i, line in enumerate(lines) if line.startswith("Incidents in "))
+    demo_at = next(i for i, line in enumerate(lines) if line.startswith("Demo incidents in "))
+    row = next(line for line in lines if line.startswith(resolved_id))
+    assert "payment-api" in row and "opened 2025-01-02 10:14:30" in row
+    assert "resolved 2025-01-02 10:31:00" in row
+    assert "open" in next(line for line in lines if line.startswith(later_id))
+    assert real < lines.index(row) < demo_at
+    assert any(line.startswith(demo.incident_id) and "open" in line
+               for line in lines[demo_at:])
+
+
+def test_export_incident_finds_a_demo_incident_without_demo(tmp_path, capsys):
+    demo = record_incident(tmp_path / "state" / "demo")
+    demo.close()
+    code, out, err = run_export(["--state-dir", str(tmp_path / "state"), "--incident",
+                                 demo.incident_id, "--no-impact"], capsys)
+    assert code == 0, err
+    assert out.startswith("# Incident: Circuit Breaker Open - payment-api\n")
+    assert "the demo's journal" in err
+
+
+def test_export_unknown_incident_lists_the_known_ones(tmp_path, capsys):
+    resolved_id, later_id = two_incidents(tmp_path)
+    demo = record_later_incident(tmp_path / "state" / "demo")
+    code, out, err = run_export(["--state-dir", str(tmp_path / "state"), "--incident",
+                                 "nope"], capsys)
+    assert code == 1 and out == ""
+    assert "no incident nope" in err
+    assert resolved_id in err and later_id in err
+    assert f"demo (--demo): {demo.incident_id}" in err
+    assert "Traceback" not in err
