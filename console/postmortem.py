@@ -46,14 +46,14 @@ _READY = ("Add a readiness check covering {svc} (runbook Prevention 3: `/ready` 
 _FALLBACK = ("Enable fallback for {svc} (runbook Prevention 1: `fallback_enabled: True`)")
 _ERRORS = ("Review error handling around calls to {svc} (runbook Fix Root Cause: "
            "error rate issues)")
-_CONFIG = ("Review {svc}'s breaker configuration (runbook Prevention 1: failure_threshold 5, "
-           "success_threshold 2, recovery_timeout 60)")
+_CONFIG = ("Review the breaker configuration of {svc} (runbook Prevention 1: "
+           "failure_threshold 5, success_threshold 2, recovery_timeout 60)")
 _NETWORK = ("Check network policies and service discovery for {svc} (runbook Fix Root "
-            "Cause: `kubectl get networkpolicies`, `kubectl get services {svc}`)")
-_DATABASE = ("Add database and Redis connectivity to {svc}'s readiness check (runbook "
+            "Cause: `kubectl get networkpolicies`, `kubectl get services {names}`)")
+_DATABASE = ("Add database and Redis connectivity to the readiness check of {svc} (runbook "
              "Prevention 3; Diagnosis 5: postgres 5432, redis 6379)")
 _ROLLOUT = ("Review recent changes before and after each rollout of {svc} (runbook "
-            "Diagnosis 3: `kubectl rollout history deployment/{svc}`)")
+            "Diagnosis 3: `kubectl rollout history deployment/<name>`)")
 _SMOKE = ("Run the smoke test after each deployment of {svc} (runbook Load Test: "
           "`scripts/smoke_test.py`, expect 100% success)")
 _MONITOR = ("Export breaker state changes as metrics for {svc} and alert on them (runbook "
@@ -205,27 +205,71 @@ def describe(e: JournalEvent, name=str, text=_one_line) -> str:
     return e.kind.value
 
 
+def _opened_at(events: list[JournalEvent], service: str | None) -> datetime | None:
+    """When `service`'s breaker was first seen OPEN (else the incident's start)."""
+    opened = next((e.at for e in events if e.kind == EventKind.BREAKER_TRANSITION
+                   and e.service == service and e.details.get("to") == BreakerState.OPEN.value),
+                  None)
+    return opened or start_time(events)
+
+
+def likely_causes(events: list[JournalEvent]) -> list[tuple[JournalEvent, datetime]]:
+    """Rollouts seen that finished within the diagnosis' likely-cause window
+    before their service's breaker opened (what it marks LIKELY CAUSE), with
+    that opening time."""
+    from console.diagnosis import LIKELY_CAUSE_WINDOW
+
+    found = []
+    for e in events:
+        if e.kind != EventKind.ROLLOUT_SEEN:
+            continue
+        opened = _opened_at(events, e.service)
+        if opened is not None and opened - LIKELY_CAUSE_WINDOW <= e.at <= opened:
+            found.append((e, opened))
+    return found
+
+
+def _undo(rollout: JournalEvent, opened: datetime, name, text) -> str:
+    d = rollout.details
+    ns, _, deployment = str(d.get("deployment") or "").rpartition("/")
+    cause = text(d["change_cause"]) if d.get("change_cause") else "no change-cause recorded"
+    undo = f"kubectl rollout undo deployment/{deployment}" + (f" -n {ns}" if ns else "")
+    minutes = opened - rollout.at
+    return (f"Fix or roll back the change of {name(d.get('deployment'))} revision "
+            f"{d.get('revision')} (change-cause: {cause}), the likely cause: it rolled out "
+            f"{minutes.total_seconds() / 60:.1f} min before the breaker of "
+            f"{name(rollout.service)} opened (`{undo}`)")
+
+
 def _prevention(events, category: RootCauseCategory | None, services: list[str],
-                overdue: bool, response_s: float | None, name=str) -> list[str]:
-    svc = name(services[0]) if services else "the service"
-    items = [t.format(svc=svc) for t in PREVENTION[category or RootCauseCategory.OTHER]]
+                overdue: bool, response_s: float | None, name=str, text=_one_line) -> list[str]:
+    names = [name(s) for s in services] or ["the service"]
+    svc = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    fill = dict(svc=svc, names=" ".join(names))
+    causes = likely_causes(events)
+    items = [_undo(r, opened, name, text) for r, opened in causes]
+    suspects = {r.id for r, _ in causes}
+    items += [t.format(**fill) for t in PREVENTION[category or RootCauseCategory.OTHER]]
     if alert_time(events) is None:
         items.append("Create the CircuitBreakerOpen alert where this incident had none "
                      "(runbook Prevention 5)")
     if first(events, EventKind.DATA_GAP):
-        items.append(_MONITOR.format(svc=svc) + ": the data had gaps during this incident")
+        items.append(_MONITOR.format(**fill) + ": the data had gaps during this incident")
     if overdue and response_s:
         items.append(f"Review paging: acknowledged after the {response_s / 60:g}-minute "
                      "response time (runbook Escalation)")
     t0 = start_time(events)
-    for rollout in (e for e in events if e.kind == EventKind.ROLLOUT_SEEN):
+    for rollout in (e for e in events if e.kind == EventKind.ROLLOUT_SEEN
+                    and e.id not in suspects):
         # A rollout after T+0 is a mitigation (ours or someone's), not a suspect.
         if category != RootCauseCategory.RECENT_DEPLOYMENT and (t0 is None or rollout.at <= t0):
             items.append(f"Check whether the rollout of {name(rollout.details.get('deployment'))} "
                          f"(revision {rollout.details.get('revision')}) contributed")
     for chain in mitigations.applied(events):
-        if chain[0].details.get("action") == "fallback" and _FALLBACK.format(svc=svc) not in items:
-            items.append(_FALLBACK.format(svc=svc) + ": fallback was needed during this incident")
+        if chain[0].details.get("action") == "fallback":
+            service = name(chain[0].service)
+            items.append(_FALLBACK.format(svc=service) + ": fallback was needed during this "
+                         "incident")
     return list(dict.fromkeys(items))
 
 
@@ -427,7 +471,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         "resolved_by": resolved.actor if resolved else None,
         "prevention": _prevention(events, category, services,
                                   bool(clock and clock["overdue"]),
-                                  clock["response_s"] if clock else None, name),
+                                  clock["response_s"] if clock else None, name, text),
         "lessons_learned": None,
         "journal_problems": list(problems),
         "flapping": sorted(flapping(events)),

@@ -287,3 +287,39 @@ def test_export_unknown_incident_lists_the_known_ones(tmp_path, capsys):
     assert resolved_id in err and later_id in err
     assert f"demo (--demo): {demo.incident_id}" in err
     assert "Traceback" not in err
+
+
+# --- 5. Prevention: every service; a likely-cause rollout first --------------------
+
+
+def prevention(text: str) -> list[str]:
+    return [line[len("- [ ] "):] for line in section(text, "Prevention").splitlines()
+            if line.startswith("- [ ] ")]
+
+
+def test_a_likely_cause_rollout_is_the_first_prevention_item(tmp_path):
+    journal = record_incident(tmp_path)  # revision 12 rolled out 12.5 min before it opened
+    text = postmortem.render(journal.events, IMPACT, now=at(30))
+    journal.close()
+    items = prevention(text)
+    assert items[0].startswith("Fix or roll back the change of shop/payment-api revision 12 "
+                               "(change-cause: image payment-api:2.4.0)")
+    assert "kubectl rollout undo deployment/payment-api -n shop" in items[0]
+
+
+def test_prevention_covers_every_affected_service(tmp_path):
+    clock = FakeClock(at(0))
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    snap = fleet(0.05, {"p1": (O, 0)}, [("p1", C, O, 0)])
+    other = snap.services[0].model_copy(update={"service": "inventory-svc"})
+    moved = snap.transitions[0].model_copy(update={"service": "inventory-svc"})
+    tracker.feed(snap.model_copy(update={"services": (*snap.services, other),
+                                         "transitions": (*snap.transitions, moved)}))
+    tracker.root_cause("pool exhausted", "database connection")
+    text = postmortem.render(journal.events, None, now=at(2))
+    journal.close()
+    items = prevention(text)
+    assert "Review payment-api's breaker configuration" not in text
+    for item in items[:3]:  # the category's runbook items
+        assert "payment-api" in item and "inventory-svc" in item, item
