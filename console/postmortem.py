@@ -286,10 +286,11 @@ def _impact(impact: Impact | str | None, tz: ZoneInfo) -> dict:
               f"{tz.key}")
     out.update(
         failed=impact.failed, succeeded=impact.succeeded, rejected=impact.rejected,
-        requests_failed_share=impact.failed_share, window_start=impact.start.isoformat(),
+        requests_failed_share=impact.not_served_share, failed_only_share=impact.failed_share,
+        counters=impact.counters, window_start=impact.start.isoformat(),
         window_end=impact.end.isoformat(), source=impact.source,
     )
-    share = impact.failed_share
+    share = impact.not_served_share
     if share is None:
         reason = ("the profile has no failure or success counter"
                   if impact.failed is None or impact.succeeded is None
@@ -297,12 +298,15 @@ def _impact(impact: Impact | str | None, tz: ZoneInfo) -> dict:
         out["unknown_reason"] = reason
         out["requests_failed"] = f"unknown ({reason})"
         return out
-    text = (f"{100 * share:.1f}% (about {impact.failed:,.0f} of {impact.total:,.0f} calls "
-            "failed")
-    if impact.rejected:
-        text += (f"; {impact.rejected:,.0f} more rejected by the open breaker, "
-                 f"{100 * impact.not_served_share:.1f}% not served")
-    out["requests_failed"] = text + f"; Prometheus {impact.source}, {window})"
+    # What users saw as 503s: failed calls and those the open breaker rejected.
+    rejected = ("no rejected counter in the profile" if impact.rejected is None
+                else f"{impact.rejected:,.0f} rejected")
+    used = "; ".join(f"{role}: `{q}`" for role, q in impact.counters.items() if q)
+    out["requests_failed"] = (
+        f"{100 * share:.1f}% of the calls attempted failed or were rejected "
+        f"({impact.failed:,.0f} failed + {rejected} of {impact.total:,.0f} attempted = failed "
+        f"+ succeeded + rejected; {100 * impact.failed_share:.1f}% failed alone; "
+        f"{impact.source}, {window}" + (f"; counters {used}" if used else "") + ")")
     return out
 
 

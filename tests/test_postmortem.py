@@ -168,7 +168,7 @@ def test_json_has_the_same_content(tmp_path):
         ("10:26:00", "Root cause identified"), ("10:31:00", "Incident resolved")]
     assert doc["timeline"][0]["t_plus"] == "T+00:00"
     assert doc["root_cause"]["category"] == "downstream timeout"
-    assert doc["impact"]["requests_failed_share"] == pytest.approx(1240 / 10000)
+    assert doc["impact"]["requests_failed_share"] == pytest.approx((1240 + 760) / 10000)
     assert doc["impact"]["users_affected"] is None
     # The cancelled fallback is no mitigation: it is in the event list only.
     assert [(m["action"], m["outcome"]) for m in doc["resolution"]] == [("restart", "verified")]

@@ -323,3 +323,17 @@ def test_prevention_covers_every_affected_service(tmp_path):
     assert "Review payment-api's breaker configuration" not in text
     for item in items[:3]:  # the category's runbook items
         assert "payment-api" in item and "inventory-svc" in item, item
+
+
+# --- 4. Impact: failed plus rejected over every call attempted ---------------------
+
+
+def test_impact_counts_rejected_calls_as_not_served(tmp_path):
+    journal = record_incident(tmp_path)
+    text = postmortem.render(journal.events, IMPACT, now=at(30))
+    doc = postmortem.render_json(journal.events, IMPACT, now=at(30))
+    journal.close()
+    line = next(x for x in section(text, "Impact").splitlines() if "Requests failed" in x)
+    assert line.startswith("- Requests failed: 20.0% of the calls attempted failed or were "
+                           "rejected (1,240 failed + 760 rejected of 10,000 attempted")
+    assert doc["impact"]["requests_failed_share"] == 0.2

@@ -40,6 +40,8 @@ class Impact(BaseModel):
     rejected: float | None = None
     per_service: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     source: str = ""  # "Prometheus URL (profile)"
+    #: The counter query each role was counted with (None: the profile has none).
+    counters: dict[str, str | None] = Field(default_factory=dict)
 
     @property
     def total(self) -> float | None:
@@ -116,6 +118,8 @@ def impact(url_or_client: str | PromClient, profile: str | dict | Profile,
         start=start, end=end, services=tuple(services),
         failed=totals["failures"], succeeded=totals["successes"], rejected=totals["rejected"],
         per_service=per_service, source=f"{client.url} ({profile.name})",
+        counters={role: (increase_query(queries[role], window_s, profile.service_labels)
+                         if queries[role] else None) for role in ROLES},
     )
 
 
