@@ -164,6 +164,38 @@ def read_events(path: Path) -> Loaded:
                   torn_at=torn_at, missing_newline=missing_newline)
 
 
+class Tail(BaseModel):
+    """The whole lines of a file after an offset, and where the next read starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    events: tuple[JournalEvent, ...] = ()
+    problems: tuple[str, ...] = ()
+    offset: int = 0
+
+
+def read_from(path: Path, offset: int = 0) -> Tail:
+    """The events written after `offset`, for a reader following a file another
+    process appends to. A last line without its newline is still being
+    written: it is left for the next read, not reported."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n") + 1
+    events: list[JournalEvent] = []
+    problems: list[str] = []
+    start = 0
+    for line in data[:end].split(b"\n")[:-1]:
+        event = _parse(line) if line.strip() else None
+        if event is not None:
+            events.append(event)
+        elif line.strip():
+            problems.append(f"{Path(path).name} at byte {offset + start}: not a journal event, "
+                            "skipped")
+        start += len(line) + 1
+    return Tail(events=tuple(events), problems=tuple(problems), offset=offset + end)
+
+
 def incident_files(state_dir: Path) -> list[Path]:
     try:
         return sorted(Path(state_dir).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
