@@ -79,9 +79,13 @@ class IncidentKeys:
         followed = self._followed()
         if followed is None:
             return None
+        side = followed.side_file
+        if side is None:
+            return (f"This action will NOT be journaled in this console: {followed.who} "
+                    "records incidents here, and none is open: it is recorded nowhere.")
         return (f"This action will NOT be journaled in this console: {followed.who} records "
-                "this incident. Only this console's action log (3) will show its steps: "
-                "note it in the other console (n).")
+                f"this incident. Its steps are kept in {side.name} in the state directory; "
+                "the export merges them. Say so in the other console (n).")
 
     def _follow_tick(self) -> None:
         """Each second, in a worker (file reads): what the other console
@@ -359,11 +363,15 @@ class IncidentKeys:
         from console import postmortem
         from console.export import count_impact, write_atomically
 
+        from console.journalfile import merge_side_events
+
         try:
+            state_dir = self.tracker.journal.state_dir
+            events, _ = merge_side_events(state_dir, incident_id, events)  # a follower's actions
             now = self.clock()
             impact = count_impact(events, now)
             text = postmortem.render(events, impact, now=now, tz=self.timezone_name)
-            directory = self.export_dir or self.tracker.journal.state_dir / "exports"
+            directory = self.export_dir or state_dir / "exports"
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / f"postmortem-{incident_id}.md"
             write_atomically(path, text)

@@ -4,7 +4,9 @@ that console's journal read-only, and takes it over once that console exits.
 `FollowedJournal` holds no lock. It reads the open incident's file as
 `cbconsole export` does (whole lines only: the line being written waits for
 the next read), each time only the bytes added since, and notices a new
-incident's file. It writes nothing: `add` raises `JournalFollowed`.
+incident's file. It writes nothing of the other console's: `add` raises `JournalFollowed`;
+an action taken here goes, step by step, to this console's side file
+(`journalfile.side_path`), which the export merges into the incident.
 `take_over` tries the lock (cheap while it is held) and, once it is free,
 resumes the directory as a restarted console would.
 """
@@ -15,8 +17,18 @@ import os
 from pathlib import Path
 
 from console.clock import Clock, system_clock
-from console.journal import Journal, JournalError, JournalLocked
-from console.journalfile import incident_files, read_from, summarize, Loaded
+from console.journal import Journal, JournalError, JournalLocked, append_durably
+from console.journalfile import (
+    Detail,
+    EventKind,
+    JournalEvent,
+    Loaded,
+    incident_files,
+    read_from,
+    scrub,
+    side_path,
+    summarize,
+)
 from console.recorder import ActionEvent
 
 
@@ -33,6 +45,8 @@ class FollowedJournal(Journal):
         self.holder = holder  # the pid of the console that writes, as it wrote it
         self._offset = 0
         self._known: set[Path] = set()  # incident files read whole once
+        self._side_ids = 0
+        self._side_problem: str | None = None
 
     @property
     def who(self) -> str:
@@ -50,7 +64,7 @@ class FollowedJournal(Journal):
                 self.problem = (f"cannot read the followed journal: {exc.strerror or exc} "
                                 f"({exc.filename or self.state_dir})")
                 return False
-            self.problem = None
+            self.problem = self._side_problem
             return changed
 
     def _read_new(self) -> bool:
@@ -100,9 +114,34 @@ class FollowedJournal(Journal):
     def add(self, *args, **kwargs):
         raise JournalFollowed(f"{self.who} records this incident: nothing is written here")
 
+    @property
+    def side_file(self) -> Path | None:
+        """Where this console keeps the actions it takes on this incident."""
+        if self._path is None:
+            return None
+        return side_path(self.state_dir, self.incident_id, os.getpid())
+
     def record(self, event: ActionEvent) -> None:
-        """An action taken here is not journaled (the dialog said so before it
-        was confirmed); this console's action log keeps its steps."""
+        """An action's step, durably, into this console's side file: the
+        other console's journal is never written by two."""
+        with self._mutex:
+            path = self.side_file
+            if path is None:
+                return  # no incident: not journaled, as in a console that writes
+            self._side_ids += 1
+            details: dict[str, Detail] = {
+                **event.details, "action": event.action, "stage": event.stage.value,
+                "target": event.target, "console": f"pid {os.getpid()}, following pid "
+                f"{self.holder}",
+            }
+            line = JournalEvent(id=self._side_ids, at=event.at, kind=EventKind.ACTION,
+                                service=event.service, actor=self.actor, details=scrub(details))
+            try:
+                append_durably(path, line.model_dump_json().encode() + b"\n")
+            except OSError as exc:
+                self.problem = self._side_problem = (
+                    f"side file not writable, an action step is lost: {exc.strerror or exc} "
+                    f"({path})")
 
     def flush_pending(self) -> bool:
         return True

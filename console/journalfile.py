@@ -7,6 +7,7 @@ One JSON Lines file per incident, `incident-<id>.jsonl`, one event a line.
 
 from __future__ import annotations
 
+import glob
 import re
 from datetime import datetime, timezone
 from enum import Enum
@@ -15,6 +16,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 FILE_PREFIX, FILE_SUFFIX = "incident-", ".jsonl"
+#: `side-<incident>.pid-<pid>.jsonl`: the actions a console took while it
+#: followed another console's journal (a file is written by one console only).
+SIDE_PREFIX = "side-"
 
 Detail = str | int | float | bool | None
 
@@ -269,3 +273,35 @@ def list_incidents(state_dir: Path) -> list[IncidentSummary]:
 def load_incident(state_dir: Path, incident_id: str) -> Loaded:
     """One incident's events (FileNotFoundError if there is no such incident)."""
     return read_events(incident_path(state_dir, incident_id))
+
+
+# --- Side files ----------------------------------------------------------------------
+
+
+def side_path(state_dir: Path, incident_id: str, pid: int) -> Path:
+    return Path(state_dir) / f"{SIDE_PREFIX}{incident_id}.pid-{pid}{FILE_SUFFIX}"
+
+
+def merge_side_events(state_dir: Path, incident_id: str,
+                      events) -> tuple[list[JournalEvent], list[str]]:
+    """The incident's events and, after them, the actions other consoles took
+    while following it (their side files), numbered on from its last id. With
+    the problems found in the side files."""
+    events, extra, problems = list(events), [], []
+    pattern = f"{SIDE_PREFIX}{glob.escape(incident_id)}.pid-*{FILE_SUFFIX}"
+    try:
+        paths = sorted(Path(state_dir).glob(pattern))
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            side = read_events(path)
+        except OSError as exc:
+            problems.append(f"{path.name}: {exc.strerror or exc}")
+            continue
+        extra += side.events
+        problems += side.problems
+    last = max((e.id for e in events), default=0)
+    for n, event in enumerate(sorted(extra, key=lambda e: e.at), start=1):
+        events.append(event.model_copy(update={"id": last + n}))
+    return events, problems

@@ -240,3 +240,36 @@ def test_a_follower_reads_only_what_is_new_and_waits_for_a_whole_line(tmp_path):
     assert follower.refresh() is True
     assert [(e.id, e.details.get("text")) for e in follower.events] == [(1, None), (2, "hi")]
     writer.close()
+
+
+async def test_a_restart_confirmed_in_a_follower_is_in_the_export(tmp_path, first, capsys):
+    """Not in the other console's journal, but not lost: a side file of this
+    console's, which `cbconsole export` merges into the incident."""
+    from console.clock import FakeClock
+    from console.export import main as export_main
+    from screenshots.scenes import START
+
+    c = FakeClock(START)
+    fleet = DemoFleet(seed=7, clock=c)
+    app = second_console(tmp_path, fleet, c, cluster=fleet.cluster, flags=fleet.flags,
+                         probe=fleet.probe, service_map=demo_service_map(), sleep=c.advance)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        board = app.query_one("#board")
+        board.move_cursor(row=board.get_row_index("payment-api"))
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "the export merges them" in flat(screen_text(app))
+        target = app.screen.plan.target
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.in_flight, "the restart's outcome")
+        await quiesce(app, pilot)
+    loaded = load_incident(tmp_path / "demo", first.incident_id)
+    assert [e.kind for e in loaded.events] == [EventKind.INCIDENT_OPENED]  # its file: untouched
+    capsys.readouterr()
+    assert export_main(["--demo", "--state-dir", str(tmp_path), "--incident", first.incident_id,
+                        "--no-impact"]) == 0
+    out = capsys.readouterr().out
+    assert f"Action restart on {target}: confirmed" in out
+    assert f"Mitigation applied (restart on {target})" in out
