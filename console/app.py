@@ -227,6 +227,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         # Events waiting for a writable disk are retried, in order.
         if self.tracker is not None and self.tracker.journal.pending:
             self.tracker.journal.flush_pending()
+        self._follow_tick()  # a journal another console writes: read what it added
         self.refresh_views()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:

@@ -11,17 +11,29 @@ from contextlib import suppress
 from datetime import datetime
 
 from textual import work
+from textual.message import Message
 
 from console import mitigations
 from console.diagnosis import Diagnosis
 from console.errors import describe_error
-from console.incident import start_time
+from console.follow import FollowedJournal, take_over
+from console.incident import IncidentTracker, start_time
 from console.journalfile import EventKind, RootCauseCategory
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
 
 
 TIMELINE_HEAD, TIMELINE_TAIL = 100, 300  # rows drawn: the start and the latest
+
+
+class Followed(Message):
+    """A followed journal was read again; `taken`: the tracker of the journal
+    this console now holds, the other console having exited."""
+
+    def __init__(self, tracker: IncidentTracker, taken: IncidentTracker | None) -> None:
+        self.tracker = tracker
+        self.taken = taken
+        super().__init__()
 
 
 class IncidentKeys:
@@ -45,9 +57,94 @@ class IncidentKeys:
                     self.call_from_thread(self.notify, message, severity="error", timeout=10)
             return None
 
+    # --- a journal another console writes (console.follow) ----------------------------
+
+    def _followed(self) -> FollowedJournal | None:
+        journal = self.tracker.journal if self.tracker is not None else None
+        return journal if isinstance(journal, FollowedJournal) else None
+
+    def _refused_here(self, what: str) -> bool:
+        """An incident key in a console that follows another one's journal:
+        it writes nothing and says where to do it."""
+        followed = self._followed()
+        if followed is None:
+            return False
+        subject = "this incident" if followed.incident_id else "the incidents"
+        self.notify(f"Read-only journal here: another console records {subject} "
+                    f"(pid {followed.holder}): use it to {what}. Nothing was changed.",
+                    severity="warning", timeout=10)
+        return True
+
+    def _not_journaled_warning(self) -> str | None:
+        """For a mutating dialog in a follower: said before it is confirmed."""
+        followed = self._followed()
+        if followed is None:
+            return None
+        side = followed.side_file
+        if side is None:
+            return (f"This action will NOT be journaled in this console: {followed.who} "
+                    "records incidents here, and none is open: it is recorded nowhere.")
+        return (f"This action will NOT be journaled in this console: {followed.who} records "
+                f"this incident. Its steps are kept in {side.name} in the state directory; "
+                "the export merges them. Say so in the other console (n).")
+
+    def _follow_tick(self) -> None:
+        """Each second, in a worker (file reads): what the other console
+        wrote, and whether its lock is free to take over."""
+        if self._followed() is None:
+            return
+        if any(w.group == "follow" and not w.is_finished for w in self.workers):
+            return  # the last read is still going: reads never overlap
+        self._follow(self.tracker)
+
+    @work(thread=True, exit_on_error=False, group="follow")
+    def _follow(self, tracker: IncidentTracker) -> None:
+        journal = tracker.journal
+        taken = None
+        try:
+            changed = journal.refresh()
+            if changed:
+                with self.tracker_lock:
+                    tracker.reload()
+            mine = take_over(journal)
+            if mine is not None:
+                taken = IncidentTracker(mine, tracker.config, tracker.source_details)
+        except Exception as error:  # noqa: BLE001 - shown, never fatal; tried again next tick
+            with suppress(RuntimeError):  # the app is closing
+                self.call_from_thread(self.notify, f"journal: {describe_error(error)}",
+                                      severity="error", timeout=10)
+            return
+        if changed or taken is not None:
+            self.post_message(Followed(tracker, taken))
+
+    def on_followed(self, message: Followed) -> None:
+        taken = message.taken
+        if message.tracker is not self.tracker:
+            if taken is not None:
+                taken.journal.close()  # a stale read: never keep a lock nobody uses
+            return
+        if taken is not None:
+            with self.tracker_lock:
+                self.tracker = taken
+                self.recorder.forward = taken.journal
+            journal = taken.journal
+            where = (f"this console now records incident {journal.incident_id}"
+                     if journal.is_open else f"this console now records {journal.state_dir}")
+            self.notify(f"The other console has exited: took over the journal: {where}.",
+                        timeout=15)
+            for problem in journal.problems:
+                self.notify(f"journal: {problem}", severity="warning", timeout=15)
+        self.refresh_views()
+
     def _journal_problem(self) -> str | None:
         if self.tracker is None:
             return self.journal_unavailable or None
+        followed = self._followed()
+        if followed is not None:
+            text = (f"followed read-only: {followed.who} records this incident"
+                    if followed.incident_id else
+                    f"followed read-only: {followed.who} records incidents here; none is open")
+            return f"{text} ({followed.problem})" if followed.problem else text
         journal = self.tracker.journal
         if journal.problem:
             waiting = len(journal.pending)
@@ -155,6 +252,8 @@ class IncidentKeys:
         return True
 
     def action_acknowledge(self) -> None:
+        if self._refused_here("acknowledge"):
+            return
         if not self._need_open_incident():
             return
         if self.tracker.journal.first(EventKind.ACKNOWLEDGED):
@@ -163,6 +262,8 @@ class IncidentKeys:
         self._operator("Acknowledged", self.tracker.acknowledge, self.clock())
 
     def action_note(self) -> None:
+        if self._refused_here("add a note"):
+            return
         if self.tracker is None or self.tracker.journal.incident_id is None:
             self.notify("No incident to add a note to.", severity="warning")
             return
@@ -173,6 +274,8 @@ class IncidentKeys:
                              "Note", self.tracker.note, text, self.clock()))
 
     def action_amend_note(self) -> None:
+        if self._refused_here("amend a note"):
+            return
         tracker = self.tracker
         notes = [e for e in tracker.journal.events if e.kind == EventKind.NOTE] if tracker else []
         if not notes:
@@ -190,6 +293,8 @@ class IncidentKeys:
                              "Note amended", tracker.amend_note, note.id, text, self.clock()))
 
     def action_root_cause(self) -> None:
+        if self._refused_here("set the root cause"):
+            return
         if self.tracker is None or self.tracker.journal.incident_id is None:
             self.notify("No incident to set a root cause for.", severity="warning")
             return
@@ -209,6 +314,8 @@ class IncidentKeys:
                              self.clock()))
 
     def action_resolve(self) -> None:
+        if self._refused_here("resolve"):
+            return
         if not self._need_open_incident():
             return
         services = ", ".join(self.tracker.services) or "no service"
@@ -224,6 +331,8 @@ class IncidentKeys:
                              "Resolved", self.tracker.resolve, "", self.clock()))
 
     def action_split(self) -> None:
+        if self._refused_here("split a service off"):
+            return
         if not self._need_open_incident():
             return
         service = self.selected_service(pin=True)
@@ -254,11 +363,15 @@ class IncidentKeys:
         from console import postmortem
         from console.export import count_impact, write_atomically
 
+        from console.journalfile import merge_side_events
+
         try:
+            state_dir = self.tracker.journal.state_dir
+            events, _ = merge_side_events(state_dir, incident_id, events)  # a follower's actions
             now = self.clock()
             impact = count_impact(events, now)
             text = postmortem.render(events, impact, now=now, tz=self.timezone_name)
-            directory = self.export_dir or self.tracker.journal.state_dir / "exports"
+            directory = self.export_dir or state_dir / "exports"
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / f"postmortem-{incident_id}.md"
             write_atomically(path, text)
@@ -269,7 +382,8 @@ class IncidentKeys:
         self.call_from_thread(self._exported, str(path))
 
     def _exported(self, path: str) -> None:
-        self._journal(self.tracker.exported, "md", path, self.clock())
+        if self._followed() is None:  # the other console's journal is not written
+            self._journal(self.tracker.exported, "md", path, self.clock())
         self.notify(f"Postmortem written to {path}", timeout=15)
         self.refresh_views()
 

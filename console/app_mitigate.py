@@ -199,7 +199,7 @@ class MitigationKeys:
         plan = message.plan
         from widgets.confirm import ConfirmDialog
 
-        self.push_screen(ConfirmDialog(plan, self.mode),
+        self.push_screen(ConfirmDialog(plan, self.mode, self._not_journaled_warning()),
                          callback=lambda chosen: self._confirmed(key, plan, chosen))
 
     def _confirmed(self, key: tuple[str, str], plan: Plan, chosen: Plan | None) -> None:

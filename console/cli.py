@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app.run()
     finally:
+        tracker = app.tracker  # a follower may have taken the journal over
         if tracker is not None and not tracker.journal.close():
             print(f"cbconsole: {len(tracker.journal.pending)} journal event(s) could not be "
                   f"written: {tracker.journal.problem}", file=sys.stderr)
@@ -294,14 +295,17 @@ def _public(url: str) -> str:
 
 def open_journal(config, args, source):
     """(tracker, "") or (None, why there is no journal): the console runs
-    without one, saying so loudly."""
+    without one, saying so loudly. While another console writes the
+    directory, the tracker's journal follows that console's (read-only)."""
+    from console.follow import open_or_follow
     from console.incident import IncidentTracker, TrackerConfig
-    from console.journal import Journal, JournalError
+    from console.journal import JournalError
     from console.paths import state_dir
 
     directory = state_dir(demo=args.demo, override=args.state_dir or config.incident.state_dir)
     try:
-        journal = Journal.open_or_resume(directory)
+        # Another console holding the directory is followed read-only.
+        journal = open_or_follow(directory)
     except JournalError as error:
         return None, f"{error}: events are NOT recorded"
     details = {}

@@ -22,6 +22,7 @@ from console.journalfile import (
     latest,
     list_incidents,
     load_incident,
+    merge_side_events,
 )
 from console.paths import state_dir
 
@@ -181,9 +182,11 @@ def main(argv: list[str], clock: Clock = system_clock) -> int:
         print(f"cbconsole export: cannot read {chosen.path}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
+    # With the actions of consoles that followed this one's journal.
+    events, side_problems = merge_side_events(directory, chosen.id, loaded.events)
+    loaded = loaded.model_copy(update={"problems": loaded.problems + tuple(side_problems)})
     for problem in loaded.problems:
         print(f"cbconsole export: warning: {problem}", file=sys.stderr)
-    events = list(loaded.events)
     now = clock()
     impact = "not counted (--no-impact)" if args.no_impact else count_impact(events, now)
 

@@ -155,6 +155,10 @@ class IncidentTracker:
         self._gap_event = gap if gap and gap.kind == EventKind.DATA_GAP else None
         self._in_gap = self._in_gap or self._gap_event is not None
 
+    def reload(self) -> None:
+        """Take in what a followed journal read (another console writes it)."""
+        self._rebuild()
+
     @property
     def is_open(self) -> bool:
         return self.journal.is_open
@@ -169,6 +173,8 @@ class IncidentTracker:
     def feed(self, snapshot: FleetSnapshot, stale: bool = False) -> list[JournalEvent]:
         """Take in one poll. `stale`: the app considers the data too old even
         if this poll did not fail."""
+        if self.journal.read_only:
+            return []  # another console records: it sees the same fleet
         now = snapshot.fetched_at
         for t in snapshot.transitions:
             self._recent.setdefault(t.service, deque(maxlen=RECENT_PER_SERVICE)).append(t)
@@ -334,7 +340,7 @@ class IncidentTracker:
                      revision: Revision) -> list[JournalEvent]:
         """A rollout of `deployment` the app saw; recorded once, and only if
         it is recent for the open incident (a recent deployment is a cause)."""
-        if not self.journal.is_open:
+        if not self.journal.is_open or self.journal.read_only:
             return []
         name = (f"{deployment.namespace}/{deployment.name}"
                 if isinstance(deployment, Deployment) else str(deployment))

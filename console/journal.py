@@ -58,7 +58,11 @@ class JournalError(Exception):
 
 
 class JournalLocked(JournalError):
-    """Another console writes this directory."""
+    """Another console writes this directory; `holder` is its pid, as it wrote it."""
+
+    def __init__(self, message: str, holder: str = "unknown") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class NoOpenIncident(JournalError):
@@ -109,6 +113,9 @@ def _slug(text: str) -> str:
 
 class Journal:
     """The journal of one state directory. Use `open_or_resume`."""
+
+    #: True for a journal another console writes (console.follow): read, never written.
+    read_only = False
 
     def __init__(self, state_dir: Path, *, actor: str | None = None,
                  clock: Clock = system_clock, writer: Writer = append_durably) -> None:
@@ -162,7 +169,7 @@ class Journal:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise JournalLocked(
-                    f"another cbconsole (pid {pid}) is using {self.state_dir}"
+                    f"another cbconsole (pid {pid}) is using {self.state_dir}", pid
                 ) from None
             raise
         with suppress(OSError):  # the pid is for the message only

@@ -7,6 +7,7 @@ One JSON Lines file per incident, `incident-<id>.jsonl`, one event a line.
 
 from __future__ import annotations
 
+import glob
 import re
 from datetime import datetime, timezone
 from enum import Enum
@@ -15,6 +16,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 FILE_PREFIX, FILE_SUFFIX = "incident-", ".jsonl"
+#: `side-<incident>.pid-<pid>.jsonl`: the actions a console took while it
+#: followed another console's journal (a file is written by one console only).
+SIDE_PREFIX = "side-"
 
 Detail = str | int | float | bool | None
 
@@ -164,6 +168,38 @@ def read_events(path: Path) -> Loaded:
                   torn_at=torn_at, missing_newline=missing_newline)
 
 
+class Tail(BaseModel):
+    """The whole lines of a file after an offset, and where the next read starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    events: tuple[JournalEvent, ...] = ()
+    problems: tuple[str, ...] = ()
+    offset: int = 0
+
+
+def read_from(path: Path, offset: int = 0) -> Tail:
+    """The events written after `offset`, for a reader following a file another
+    process appends to. A last line without its newline is still being
+    written: it is left for the next read, not reported."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n") + 1
+    events: list[JournalEvent] = []
+    problems: list[str] = []
+    start = 0
+    for line in data[:end].split(b"\n")[:-1]:
+        event = _parse(line) if line.strip() else None
+        if event is not None:
+            events.append(event)
+        elif line.strip():
+            problems.append(f"{Path(path).name} at byte {offset + start}: not a journal event, "
+                            "skipped")
+        start += len(line) + 1
+    return Tail(events=tuple(events), problems=tuple(problems), offset=offset + end)
+
+
 def incident_files(state_dir: Path) -> list[Path]:
     try:
         return sorted(Path(state_dir).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
@@ -248,3 +284,35 @@ def latest(incidents: list[IncidentSummary]) -> IncidentSummary | None:
 def load_incident(state_dir: Path, incident_id: str) -> Loaded:
     """One incident's events (FileNotFoundError if there is no such incident)."""
     return read_events(incident_path(state_dir, incident_id))
+
+
+# --- Side files ----------------------------------------------------------------------
+
+
+def side_path(state_dir: Path, incident_id: str, pid: int) -> Path:
+    return Path(state_dir) / f"{SIDE_PREFIX}{incident_id}.pid-{pid}{FILE_SUFFIX}"
+
+
+def merge_side_events(state_dir: Path, incident_id: str,
+                      events) -> tuple[list[JournalEvent], list[str]]:
+    """The incident's events and, after them, the actions other consoles took
+    while following it (their side files), numbered on from its last id. With
+    the problems found in the side files."""
+    events, extra, problems = list(events), [], []
+    pattern = f"{SIDE_PREFIX}{glob.escape(incident_id)}.pid-*{FILE_SUFFIX}"
+    try:
+        paths = sorted(Path(state_dir).glob(pattern))
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            side = read_events(path)
+        except OSError as exc:
+            problems.append(f"{path.name}: {exc.strerror or exc}")
+            continue
+        extra += side.events
+        problems += side.problems
+    last = max((e.id for e in events), default=0)
+    for n, event in enumerate(sorted(extra, key=lambda e: e.at), start=1):
+        events.append(event.model_copy(update={"id": last + n}))
+    return events, problems

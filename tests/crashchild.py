@@ -2,6 +2,11 @@
 a loop, printing "<incident> <id>" once each append is confirmed, until killed.
 
 Usage: python -m tests.crashchild STATE_DIR [loop|torn] [SEED]
+       python -m tests.crashchild STATE_DIR hold ISO_TIME
+  hold: a first console for tests/test_follow.py: opens an incident at
+  ISO_TIME, then appends a note per line read from stdin, printing
+  "<incident> <id>" once each is written; at EOF it closes the journal
+  (the lock is released, as when a console exits) and exits.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import signal
 import sys
 from pathlib import Path
 
+from datetime import datetime
+
+from console.clock import FakeClock
 from console.journal import EventKind, Journal, append_durably
 
 
@@ -37,10 +45,24 @@ def blocked(state_dir: Path) -> None:
         print(f"append {ok} pending {len(journal.pending)} problem {journal.problem}", flush=True)
 
 
+def hold(state_dir: Path, at: datetime) -> None:
+    journal = Journal.open_or_resume(state_dir, actor="alice", clock=FakeClock(at))
+    if not journal.is_open:
+        journal.open_incident("payment-api", details={
+            "severity": "P0", "alert": "CircuitBreakerOpen", "alert_active_at": at.isoformat()})
+    print(f"{journal.incident_id} {journal.events[-1].id}", flush=True)
+    for line in sys.stdin:
+        event = journal.add(EventKind.NOTE, details={"text": line.strip()})
+        print(f"{journal.incident_id} {event.id} {journal.is_written(event)}", flush=True)
+    journal.close()
+
+
 def main() -> None:
     state_dir, mode = Path(sys.argv[1]), sys.argv[2]
     if mode == "blocked":
         return blocked(state_dir)
+    if mode == "hold":
+        return hold(state_dir, datetime.fromisoformat(sys.argv[3]))
     rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     writer = tearing_writer if mode == "torn" else append_durably
     journal = Journal.open_or_resume(state_dir, actor="crash-test", writer=writer)

@@ -81,31 +81,50 @@ def test_a_write_torn_by_a_crash_is_reported_and_the_next_starts_clean(tmp_path)
 
 
 def test_two_consoles_on_one_state_dir(tmp_path):
-    """The second is told who holds the directory and records nothing; once the
-    first dies (even by kill -9) the lock is gone and its incident resumes."""
+    """The second is told who holds the directory and follows its incident
+    read-only, new lines as they come; once the first dies (even by kill -9)
+    the lock is gone and the second takes the incident over."""
     from argparse import Namespace
 
     from console.cli import open_journal
     from console.config import Config
     from console.journal import JournalLocked
 
-    proc = child(tmp_path, "loop")
+    state = tmp_path / "demo"  # where `--demo --state-dir tmp_path` keeps it
+    proc = child(state, "loop")
     try:
-        assert proc.stdout.readline(), proc.stderr.read().decode()
+        first_line = proc.stdout.readline()
+        assert first_line, proc.stderr.read().decode()
+        incident = first_line.split()[0].decode()
         try:
-            Journal.open_or_resume(tmp_path)
+            Journal.open_or_resume(state)
         except JournalLocked as locked:
-            assert f"pid {proc.pid}" in str(locked) and str(tmp_path) in str(locked)
+            assert f"pid {proc.pid}" in str(locked) and str(state) in str(locked)
         else:
             raise AssertionError("a second journal opened the directory")
-        tracker, why = open_journal(Config(), Namespace(demo=False, state_dir=tmp_path), None)
-        assert tracker is None and f"pid {proc.pid}" in why and "NOT recorded" in why
+        tracker, why = open_journal(Config(), Namespace(demo=True, state_dir=tmp_path), None)
+        assert tracker is not None and why == "", why
+        from console.follow import take_over
+        followed = tracker.journal
+        assert followed.read_only and followed.holder == str(proc.pid)
+        assert followed.incident_id == incident and followed.is_open
+        seen = max(e.id for e in followed.events)
+        deadline = time.monotonic() + 60
+        while max(e.id for e in followed.events) <= seen:  # the child keeps writing
+            assert time.monotonic() < deadline, "the follower never saw a new event"
+            followed.refresh()
+        ids = [e.id for e in followed.events]
+        assert ids == list(range(1, len(ids) + 1)), "every event, once, in order"
+        assert take_over(followed) is None  # still held
     finally:
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=10)
-    last = max(n for _, n in confirmed_of(out)) if confirmed_of(out) else 1
-    resumed = Journal.open_or_resume(tmp_path)
-    assert resumed.is_open and max(e.id for e in resumed.events) >= last
+    last = max(n for _, n in confirmed_of(first_line + out))
+    resumed = take_over(followed)
+    assert resumed is not None and not resumed.read_only
+    assert resumed.incident_id == incident and resumed.is_open
+    assert max(e.id for e in resumed.events) >= last
+    assert resumed.append(EventKind.NOTE, details={"text": "taken over"})
     resumed.close()
 
 

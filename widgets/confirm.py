@@ -14,8 +14,13 @@ from console.plan import Mode, Plan
 from widgets import text as fmt
 
 
-def plan_text(plan: Plan, mode: Mode) -> Text:
+def plan_text(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
     text = Text()
+    if warning and plan.mutating:  # e.g. this console does not write the journal
+        text.append(" NOT JOURNALED ", style="bold white on red")
+        text.append(" ")
+        text.append(fmt.literal(warning), style="bold red")
+        text.append("\n\n")
     if mode == Mode.DRY_RUN and plan.mutating:
         text.append(" DRY RUN ", style="bold black on yellow")
         text.append(" nothing will be sent; the command below is what would do it\n\n",
@@ -66,8 +71,9 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
     ConfirmDialog Button { margin-left: 2; }
     """
 
-    def __init__(self, plan: Plan, mode: Mode = Mode.LIVE) -> None:
+    def __init__(self, plan: Plan, mode: Mode = Mode.LIVE, warning: str | None = None) -> None:
         super().__init__()
+        self.warning = warning  # shown first in the body of a mutating plan
         # Restart offers the downstream and the caller; t swaps between them.
         self.choices = [plan] + ([plan.alternative] if plan.alternative else [])
         self.plan = plan
@@ -89,7 +95,7 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
     def _render_plan(self) -> None:
         plan = self.plan
         self.query_one("#dialog-title", Static).update(Text(fmt.literal(plan.title)))
-        self.query_one("#dialog-body", Static).update(plan_text(plan, self.mode))
+        self.query_one("#dialog-body", Static).update(plan_text(plan, self.mode, self.warning))
         switch = self.query_one("#dialog-switch", Static)
         others = [p for p in self.choices if p is not plan]
         if others:
