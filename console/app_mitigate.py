@@ -196,11 +196,11 @@ class MitigationKeys:
             return
         self.in_flight[key] = Progress(None, "waiting for confirmation")
         self.refresh_views()
-        plan = message.plan
         from widgets.confirm import ConfirmDialog
 
-        self.push_screen(ConfirmDialog(plan, self.mode),
-                         callback=lambda chosen: self._confirmed(key, plan, chosen))
+        box = ConfirmDialog(message.plan, self.mode)
+        # A cancel is logged against the target on screen (t may have switched it).
+        self.push_screen(box, callback=lambda chosen: self._confirmed(key, box.plan, chosen))
 
     def _confirmed(self, key: tuple[str, str], plan: Plan, chosen: Plan | None) -> None:
         if chosen is None:
