@@ -235,9 +235,13 @@ class IncidentTracker:
         now = snapshot.fetched_at
         timed = [a for a in firing if a.active_at]
         alert = min(timed, key=lambda a: a.active_at) if timed else (firing[0] if firing else None)
-        services = list(dict.fromkeys(a.service for a in firing if a.service)) or open_now
-        opened_at = [self._first_open(s, snapshot) for s in services]
-        first_open = min((t for t in opened_at if t), default=None)
+        named = sorted((a for a in firing if a.service), key=lambda a: a.active_at or now)
+        services = list(dict.fromkeys(a.service for a in named)) or open_now
+        opened_at = {s: self._first_open(s, snapshot) for s in services}
+        first_open = min((t for t in opened_at.values() if t), default=None)
+        if not named:
+            # Named after the breaker that opened first, not the first by name.
+            services.sort(key=lambda s: opened_at[s] or now)
         at = (alert.active_at if alert and alert.active_at else None) or first_open or now
         details: dict[str, Detail] = {
             **self.source_details,

@@ -246,3 +246,25 @@ def test_p1_response_time_is_configurable(journal):
     assert tracker.response_clock(at(60)).deadline == at(1800)
     tracker2 = IncidentTracker(journal, TrackerConfig(response_times_s={"P0": 60}))
     assert tracker2.response_clock(at(60)).deadline == at(1800)  # severity is the incident's
+
+
+def test_an_incident_is_named_after_the_breaker_that_opened_first(journal):
+    """Unrelated breakers open at once: the name is the first to open, not
+    the alphabetically first."""
+    tracker = IncidentTracker(journal)
+    out = tracker.feed(snap(10, [svc("alpha", O, 7), svc("mid", O, 5), svc("zeta", O, 2)],
+                            [tr("zeta", C, O, 2), tr("mid", C, O, 5), tr("alpha", C, O, 7)]))
+    opened = out[0]
+    assert opened.kind == EventKind.INCIDENT_OPENED
+    assert opened.service == "zeta"
+    assert opened.details["title"] == "Circuit Breaker Open - zeta, mid, alpha"
+    assert journal.incident_id.endswith("-zeta")
+    assert tracker.services == ["zeta", "mid", "alpha"]
+
+
+def test_an_incident_is_named_after_the_alerts_service(journal):
+    tracker = IncidentTracker(journal)
+    out = tracker.feed(snap(10, [svc("alpha", O, 1), svc("mid", O, 5), svc("zeta", O, 2)],
+                            alerts=[firing(8, "zeta"), firing(6, "mid")]))
+    assert out[0].service == "mid"
+    assert out[0].details["title"].startswith("Circuit Breaker Open - mid")
