@@ -14,7 +14,7 @@ from textual import work
 
 from console.diagnosis import Diagnosis
 from console.errors import describe_error
-from console.incident import start_time
+from console.incident import current_text, start_time
 from console.journalfile import EventKind, RootCauseCategory
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
@@ -209,19 +209,41 @@ class IncidentKeys:
                              self.clock()))
 
     def action_resolve(self) -> None:
+        """R: resolve with a one-line summary; on a resolved incident, amend it."""
+        tracker = self.tracker
+        if tracker is not None and not tracker.is_open and tracker.journal.incident_id:
+            self._amend_resolution()
+            return
         if not self._need_open_incident():
             return
-        services = ", ".join(self.tracker.services) or "no service"
-        still_open = [s for s in self.tracker.services if self.snapshot and (
+        services = ", ".join(tracker.services) or "no service"
+        still_open = [s for s in tracker.services if self.snapshot and (
             st := self.snapshot.service(s)) and st.state != st.state.CLOSED]
         body = f"Services: {services}."
         if still_open:
             body += f"\nStill not CLOSED: {', '.join(still_open)}."
-        from widgets.prompts import YesNo
+        from widgets.prompts import TextPrompt
 
-        self.push_screen(YesNo("Resolve the incident?", body),
-                         callback=lambda yes: yes and self._operator(
-                             "Resolved", self.tracker.resolve, "", self.clock()))
+        self.push_screen(TextPrompt(
+            f"Resolve incident {tracker.journal.incident_id}?", body=body,
+            placeholder="resolution summary: what ended it, in a line",
+            required="Say in a line what resolved it (escape: not resolved).",
+            hint="enter resolves with this summary (R amends it later), escape does not resolve",
+        ), callback=lambda text: text and self._operator(
+            "Resolved", tracker.resolve, text, self.clock()))
+
+    def _amend_resolution(self) -> None:
+        tracker = self.tracker
+        resolved = tracker.journal.first(EventKind.RESOLVED)
+        current = current_text(tracker.journal.events, resolved.id, "summary") or ""
+        from widgets.prompts import TextPrompt
+
+        self.push_screen(TextPrompt(
+            f"Amend the resolution summary of {tracker.journal.incident_id} "
+            "(the first version is kept)", value=current,
+            placeholder="resolution summary: what ended it, in a line",
+        ), callback=lambda text: text and self._operator(
+            "Resolution summary amended", tracker.amend_resolution, text, self.clock()))
 
     def action_split(self) -> None:
         if not self._need_open_incident():

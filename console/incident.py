@@ -104,6 +104,17 @@ def start_time(events: Iterable[JournalEvent] | Journal) -> datetime | None:
     return alert_time(events) or (opened.at if opened else None)
 
 
+def current_text(events: Iterable[JournalEvent], event_id: int, key: str = "text") -> str | None:
+    """A note's or a resolution summary's latest version (amendments applied)."""
+    text = None
+    for e in events:
+        if e.id == event_id:
+            text = e.details.get(key)
+        elif e.kind == EventKind.NOTE_AMENDED and e.details.get("amends") == event_id:
+            text = e.details.get("text")
+    return None if text is None else str(text)
+
+
 def _key_of(event: JournalEvent) -> tuple:
     d = event.details
     return (event.service, d.get("instance"), BreakerState(d.get("from", "unknown")),
@@ -378,10 +389,20 @@ class IncidentTracker:
         events = self.journal.events
         if not any(e.id == note_id and e.kind == EventKind.NOTE for e in events):
             raise JournalError(f"no note #{note_id} in this incident")
-        versions = [e for e in events if e.id == note_id or (
-            e.kind == EventKind.NOTE_AMENDED and e.details.get("amends") == note_id)]
         return self._add(EventKind.NOTE_AMENDED, at=at, details={
-            "amends": note_id, "text": _text(text), "previous": versions[-1].details.get("text"),
+            "amends": note_id, "text": _text(text), "previous": current_text(events, note_id),
+        })[-1]
+
+    def amend_resolution(self, text: str, at: datetime | None = None) -> JournalEvent:
+        """A new version of the resolution summary, amended as a note is."""
+        self._need_incident()
+        events = self.journal.events
+        resolved = first(self.journal, EventKind.RESOLVED)
+        if resolved is None:
+            raise JournalError(f"incident {self.journal.incident_id} is not resolved")
+        return self._add(EventKind.NOTE_AMENDED, at=at, details={
+            "amends": resolved.id, "of": "resolution summary", "text": _text(text),
+            "previous": current_text(events, resolved.id, "summary"),
         })[-1]
 
     def root_cause(self, text: str, category: RootCauseCategory | str,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
-from console.incident import RESPONSE_TIMES_S, alert_time, first, start_time
+from console.incident import RESPONSE_TIMES_S, alert_time, current_text, first, start_time
 from console.journalfile import EventKind, JournalEvent, RootCauseCategory, affected_services
 from console.model import BreakerState
 from console.recorder import Stage
@@ -161,6 +161,9 @@ def describe(e: JournalEvent) -> str:
             return f"Acknowledged{by}"
         case EventKind.NOTE:
             return f"Note #{e.id}: {_one_line(d.get('text'))}{by}"
+        case EventKind.NOTE_AMENDED if d.get("of") == "resolution summary":
+            return (f"Resolution summary amended: {_one_line(d.get('text'))} "
+                    f"(was: {_one_line(d.get('previous'))}){by}")
         case EventKind.NOTE_AMENDED:
             return (f"Note #{d.get('amends')} amended: {_one_line(d.get('text'))} "
                     f"(was: {_one_line(d.get('previous'))}){by}")
@@ -389,7 +392,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         },
         "impact": _impact(impact, zone),
         "resolution": resolution,
-        "resolution_summary": resolved.details.get("summary") if resolved else None,
+        "resolution_summary": current_text(events, resolved.id, "summary") if resolved else None,
         "resolved_by": resolved.actor if resolved else None,
         "prevention": _prevention(events, category, services,
                                   bool(clock and clock["overdue"]),

@@ -14,7 +14,7 @@ from console.journal import Journal
 from console.journalfile import EventKind, load_incident
 from screenshots.scenes import START
 from widgets.confirm import ConfirmDialog
-from widgets.prompts import RootCausePrompt, TextPrompt, YesNo
+from widgets.prompts import RootCausePrompt, TextPrompt
 
 POLL_S = 2.0
 
@@ -94,8 +94,9 @@ async def test_the_whole_loop_by_keys(tmp_path):
 
         await pilot.press("R")
         await pilot.pause()
-        assert isinstance(app.screen, YesNo)
-        await pilot.press("y")
+        assert isinstance(app.screen, TextPrompt)
+        await type_text(pilot, "restarted payment-api")
+        await pilot.press("enter")
         await pilot.pause()
         assert not journal.is_open
 

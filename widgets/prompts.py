@@ -27,24 +27,38 @@ _CSS = """
 
 
 class TextPrompt(ModalScreen["str | None"]):
-    """One line of text; enter keeps it, escape drops it."""
+    """One line of text; enter keeps it, escape drops it. With `required`,
+    enter on an empty line says that instead of closing."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = _CSS.format(name="TextPrompt")
 
-    def __init__(self, title: str, *, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, *, value: str = "", placeholder: str = "",
+                 body: str = "", required: str = "",
+                 hint: str = "enter keeps it, escape drops it") -> None:
         super().__init__()
         self._title, self._value, self._placeholder = title, value, placeholder
+        self._body, self._required, self._hint = body, required, hint
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(fmt.literal(self._title)), classes="title")
+            if self._body:
+                yield Static(Text(fmt.multiline(self._body)))
             yield Input(value=self._value, placeholder=self._placeholder, id="prompt-text")
-            yield Static("enter keeps it, escape drops it", classes="hint")
+            yield Static(Text(fmt.literal(self._hint)), classes="hint")
+
+    def on_mount(self) -> None:
+        field = self.query_one("#prompt-text", Input)
+        field.focus()
+        field.cursor_position = len(field.value)  # amending goes on from the end
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip()
+        if not text and self._required:
+            self.notify(self._required, severity="warning")
+            return
         self.dismiss(text or None)
 
     def action_cancel(self) -> None:
