@@ -27,7 +27,7 @@ from console.diagnosis import Diagnosis
 from console.history import FleetHistory
 from console.incident import IncidentTracker
 from console.model import Alert, FleetSnapshot
-from console.plan import Mode, Progress
+from console.plan import Mode, Plan, Progress
 from console.probe import Probe
 from console.recorder import ActionRecorder
 from console.servicemap import ServiceMap
@@ -172,10 +172,14 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             context=getattr(cluster, "label", None),
             cluster_unavailable=cluster_unavailable or "no cluster",
             flags_unavailable=flags_unavailable,
-            **({"sleep": sleep} if sleep is not None else {}),
+            sleep=lambda seconds: self._runner_sleep(seconds, sleep),
         )
         # (action, service) -> progress, from the key press to the outcome.
         self.in_flight: dict[tuple[str, str], Progress] = {}
+        # (action, service) -> the plan sent, until its outcome; q waits for these.
+        self.executing: dict[tuple[str, str], Plan] = {}
+        self.leaving = False  # q pressed while an action ran
+        self.leave_now = threading.Event()  # q pressed twice: the runner stops watching
         self.diagnoses: dict[str, Diagnosis] = {}
         self.diagnosis_errors: dict[str, str] = {}
         self.diagnosing: set[str] = set()

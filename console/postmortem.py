@@ -185,7 +185,8 @@ def describe(e: JournalEvent) -> str:
 def _mitigations(events: list[JournalEvent]) -> list[list[JournalEvent]]:
     """Action events grouped into one chain per mitigation: a chain starts at
     `asked` (or the first step seen) and ends at a final stage."""
-    final = {Stage.CANCELLED.value, Stage.FAILED.value, Stage.VERIFIED.value}
+    final = {Stage.CANCELLED.value, Stage.FAILED.value, Stage.VERIFIED.value,
+             Stage.UNKNOWN.value}
     chains: list[list[JournalEvent]] = []
     open_chain: dict[tuple, list[JournalEvent]] = {}
     for e in events:

@@ -4,9 +4,14 @@ for a running action out loud, S gives a split service an incident of its own.""
 
 from __future__ import annotations
 
+import threading
+
+from textual.widgets import TabbedContent
+
 from console.journalfile import EventKind
-from tests.screen import quiesce, screen_text
+from tests.screen import flat, quiesce, screen_text
 from tests.test_incident_loop import build, poll, type_text
+from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt
 
 
@@ -114,3 +119,84 @@ async def test_resolve_asks_for_a_summary_and_it_can_be_amended(tmp_path):
         assert "incident resolved by alice: restarted payment-api and rolled back rev 14\n" in text
         assert journal.events[resolved[0].id - 1].details["summary"] == "restarted payment-api"
         await quiesce(app, pilot)
+
+
+class Gate:
+    """The action runner's sleep between rollout checks, held until opened:
+    the restart stays running for as long as the test needs."""
+
+    def __init__(self) -> None:
+        self.clock = None
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def bind(self, clock) -> Gate:
+        self.clock = clock
+        return self
+
+    def __call__(self, seconds: float) -> None:
+        self.entered.set()
+        self.opened.wait(timeout=120)
+        self.clock.advance(seconds)
+
+
+async def until(pilot, condition, what: str, tries: int = 400) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_q_during_a_restart_says_what_it_waits_for_and_q_again_leaves_as_unknown(tmp_path):
+    gate = Gate()
+    app, clock, journal = build(tmp_path, gate)
+    try:
+        async with app.run_test(size=(140, 40), notifications=True) as pilot:
+            await opened_on_payment_api(app, pilot, clock)
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
+            await pilot.press("y")
+            await until(pilot, gate.entered.is_set, "the restart watching its rollout")
+
+            await pilot.press("q")
+            await until(pilot, lambda: "q again" in flat(screen_text(app)), "the message")
+            text = flat(screen_text(app))
+            assert "waiting for the restart's rollout to be verified" in text, text
+            assert "q again to leave now" in text and "recorded as unknown" in text, text
+            # Still running and answering keys.
+            assert app.is_running
+            await pilot.press("4")
+            await pilot.pause()
+            assert app.query_one("#panes", TabbedContent).active == "timeline"
+
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running, "leaving on the second q")
+    finally:
+        gate.opened.set()
+    stages = [e.details["stage"] for e in journal.events
+              if e.kind == EventKind.ACTION and e.details.get("action") == "restart"]
+    assert stages[-1] == "unknown", stages
+    assert "succeeded" not in stages and "verified" not in stages, stages
+
+
+async def test_q_during_a_restart_leaves_by_itself_once_it_is_verified(tmp_path):
+    gate = Gate()
+    app, clock, journal = build(tmp_path, gate)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await opened_on_payment_api(app, pilot, clock)
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
+            await pilot.press("y")
+            await until(pilot, gate.entered.is_set, "the restart watching its rollout")
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running
+            gate.opened.set()
+            await until(pilot, lambda: not app.is_running, "leaving once the restart ended")
+    finally:
+        gate.opened.set()
+    stages = [e.details["stage"] for e in journal.events
+              if e.kind == EventKind.ACTION and e.details.get("action") == "restart"]
+    assert stages[-2:] == ["succeeded", "verified"], stages

@@ -19,7 +19,7 @@ from widgets.prompts import RootCausePrompt, TextPrompt
 POLL_S = 2.0
 
 
-def build(tmp_path):
+def build(tmp_path, gate=None):
     clock = FakeClock(START)
     fleet = DemoFleet(seed=7, clock=clock)
     journal = Journal.open_or_resume(tmp_path / "state", actor="alice", clock=clock)
@@ -27,7 +27,7 @@ def build(tmp_path):
     app = CBConsoleApp(
         fleet, cluster=fleet.cluster, flags=fleet.flags, probe=fleet.probe,
         service_map=demo_service_map(), tracker=tracker, export_dir=tmp_path / "exports",
-        poll_interval=3600, clock=clock, sleep=clock.advance,
+        poll_interval=3600, clock=clock, sleep=gate.bind(clock) if gate else clock.advance,
     )
     return app, clock, journal
 
