@@ -160,8 +160,8 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.export_dir = export_dir
         self.timezone_name = timezone_name
         set_zone(timezone_name)  # every time on screen, and the column titles
-        journal = tracker.journal if tracker is not None else None
-        self.recorder = AppRecorder(self, recorder or journal)
+        # Each step into its service's incident (a split-off one has its own).
+        self.recorder = AppRecorder(self, recorder or tracker)
         self.runner = ActionRunner(
             cluster=cluster,
             flags=flags,

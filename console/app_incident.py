@@ -53,8 +53,19 @@ class IncidentKeys:
             return f"{journal.problem}: {waiting} event(s) kept in memory, retried every second"
         return None
 
+    def incident_tracker(self):
+        """The tracker of the incident the keys act on: the selected service's
+        own after a split, else the console's. None without a journal."""
+        if self.tracker is None:
+            return None
+        return self.tracker.for_service(self.selected_service())
+
     def _response_view(self, now: datetime) -> ResponseView | None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
+        if tracker is not None and not tracker.is_open:
+            # The selected service's incident is over: another one open still counts.
+            tracker = next((t for t in [self.tracker, *self.tracker.split_off] if t.is_open),
+                           tracker)
         if tracker is None or not tracker.is_open:
             return None
         clock = tracker.response_clock(now)
@@ -69,7 +80,7 @@ class IncidentKeys:
 
     def _rollouts_seen(self, diagnosis: Diagnosis) -> None:
         """Rollouts of an affected service's deployments go into the incident."""
-        tracker = self.tracker
+        tracker = self.tracker.for_service(diagnosis.target.service) if self.tracker else None
         if tracker is None or not tracker.is_open or diagnosis.target.service not in tracker.services:
             return
         for view in (diagnosis.downstream, diagnosis.caller):
@@ -78,7 +89,7 @@ class IncidentKeys:
                               f"{diagnosis.target.namespace}/{view.name}", rv.revision)
 
     def _show_timeline(self, now: datetime) -> None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         pane = self.view(TimelinePane)
         if tracker is None or tracker.journal.incident_id is None:
             pane.show(None, [], now)
@@ -141,15 +152,17 @@ class IncidentKeys:
         event = self._journal(call, *args)
         if event is None:
             return
-        if self.tracker.journal.is_written(event):
+        journal = getattr(call, "__self__", self.tracker).journal  # the incident it went to
+        if journal.is_written(event):
             self.notify(f"{what}: recorded")
         else:
-            self.notify(f"{what}: NOT yet written ({self.tracker.journal.problem}); kept in "
+            self.notify(f"{what}: NOT yet written ({journal.problem}); kept in "
                         "memory and retried", severity="error", timeout=15)
         self.refresh_views()
 
     def _need_open_incident(self) -> bool:
-        if self.tracker is None or not self.tracker.is_open:
+        tracker = self.incident_tracker()
+        if tracker is None or not tracker.is_open:
             self.notify("No open incident.", severity="warning")
             return False
         return True
@@ -157,23 +170,26 @@ class IncidentKeys:
     def action_acknowledge(self) -> None:
         if not self._need_open_incident():
             return
-        if self.tracker.journal.first(EventKind.ACKNOWLEDGED):
-            self.notify("Already acknowledged.")
+        tracker = self.incident_tracker()
+        if tracker.journal.first(EventKind.ACKNOWLEDGED):
+            self.notify(f"Already acknowledged ({tracker.journal.incident_id}).")
             return
-        self._operator("Acknowledged", self.tracker.acknowledge, self.clock())
+        self._operator(f"Acknowledged {tracker.journal.incident_id}", tracker.acknowledge,
+                       self.clock())
 
     def action_note(self) -> None:
-        if self.tracker is None or self.tracker.journal.incident_id is None:
+        tracker = self.incident_tracker()
+        if tracker is None or tracker.journal.incident_id is None:
             self.notify("No incident to add a note to.", severity="warning")
             return
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt("Note for the incident timeline"),
+        self.push_screen(TextPrompt(f"Note for the timeline of {tracker.journal.incident_id}"),
                          callback=lambda text: text and self._operator(
-                             "Note", self.tracker.note, text, self.clock()))
+                             "Note", tracker.note, text, self.clock()))
 
     def action_amend_note(self) -> None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         notes = [e for e in tracker.journal.events if e.kind == EventKind.NOTE] if tracker else []
         if not notes:
             self.notify("No note to amend.", severity="warning")
@@ -190,7 +206,8 @@ class IncidentKeys:
                              "Note amended", tracker.amend_note, note.id, text, self.clock()))
 
     def action_root_cause(self) -> None:
-        if self.tracker is None or self.tracker.journal.incident_id is None:
+        tracker = self.incident_tracker()
+        if tracker is None or tracker.journal.incident_id is None:
             self.notify("No incident to set a root cause for.", severity="warning")
             return
         preselect, why = None, ""
@@ -205,12 +222,12 @@ class IncidentKeys:
 
         self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why),
                          callback=lambda answer: answer and self._operator(
-                             "Root cause", self.tracker.root_cause, answer[0], answer[1],
+                             "Root cause", tracker.root_cause, answer[0], answer[1],
                              self.clock()))
 
     def action_resolve(self) -> None:
         """R: resolve with a one-line summary; on a resolved incident, amend it."""
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         if tracker is not None and not tracker.is_open and tracker.journal.incident_id:
             self._amend_resolution()
             return
@@ -233,7 +250,7 @@ class IncidentKeys:
             "Resolved", tracker.resolve, text, self.clock()))
 
     def _amend_resolution(self) -> None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         resolved = tracker.journal.first(EventKind.RESOLVED)
         current = current_text(tracker.journal.events, resolved.id, "summary") or ""
         from widgets.prompts import TextPrompt
@@ -249,30 +266,33 @@ class IncidentKeys:
         if not self._need_open_incident():
             return
         service = self.selected_service(pin=True)
-        if service not in self.tracker.services:
+        tracker = self.incident_tracker()
+        if service not in tracker.services:
             self.notify(f"{service} is not part of the incident.", severity="warning")
             return
-        if len(self.tracker.services) == 1:
+        if len(tracker.services) == 1:
             self.notify("It is the incident's only service: resolve (R) instead.",
                         severity="warning")
             return
         from widgets.prompts import YesNo
 
-        self.push_screen(YesNo(f"Split {service} off incident {self.tracker.journal.incident_id}?",
-                               "It will not rejoin by itself."),
+        self.push_screen(YesNo(f"Split {service} off incident {tracker.journal.incident_id}?",
+                               f"{service} and its events so far move into an incident of "
+                               "its own, starting now (its response clock too); it will not "
+                               "rejoin by itself."),
                          callback=lambda yes: yes and self._operator(
-                             f"{service} split off", self.tracker.split, service, "",
-                             self.clock()))
+                             f"{service} split off into an incident of its own", tracker.split,
+                             service, "", self.clock()))
 
     def action_export(self) -> None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         if tracker is None or tracker.journal.incident_id is None:
             self.notify("No incident to export.", severity="warning")
             return
-        self._export(list(tracker.journal.events), tracker.journal.incident_id)
+        self._export(tracker, list(tracker.journal.events), tracker.journal.incident_id)
 
     @work(thread=True, exit_on_error=False, group="export")
-    def _export(self, events, incident_id: str) -> None:
+    def _export(self, tracker, events, incident_id: str) -> None:
         from console import postmortem
         from console.export import count_impact, write_atomically
 
@@ -280,7 +300,7 @@ class IncidentKeys:
             now = self.clock()
             impact = count_impact(events, now)
             text = postmortem.render(events, impact, now=now, tz=self.timezone_name)
-            directory = self.export_dir or self.tracker.journal.state_dir / "exports"
+            directory = self.export_dir or tracker.journal.state_dir / "exports"
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / f"postmortem-{incident_id}.md"
             write_atomically(path, text)
@@ -288,10 +308,10 @@ class IncidentKeys:
             self.call_from_thread(self.notify, f"Export failed: {describe_error(error)}",
                                   severity="error", timeout=15)
             return
-        self.call_from_thread(self._exported, str(path))
+        self.call_from_thread(self._exported, tracker, str(path))
 
-    def _exported(self, path: str) -> None:
-        self._journal(self.tracker.exported, "md", path, self.clock())
+    def _exported(self, tracker, path: str) -> None:
+        self._journal(tracker.exported, "md", path, self.clock())
         self.notify(f"Postmortem written to {path}", timeout=15)
         self.refresh_views()
 

@@ -8,11 +8,11 @@ import threading
 
 from textual.widgets import TabbedContent
 
-from console.journalfile import EventKind
+from console.journalfile import EventKind, list_incidents, load_incident
 from tests.screen import flat, quiesce, screen_text
 from tests.test_incident_loop import build, poll, type_text
 from widgets.confirm import ConfirmDialog
-from widgets.prompts import RootCausePrompt
+from widgets.prompts import RootCausePrompt, YesNo
 
 
 async def opened_on_payment_api(app, pilot, clock) -> None:
@@ -200,3 +200,60 @@ async def test_q_during_a_restart_leaves_by_itself_once_it_is_verified(tmp_path)
     stages = [e.details["stage"] for e in journal.events
               if e.kind == EventKind.ACTION and e.details.get("action") == "restart"]
     assert stages[-2:] == ["succeeded", "verified"], stages
+
+
+def open_incidents(state) -> dict[str, list[str]]:
+    return {i.id: list(i.services) for i in list_incidents(state) if not i.resolved}
+
+
+async def split_selected(app, pilot, service: str) -> None:
+    board = app.query_one("#board")
+    board.move_cursor(row=board.get_row_index(service))
+    await pilot.pause()
+    await pilot.press("S")
+    await until(pilot, lambda: isinstance(app.screen, YesNo), "the split question")
+    await pilot.press("y")
+    await pilot.pause()
+
+
+async def test_splitting_payment_api_off_leaves_it_in_an_incident_of_its_own(tmp_path):
+    app, clock, journal = build(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await opened_on_payment_api(app, pilot, clock)
+        main = journal.incident_id
+        assert set(open_incidents(tmp_path / "state")[main]) >= {"payment-api", "inventory-svc"}
+        await split_selected(app, pilot, "payment-api")
+        await poll(app, pilot, clock, 4)
+        assert app.snapshot.service("payment-api").state.label == "OPEN"
+        found = open_incidents(tmp_path / "state")
+        assert "payment-api" not in found[main]
+        [own] = [i for i, services in found.items() if "payment-api" in services]
+        assert own != main and found[own] == ["payment-api"]
+        # With its events, and the header shows its incident while it is selected.
+        events = load_incident(tmp_path / "state", own).events
+        assert any(e.kind == EventKind.BREAKER_TRANSITION and e.details["to"] == "open"
+                   for e in events)
+        assert own in flat(screen_text(app))
+        # Its keys act on it: acknowledge goes into payment-api's incident.
+        await pilot.press("a")
+        await pilot.pause()
+        assert any(e.kind == EventKind.ACKNOWLEDGED
+                   for e in load_incident(tmp_path / "state", own).events)
+        assert not any(e.kind == EventKind.ACKNOWLEDGED for e in journal.events)
+        await quiesce(app, pilot)
+
+
+async def test_a_split_off_flapper_incident_starts_when_it_is_split(tmp_path):
+    app, clock, journal = build(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await opened_on_payment_api(app, pilot, clock)
+        await poll(app, pilot, clock, 60)
+        split_at = clock()
+        await split_selected(app, pilot, "inventory-svc")
+        found = open_incidents(tmp_path / "state")
+        [own] = [i for i, services in found.items() if services == ["inventory-svc"]]
+        opened = load_incident(tmp_path / "state", own).events[0]
+        assert opened.kind == EventKind.INCIDENT_OPENED and opened.at == split_at
+        # Its response clock starts now: the full 5 minutes to acknowledge.
+        assert "within 5m00s" in flat(screen_text(app)), flat(screen_text(app))
+        await quiesce(app, pilot)
