@@ -14,7 +14,7 @@ from textual import work
 
 from console.diagnosis import Diagnosis
 from console.errors import describe_error
-from console.incident import current_text, start_time
+from console.incident import current_text, start_time, without_moved
 from console.journalfile import EventKind, RootCauseCategory
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
@@ -101,6 +101,7 @@ class IncidentKeys:
             # Only the summary's duration moves between events.
             pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
             return
+        events = without_moved(events)  # a split service's went with it
         from console import postmortem  # the first incident event brings it in
 
         t0 = start_time(events)

@@ -524,6 +524,18 @@ MOVED = (EventKind.BREAKER_TRANSITION, EventKind.SERVICE_RECOVERED, EventKind.RO
          EventKind.ACTION)
 
 
+def without_moved(events: Iterable[JournalEvent]) -> list[JournalEvent]:
+    """An incident's events less those a split moved into the split-off
+    service's own incident (the journal is append-only: they stay on disk)."""
+    events = list(events)
+    split_at: dict[str | None, int] = {}
+    for e in events:
+        if e.kind == EventKind.SERVICE_SPLIT and e.details.get("to_incident"):
+            split_at.setdefault(e.service, e.id)
+    return [e for e in events if not (
+        e.service in split_at and e.kind in MOVED and e.id < split_at[e.service])]
+
+
 def _without(snapshot: FleetSnapshot, services: set[str]) -> FleetSnapshot:
     return snapshot.model_copy(update={
         "services": tuple(s for s in snapshot.services if s.service not in services),

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
-from console.incident import RESPONSE_TIMES_S, alert_time, current_text, first, start_time
+from console.incident import (
+    RESPONSE_TIMES_S, alert_time, current_text, first, start_time, without_moved,
+)
 from console.journalfile import EventKind, JournalEvent, RootCauseCategory, affected_services
 from console.model import BreakerState
 from console.recorder import Stage
@@ -296,7 +298,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     """The postmortem's content. `impact`: counted calls, or why they are
     unknown (a string), or None when no Prometheus was recorded."""
     zone = ZoneInfo(tz)
-    events = sorted(events, key=lambda e: e.id)
+    events = sorted(without_moved(events), key=lambda e: e.id)
     by_time = sorted(events, key=lambda e: (e.at, e.id))
     opened = first(events, EventKind.INCIDENT_OPENED)
     resolved = first(events, EventKind.RESOLVED)

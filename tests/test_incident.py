@@ -326,3 +326,17 @@ def test_a_split_off_flapper_starts_when_split_and_is_resumed_after_a_restart(tm
     resumed.feed(snap(130, [svc("pay", O, 0), svc("flap", O, 129)], [tr("flap", H, O, 129)]))
     assert len(open_incidents(tmp_path)) == 2
     again.close()
+
+
+def test_a_split_service_events_leave_the_first_incidents_postmortem(tmp_path, journal):
+    from console import postmortem
+
+    tracker = IncidentTracker(journal)
+    tracker.feed(snap(1, [svc("pay", O, 0), svc("flap", O, 0.5)],
+                      [tr("pay", C, O, 0), tr("flap", C, O, 0.5)]))
+    tracker.split("flap", at=at(60))
+    main = postmortem.render(journal.events, now=at(61))
+    own = postmortem.render(tracker.for_service("flap").journal.events, now=at(61))
+    lines = [line for line in main.splitlines() if "flap" in line]
+    assert lines and all("split off" in line for line in lines), lines
+    assert "flap: CLOSED → OPEN" in own or "flap" in own.split("## Timeline", 1)[-1]
