@@ -229,8 +229,9 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def _tick(self) -> None:
         # Events waiting for a writable disk are retried, in order.
-        if self.tracker is not None and self.tracker.journal.pending:
-            self.tracker.journal.flush_pending()
+        for tracker in [self.tracker, *self.tracker.split_off] if self.tracker else []:
+            if tracker.journal.pending:
+                tracker.journal.flush_pending()
         self.refresh_views()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:

@@ -47,7 +47,8 @@ class IncidentKeys:
     def _journal_problem(self) -> str | None:
         if self.tracker is None:
             return self.journal_unavailable or None
-        journal = self.tracker.journal
+        journal = next((t.journal for t in [self.tracker, *self.tracker.split_off]
+                        if t.journal.problem), self.tracker.journal)
         if journal.problem:
             waiting = len(journal.pending)
             return f"{journal.problem}: {waiting} event(s) kept in memory, retried every second"

@@ -141,6 +141,7 @@ class Journal:
         self._pending: list[tuple[Path, JournalEvent]] = []
         self._newline_first: Path | None = None  # a file whose last line lacks "\n"
         self._parent: Journal | None = None  # a sibling writes under its parent's lock
+        self._siblings: list[Journal] = []  # written before the lock is let go
         #: Open incidents split off another one (their own services), found at start.
         self.split_open: list[Loaded] = []
 
@@ -221,6 +222,7 @@ class Journal:
         other = Journal(self.state_dir, actor=self.actor, clock=self.clock, writer=self._writer)
         other._mutex = self._mutex
         other._parent = self
+        self._siblings.append(other)
         if resume is not None:
             other._adopt(resume)
         return other
@@ -375,7 +377,8 @@ class Journal:
         """Try the waiting events once more and release the lock. False if
         some could not be written (they are lost with the process)."""
         with self._mutex:
-            done = self.flush_pending()
+            sides = all([s.flush_pending() for s in self._siblings])
+            done = self.flush_pending() and sides
             if self._lock_fd is not None and self._parent is None:
                 os.close(self._lock_fd)
                 self._lock_fd = None

@@ -340,3 +340,29 @@ def test_a_split_service_events_leave_the_first_incidents_postmortem(tmp_path, j
     lines = [line for line in main.splitlines() if "flap" in line]
     assert lines and all("split off" in line for line in lines), lines
     assert "flap: CLOSED → OPEN" in own or "flap" in own.split("## Timeline", 1)[-1]
+
+
+def test_a_split_off_incident_waits_for_a_full_disk_like_the_first(tmp_path, clock):
+    """Its events wait in memory while the disk is full and are written later."""
+    from console.journalfile import load_incident
+    from console.journal import append_durably
+
+    full = {"on": False}
+
+    def writer(path, data):
+        if full["on"]:
+            raise OSError(28, "No space left on device", str(path))
+        append_durably(path, data)
+
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock, writer=writer)
+    tracker = IncidentTracker(journal)
+    tracker.feed(snap(1, [svc("pay", O, 0), svc("flap", O, 0.5)],
+                      [tr("pay", C, O, 0), tr("flap", C, O, 0.5)]))
+    full["on"] = True
+    tracker.split("flap", at=at(60))
+    side = tracker.for_service("flap").journal
+    assert side.pending and side.problem
+    full["on"] = False
+    assert journal.close()
+    assert [e.id for e in load_incident(tmp_path, side.incident_id).events] == [
+        e.id for e in side.events]
