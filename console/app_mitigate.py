@@ -4,6 +4,7 @@ with every step through the one recorder. Mixed into CBConsoleApp."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import suppress
 from datetime import datetime
 
@@ -79,13 +80,19 @@ class AppRecorder:
         #: (action, service) left running on q q: their outcome is recorded as
         #: unknown, and a step the worker still reports after that is not.
         self.abandoned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()  # the worker may record while q q abandons
 
-    def record(self, event: ActionEvent) -> None:
-        if (event.action, event.service) in self.abandoned:
-            return
-        if self.forward is not None:
-            self.forward.record(event)
-        self.events.append(event)
+    def record(self, event: ActionEvent, *, last: bool = False) -> None:
+        """`last`: the final word on this action; nothing after it is kept."""
+        key = (event.action, event.service)
+        with self._lock:
+            if key in self.abandoned:
+                return
+            if last:
+                self.abandoned.add(key)
+            if self.forward is not None:
+                self.forward.record(event)
+            self.events.append(event)
         self.app.post_message(ActionRecorded())
 
 
@@ -268,8 +275,8 @@ class MitigationKeys:
             self.leaving = True
             waits = "; ".join(f"{WAITING_FOR[action]} ({service})"
                               for action, service in self.executing)
-            self.notify(f"Leaving: waiting for {waits}; q again to leave now — the outcome will be "
-                        "recorded as unknown", severity="warning", timeout=3600)
+            self.notify(f"Leaving: waiting for {waits}; q again to leave now — the outcome "
+                        "will be recorded as unknown", severity="warning", timeout=3600)
             return
         self.leave_now.set()
         for (action, service), plan in list(self.executing.items()):
@@ -277,8 +284,7 @@ class MitigationKeys:
                 at=self.clock(), action=action, stage=Stage.UNKNOWN, service=service,
                 target=plan.target, details={"message": (
                     f"outcome unknown: the console was left before {WAITING_FOR[action]}; "
-                    f"check {plan.target} before doing it again")}))
-            self.recorder.abandoned.add((action, service))
+                    f"check {plan.target} before doing it again")}), last=True)
         self.executing.clear()
         self.exit()
 
