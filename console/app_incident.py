@@ -174,10 +174,11 @@ class IncidentKeys:
             return
         tracker = self.incident_tracker()
         if tracker.journal.first(EventKind.ACKNOWLEDGED):
-            self.notify(f"Already acknowledged ({tracker.journal.incident_id}).")
+            self.notify("Already acknowledged.")
             return
-        self._operator(f"Acknowledged {tracker.journal.incident_id}", tracker.acknowledge,
-                       self.clock())
+        what = "Acknowledged" if tracker is self.tracker else (
+            f"Acknowledged {tracker.journal.incident_id}")  # a split-off service's own
+        self._operator(what, tracker.acknowledge, self.clock())
 
     def action_note(self) -> None:
         tracker = self.incident_tracker()
