@@ -27,7 +27,7 @@ from console.diagnosis import Diagnosis
 from console.history import FleetHistory
 from console.incident import IncidentTracker
 from console.model import Alert, FleetSnapshot
-from console.plan import Mode, Progress
+from console.plan import Mode, Plan, Progress
 from console.probe import Probe
 from console.recorder import ActionRecorder
 from console.servicemap import ServiceMap
@@ -160,8 +160,8 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.export_dir = export_dir
         self.timezone_name = timezone_name
         set_zone(timezone_name)  # every time on screen, and the column titles
-        journal = tracker.journal if tracker is not None else None
-        self.recorder = AppRecorder(self, recorder or journal)
+        # Each step into its service's incident (a split-off one has its own).
+        self.recorder = AppRecorder(self, recorder or tracker)
         self.runner = ActionRunner(
             cluster=cluster,
             flags=flags,
@@ -172,10 +172,14 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             context=getattr(cluster, "label", None),
             cluster_unavailable=cluster_unavailable or "no cluster",
             flags_unavailable=flags_unavailable,
-            **({"sleep": sleep} if sleep is not None else {}),
+            sleep=lambda seconds: self._runner_sleep(seconds, sleep),
         )
         # (action, service) -> progress, from the key press to the outcome.
         self.in_flight: dict[tuple[str, str], Progress] = {}
+        # (action, service) -> the plan sent, until its outcome; q waits for these.
+        self.executing: dict[tuple[str, str], Plan] = {}
+        self.leaving = False  # q pressed while an action ran
+        self.leave_now = threading.Event()  # q pressed twice: the runner stops watching
         self.diagnoses: dict[str, Diagnosis] = {}
         self.diagnosis_errors: dict[str, str] = {}
         self.diagnosing: set[str] = set()
@@ -225,8 +229,9 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def _tick(self) -> None:
         # Events waiting for a writable disk are retried, in order.
-        if self.tracker is not None and self.tracker.journal.pending:
-            self.tracker.journal.flush_pending()
+        for tracker in [self.tracker, *self.tracker.split_off] if self.tracker else []:
+            if tracker.journal.pending:
+                tracker.journal.flush_pending()
         self._follow_tick()  # a journal another console writes: read what it added
         self.refresh_views()
 

@@ -17,7 +17,7 @@ from console import mitigations
 from console.diagnosis import Diagnosis
 from console.errors import describe_error
 from console.follow import FollowedJournal, take_over
-from console.incident import IncidentTracker, start_time
+from console.incident import IncidentTracker, current_text, start_time, without_moved
 from console.journalfile import EventKind, RootCauseCategory
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
@@ -145,14 +145,26 @@ class IncidentKeys:
                     if followed.incident_id else
                     f"followed read-only: {followed.who} records incidents here; none is open")
             return f"{text} ({followed.problem})" if followed.problem else text
-        journal = self.tracker.journal
+        journal = next((t.journal for t in [self.tracker, *self.tracker.split_off]
+                        if t.journal.problem), self.tracker.journal)
         if journal.problem:
             waiting = len(journal.pending)
             return f"{journal.problem}: {waiting} event(s) kept in memory, retried every second"
         return None
 
+    def incident_tracker(self):
+        """The tracker of the incident the keys act on: the selected service's
+        own after a split, else the console's. None without a journal."""
+        if self.tracker is None:
+            return None
+        return self.tracker.for_service(self.selected_service())
+
     def _response_view(self, now: datetime) -> ResponseView | None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
+        if tracker is not None and not tracker.is_open:
+            # The selected service's incident is over: another one open still counts.
+            tracker = next((t for t in [self.tracker, *self.tracker.split_off] if t.is_open),
+                           tracker)
         if tracker is None or not tracker.is_open:
             return None
         clock = tracker.response_clock(now)
@@ -167,7 +179,7 @@ class IncidentKeys:
 
     def _rollouts_seen(self, diagnosis: Diagnosis) -> None:
         """Rollouts of an affected service's deployments go into the incident."""
-        tracker = self.tracker
+        tracker = self.tracker.for_service(diagnosis.target.service) if self.tracker else None
         if tracker is None or not tracker.is_open or diagnosis.target.service not in tracker.services:
             return
         for view in (diagnosis.downstream, diagnosis.caller):
@@ -176,7 +188,7 @@ class IncidentKeys:
                               f"{diagnosis.target.namespace}/{view.name}", rv.revision)
 
     def _show_timeline(self, now: datetime) -> None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         pane = self.view(TimelinePane)
         if tracker is None or tracker.journal.incident_id is None:
             pane.show(None, [], now)
@@ -188,6 +200,7 @@ class IncidentKeys:
             # Only the summary's duration moves between events.
             pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
             return
+        events = without_moved(events)  # a split service's went with it
         from console import postmortem  # the first incident event brings it in
 
         t0 = start_time(events)
@@ -238,15 +251,17 @@ class IncidentKeys:
         event = self._journal(call, *args)
         if event is None:
             return
-        if self.tracker.journal.is_written(event):
+        journal = getattr(call, "__self__", self.tracker).journal  # the incident it went to
+        if journal.is_written(event):
             self.notify(f"{what}: recorded")
         else:
-            self.notify(f"{what}: NOT yet written ({self.tracker.journal.problem}); kept in "
+            self.notify(f"{what}: NOT yet written ({journal.problem}); kept in "
                         "memory and retried", severity="error", timeout=15)
         self.refresh_views()
 
     def _need_open_incident(self) -> bool:
-        if self.tracker is None or not self.tracker.is_open:
+        tracker = self.incident_tracker()
+        if tracker is None or not tracker.is_open:
             self.notify("No open incident.", severity="warning")
             return False
         return True
@@ -256,27 +271,31 @@ class IncidentKeys:
             return
         if not self._need_open_incident():
             return
-        if self.tracker.journal.first(EventKind.ACKNOWLEDGED):
+        tracker = self.incident_tracker()
+        if tracker.journal.first(EventKind.ACKNOWLEDGED):
             self.notify("Already acknowledged.")
             return
-        self._operator("Acknowledged", self.tracker.acknowledge, self.clock())
+        what = "Acknowledged" if tracker is self.tracker else (
+            f"Acknowledged {tracker.journal.incident_id}")  # a split-off service's own
+        self._operator(what, tracker.acknowledge, self.clock())
 
     def action_note(self) -> None:
         if self._refused_here("add a note"):
             return
-        if self.tracker is None or self.tracker.journal.incident_id is None:
+        tracker = self.incident_tracker()
+        if tracker is None or tracker.journal.incident_id is None:
             self.notify("No incident to add a note to.", severity="warning")
             return
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt("Note for the incident timeline"),
+        self.push_screen(TextPrompt(f"Note for the timeline of {tracker.journal.incident_id}"),
                          callback=lambda text: text and self._operator(
-                             "Note", self.tracker.note, text, self.clock()))
+                             "Note", tracker.note, text, self.clock()))
 
     def action_amend_note(self) -> None:
         if self._refused_here("amend a note"):
             return
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         notes = [e for e in tracker.journal.events if e.kind == EventKind.NOTE] if tracker else []
         if not notes:
             self.notify("No note to amend.", severity="warning")
@@ -295,7 +314,8 @@ class IncidentKeys:
     def action_root_cause(self) -> None:
         if self._refused_here("set the root cause"):
             return
-        if self.tracker is None or self.tracker.journal.incident_id is None:
+        tracker = self.incident_tracker()
+        if tracker is None or tracker.journal.incident_id is None:
             self.notify("No incident to set a root cause for.", severity="warning")
             return
         preselect, why = None, ""
@@ -310,25 +330,46 @@ class IncidentKeys:
 
         self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why),
                          callback=lambda answer: answer and self._operator(
-                             "Root cause", self.tracker.root_cause, answer[0], answer[1],
+                             "Root cause", tracker.root_cause, answer[0], answer[1],
                              self.clock()))
 
     def action_resolve(self) -> None:
         if self._refused_here("resolve"):
             return
+        tracker = self.incident_tracker()
+        if tracker is not None and not tracker.is_open and tracker.journal.incident_id:
+            self._amend_resolution()
+            return
         if not self._need_open_incident():
             return
-        services = ", ".join(self.tracker.services) or "no service"
-        still_open = [s for s in self.tracker.services if self.snapshot and (
+        services = ", ".join(tracker.services) or "no service"
+        still_open = [s for s in tracker.services if self.snapshot and (
             st := self.snapshot.service(s)) and st.state != st.state.CLOSED]
         body = f"Services: {services}."
         if still_open:
             body += f"\nStill not CLOSED: {', '.join(still_open)}."
-        from widgets.prompts import YesNo
+        from widgets.prompts import TextPrompt
 
-        self.push_screen(YesNo("Resolve the incident?", body),
-                         callback=lambda yes: yes and self._operator(
-                             "Resolved", self.tracker.resolve, "", self.clock()))
+        self.push_screen(TextPrompt(
+            f"Resolve incident {tracker.journal.incident_id}?", body=body,
+            placeholder="resolution summary: what ended it, in a line",
+            required="Say in a line what resolved it (escape: not resolved).",
+            hint="enter resolves with this summary (R amends it later), escape does not resolve",
+        ), callback=lambda text: text and self._operator(
+            "Resolved", tracker.resolve, text, self.clock()))
+
+    def _amend_resolution(self) -> None:
+        tracker = self.incident_tracker()
+        resolved = tracker.journal.first(EventKind.RESOLVED)
+        current = current_text(tracker.journal.events, resolved.id, "summary") or ""
+        from widgets.prompts import TextPrompt
+
+        self.push_screen(TextPrompt(
+            f"Amend the resolution summary of {tracker.journal.incident_id} "
+            "(the first version is kept)", value=current,
+            placeholder="resolution summary: what ended it, in a line",
+        ), callback=lambda text: text and self._operator(
+            "Resolution summary amended", tracker.amend_resolution, text, self.clock()))
 
     def action_split(self) -> None:
         if self._refused_here("split a service off"):
@@ -336,30 +377,33 @@ class IncidentKeys:
         if not self._need_open_incident():
             return
         service = self.selected_service(pin=True)
-        if service not in self.tracker.services:
+        tracker = self.incident_tracker()
+        if service not in tracker.services:
             self.notify(f"{service} is not part of the incident.", severity="warning")
             return
-        if len(self.tracker.services) == 1:
+        if len(tracker.services) == 1:
             self.notify("It is the incident's only service: resolve (R) instead.",
                         severity="warning")
             return
         from widgets.prompts import YesNo
 
-        self.push_screen(YesNo(f"Split {service} off incident {self.tracker.journal.incident_id}?",
-                               "It will not rejoin by itself."),
+        self.push_screen(YesNo(f"Split {service} off incident {tracker.journal.incident_id}?",
+                               f"{service} and its events so far move into an incident of "
+                               "its own, starting now (its response clock too); it will not "
+                               "rejoin by itself."),
                          callback=lambda yes: yes and self._operator(
-                             f"{service} split off", self.tracker.split, service, "",
-                             self.clock()))
+                             f"{service} split off into an incident of its own", tracker.split,
+                             service, "", self.clock()))
 
     def action_export(self) -> None:
-        tracker = self.tracker
+        tracker = self.incident_tracker()
         if tracker is None or tracker.journal.incident_id is None:
             self.notify("No incident to export.", severity="warning")
             return
-        self._export(list(tracker.journal.events), tracker.journal.incident_id)
+        self._export(tracker, list(tracker.journal.events), tracker.journal.incident_id)
 
     @work(thread=True, exit_on_error=False, group="export")
-    def _export(self, events, incident_id: str) -> None:
+    def _export(self, tracker, events, incident_id: str) -> None:
         from console import postmortem
         from console.export import count_impact, write_atomically
 
@@ -371,7 +415,7 @@ class IncidentKeys:
             now = self.clock()
             impact = count_impact(events, now)
             text = postmortem.render(events, impact, now=now, tz=self.timezone_name)
-            directory = self.export_dir or state_dir / "exports"
+            directory = self.export_dir or tracker.journal.state_dir / "exports"
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / f"postmortem-{incident_id}.md"
             write_atomically(path, text)
@@ -379,11 +423,11 @@ class IncidentKeys:
             self.call_from_thread(self.notify, f"Export failed: {describe_error(error)}",
                                   severity="error", timeout=15)
             return
-        self.call_from_thread(self._exported, str(path))
+        self.call_from_thread(self._exported, tracker, str(path))
 
-    def _exported(self, path: str) -> None:
+    def _exported(self, tracker, path: str) -> None:
         if self._followed() is None:  # the other console's journal is not written
-            self._journal(self.tracker.exported, "md", path, self.clock())
+            self._journal(tracker.exported, "md", path, self.clock())
         self.notify(f"Postmortem written to {path}", timeout=15)
         self.refresh_views()
 

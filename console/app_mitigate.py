@@ -4,6 +4,7 @@ with every step through the one recorder. Mixed into CBConsoleApp."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import suppress
 from datetime import datetime
 
@@ -15,13 +16,22 @@ from textual.message import Message
 from console.diagnosis import Diagnosis, gather
 from console.errors import describe_error
 from console.plan import Mode, Outcome, Plan, Progress
-from console.recorder import ActionEvent, ActionRecorder
+from console.recorder import ActionEvent, ActionRecorder, Stage
 from widgets.actionlog import ActionLog
 from widgets.diagnosis import DiagnosisPane
 
 MUTATING = ("restart", "fallback", "flag")
 ACTION_NAMES = {"restart": "restart", "fallback": "fallback", "flag": "flag change",
                 "smoke": "smoke test"}
+#: What q waits for while an action runs.
+WAITING_FOR = {"restart": "the restart's rollout to be verified",
+               "fallback": "the fallback's rollout to be verified",
+               "flag": "the flag change to be confirmed", "smoke": "the smoke test to end"}
+
+
+class ActionAbandoned(BaseException):
+    """Raised in the runner's worker once the operator left (q twice): not an
+    Exception, so no step records it as a failure; the app recorded UNKNOWN."""
 
 
 class DiagnosisReady(Message):
@@ -67,11 +77,22 @@ class AppRecorder:
         self.app = app
         self.forward = forward
         self.events: list[ActionEvent] = []
+        #: (action, service) left running on q q: their outcome is recorded as
+        #: unknown, and a step the worker still reports after that is not.
+        self.abandoned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()  # the worker may record while q q abandons
 
-    def record(self, event: ActionEvent) -> None:
-        if self.forward is not None:
-            self.forward.record(event)
-        self.events.append(event)
+    def record(self, event: ActionEvent, *, last: bool = False) -> None:
+        """`last`: the final word on this action; nothing after it is kept."""
+        key = (event.action, event.service)
+        with self._lock:
+            if key in self.abandoned:
+                return
+            if last:
+                self.abandoned.add(key)
+            if self.forward is not None:
+                self.forward.record(event)
+            self.events.append(event)
         self.app.post_message(ActionRecorded())
 
 
@@ -196,11 +217,11 @@ class MitigationKeys:
             return
         self.in_flight[key] = Progress(None, "waiting for confirmation")
         self.refresh_views()
-        plan = message.plan
         from widgets.confirm import ConfirmDialog
 
-        self.push_screen(ConfirmDialog(plan, self.mode, self._not_journaled_warning()),
-                         callback=lambda chosen: self._confirmed(key, plan, chosen))
+        box = ConfirmDialog(message.plan, self.mode, self._not_journaled_warning())
+        # A cancel is logged against the target on screen (t may have switched it).
+        self.push_screen(box, callback=lambda chosen: self._confirmed(key, box.plan, chosen))
 
     def _confirmed(self, key: tuple[str, str], plan: Plan, chosen: Plan | None) -> None:
         if chosen is None:
@@ -209,6 +230,7 @@ class MitigationKeys:
             self.refresh_views()
             return
         self.in_flight[key] = Progress(None, "sending")
+        self.executing[key] = chosen
         self.action_pane("actions")
         self.refresh_views()
         self._execute(key, chosen)
@@ -225,9 +247,46 @@ class MitigationKeys:
             outcome = self.runner.execute(
                 plan, lambda progress: self.post_message(ActionProgressed(key, progress))
             )
+        except ActionAbandoned:
+            return  # the operator left; UNKNOWN is recorded
         except Exception as error:  # noqa: BLE001
             outcome = Outcome(ok=False, message=describe_error(error))
         self.post_message(ActionDone(key, plan, outcome))
+
+    def _runner_sleep(self, seconds: float, sleep=None) -> None:
+        """The runner's wait between rollout checks, in its worker thread:
+        cut short when the operator leaves (q twice)."""
+        if sleep is None:
+            self.leave_now.wait(seconds)
+        elif not self.leave_now.is_set():
+            sleep(seconds)
+        if self.leave_now.is_set():
+            raise ActionAbandoned()
+
+    # --- leaving --------------------------------------------------------------------
+
+    def action_quit(self) -> None:
+        """q: leave; while an action runs, say what is being waited for and
+        leave when it ends, or at once on a second q (outcome: unknown)."""
+        if not self.executing:
+            self.exit()
+            return
+        if not self.leaving:
+            self.leaving = True
+            waits = "; ".join(f"{WAITING_FOR[action]} ({service})"
+                              for action, service in self.executing)
+            self.notify(f"Leaving: waiting for {waits}; q again to leave now — the outcome "
+                        "will be recorded as unknown", severity="warning", timeout=3600)
+            return
+        self.leave_now.set()
+        for (action, service), plan in list(self.executing.items()):
+            self.recorder.record(ActionEvent(
+                at=self.clock(), action=action, stage=Stage.UNKNOWN, service=service,
+                target=plan.target, details={"message": (
+                    f"outcome unknown: the console was left before {WAITING_FOR[action]}; "
+                    f"check {plan.target} before doing it again")}), last=True)
+        self.executing.clear()
+        self.exit()
 
     def on_action_progressed(self, message: ActionProgressed) -> None:
         if message.key in self.in_flight:
@@ -236,6 +295,10 @@ class MitigationKeys:
 
     def on_action_done(self, message: ActionDone) -> None:
         self.in_flight.pop(message.key, None)
+        self.executing.pop(message.key, None)
+        if self.leaving and not self.executing:
+            self.exit()  # q was pressed while it ran
+            return
         outcome = message.outcome
         words = f"{message.plan.title}: {outcome.message}"
         self.notify(words, severity="information" if outcome.ok else "error",

@@ -104,6 +104,17 @@ def start_time(events: Iterable[JournalEvent] | Journal) -> datetime | None:
     return alert_time(events) or (opened.at if opened else None)
 
 
+def current_text(events: Iterable[JournalEvent], event_id: int, key: str = "text") -> str | None:
+    """A note's or a resolution summary's latest version (amendments applied)."""
+    text = None
+    for e in events:
+        if e.id == event_id:
+            text = e.details.get(key)
+        elif e.kind == EventKind.NOTE_AMENDED and e.details.get("amends") == event_id:
+            text = e.details.get("text")
+    return None if text is None else str(text)
+
+
 def _key_of(event: JournalEvent) -> tuple:
     d = event.details
     return (event.service, d.get("instance"), BreakerState(d.get("from", "unknown")),
@@ -129,7 +140,13 @@ class IncidentTracker:
         self._swept = datetime.min.replace(tzinfo=timezone.utc)
         self._closed_seen: dict[str, datetime] = {}  # first poll that saw it CLOSED
         self._in_gap = False
+        #: A split-off service -> the tracker of its own incident (a sibling journal).
+        self._side: dict[str, IncidentTracker] = {}
         self._rebuild()
+        for loaded in journal.split_open:
+            side = IncidentTracker(journal.sibling(loaded), self.config, self.source_details)
+            for service in side.services:
+                self._side[service] = side
 
     # --- State from the journal ------------------------------------------------
 
@@ -175,7 +192,13 @@ class IncidentTracker:
         if this poll did not fail."""
         if self.journal.read_only:
             return []  # another console records: it sees the same fleet
+        out = self._feed_sides(snapshot, stale)
+        return self._feed(snapshot, stale) + out
+
+    def _feed(self, snapshot: FleetSnapshot, stale: bool) -> list[JournalEvent]:
         now = snapshot.fetched_at
+        if self._side:  # a split-off service is its own incident's, not this one's
+            snapshot = _without(snapshot, set(self._side))
         for t in snapshot.transitions:
             self._recent.setdefault(t.service, deque(maxlen=RECENT_PER_SERVICE)).append(t)
         self._forget_old(now)
@@ -211,6 +234,26 @@ class IncidentTracker:
             out += self._recoveries(snapshot)
         return out
 
+    def _feed_sides(self, snapshot: FleetSnapshot, stale: bool) -> list[JournalEvent]:
+        out: list[JournalEvent] = []
+        for service, side in self._side.items():
+            start = start_time(side.journal) if side.journal.incident_id else None
+            out += side._feed(_only(snapshot, service, start), stale)
+        return out
+
+    def for_service(self, service: str | None) -> IncidentTracker:
+        """The tracker whose incident the service is in: its own after a split."""
+        return self._side.get(service, self) if service else self
+
+    @property
+    def split_off(self) -> list[IncidentTracker]:
+        """The split-off services' trackers, one per incident."""
+        return list(dict.fromkeys(self._side.values()))
+
+    def record(self, event) -> None:
+        """ActionRecorder: a mitigation step goes into its service's incident."""
+        self.for_service(event.service).journal.record(event)
+
     def _forget_old(self, now: datetime) -> None:
         """The lead-up and first openings are all `_recent` is for: older
         transitions go, so a big flapping fleet cannot fill it (100 x 5,000)."""
@@ -241,9 +284,13 @@ class IncidentTracker:
         now = snapshot.fetched_at
         timed = [a for a in firing if a.active_at]
         alert = min(timed, key=lambda a: a.active_at) if timed else (firing[0] if firing else None)
-        services = list(dict.fromkeys(a.service for a in firing if a.service)) or open_now
-        opened_at = [self._first_open(s, snapshot) for s in services]
-        first_open = min((t for t in opened_at if t), default=None)
+        named = sorted((a for a in firing if a.service), key=lambda a: a.active_at or now)
+        services = list(dict.fromkeys(a.service for a in named)) or open_now
+        opened_at = {s: self._first_open(s, snapshot) for s in services}
+        first_open = min((t for t in opened_at.values() if t), default=None)
+        if not named:
+            # Named after the breaker that opened first, not the first by name.
+            services.sort(key=lambda s: opened_at[s] or now)
         at = (alert.active_at if alert and alert.active_at else None) or first_open or now
         details: dict[str, Detail] = {
             **self.source_details,
@@ -380,10 +427,20 @@ class IncidentTracker:
         events = self.journal.events
         if not any(e.id == note_id and e.kind == EventKind.NOTE for e in events):
             raise JournalError(f"no note #{note_id} in this incident")
-        versions = [e for e in events if e.id == note_id or (
-            e.kind == EventKind.NOTE_AMENDED and e.details.get("amends") == note_id)]
         return self._add(EventKind.NOTE_AMENDED, at=at, details={
-            "amends": note_id, "text": _text(text), "previous": versions[-1].details.get("text"),
+            "amends": note_id, "text": _text(text), "previous": current_text(events, note_id),
+        })[-1]
+
+    def amend_resolution(self, text: str, at: datetime | None = None) -> JournalEvent:
+        """A new version of the resolution summary, amended as a note is."""
+        self._need_incident()
+        events = self.journal.events
+        resolved = first(self.journal, EventKind.RESOLVED)
+        if resolved is None:
+            raise JournalError(f"incident {self.journal.incident_id} is not resolved")
+        return self._add(EventKind.NOTE_AMENDED, at=at, details={
+            "amends": resolved.id, "of": "resolution summary", "text": _text(text),
+            "previous": current_text(events, resolved.id, "summary"),
         })[-1]
 
     def root_cause(self, text: str, category: RootCauseCategory | str,
@@ -399,14 +456,31 @@ class IncidentTracker:
         return self._add(EventKind.RESOLVED, at=at, details=details)[-1]
 
     def split(self, service: str, reason: str = "", at: datetime | None = None) -> JournalEvent:
-        """Take a service out of the incident (a separate problem)."""
+        """Take a service out of the incident (a separate problem) into an
+        incident of its own, with its events so far. That one starts now
+        (its response clock too) and stays open until it is resolved."""
         self._need_open()
         if service not in self._affected:
             raise JournalError(f"{service} is not part of incident {self.journal.incident_id}")
-        event = self._add(EventKind.SERVICE_SPLIT, service=service, at=at,
-                          details={"reason": reason.strip() or None})[-1]
+        at = at or self.journal.clock()
+        main = self.journal.incident_id
+        moved = [e for e in self.journal.events if e.service == service and e.kind in MOVED]
+        side_journal = self.journal.sibling()
+        side_journal.open_incident(service, services=[service], at=at, details={
+            **self.source_details, "severity": self.config.severity, "opened_by": "split",
+            "split_from": main, "alert": None, "alert_active_at": None, "first_open_at": None,
+        })
+        for e in moved:
+            side_journal.add(e.kind, service=e.service, at=e.at,
+                             details={**e.details, "moved_from": f"{main}#{e.id}"})
+        side = IncidentTracker(side_journal, self.config, self.source_details)
+        side._recent = {service: deque(self._recent.get(service, ()),
+                                       maxlen=RECENT_PER_SERVICE)}
+        event = self._add(EventKind.SERVICE_SPLIT, service=service, at=at, details={
+            "reason": reason.strip() or None, "to_incident": side_journal.incident_id})[-1]
         self._affected.remove(service)
         self._split.add(service)
+        self._side[service] = side
         return event
 
     def exported(self, fmt: str, path: str | None, at: datetime | None = None) -> JournalEvent:
@@ -449,6 +523,42 @@ class IncidentTracker:
     def _need_open(self) -> None:
         if not self.journal.is_open:
             raise NoOpenIncident("no open incident")
+
+
+#: A split-off service's events that go with it into its own incident.
+MOVED = (EventKind.BREAKER_TRANSITION, EventKind.SERVICE_RECOVERED, EventKind.ROLLOUT_SEEN,
+         EventKind.ACTION)
+
+
+def without_moved(events: Iterable[JournalEvent]) -> list[JournalEvent]:
+    """An incident's events less those a split moved into the split-off
+    service's own incident (the journal is append-only: they stay on disk)."""
+    events = list(events)
+    split_at: dict[str | None, int] = {}
+    for e in events:
+        if e.kind == EventKind.SERVICE_SPLIT and e.details.get("to_incident"):
+            split_at.setdefault(e.service, e.id)
+    return [e for e in events if not (
+        e.service in split_at and e.kind in MOVED and e.id < split_at[e.service])]
+
+
+def _without(snapshot: FleetSnapshot, services: set[str]) -> FleetSnapshot:
+    return snapshot.model_copy(update={
+        "services": tuple(s for s in snapshot.services if s.service not in services),
+        "transitions": tuple(t for t in snapshot.transitions if t.service not in services),
+        "alerts": tuple(a for a in snapshot.alerts if a.service not in services),
+    })
+
+
+def _only(snapshot: FleetSnapshot, service: str, since: datetime | None) -> FleetSnapshot:
+    """One service's part of a poll; alerts only if they became active since
+    its incident started (an older alert must not back-date its clock)."""
+    return snapshot.model_copy(update={
+        "services": tuple(s for s in snapshot.services if s.service == service),
+        "transitions": tuple(t for t in snapshot.transitions if t.service == service),
+        "alerts": tuple(a for a in snapshot.alerts if a.service == service and a.active_at
+                        and (since is None or a.active_at >= since)),
+    })
 
 
 def _text(text: str) -> str:

@@ -107,6 +107,14 @@ def append_durably(path: Path, data: bytes) -> None:
         _fsync_dir(path.parent)
 
 
+def split_from(events) -> str | None:
+    """The incident a split-off incident was split from, if it was."""
+    opened = next(iter(events), None)
+    if opened is None or opened.kind != EventKind.INCIDENT_OPENED:
+        return None
+    return str(opened.details.get("split_from") or "") or None
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:40] or "incident"
 
@@ -139,6 +147,10 @@ class Journal:
         self._resolved = False
         self._pending: list[tuple[Path, JournalEvent]] = []
         self._newline_first: Path | None = None  # a file whose last line lacks "\n"
+        self._parent: Journal | None = None  # a sibling writes under its parent's lock
+        self._siblings: list[Journal] = []  # written before the lock is let go
+        #: Open incidents split off another one (their own services), found at start.
+        self.split_open: list[Loaded] = []
 
     # --- Start -------------------------------------------------------------------
 
@@ -158,6 +170,9 @@ class Journal:
         return journal
 
     def _lock(self) -> None:
+        if self._parent is not None:
+            self._parent._lock()
+            return
         if self._lock_fd is not None:
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -185,12 +200,18 @@ class Journal:
             except OSError as exc:
                 self.problems.append(f"{path.name}: {exc.strerror or exc}")
         open_ones = [x for x in loaded if not summarize(x).resolved and x.events]
+        # A split-off service's incident is open beside the one it left.
+        self.split_open = [x for x in open_ones if split_from(x.events)]
+        open_ones = [x for x in open_ones if not split_from(x.events)]
         if not open_ones:
             return
         open_ones.sort(key=lambda x: (summarize(x).opened_at or x.events[0].at, x.path.name))
         current = open_ones[-1]
         for other in open_ones[:-1]:
             self.problems.append(f"incident {other.incident_id} is also unresolved: not resumed")
+        self._adopt(current)
+
+    def _adopt(self, current: Loaded) -> None:
         self.problems.extend(current.problems)
         self._path = current.path
         self._set_events(current.events)
@@ -201,6 +222,17 @@ class Journal:
                 self._newline_first = current.path
         elif current.missing_newline:
             self._newline_first = current.path
+
+    def sibling(self, resume: Loaded | None = None) -> Journal:
+        """Another incident of this directory (a split-off service's), open
+        beside this one: written under the same lock, by the same writer."""
+        other = Journal(self.state_dir, actor=self.actor, clock=self.clock, writer=self._writer)
+        other._mutex = self._mutex
+        other._parent = self
+        self._siblings.append(other)
+        if resume is not None:
+            other._adopt(resume)
+        return other
 
     def _set_events(self, events) -> None:
         self._events, self._by_id, self._last_id, self._resolved = [], {}, 0, False
@@ -352,8 +384,9 @@ class Journal:
         """Try the waiting events once more and release the lock. False if
         some could not be written (they are lost with the process)."""
         with self._mutex:
-            done = self.flush_pending()
-            if self._lock_fd is not None:
+            sides = all([s.flush_pending() for s in self._siblings])
+            done = self.flush_pending() and sides
+            if self._lock_fd is not None and self._parent is None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
             return done

@@ -11,7 +11,8 @@ from typing import Iterable
 from console.journalfile import EventKind, JournalEvent
 from console.recorder import Stage
 
-_FINAL = {Stage.CANCELLED.value, Stage.FAILED.value, Stage.VERIFIED.value}
+_FINAL = {Stage.CANCELLED.value, Stage.FAILED.value, Stage.VERIFIED.value,
+          Stage.UNKNOWN.value}
 REFUSED = "refused: "  # how ActionRunner words a refusal; the app's own too
 
 

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
 from console import mitigations
-from console.incident import RESPONSE_TIMES_S, alert_time, first, start_time
+from console.incident import (
+    RESPONSE_TIMES_S, alert_time, current_text, first, start_time, without_moved,
+)
 from console.journalfile import EventKind, JournalEvent, RootCauseCategory, affected_services
 from console.model import BreakerState
 from console.recorder import Stage
@@ -186,6 +188,9 @@ def describe(e: JournalEvent, name=str, text=_one_line) -> str:
             return f"Acknowledged{by}"
         case EventKind.NOTE:
             return f"Note #{e.id}: {text(d.get('text'))}{by}"
+        case EventKind.NOTE_AMENDED if d.get("of") == "resolution summary":
+            return (f"Resolution summary amended: {text(d.get('text'))} "
+                    f"(was: {text(d.get('previous'))}){by}")
         case EventKind.NOTE_AMENDED:
             return (f"Note #{d.get('amends')} amended: {text(d.get('text'))} "
                     f"(was: {text(d.get('previous'))}){by}")
@@ -368,7 +373,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     names and event texts escaped for a markdown line (JSON keeps them as is)."""
     name, text = (md_name, md_text) if markdown else (str, _one_line)
     zone = ZoneInfo(tz)
-    events = sorted(events, key=lambda e: e.id)
+    events = sorted(without_moved(events), key=lambda e: e.id)
     by_time = sorted(events, key=lambda e: (e.at, e.id))
     opened = first(events, EventKind.INCIDENT_OPENED)
     resolved = first(events, EventKind.RESOLVED)
@@ -471,7 +476,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         },
         "impact": _impact(impact, zone),
         "resolution": resolution,
-        "resolution_summary": resolved.details.get("summary") if resolved else None,
+        "resolution_summary": current_text(events, resolved.id, "summary") if resolved else None,
         "resolved_by": resolved.actor if resolved else None,
         "prevention": _prevention(events, category, services,
                                   bool(clock and clock["overdue"]),

@@ -18,6 +18,8 @@ class Stage(str, Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     VERIFIED = "verified"
+    #: The console was left before the outcome was known (q twice while it ran).
+    UNKNOWN = "unknown"
 
 
 class ActionEvent(BaseModel):

@@ -95,9 +95,12 @@ def test_a_breaker_opening_during_the_incident_joins_it_and_split_takes_it_out(j
     assert tracker.services == ["a", "b"]
     tracker.split("b", reason="separate database problem")
     assert tracker.services == ["a"]
-    # Its transitions are no longer this incident's, and it does not rejoin.
-    assert tracker.feed(snap(7, [svc("a", O, 0), svc("b", O, 6)],
-                             [tr("b", H, O, 6)])) == []
+    # Its transitions are no longer this incident's (but its own incident's),
+    # and it does not rejoin.
+    before = len(journal.events)
+    out = tracker.feed(snap(7, [svc("a", O, 0), svc("b", O, 6)], [tr("b", H, O, 6)]))
+    assert len(journal.events) == before and tracker.services == ["a"]
+    assert out == list(tracker.for_service("b").journal.events[-1:])
     with pytest.raises(JournalError):
         tracker.split("b")
 
@@ -246,3 +249,120 @@ def test_p1_response_time_is_configurable(journal):
     assert tracker.response_clock(at(60)).deadline == at(1800)
     tracker2 = IncidentTracker(journal, TrackerConfig(response_times_s={"P0": 60}))
     assert tracker2.response_clock(at(60)).deadline == at(1800)  # severity is the incident's
+
+
+def test_an_incident_is_named_after_the_breaker_that_opened_first(journal):
+    """Unrelated breakers open at once: the name is the first to open, not
+    the alphabetically first."""
+    tracker = IncidentTracker(journal)
+    out = tracker.feed(snap(10, [svc("alpha", O, 7), svc("mid", O, 5), svc("zeta", O, 2)],
+                            [tr("zeta", C, O, 2), tr("mid", C, O, 5), tr("alpha", C, O, 7)]))
+    opened = out[0]
+    assert opened.kind == EventKind.INCIDENT_OPENED
+    assert opened.service == "zeta"
+    assert opened.details["title"] == "Circuit Breaker Open - zeta, mid, alpha"
+    assert journal.incident_id.endswith("-zeta")
+    assert tracker.services == ["zeta", "mid", "alpha"]
+
+
+def test_an_incident_is_named_after_the_alerts_service(journal):
+    tracker = IncidentTracker(journal)
+    out = tracker.feed(snap(10, [svc("alpha", O, 1), svc("mid", O, 5), svc("zeta", O, 2)],
+                            alerts=[firing(8, "zeta"), firing(6, "mid")]))
+    assert out[0].service == "mid"
+    assert out[0].details["title"].startswith("Circuit Breaker Open - mid")
+
+
+def open_incidents(tmp_path) -> dict[str, list[str]]:
+    """Every open incident on disk: its ID -> its services."""
+    from console.journalfile import list_incidents
+    return {i.id: list(i.services) for i in list_incidents(tmp_path) if not i.resolved}
+
+
+def test_splitting_the_outage_off_gives_it_an_incident_of_its_own(tmp_path, journal):
+    tracker = IncidentTracker(journal)
+    tracker.feed(snap(1, [svc("pay", O, 0), svc("flap", C)], [tr("pay", C, O, 0)],
+                      alerts=[firing(0.5, "pay")]))
+    tracker.feed(snap(5, [svc("pay", O, 0), svc("flap", O, 4)], [tr("flap", C, O, 4)],
+                      alerts=[firing(0.5, "pay")]))
+    main = journal.incident_id
+    tracker.split("pay", at=at(60))
+    # Nothing OPEN is outside an incident: pay is in one of its own, still open.
+    found = open_incidents(tmp_path)
+    assert found[main] == ["flap"]
+    [side] = [i for i in found if i != main]
+    assert found[side] == ["pay"]
+    side_tracker = tracker.for_service("pay")
+    side_events = side_tracker.journal.events
+    assert side_events[0].kind == EventKind.INCIDENT_OPENED and side_events[0].at == at(60)
+    # With its events: its opening transition moved along.
+    assert [(e.kind, e.at) for e in side_events[1:]] == [(EventKind.BREAKER_TRANSITION, at(0))]
+    # It stays open while it is open, and records what happens to it.
+    out = tracker.feed(snap(70, [svc("pay", H, 69), svc("flap", O, 4)], [tr("pay", O, H, 69)],
+                            alerts=[firing(0.5, "pay")]))
+    assert [(e.kind, e.service) for e in side_tracker.journal.events[-1:]] == [
+        (EventKind.BREAKER_TRANSITION, "pay")]
+    assert "pay" not in tracker.services and side_tracker.services == ["pay"]
+    # Its response clock starts at the split, not at the old alert.
+    assert side_tracker.response_clock(at(70)).started_at == at(60)
+
+
+def test_a_split_off_flapper_starts_when_split_and_is_resumed_after_a_restart(tmp_path, clock):
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    tracker = IncidentTracker(journal)
+    tracker.feed(snap(1, [svc("pay", O, 0), svc("flap", O, 0.5)],
+                      [tr("pay", C, O, 0), tr("flap", C, O, 0.5)]))
+    tracker.split("flap", at=at(120))
+    side = tracker.for_service("flap")
+    assert side.response_clock(at(121)).started_at == at(120)
+    journal.close()
+
+    again = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    resumed = IncidentTracker(again)
+    assert resumed.services == ["pay"]
+    assert resumed.for_service("flap").journal.incident_id == side.journal.incident_id
+    assert resumed.for_service("flap").response_clock(at(121)).started_at == at(120)
+    # The flapper does not rejoin the first incident, nor open a third.
+    resumed.feed(snap(130, [svc("pay", O, 0), svc("flap", O, 129)], [tr("flap", H, O, 129)]))
+    assert len(open_incidents(tmp_path)) == 2
+    again.close()
+
+
+def test_a_split_service_events_leave_the_first_incidents_postmortem(tmp_path, journal):
+    from console import postmortem
+
+    tracker = IncidentTracker(journal)
+    tracker.feed(snap(1, [svc("pay", O, 0), svc("flap", O, 0.5)],
+                      [tr("pay", C, O, 0), tr("flap", C, O, 0.5)]))
+    tracker.split("flap", at=at(60))
+    main = postmortem.render(journal.events, now=at(61))
+    own = postmortem.render(tracker.for_service("flap").journal.events, now=at(61))
+    lines = [line for line in main.splitlines() if "flap" in line]
+    assert lines and all("split off" in line for line in lines), lines
+    assert "flap: CLOSED → OPEN" in own or "flap" in own.split("## Timeline", 1)[-1]
+
+
+def test_a_split_off_incident_waits_for_a_full_disk_like_the_first(tmp_path, clock):
+    """Its events wait in memory while the disk is full and are written later."""
+    from console.journalfile import load_incident
+    from console.journal import append_durably
+
+    full = {"on": False}
+
+    def writer(path, data):
+        if full["on"]:
+            raise OSError(28, "No space left on device", str(path))
+        append_durably(path, data)
+
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock, writer=writer)
+    tracker = IncidentTracker(journal)
+    tracker.feed(snap(1, [svc("pay", O, 0), svc("flap", O, 0.5)],
+                      [tr("pay", C, O, 0), tr("flap", C, O, 0.5)]))
+    full["on"] = True
+    tracker.split("flap", at=at(60))
+    side = tracker.for_service("flap").journal
+    assert side.pending and side.problem
+    full["on"] = False
+    assert journal.close()
+    assert [e.id for e in load_incident(tmp_path, side.incident_id).events] == [
+        e.id for e in side.events]

@@ -14,12 +14,12 @@ from console.journal import Journal
 from console.journalfile import EventKind, load_incident
 from screenshots.scenes import START
 from widgets.confirm import ConfirmDialog
-from widgets.prompts import RootCausePrompt, TextPrompt, YesNo
+from widgets.prompts import RootCausePrompt, TextPrompt
 
 POLL_S = 2.0
 
 
-def build(tmp_path):
+def build(tmp_path, gate=None):
     clock = FakeClock(START)
     fleet = DemoFleet(seed=7, clock=clock)
     journal = Journal.open_or_resume(tmp_path / "state", actor="alice", clock=clock)
@@ -27,7 +27,7 @@ def build(tmp_path):
     app = CBConsoleApp(
         fleet, cluster=fleet.cluster, flags=fleet.flags, probe=fleet.probe,
         service_map=demo_service_map(), tracker=tracker, export_dir=tmp_path / "exports",
-        poll_interval=3600, clock=clock, sleep=clock.advance,
+        poll_interval=3600, clock=clock, sleep=gate.bind(clock) if gate else clock.advance,
     )
     return app, clock, journal
 
@@ -94,8 +94,9 @@ async def test_the_whole_loop_by_keys(tmp_path):
 
         await pilot.press("R")
         await pilot.pause()
-        assert isinstance(app.screen, YesNo)
-        await pilot.press("y")
+        assert isinstance(app.screen, TextPrompt)
+        await type_text(pilot, "restarted payment-api")
+        await pilot.press("enter")
         await pilot.pause()
         assert not journal.is_open
 

@@ -367,3 +367,25 @@ async def test_no_cluster_says_why(flags, health):
         box = await dialog(app, pilot, "r")
         assert "no kubeconfig found" in (box.plan.refusal or "")
         await pilot.press("n")
+
+
+async def test_a_cancel_is_logged_against_the_target_shown_when_cancelled(make_app, kube, health):
+    """r, t (the caller), escape: the log says the caller was cancelled."""
+    from tests.screen import line_with, screen_text
+
+    health.status = 503
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        box = await dialog(app, pilot, "r")
+        assert box.plan.deployment == "payment-api"
+        await pilot.press("t")
+        assert box.plan.deployment == "api"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        line = line_with(screen_text(app), "CANCELLED")
+        assert "shop/deployment/api" in line, line
+        assert "payment-api" not in line.split("CANCELLED", 1)[1], line
+        cancelled = [e for e in app.recorder.events if e.stage.value == "cancelled"]
+        assert [e.target for e in cancelled] == ["shop/deployment/api"]

@@ -20,6 +20,7 @@ STAGE_STYLE = {
     Stage.SUCCEEDED: "green",
     Stage.VERIFIED: "bold green",
     Stage.FAILED: "bold red",
+    Stage.UNKNOWN: "bold yellow",
 }
 SHOWN = 200  # entries drawn; the journal keeps them all
 

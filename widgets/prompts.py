@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+from textual.events import Key
+from textual.widgets import Button, Input, OptionList, Static
 
 from widgets import text as fmt
 
@@ -26,24 +27,38 @@ _CSS = """
 
 
 class TextPrompt(ModalScreen["str | None"]):
-    """One line of text; enter keeps it, escape drops it."""
+    """One line of text; enter keeps it, escape drops it. With `required`,
+    enter on an empty line says that instead of closing."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = _CSS.format(name="TextPrompt")
 
-    def __init__(self, title: str, *, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, *, value: str = "", placeholder: str = "",
+                 body: str = "", required: str = "",
+                 hint: str = "enter keeps it, escape drops it") -> None:
         super().__init__()
         self._title, self._value, self._placeholder = title, value, placeholder
+        self._body, self._required, self._hint = body, required, hint
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(fmt.literal(self._title)), classes="title")
+            if self._body:
+                yield Static(Text(fmt.multiline(self._body)))
             yield Input(value=self._value, placeholder=self._placeholder, id="prompt-text")
-            yield Static("enter keeps it, escape drops it", classes="hint")
+            yield Static(Text(fmt.literal(self._hint)), classes="hint")
+
+    def on_mount(self) -> None:
+        field = self.query_one("#prompt-text", Input)
+        field.focus()
+        field.cursor_position = len(field.value)  # amending goes on from the end
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip()
+        if not text and self._required:
+            self.notify(self._required, severity="warning")
+            return
         self.dismiss(text or None)
 
     def action_cancel(self) -> None:
@@ -51,34 +66,58 @@ class TextPrompt(ModalScreen["str | None"]):
 
 
 class RootCausePrompt(ModalScreen["tuple[str, str] | None"]):
-    """The root cause: one of the runbook's common causes and a sentence."""
+    """The root cause: one of the runbook's common causes and a sentence.
+
+    The category changes only by choosing one (enter or a click on it): the
+    list's cursor starts on the preselected one. What is typed while the list
+    has focus goes into the sentence, never nowhere."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = _CSS.format(name="RootCausePrompt") + """
-    RootCausePrompt RadioSet { width: 100%; margin-bottom: 1; }
+    RootCausePrompt OptionList { height: auto; max-height: 10; margin-bottom: 1; }
     """
 
     def __init__(self, categories: list[str], *, preselect: str | None = None,
                  why: str = "") -> None:
         super().__init__()
         self._categories = categories
-        self._preselect = preselect if preselect in categories else categories[-1]
+        self._chosen = preselect if preselect in categories else categories[-1]
         self._why = why
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Root cause identified", classes="title")
-            with RadioSet(id="category"):
-                for name in self._categories:
-                    yield RadioButton(name, value=name == self._preselect)
+            yield OptionList(*(self._prompt(name) for name in self._categories), id="category")
             if self._why:
                 yield Static(Text(fmt.literal(self._why)), classes="hint")
-            yield Input(placeholder="what happened, in a sentence", id="cause-text")
-            yield Static("↑↓ in the list picks the cause, tab moves, enter in the text keeps it, "
-                         "escape drops it", classes="hint")
+            yield Input(placeholder="what happened, in a sentence", id="cause-text",
+                        select_on_focus=False)  # coming back must not select it for replacing
+            yield Static("● is the cause kept: tab to the list, ↑↓ and enter choose another; "
+                         "enter in the text keeps both, escape drops them", classes="hint")
+
+    def _prompt(self, name: str) -> Text:
+        return Text(f"{'●' if name == self._chosen else '○'} {fmt.literal(name)}")
 
     def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = self._categories.index(self._chosen)
         self.query_one("#cause-text", Input).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._chosen = self._categories[event.option_index]
+        options = self.query_one(OptionList)
+        for index, name in enumerate(self._categories):
+            options.replace_option_prompt_at_index(index, self._prompt(name))
+        self.query_one("#cause-text", Input).focus()
+
+    def on_key(self, event: Key) -> None:
+        # Typing in the list is typing the sentence (and never an app key).
+        field = self.query_one("#cause-text", Input)
+        if event.is_printable and event.character and self.focused is not field:
+            event.stop()
+            event.prevent_default()
+            field.focus()
+            field.insert_text_at_cursor(event.character)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -86,9 +125,7 @@ class RootCausePrompt(ModalScreen["tuple[str, str] | None"]):
         if not text:
             self.notify("Say what the root cause was.", severity="warning")
             return
-        pressed = self.query_one(RadioSet).pressed_button
-        category = str(pressed.label) if pressed is not None else self._preselect
-        self.dismiss((text, category))
+        self.dismiss((text, self._chosen))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
