@@ -84,7 +84,7 @@ def workload_table(view: WorkloadView, now: datetime) -> Group:
                 cause = Text.assemble(("LIKELY CAUSE ", "bold white on dark_orange3"), cause)
             table.add_row(
                 Text(f"{rev.revision}{'*' if rv.current else ' '}", style="bold" if rv.current else ""),
-                f"{fmt.clock_time(rev.created_at)} ({_ago(rev.created_at, now)})",
+                f"{fmt.clock_or_date(rev.created_at, now)} ({_ago(rev.created_at, now)})",
                 cause,
             )
         parts.append(table)
