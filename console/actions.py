@@ -268,12 +268,16 @@ class ActionRunner:
         url = target.smoke_url
         refusal = None
         if url is None:
-            refusal = f"no smoke_url for {target.service} in the service map"
+            refusal = (f"no smoke_url for {target.service} in the service map: set smoke_url "
+                       f"under [services.{target.service}] to the endpoint users call through "
+                       f"{target.caller} (the runbook's load test calls /api/v1/payments)")
         elif self.probe is None:
             refusal = "no HTTP probe available for the smoke test"
         shown = url or "(no URL)"
+        # No backslash: the dialog shows a command a shell runs exactly as shown
+        # (echo ends each line instead of curl's \n).
         loop = (f"for i in $(seq {requests}); do curl -s -o /dev/null -w "
-                f"'%{{http_code}} %{{time_total}}\\n' {shlex.quote(shown)}; done")
+                f"'%{{http_code}} %{{time_total}}' {shlex.quote(shown)}; echo; done")
         return self._asked(Plan(
             action="smoke",
             service=target.service,

@@ -625,7 +625,8 @@ def test_smoke_runs_the_probe_and_reports():
 def test_smoke_without_url_or_probe_is_refused():
     target = TARGET.model_copy(update={"smoke_url": None})
     plan = runner(probe=FakeProbe()).plan_smoke(target)
-    assert plan.refusal == "no smoke_url for payment-api in the service map"
+    assert plan.refusal.startswith("no smoke_url for payment-api in the service map: set smoke_url "
+                                  "under [services.payment-api]")
     assert runner().plan_smoke(TARGET).refusal is not None
 
 

@@ -306,6 +306,8 @@ def test_demo_smoke_through_the_caller_follows_its_breaker():
     assert fleet.poll().service("payment-api").state is S.OPEN
     broken = fleet.probe.smoke(url)
     assert broken.succeeded == 0 and broken.failures == {"503": 100}
+    rng = fleet.rng.getstate()
+    assert fleet.probe.smoke(url) == broken and fleet.rng.getstate() == rng  # only looks
     fleet.cluster.patch_deployment("shop", "api", FALLBACK_ON, "kubectl-set")
     wait_rollout(fleet, c, "api")  # new api pods, fallback on
     assert fleet.probe.smoke(url).succeeded == 100
@@ -322,6 +324,10 @@ async def test_smoke_dialog_command_runs_in_a_shell_as_shown():
         command = shown.split("Same as\n", 1)[1].strip()
         assert "\\" not in command
         assert subprocess.run(["bash", "-n", "-c", command]).returncode == 0
-        words = shlex.split(command, comments=True)
-        assert "http://api.shop.svc:8080/api/v1/payments" in words
-        assert words[:4] == ["for", "i", "in", "$(seq"] and "curl" in words
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+        lexer.wordchars += ":$"  # URLs and $(...) as the shell reads them
+        words = list(lexer)
+        loop = ["do", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                "http://api.shop.svc:8080/api/v1/payments", ";", "echo", ";", "done"]
+        assert words[:3] == ["for", "i", "in"] and "seq" in words and "100" in words
+        assert words[words.index("do"):] == loop, words
