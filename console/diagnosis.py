@@ -38,6 +38,7 @@ LOG_TAIL = 200  # lines read per pod
 EXEC_TIMEOUT = 5.0  # s, for one `nc -w 2` in a pod
 NC_WAIT_S = 2
 NO_HEALTH_URL = "no health_url in the service map"
+PARTS = ("deployment", "rollout history", "pods", "logs")  # what a WorkloadView reads
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,14 @@ class WorkloadView:
     pods: tuple[Pod, ...] = ()
     log_filter: str = ""  # "circuit" for the caller, "ERROR" for the downstream
     logs: tuple[LogLine, ...] = ()  # newest first, at most LOG_LINES
+    log_pods: tuple[str, ...] = ()  # the pods whose log tails were read
     error: str | None = None  # why some of the above is unknown
+    # What could not be read and why: ("deployment" | "rollout history" |
+    # "pods" | "logs" | "logs of <pod>", why). Empty is not "nothing found".
+    unread: tuple[tuple[str, str], ...] = ()
+
+    def why_unread(self, what: str) -> str | None:
+        return next((why for part, why in self.unread if part == what), None)
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,8 @@ def workload(cluster: ClusterSource | None, role: str, namespace: str, name: str
     log_filter = "circuit" if role == "caller" else "ERROR"
     if cluster is None:
         return WorkloadView(role=role, name=name, log_filter=log_filter,
-                            error=cluster_unavailable)
+                            error=cluster_unavailable,
+                            unread=tuple((part, cluster_unavailable) for part in PARTS))
     errors: list[tuple[str, str]] = []
 
     def part(label: str, call):
@@ -186,7 +195,15 @@ def workload(cluster: ClusterSource | None, role: str, namespace: str, name: str
                      likely_cause=opened_at - LIKELY_CAUSE_WINDOW <= r.created_at <= opened_at)
         for r in history
     )
-    logs = read_logs(cluster, namespace, pods, log_filter, errors)
+    pods_unread = next((why for label, why in errors if label == "pods"), None)
+    logs, log_pods = read_logs(cluster, namespace, pods, log_filter, errors)
+    unread = list(errors)
+    if pods_unread is not None:
+        unread.append(("logs", pods_unread))
+    elif not pods:
+        unread.append(("logs", f"no {name} pod to read from"))
+    elif not log_pods:  # every pod's log was refused
+        unread.append(("logs", next(why for label, why in errors if label.startswith("logs of"))))
     error = None
     if errors:
         error = errors[0][1]
@@ -195,7 +212,8 @@ def workload(cluster: ClusterSource | None, role: str, namespace: str, name: str
     return WorkloadView(
         role=role, name=name, deployment=deployment,
         rollout=rollout_status(deployment) if deployment is not None else None,
-        revisions=revisions, pods=tuple(pods), log_filter=log_filter, logs=logs, error=error,
+        revisions=revisions, pods=tuple(pods), log_filter=log_filter, logs=logs,
+        log_pods=log_pods, error=error, unread=tuple(unread),
     )
 
 
@@ -223,17 +241,20 @@ def matches(line: str, log_filter: str) -> bool:
 
 
 def read_logs(cluster: ClusterSource, namespace: str, pods: list[Pod], log_filter: str,
-              errors: list[tuple[str, str]]) -> tuple[LogLine, ...]:
+              errors: list[tuple[str, str]]) -> tuple[tuple[LogLine, ...], tuple[str, ...]]:
     """The matching lines of up to LOG_PODS pods (ready and newest first),
-    newest first by their timestamps (by position where a line has none)."""
+    newest first by their timestamps (by position where a line has none),
+    and the pods whose logs were read."""
     chosen = sorted(pods, key=lambda p: (not p.ready, -p.created_at.timestamp()))[:LOG_PODS]
     found: list[tuple[datetime | None, int, int, LogLine]] = []
+    read: list[str] = []
     for order, pod in enumerate(chosen):
         try:
             lines = cluster.logs(namespace, pod.name, tail=LOG_TAIL)
         except SourceError as exc:
             errors.append((f"logs of {pod.name}", str(exc)))
             continue
+        read.append(pod.name)
         hits = [line for line in lines if matches(line, log_filter)]
         for back, line in enumerate(reversed(hits)):
             found.append((_stamp(line), back, order, LogLine(pod=pod.name, text=line)))
@@ -241,7 +262,7 @@ def read_logs(cluster: ClusterSource, namespace: str, pods: list[Pod], log_filte
         found.sort(key=lambda f: (-f[0].timestamp(), f[1], f[2]))
     else:
         found.sort(key=lambda f: (f[1], f[2]))
-    return tuple(f[3] for f in found[:LOG_LINES])
+    return tuple(f[3] for f in found[:LOG_LINES]), tuple(read)
 
 
 def nc_command(host: str, port: int) -> list[str]:
@@ -260,8 +281,8 @@ def check_dependencies(cluster: ClusterSource | None, target: ServiceTarget,
     if cluster is None:
         reason = cluster_unavailable
     elif pod is None:
-        reason = (f"no ready {downstream.name} pod to check from" if downstream.pods
-                  or downstream.error is None else f"{downstream.name} pods unknown")
+        reason = (downstream.why_unread("pods")
+                  or f"no ready {downstream.name} pod to check from")
     checks = []
     for dep in target.dependencies:
         if reason is not None:
