@@ -32,11 +32,11 @@ def health_text(health: HealthResult | None) -> Text:
         text.append("HEALTHY", style="bold green")
     elif verdict is False:
         text.append(" FAILING ", style="bold white on red")
-        if health.error:
-            text.append(" ")
-            text.append(fmt.literal(health.error), style="red")
+    elif health.unknown_from_here:  # no answer to this host: not the service's verdict
+        text.append("unknown from here", style="bold yellow")
+        text.append(f": {fmt.literal(health.error or 'no answer')}", style="yellow")
     else:
-        text.append("unknown", style="dim")
+        text.append(f"not checked: {fmt.literal(health.error or 'no verdict')}", style="dim")
     return text
 
 
