@@ -122,7 +122,8 @@ class ActionRunner:
                       "for HALF_OPEN)")
         if rollbacks:
             undo = "; ".join(f"`{c}`" for c in rollbacks)
-            first_undo = f". A restart does not undo a deploy: the diagnosis says roll back first: {undo}."
+            first_undo = (". A restart does not undo a deploy: the diagnosis says roll back "
+                          f"first: {undo}.")
             down_why = down_why.rstrip(".") + first_undo
             caller_why = caller_why.rstrip(".") + first_undo
         if not failing and health is not None and health.healthy is True:
