@@ -260,6 +260,18 @@ async def test_demo_next_line_names_the_rollback_first():
         assert nxt.index("roll back") < nxt.index("restart")
 
 
+async def test_restart_dialog_names_the_rollback_first():
+    app, run_before = build(SCENES["restart-dialog"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await run_before(pilot)
+        box = app.screen
+        assert isinstance(box, ConfirmDialog)
+        assert box.plan.deployment == "payment-api" and "503" in box.plan.reason
+        assert ("A restart does not undo a deploy: the diagnosis says roll back first: "
+                "`kubectl --context demo-cluster rollout undo deployment/payment-api -n shop "
+                "--to-revision=13`.") in box.plan.reason
+
+
 # --- 4. dates on rollouts not made today ------------------------------------------
 
 
