@@ -23,6 +23,7 @@ from typing import Callable
 
 from console import kube_ops as ops
 from console.clock import Clock, system_clock
+from console.diagnosis import WorkloadView, downstream_failing, health_unknown
 from console.errors import first_line
 from console.model import Deployment
 from console.plan import Mode, Outcome, Plan, Progress
@@ -93,19 +94,39 @@ class ActionRunner:
 
     # --- plans ---------------------------------------------------------------------
 
-    def plan_restart(self, target: ServiceTarget, health: HealthResult | None) -> Plan:
-        """Option 2 (the downstream) when it is failing or its health is
-        unknown, Option 1 (the caller) when it answers healthy."""
-        healthy = health.healthy if health is not None else None
+    def plan_restart(self, target: ServiceTarget, health: HealthResult | None,
+                     downstream: WorkloadView | None = None,
+                     rollbacks: tuple[str, ...] = ()) -> Plan:
+        """Option 2 (the downstream) when something shows it failing, Option 1
+        (the caller) when it answers healthy; with its health unknown, the
+        downstream, saying that nothing shows it failing. `downstream` and
+        `rollbacks` come from a fresh diagnosis (its pods and rollout, and
+        the rollbacks its NEXT line puts first)."""
+        view = downstream or WorkloadView(role="downstream", name=target.downstream)
+        failing = downstream_failing(health, view)
         said = _health_words(target, health)
-        down_why = f"{said}: the downstream is failing (Option 2)"
-        if healthy is None:
-            down_why = (f"{said}: health unknown, so the downstream is preselected "
-                        "(Option 2); check its health if you can")
+        if failing and health is not None and health.healthy is False:
+            down_why = f"{said}: the downstream is failing (Option 2)"
+        elif failing:
+            down_why = f"{failing}; {said} (Option 2)"
+        else:
+            unread = "" if view.deployment is not None or view.pods else (
+                f" ({target.downstream}'s pods and rollout not read)")
+            down_why = (f"{health_unknown(target, health)} Nothing shows {target.downstream} "
+                        f"failing either{unread}: the downstream is preselected as the smaller "
+                        f"restart (the breaker rejects its calls already); t switches to the "
+                        f"caller (Option 1), which the runbook restarts when "
+                        f"{target.downstream} is healthy.")
         caller_why = (f"{said}: the downstream is healthy but the breaker in {target.caller} "
                       "has not recovered (Option 1; the runbook first waits up to 5 min "
                       "for HALF_OPEN)")
-        if healthy is True:
+        if rollbacks:
+            undo = "; ".join(f"`{c}`" for c in rollbacks)
+            first_undo = (". A restart does not undo a deploy: the diagnosis says roll back "
+                          f"first: {undo}.")
+            down_why = down_why.rstrip(".") + first_undo
+            caller_why = caller_why.rstrip(".") + first_undo
+        if not failing and health is not None and health.healthy is True:
             first = self._restart(target, target.caller, 1, caller_why)
             other_why = (f"Option 2 instead: restart {target.downstream}, for when it is "
                          f"failing ({said})")
@@ -268,12 +289,16 @@ class ActionRunner:
         url = target.smoke_url
         refusal = None
         if url is None:
-            refusal = f"no smoke_url for {target.service} in the service map"
+            refusal = (f"no smoke_url for {target.service} in the service map: set smoke_url "
+                       f"under [services.{target.service}] to the endpoint users call through "
+                       f"{target.caller} (the runbook's load test calls /api/v1/payments)")
         elif self.probe is None:
             refusal = "no HTTP probe available for the smoke test"
         shown = url or "(no URL)"
+        # No backslash: the dialog shows a command a shell runs exactly as shown
+        # (echo ends each line instead of curl's \n).
         loop = (f"for i in $(seq {requests}); do curl -s -o /dev/null -w "
-                f"'%{{http_code}} %{{time_total}}\\n' {shlex.quote(shown)}; done")
+                f"'%{{http_code}} %{{time_total}}' {shlex.quote(shown)}; echo; done")
         return self._asked(Plan(
             action="smoke",
             service=target.service,

@@ -143,6 +143,7 @@ class MitigationKeys:
                 breaker=breaker,
                 now=self.clock(),
                 cluster_unavailable=self.cluster_unavailable or "no cluster",
+                context=self.runner.context,
             )
         except Exception as error:  # noqa: BLE001 - shown in the pane, never fatal
             self.post_message(DiagnosisReady(service, None, describe_error(error)))
@@ -195,7 +196,9 @@ class MitigationKeys:
                 health = diagnosis.health if fresh else None
                 if health is None and self.probe is not None and target.health_url:
                     health = self.probe.check(target.health_url)
-                plan = self.runner.plan_restart(target, health)
+                plan = self.runner.plan_restart(
+                    target, health, diagnosis.downstream if fresh else None,
+                    diagnosis.next_step.rollbacks if fresh else ())
             elif action == "fallback":
                 plan = self.runner.plan_fallback(target)
             elif action == "flag":

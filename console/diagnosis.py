@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from console.errors import SourceError
-from console.kube_ops import RolloutStatus, fallback_enabled, rollout_status
+from console.kube_ops import RolloutStatus, fallback_enabled, rollback_command, rollout_status
 from console.model import BreakerState, Deployment, Flag, Pod, Revision, ServiceStatus
 from console.probe import HealthResult, Probe
 from console.servicemap import ServiceTarget
@@ -38,6 +38,7 @@ LOG_TAIL = 200  # lines read per pod
 EXEC_TIMEOUT = 5.0  # s, for one `nc -w 2` in a pod
 NC_WAIT_S = 2
 NO_HEALTH_URL = "no health_url in the service map"
+PARTS = ("deployment", "rollout history", "pods", "logs")  # what a WorkloadView reads
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,14 @@ class WorkloadView:
     pods: tuple[Pod, ...] = ()
     log_filter: str = ""  # "circuit" for the caller, "ERROR" for the downstream
     logs: tuple[LogLine, ...] = ()  # newest first, at most LOG_LINES
+    log_pods: tuple[str, ...] = ()  # the pods whose log tails were read
     error: str | None = None  # why some of the above is unknown
+    # What could not be read and why: ("deployment" | "rollout history" |
+    # "pods" | "logs" | "logs of <pod>", why). Empty is not "nothing found".
+    unread: tuple[tuple[str, str], ...] = ()
+
+    def why_unread(self, what: str) -> str | None:
+        return next((why for part, why in self.unread if part == what), None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class NextStep:
     option: int | None  # the runbook's Option 1-4, None when nothing to do
     key: str | None  # the console key that does it: r, f, d
     text: str
+    rollbacks: tuple[str, ...] = ()  # the `kubectl rollout undo` commands to run first
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ def gather(
     breaker: ServiceStatus | None,
     now: datetime,
     cluster_unavailable: str = "no cluster",
+    context: str | None = None,  # the kube context, for the commands NEXT shows
 ) -> Diagnosis:
     """Every Diagnosis step for `target`; blocking, never raises a SourceError."""
     opened_at = breaker_opened_at(breaker, now)
@@ -131,7 +141,7 @@ def gather(
     step = next_step(
         target, state=state, open_for=(now - since) if since else None, health=health,
         downstream=downstream, caller=caller, fallback_on=fallback_on, flag=flag,
-        opened_at=opened_at,
+        opened_at=opened_at, context=context,
     )
     return Diagnosis(target=target, gathered_at=now, health=health, downstream=downstream,
                      caller=caller, dependencies=dependencies, fallback_on=fallback_on,
@@ -167,7 +177,8 @@ def workload(cluster: ClusterSource | None, role: str, namespace: str, name: str
     log_filter = "circuit" if role == "caller" else "ERROR"
     if cluster is None:
         return WorkloadView(role=role, name=name, log_filter=log_filter,
-                            error=cluster_unavailable)
+                            error=cluster_unavailable,
+                            unread=tuple((part, cluster_unavailable) for part in PARTS))
     errors: list[tuple[str, str]] = []
 
     def part(label: str, call):
@@ -186,7 +197,15 @@ def workload(cluster: ClusterSource | None, role: str, namespace: str, name: str
                      likely_cause=opened_at - LIKELY_CAUSE_WINDOW <= r.created_at <= opened_at)
         for r in history
     )
-    logs = read_logs(cluster, namespace, pods, log_filter, errors)
+    pods_unread = next((why for label, why in errors if label == "pods"), None)
+    logs, log_pods = read_logs(cluster, namespace, pods, log_filter, errors)
+    unread = list(errors)
+    if pods_unread is not None:
+        unread.append(("logs", pods_unread))
+    elif not pods:
+        unread.append(("logs", f"no {name} pod to read from"))
+    elif not log_pods:  # every pod's log was refused
+        unread.append(("logs", next(why for label, why in errors if label.startswith("logs of"))))
     error = None
     if errors:
         error = errors[0][1]
@@ -195,7 +214,8 @@ def workload(cluster: ClusterSource | None, role: str, namespace: str, name: str
     return WorkloadView(
         role=role, name=name, deployment=deployment,
         rollout=rollout_status(deployment) if deployment is not None else None,
-        revisions=revisions, pods=tuple(pods), log_filter=log_filter, logs=logs, error=error,
+        revisions=revisions, pods=tuple(pods), log_filter=log_filter, logs=logs,
+        log_pods=log_pods, error=error, unread=tuple(unread),
     )
 
 
@@ -223,17 +243,20 @@ def matches(line: str, log_filter: str) -> bool:
 
 
 def read_logs(cluster: ClusterSource, namespace: str, pods: list[Pod], log_filter: str,
-              errors: list[tuple[str, str]]) -> tuple[LogLine, ...]:
+              errors: list[tuple[str, str]]) -> tuple[tuple[LogLine, ...], tuple[str, ...]]:
     """The matching lines of up to LOG_PODS pods (ready and newest first),
-    newest first by their timestamps (by position where a line has none)."""
+    newest first by their timestamps (by position where a line has none),
+    and the pods whose logs were read."""
     chosen = sorted(pods, key=lambda p: (not p.ready, -p.created_at.timestamp()))[:LOG_PODS]
     found: list[tuple[datetime | None, int, int, LogLine]] = []
+    read: list[str] = []
     for order, pod in enumerate(chosen):
         try:
             lines = cluster.logs(namespace, pod.name, tail=LOG_TAIL)
         except SourceError as exc:
             errors.append((f"logs of {pod.name}", str(exc)))
             continue
+        read.append(pod.name)
         hits = [line for line in lines if matches(line, log_filter)]
         for back, line in enumerate(reversed(hits)):
             found.append((_stamp(line), back, order, LogLine(pod=pod.name, text=line)))
@@ -241,7 +264,7 @@ def read_logs(cluster: ClusterSource, namespace: str, pods: list[Pod], log_filte
         found.sort(key=lambda f: (-f[0].timestamp(), f[1], f[2]))
     else:
         found.sort(key=lambda f: (f[1], f[2]))
-    return tuple(f[3] for f in found[:LOG_LINES])
+    return tuple(f[3] for f in found[:LOG_LINES]), tuple(read)
 
 
 def nc_command(host: str, port: int) -> list[str]:
@@ -260,8 +283,8 @@ def check_dependencies(cluster: ClusterSource | None, target: ServiceTarget,
     if cluster is None:
         reason = cluster_unavailable
     elif pod is None:
-        reason = (f"no ready {downstream.name} pod to check from" if downstream.pods
-                  or downstream.error is None else f"{downstream.name} pods unknown")
+        reason = (downstream.why_unread("pods")
+                  or f"no ready {downstream.name} pod to check from")
     checks = []
     for dep in target.dependencies:
         if reason is not None:
@@ -301,10 +324,11 @@ def _minutes(delta: timedelta) -> str:
 
 
 def downstream_failing(health: HealthResult | None, downstream: WorkloadView) -> str | None:
-    """Why the downstream counts as failing, or None when nothing says so."""
+    """Why the downstream counts as failing, or None when nothing says so.
+    Health counts only when it answered: no answer to the console's host is
+    unknown, not failing."""
     if health is not None and health.healthy is False:
-        said = f"health {health.status}" if health.status is not None else health.error
-        return f"{downstream.name} is failing ({said})"
+        return f"{downstream.name} is failing (health {health.status})"
     if downstream.rollout is not None and downstream.rollout.failed:
         return f"{downstream.name} is failing ({downstream.rollout.message})"
     if downstream.pods and not any(p.ready for p in downstream.pods):
@@ -323,24 +347,77 @@ def next_step(
     fallback_on: bool | None,
     flag: Flag | None,
     opened_at: datetime,
+    context: str | None = None,
 ) -> NextStep:
-    """The runbook's Mitigation decision, from what the diagnosis found."""
+    """The runbook's Mitigation decision, from what the diagnosis found. A
+    rollout that is the likely cause is rolled back first: a restart does
+    not undo a deploy."""
     if state is BreakerState.CLOSED:
         return NextStep(None, None, "breaker closed: nothing to do")
-    hints = []
+    rollbacks, commands, hints = [], [], []
     for view in (downstream, caller):
-        cause = next((r for r in reversed(view.revisions) if r.likely_cause), None)
-        if cause is not None:
-            ago = _minutes(opened_at - cause.revision.created_at)
-            hints.append(
-                f"deployment/{view.name} revision {cause.revision.revision} rolled out {ago} "
-                f"before the breaker opened: consider `kubectl rollout undo "
-                f"deployment/{view.name}`."
-            )
+        back, hint = rollback(view, target.namespace, opened_at, context)
+        if back:
+            rollbacks.append(back[0])
+            commands.append(back[1])
+        hints += [hint] if hint else []
+    step = _runbook_option(target, state=state, open_for=open_for, health=health,
+                           downstream=downstream, fallback_on=fallback_on, flag=flag)
+    if not rollbacks:
+        return NextStep(step.option, step.key, " ".join([step.text, *hints]))
+    then = step.text[0].lower() + step.text[1:]
+    return NextStep(None, None, " ".join([*rollbacks, *hints, f"After that: {then}"]),
+                    rollbacks=tuple(commands))
+
+
+def rollback(view: WorkloadView, namespace: str, opened_at: datetime,
+             context: str | None = None) -> tuple[tuple[str, str] | None, str | None]:
+    """((the rollback to do first, its command), a note) for a likely-cause
+    rollout of `view`.
+    It goes back to the revision that ran before the first likely cause: by
+    creation time, as `rollout undo` renumbers the revision it restores, so
+    one already restored is the current one and nothing is left to undo."""
+    causes = [r for r in view.revisions if r.likely_cause]
+    if not causes:
+        return None, None
+    cause = min(causes, key=lambda r: r.revision.created_at).revision
+    rolled = (f"revision {cause.revision} rolled out {_minutes(opened_at - cause.created_at)} "
+              "before the breaker opened")
+    said = f"deployment/{view.name} {rolled}"
+    before = [r for r in view.revisions if r.revision.created_at < cause.created_at]
+    if not before:
+        return None, f"{said}; no earlier revision to roll back to."
+    previous = max(before, key=lambda r: r.revision.created_at)
+    if previous.current:
+        return None, f"{said}; already rolled back (revision {previous.revision.revision} runs)."
+    command = rollback_command(context, namespace, view.name, previous.revision.revision)
+    return (f"roll back deployment/{view.name} first: {rolled}, and a restart does not "
+            f"undo a deploy: `{command}`.", command), None
+
+
+def health_unknown(target: ServiceTarget, health: HealthResult | None) -> str:
+    """Why health is unknown, and how to know it."""
+    name = target.downstream
+    if health is not None and health.unknown_from_here:
+        return (f"{name} health unknown from here ({health.error}): no evidence about {name} "
+                f"itself. Check it before acting; to check it from here, set health_url under "
+                f"[services.{target.service}] in the config file to a URL this host reaches.")
+    why = health.error if health is not None and health.error else "not checked"
+    text = f"{name} health unknown ({why}): check it before acting"
+    if health is not None and health.error == NO_HEALTH_URL:
+        text += f"; set health_url under [services.{target.service}] in the config file"
+    return text + "."
+
+
+def _runbook_option(target: ServiceTarget, *, state: BreakerState | None,
+                    open_for: timedelta | None, health: HealthResult | None,
+                    downstream: WorkloadView, fallback_on: bool | None,
+                    flag: Flag | None) -> NextStep:
+    """The runbook's Options 1-4, from health, rollout and pods."""
     failing = downstream_failing(health, downstream)
     if failing:
-        first = f"{failing}: restart the downstream deployment/{target.downstream} (Option 2, r)."
-        text = [first, *hints]
+        text = [f"{failing}: restart the downstream deployment/{target.downstream} "
+                "(Option 2, r)."]
         if fallback_on is False:
             text.append(f"If it stays down: Option 3 (f) turns on {target.caller}'s fallback "
                         f"(mode {target.fallback_mode}).")
@@ -348,18 +425,15 @@ def next_step(
             text.append(f"Or Option 4 (d) disables the feature flag {flag.name}.")
         return NextStep(2, "r", " ".join(text))
     if health is None or health.healthy is None:
-        why = health.error if health is not None and health.error else "not checked"
-        return NextStep(None, None, " ".join(
-            [f"{target.downstream} health unknown ({why}): check it before acting.", *hints]))
+        return NextStep(None, None, health_unknown(target, health))
     if state is BreakerState.OPEN and open_for is not None and open_for > CALLER_STILL_OPEN:
-        first = (f"{target.downstream} is healthy but the breaker has been open for "
-                 f"{_minutes(open_for)}: restart the caller deployment/{target.caller} "
-                 "(Option 1, r).")
-        return NextStep(1, "r", " ".join([first, *hints]))
+        return NextStep(1, "r", f"{target.downstream} is healthy but the breaker has been open "
+                        f"for {_minutes(open_for)}: restart the caller deployment/"
+                        f"{target.caller} (Option 1, r).")
     if state is BreakerState.HALF_OPEN:
         text = f"{target.downstream} is healthy: the breaker is probing, wait for it to close."
     else:
         text = (f"{target.downstream} is healthy: the breaker should close at its next "
                 f"half-open probe; restart the caller if it is still open after "
                 f"{_minutes(CALLER_STILL_OPEN)}.")
-    return NextStep(None, None, " ".join([text, *hints]))
+    return NextStep(None, None, text)

@@ -107,6 +107,15 @@ def restart_command(context: str | None, namespace: str, deployment: str) -> str
     return _kubectl(context, namespace, "rollout", "restart", f"deployment/{deployment}")
 
 
+def rollback_command(context: str | None, namespace: str, deployment: str,
+                     revision: int) -> str:
+    """`kubectl rollout undo` to one revision, as the runbook's commands read."""
+    words = ["kubectl"] + (["--context", context] if context else [])
+    words += ["rollout", "undo", f"deployment/{deployment}", "-n", namespace,
+              f"--to-revision={revision}"]
+    return shlex.join(words)
+
+
 def set_env_command(
     context: str | None, namespace: str, deployment: str, changes: dict[str, str | None]
 ) -> str:

@@ -27,10 +27,17 @@ class HealthResult:
 
     @property
     def healthy(self) -> bool | None:
-        """True for 2xx, False for any other answer or none; never guessed."""
+        """True for a 2xx answer, False for any other answer; None without one.
+        No answer (a name that does not resolve, a refusal, a timeout) says
+        where the console runs, not how the service is: never guessed."""
         if self.status is None:
-            return False if self.error and self.probed else None
+            return None
         return 200 <= self.status < 300
+
+    @property
+    def unknown_from_here(self) -> bool:
+        """Probed, and no HTTP answer came back to the console's host."""
+        return self.probed and self.status is None
 
 
 @dataclass(frozen=True)

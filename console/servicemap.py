@@ -5,6 +5,11 @@ written in the config file (downstream deployment = service name, flag =
 `<service>-integration`, env prefix = the service name in upper snake case,
 fallback mode `mock`, caller deployment `api`, health URL as the runbook
 curls it). A `[services.NAME]` table overrides any of them.
+
+`smoke_url` has no convention: the runbook's load test calls the endpoint
+users call, through the caller (`http://api:8080/api/v1/payments` for
+payment-api), and no name says which endpoint that is. Without one the smoke
+test is refused and says where to set it.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ class ServiceTarget(BaseModel):
     flag: str  # Option 4
     env_prefix: str  # Option 3: <PREFIX>_FALLBACK_ENABLED / _MODE
     fallback_mode: str
-    smoke_url: str | None = None  # the verification load test
+    smoke_url: str | None = None  # the load test: an endpoint of the caller that uses the service
     dependencies: tuple[Dependency, ...] = ()
 
 

@@ -190,12 +190,15 @@ def test_unknown_health_preselects_the_downstream_and_says_so(kube, cluster, see
     assert plan.alternative.deployment == "api"
 
 
-def test_no_answer_counts_as_failing(kube, cluster):
+def test_no_answer_is_unknown_not_failing(kube, cluster):
+    # Issue 12: no answer to the console's host is no evidence about the service.
     plan = runner(kube, cluster=cluster).plan_restart(
         TARGET, health(None, error="connection refused"))
     assert plan.deployment == "payment-api"
-    assert plan.reason == (f"health check {TARGET.health_url} got no answer: connection refused: "
-                           "the downstream is failing (Option 2)")
+    assert "is failing" not in plan.reason
+    assert plan.reason.startswith("payment-api health unknown from here (connection refused)")
+    assert "Nothing shows payment-api failing either (payment-api's pods and rollout not " \
+        "read): the downstream is preselected as the smaller restart" in plan.reason
 
 
 def test_paused_deployment_is_refused_in_kubectls_words(kube, cluster):
@@ -625,7 +628,8 @@ def test_smoke_runs_the_probe_and_reports():
 def test_smoke_without_url_or_probe_is_refused():
     target = TARGET.model_copy(update={"smoke_url": None})
     plan = runner(probe=FakeProbe()).plan_smoke(target)
-    assert plan.refusal == "no smoke_url for payment-api in the service map"
+    assert plan.refusal.startswith("no smoke_url for payment-api in the service map: set smoke_url "
+                                  "under [services.payment-api]")
     assert runner().plan_smoke(TARGET).refusal is not None
 
 

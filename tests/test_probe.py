@@ -106,12 +106,12 @@ def test_check_slow_past_the_timeout(web):
     assert time.monotonic() - start < 0.9
     assert (result.status, result.latency_ms) == (None, None)
     assert result.error == "no answer within 0.3 s"
-    assert result.healthy is False
+    assert result.healthy is None and result.unknown_from_here  # not evidence (issue 12)
 
 
 def test_check_refused_port_and_unknown_host():
     result = HttpProbe(timeout=1.0).check(f"http://127.0.0.1:{closed_port()}/health")
-    assert (result.status, result.error, result.healthy) == (None, "connection refused", False)
+    assert (result.status, result.error, result.healthy) == (None, "connection refused", None)
     unknown = HttpProbe(timeout=1.0).check("http://no-such-host.invalid:8080/health")
     assert unknown.error == "host name does not resolve"
 
@@ -126,7 +126,7 @@ def test_check_tls_failure_in_plain_words(web):
 def test_not_probed_is_unknown_not_unhealthy():
     result = HealthResult(url="", checked_at=T0, error="no health_url in the service map",
                           probed=False)
-    assert result.healthy is None
+    assert result.healthy is None and not result.unknown_from_here
 
 
 def test_smoke_counts_every_kth_failure(web):

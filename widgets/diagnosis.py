@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from console.diagnosis import Diagnosis, WorkloadView
+from console.diagnosis import LOG_TAIL, Diagnosis, WorkloadView
 from console.probe import HealthResult
 from widgets import text as fmt
 
@@ -32,11 +32,11 @@ def health_text(health: HealthResult | None) -> Text:
         text.append("HEALTHY", style="bold green")
     elif verdict is False:
         text.append(" FAILING ", style="bold white on red")
-        if health.error:
-            text.append(" ")
-            text.append(fmt.literal(health.error), style="red")
+    elif health.unknown_from_here:  # no answer to this host: not the service's verdict
+        text.append("unknown from here", style="bold yellow")
+        text.append(f": {fmt.literal(health.error or 'no answer')}", style="yellow")
     else:
-        text.append("unknown", style="dim")
+        text.append(f"not checked: {fmt.literal(health.error or 'no verdict')}", style="dim")
     return text
 
 
@@ -56,6 +56,12 @@ def _ago(at: datetime, now: datetime) -> str:
     return f"{fmt.since(at, now)} ago"
 
 
+def not_read(what: str, why: str, indent: str = "  ") -> Text:
+    """A source that could not be read, said as such: never shown as empty."""
+    return Text.assemble(indent, (f"{what} not read: ".lstrip(), "bold yellow"),
+                         (fmt.literal(why), "yellow"))
+
+
 def workload_table(view: WorkloadView, now: datetime) -> Group:
     head = Text.assemble(
         (f"{view.role.upper()} ", "bold"),
@@ -71,6 +77,10 @@ def workload_table(view: WorkloadView, now: datetime) -> Group:
         if d.paused:
             head.append("  PAUSED", style="bold yellow")
     parts: list = [head]
+    for what in ("deployment", "rollout history", "pods"):
+        why = view.why_unread(what)
+        if why is not None:
+            parts.append(not_read(what, why))
     if view.revisions:
         table = Table(box=None, pad_edge=False, expand=True, header_style="dim")
         for title, justify in (("REV", "right"), ("CREATED", "left"), ("CHANGE-CAUSE", "left")):
@@ -84,7 +94,7 @@ def workload_table(view: WorkloadView, now: datetime) -> Group:
                 cause = Text.assemble(("LIKELY CAUSE ", "bold white on dark_orange3"), cause)
             table.add_row(
                 Text(f"{rev.revision}{'*' if rv.current else ' '}", style="bold" if rv.current else ""),
-                f"{fmt.clock_time(rev.created_at)} ({_ago(rev.created_at, now)})",
+                f"{fmt.clock_or_date(rev.created_at, now)} ({_ago(rev.created_at, now)})",
                 cause,
             )
         parts.append(table)
@@ -97,8 +107,6 @@ def workload_table(view: WorkloadView, now: datetime) -> Group:
         if len(view.pods) > 6:
             pods.append(f"+{len(view.pods) - 6} more")
         parts.append(pods)
-    if view.error:
-        parts.append(Text.assemble(("  unknown: ", "bold yellow"), (fmt.literal(view.error), "yellow")))
     return Group(*parts)
 
 
@@ -118,16 +126,20 @@ def dependencies_text(d: Diagnosis) -> Text:
         if check.pod:
             text.append(" from ")
             text.append_text(fmt.label(check.pod))
-        if check.detail:
+        detail = check.detail
+        if check.reachable is None:  # "not checked" is said once
+            detail = detail.removeprefix("not checked: ")
+        if detail:
             text.append(": ")
-            text.append(fmt.literal(check.detail), style="dim")
+            text.append(fmt.literal(detail), style="dim")
     return text
 
 
 def mitigation_state_text(d: Diagnosis) -> Text:
     text = Text.assemble(("FALLBACK ", "bold"))
     if d.fallback_on is None:
-        text.append("unknown", style="dim")
+        why = d.caller.why_unread("deployment") or f"deployment/{d.caller.name} unknown"
+        text.append_text(not_read("", why, indent=""))
     else:
         text.append("ON" if d.fallback_on else "off", style="bold yellow" if d.fallback_on else "")
     text.append(f" ({fmt.literal(d.target.env_prefix)}_FALLBACK_ENABLED on {fmt.literal(d.target.caller)})")
@@ -137,7 +149,7 @@ def mitigation_state_text(d: Diagnosis) -> Text:
         text.append(" enabled" if d.flag.enabled else " DISABLED",
                     style="" if d.flag.enabled else "bold yellow")
     else:
-        text.append(f" unknown: {fmt.literal(d.flag_error or 'not read')}", style="dim")
+        text.append_text(not_read("", d.flag_error or "unknown", indent=" "))
     return text
 
 
@@ -151,8 +163,17 @@ def logs_group(d: Diagnosis) -> Group:
                 (f"  | grep {view.log_filter}, newest first", "dim"),
             )
         )
-        if not view.logs:
-            parts.append(Text("  no matching line", style="dim"))
+        why = view.why_unread("logs")
+        if why is not None:
+            parts.append(not_read("logs", why))
+        else:
+            for what, why in view.unread:
+                if what.startswith("logs of "):
+                    parts.append(not_read(what, why))
+            if not view.logs:
+                pods = len(view.log_pods)
+                parts.append(Text(f"  no matching line in the last {LOG_TAIL} lines of {pods} "
+                                  f"pod{'s' if pods != 1 else ''}", style="dim"))
         for line in view.logs:
             # The pod's own suffix tells the pods apart; the name is long.
             pod = line.pod.rsplit("-", 1)[-1]

@@ -125,6 +125,17 @@ def clock_time(at: datetime | None) -> str:
     return at.astimezone(_ZONE).strftime("%H:%M:%S")
 
 
+def clock_or_date(at: datetime | None, now: datetime) -> str:
+    """`clock_time` for a time on the operator's today, with the date before
+    it otherwise: 10:38:08 two days ago must not read as this morning."""
+    if at is None:
+        return "—"
+    day = at.astimezone(_ZONE).date()
+    if day == now.astimezone(_ZONE).date():
+        return clock_time(at)
+    return f"{day.isoformat()} {clock_time(at)}"
+
+
 def rate_str(value: float | None) -> str:
     """Calls per second in at most five characters: 12.3, 456, 7.8k; unknown
     stays visibly unknown."""

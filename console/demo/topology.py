@@ -124,10 +124,12 @@ DEPENDENCIES: dict[str, tuple[tuple[str, int], ...]] = {
 SERVICE_PORT = 8080
 
 
-def _smoke_path(endpoint: str) -> str:
-    """The smoke test GETs the endpoint the caller uses, where that is a GET."""
-    method, path = endpoint.split(" ", 1)
-    return path.replace("{id}", "42") if method == "GET" else "/health"
+def caller_path(endpoint: str) -> str:
+    """The caller's own endpoint that uses a downstream's: POST /v1/payments
+    on payment-api is served to users as /api/v1/payments by api (the
+    runbook's smoke test endpoint)."""
+    path = endpoint.split(" ", 1)[1]
+    return "/api" + path.replace("{id}", "42")
 
 
 def demo_service_map() -> ServiceMap:
@@ -137,7 +139,8 @@ def demo_service_map() -> ServiceMap:
         d.name: ServiceEntry(
             caller=d.caller,
             health_url=f"http://{d.name}.{base}/health",
-            smoke_url=f"http://{d.name}.{base}{_smoke_path(d.endpoint)}",
+            # The runbook's load test: what users call, through the caller.
+            smoke_url=f"http://{d.caller}.{base}{caller_path(d.endpoint)}",
             dependencies=[f"{host}:{port}" for host, port in DEPENDENCIES.get(d.name, ())],
         )
         for d in DOWNSTREAMS
