@@ -409,7 +409,14 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
                 self._diagnose_timer = self.set_timer(0.5, self.action_diagnose, name="diagnose")
 
     def action_pane(self, pane: str) -> None:
-        self.view("#panes", TabbedContent).active = pane
+        panes = self.view("#panes", TabbedContent)
+        focused = self.focused
+        if (focused is not None and pane != panes.active
+                and panes.active_pane in focused.ancestors):
+            # Hiding the focused widget moves focus to the next one in its
+            # pane, which shows that pane again: the key did nothing.
+            self.view(BreakerBoard).focus()
+        panes.active = pane
 
     @on(TabbedContent.TabActivated)
     def _pane_shown(self) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual._segment_tools import line_crop
 from textual.coordinate import Coordinate
@@ -149,6 +150,12 @@ class BreakerBoard(DataTable):
     DEFAULT_CSS = """
     BreakerBoard.-stale { tint: $background 45%; }
     """
+    # DataTable's home/end scroll sideways (a row cursor has no column to
+    # move to) and hide the names: here they select the first / last row.
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     class ServiceSelected(Message):
         def __init__(self, service: str | None) -> None:
