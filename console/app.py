@@ -26,6 +26,7 @@ from console.clock import Clock, system_clock
 from console.diagnosis import Diagnosis
 from console.history import FleetHistory
 from console.incident import IncidentTracker
+from console.journalfile import EventKind
 from console.model import Alert, FleetSnapshot
 from console.plan import Mode, Progress
 from console.probe import Probe
@@ -368,12 +369,25 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             widget.set_class(stale is not None, "-stale")
         alerts = self.service_alerts()
         if snapshot is not None:
-            board.show(snapshot.services, self.history.error_series, now, alerts)
+            board.show(snapshot.services, self.history.error_series, now, alerts,
+                       about=self._incident_service())
         self._show_detail(board.selected_service, now, alerts)
         self._show_actions()
         if self.view("#panes", TabbedContent).active == "timeline":
             # Hundreds of events and services: drawn when it can be seen.
             self._show_timeline(now)
+
+    def _incident_service(self) -> str | None:
+        """The service the open incident is about: the one it was opened
+        for while it is in it, else the first still in it."""
+        tracker = self.tracker
+        if tracker is None or not tracker.is_open:
+            return None
+        services = tracker.services
+        opened = tracker.journal.first(EventKind.INCIDENT_OPENED)
+        if opened is not None and opened.service in services:
+            return opened.service
+        return services[0] if services else None
 
     def service_alerts(self) -> dict[str, Alert]:
         """Each service's alert, firing before pending."""

@@ -169,9 +169,12 @@ class BreakerBoard(DataTable):
         self._inputs = None  # the last show()'s, to draw rows scrolled into view
         self._services: Sequence[ServiceStatus] = ()  # as last shown, and the filter then
         self._needle = ""
-        # Until the operator picks a row, the cursor stays on the top (worst)
-        # one; after that it follows the service they picked.
-        self._follow = False
+        # The selection is a service: the operator's pick once they moved
+        # the cursor, before that the one the incident is about (`about`,
+        # from show()), else the one selected so far (the worst row at
+        # first). Rows re-sorting never change it.
+        self._chosen: str | None = None
+        self._about: str | None = None
         self._updating = False
         # (row, column, how it is drawn) -> (the cell value, its lines): the
         # cells on screen (840 on a 250x70 terminal) and their cursor variants.
@@ -187,8 +190,8 @@ class BreakerBoard(DataTable):
 
     def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
-        if not self._updating:
-            self._follow = True
+        if not self._updating:  # the operator moved it (keys or mouse)
+            self._chosen = self.selected_service
 
     def on_mount(self) -> None:
         for key, title, width in COLUMNS:
@@ -196,8 +199,8 @@ class BreakerBoard(DataTable):
 
     def pin(self) -> None:
         """The operator acted on the selected row: from now on the cursor
-        follows that service, not whatever becomes the top row."""
-        self._follow = True
+        follows that service, whatever the incident is about."""
+        self._chosen = self.selected_service
 
     @property
     def selected_service(self) -> str | None:
@@ -217,26 +220,28 @@ class BreakerBoard(DataTable):
         series: Callable[[str], list[float | None]],
         now: datetime,
         alerts: Mapping[str, Alert] | None = None,
+        about: str | None = None,
     ) -> None:
         """Bring the rows up to date: sorted worst first, the cursor on the
-        service it was on, and only the rows on screen redrawn (a row is
+        selected service, and only the rows on screen redrawn (a row is
         drawn when it scrolls into view): at thousands of rows, building
         and updating every cell each second is what would stall the keys.
-        `series(service)` gives a row's error trend, asked for rows drawn."""
+        `series(service)` gives a row's error trend, asked for rows drawn;
+        `about` is the service the open incident is about, if any."""
         needle = self.filter_text.casefold()
         alerts = alerts or {}
         if (self._inputs is not None and services is self._services
-                and needle == self._needle and alerts == self._inputs[3]):
+                and needle == self._needle and alerts == self._inputs[3]
+                and about == self._about):
             # The same poll a second later: only the ages and countdowns move.
             self._inputs = (self._inputs[0], series, now, alerts)
             with self.app.batch_update():
                 self._draw_visible()
             return
-        self._services, self._needle = services, needle
+        self._services, self._needle, self._about = services, needle, about
         shown = {s.service: s for s in services if needle in s.service.casefold()}
         self._inputs = (shown, series, now, alerts)
         before = self.selected_service
-        selected = before if self._follow else None
         self._updating = True
         with self.app.batch_update():
             for gone in [k for k in self._cells if k not in shown]:
@@ -257,9 +262,11 @@ class BreakerBoard(DataTable):
             order = sorted(shown, key=lambda k: sort_key(shown[k]))
             if order != self.services_shown:
                 self.sort("service", key=lambda cell: cell.sort_key)
-            row = self.get_row_index(selected) if selected in shown else 0
+            target = next((name for name in (self._chosen, about, before) if name in shown), None)
+            row = self.get_row_index(target) if target is not None else 0
             if row != self.cursor_row:
-                self.move_cursor(row=row, animate=False, scroll=selected is None)
+                # The operator's pick stays where they scrolled the view.
+                self.move_cursor(row=row, animate=False, scroll=target != self._chosen)
             self._draw_visible()
         self._updating = False
         if self.selected_service != before:
