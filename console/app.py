@@ -37,7 +37,7 @@ from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
 from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
-from widgets.status import StatusLine
+from widgets.status import StatusLine, filter_view
 from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
 
@@ -345,6 +345,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         now = self.clock()
         stale = self.stale_reason(now)
         snapshot = self.snapshot
+        board = self.view(BreakerBoard)
         self.view(StatusLine).show(
             source=self.source.label,
             cluster=self.cluster.label if self.cluster else f"none ({self.cluster_unavailable})",
@@ -358,12 +359,13 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             response=self._response_view(now),
             journal_problem=self._journal_problem(),
             warnings=self.warnings,
+            filtered=filter_view(snapshot.services, board.filter_text)
+            if snapshot is not None and board.filter_text else None,
             running=tuple(
                 f"{ACTION_NAMES[action]} {service}: {progress.message}"
                 for (action, service), progress in self.in_flight.items()
             ),
         )
-        board = self.view(BreakerBoard)
         detail = self.view(ServiceDetail)
         for widget in (board, detail):
             widget.set_class(stale is not None, "-stale")

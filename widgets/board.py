@@ -58,6 +58,11 @@ class _ServiceCell(Text):
     sort_key: tuple = ()
 
 
+def matches(name: str, needle: str) -> bool:
+    """The board's filter: `needle` (casefolded) anywhere in the name."""
+    return needle in name.casefold()
+
+
 def sort_key(service: ServiceStatus) -> tuple:
     """Worst class first; by name within a class, so rows do not jump about."""
     return (service.state.rank, service.service)
@@ -239,7 +244,7 @@ class BreakerBoard(DataTable):
                 self._draw_visible()
             return
         self._services, self._needle, self._about = services, needle, about
-        shown = {s.service: s for s in services if needle in s.service.casefold()}
+        shown = {s.service: s for s in services if matches(s.service, needle)}
         self._inputs = (shown, series, now, alerts)
         before = self.selected_service
         self._updating = True
