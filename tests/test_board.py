@@ -340,7 +340,7 @@ def test_cells_are_drawn_as_datatable_draws_them(cell, width):
     assert cells(got) == cells(expected)
 
 
-@pytest.mark.parametrize("size, scroll_x", [((140, 40), 0), ((250, 30), 0), ((60, 20), 0), ((60, 20), 23)])
+@pytest.mark.parametrize("size, scroll_x", [((140, 40), 0), ((250, 30), 0), ((60, 20), 0), ((60, 20), 15)])
 async def test_lines_are_drawn_as_datatable_draws_them(size, scroll_x):
     """The board assembles a row's line from its cells and keeps it while
     the row is unchanged (BreakerBoard._render_line); every line on screen

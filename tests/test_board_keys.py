@@ -257,8 +257,10 @@ async def test_80_columns_keep_state_and_rates(tmp_path):
         header = line_with(text, "SERVICE")
         for title in ("SERVICE", "STATE", "ERR%", "REJ/s", "NEXT PROBE"):
             assert title in header, header
-        row = line_with(text, "payment-api")
-        assert "OPEN" in row and "%" in row, row
+        lines = text.splitlines()
+        below = lines[lines.index(header) + 1:]
+        row = next(line for line in below if "payment-api" in line)
+        assert "OPEN" in row and "%" in row, text
         assert "LAST TRANSITION" not in header  # dropped, not cut off
         await quiesce(app, pilot)
 
@@ -320,4 +322,22 @@ async def test_every_binding_is_a_palette_command():
                 assert binding.description in titles, binding.description
         found = [hit async for hit in provider.search("restart")]
         assert found and "r" in str(found[0].prompt)
+        await quiesce(app, pilot)
+
+
+async def test_narrowing_the_terminal_drops_columns_and_keeps_the_selection():
+    app, _, _ = make_app([service(f"svc-{i:02d}") for i in range(5)])
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "down")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        header = line_with(screen_text(app), "SERVICE")
+        assert "REJ/s" in header and "LAST TRANSITION" not in header, header
+        assert board.selected_service == "svc-02"
+        await pilot.resize_terminal(160, 30)
+        await pilot.pause()
+        assert "LAST TRANSITION" in line_with(screen_text(app), "SERVICE")
+        assert board.selected_service == "svc-02"
         await quiesce(app, pilot)
