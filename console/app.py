@@ -19,6 +19,7 @@ from textual.widget import MountError
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from console.actions import ActionRunner
+from console.app_commands import KeyCommands
 from console.app_incident import IncidentKeys
 from console.app_mitigate import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.errors import describe_error
@@ -70,6 +71,7 @@ class PollState:
 
 class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     TITLE = "cbconsole"
+    COMMANDS = App.COMMANDS | {KeyCommands}  # ctrl+p: every key binding, its key shown
     CSS = """
     #filter { dock: bottom; display: none; }
     #filter.-active { display: block; }
