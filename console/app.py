@@ -19,7 +19,6 @@ from textual.widget import MountError
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from console.actions import ActionRunner
-from console.app_commands import KeyCommands
 from console.app_incident import IncidentKeys
 from console.app_mitigate import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.errors import describe_error
@@ -36,6 +35,7 @@ from console.servicemap import ServiceMap
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
+from widgets.commands import KeyCommands
 from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
 from widgets.status import StatusLine, filter_view

@@ -335,7 +335,7 @@ async def test_the_palette_finds_and_runs_the_bindings():
 async def test_every_binding_is_a_palette_command():
     from textual.binding import Binding
 
-    from console.app_commands import KeyCommands
+    from widgets.commands import KeyCommands
 
     app, _, _ = make_app([service("payment-api", S.OPEN)])
     async with app.run_test(size=(140, 40)) as pilot:
