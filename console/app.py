@@ -26,6 +26,7 @@ from console.clock import Clock, system_clock
 from console.diagnosis import Diagnosis
 from console.history import FleetHistory
 from console.incident import IncidentTracker
+from console.journalfile import EventKind
 from console.model import Alert, FleetSnapshot
 from console.plan import Mode, Plan, Progress
 from console.probe import Probe
@@ -34,9 +35,10 @@ from console.servicemap import ServiceMap
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
+from widgets.commands import KeyCommands
 from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
-from widgets.status import StatusLine
+from widgets.status import StatusLine, filter_view
 from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
 
@@ -69,6 +71,7 @@ class PollState:
 
 class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     TITLE = "cbconsole"
+    COMMANDS = App.COMMANDS | {KeyCommands}  # ctrl+p: every key binding, its key shown
     CSS = """
     #filter { dock: bottom; display: none; }
     #filter.-active { display: block; }
@@ -350,6 +353,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         now = self.clock()
         stale = self.stale_reason(now)
         snapshot = self.snapshot
+        board = self.view(BreakerBoard)
         self.view(StatusLine).show(
             source=self.source.label,
             cluster=self.cluster.label if self.cluster else f"none ({self.cluster_unavailable})",
@@ -363,23 +367,37 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             response=self._response_view(now),
             journal_problem=self._journal_problem(),
             warnings=self.warnings,
+            filtered=filter_view(snapshot.services, board.filter_text)
+            if snapshot is not None and board.filter_text else None,
             running=tuple(
                 f"{ACTION_NAMES[action]} {service}: {progress.message}"
                 for (action, service), progress in self.in_flight.items()
             ),
         )
-        board = self.view(BreakerBoard)
         detail = self.view(ServiceDetail)
         for widget in (board, detail):
             widget.set_class(stale is not None, "-stale")
         alerts = self.service_alerts()
         if snapshot is not None:
-            board.show(snapshot.services, self.history.error_series, now, alerts)
+            board.show(snapshot.services, self.history.error_series, now, alerts,
+                       about=self._incident_service())
         self._show_detail(board.selected_service, now, alerts)
         self._show_actions()
         if self.view("#panes", TabbedContent).active == "timeline":
             # Hundreds of events and services: drawn when it can be seen.
             self._show_timeline(now)
+
+    def _incident_service(self) -> str | None:
+        """The service the open incident is about: the one it was opened
+        for while it is in it, else the first still in it."""
+        tracker = self.tracker
+        if tracker is None or not tracker.is_open:
+            return None
+        services = tracker.services
+        opened = tracker.journal.first(EventKind.INCIDENT_OPENED)
+        if opened is not None and opened.service in services:
+            return opened.service
+        return services[0] if services else None
 
     def service_alerts(self) -> dict[str, Alert]:
         """Each service's alert, firing before pending."""
@@ -415,7 +433,14 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
                 self._diagnose_timer = self.set_timer(0.5, self.action_diagnose, name="diagnose")
 
     def action_pane(self, pane: str) -> None:
-        self.view("#panes", TabbedContent).active = pane
+        panes = self.view("#panes", TabbedContent)
+        focused = self.focused
+        if (focused is not None and pane != panes.active
+                and panes.active_pane in focused.ancestors):
+            # Hiding the focused widget moves focus to the next one in its
+            # pane, which shows that pane again: the key did nothing.
+            self.view(BreakerBoard).focus()
+        panes.active = pane
 
     @on(TabbedContent.TabActivated)
     def _pane_shown(self) -> None:

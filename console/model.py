@@ -156,11 +156,23 @@ class ServiceStatus(_Frozen):
 
     @property
     def error_percent(self) -> float | None:
-        """Failed share of the calls that reached the downstream; None without calls."""
-        failed, ok = self.failure_rate, self.success_rate
-        if failed is None or ok is None or failed + ok <= 0:
-            return None
-        return 100.0 * failed / (failed + ok)
+        """ERR%: the share of calls users saw fail (see failed_share)."""
+        return failed_share(self.failure_rate, self.success_rate, self.rejected_rate)
+
+
+def failed_share(failed: float | None, ok: float | None, rejected: float | None) -> float | None:
+    """Percent of the calls attempted that failed or were rejected by the
+    breaker (both are 503s to the caller's users): (failed + rejected) /
+    (failed + ok + rejected). The board's ERR% and its trend. A source with
+    no rejection counter (the runbook's metrics) counts none; unknown
+    failures or successes, or no call at all, give None (shown as —)."""
+    if failed is None or ok is None:
+        return None
+    rejected = rejected or 0.0
+    total = failed + ok + rejected
+    if total <= 0:
+        return None
+    return 100.0 * (failed + rejected) / total
 
 
 class Alert(_Frozen):

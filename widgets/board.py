@@ -8,6 +8,7 @@ from datetime import datetime
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual._segment_tools import line_crop
 from textual.coordinate import Coordinate
@@ -38,6 +39,24 @@ COLUMNS = (
     ("last", "LAST TRANSITION", 25),  # 09:00:05 HALF-OPEN→CLOSED; rarer ones are cut
 )
 WIDTH = {key: width for key, _, width in COLUMNS}
+# Where the terminal is too narrow for every column, these go first (least
+# important first), so the state and rates (SERVICE, STATE, ERR%, REJ/s)
+# stay on screen instead of being cut off on the right.
+DROP_ORDER = ("last", "trend", "in_state", "ok", "fail", "inst", "alert", "probe")
+
+
+def columns_for(width: int, name_width: int, padding: int = 1) -> tuple[int, ...]:
+    """The indexes into COLUMNS of the columns shown `width` cells wide,
+    the name column `name_width` cells (its padding included)."""
+    shown = list(range(len(COLUMNS)))
+    need = name_width + sum(w + 2 * padding for _, _, w in COLUMNS[1:])
+    index = {key: i for i, (key, _, _) in enumerate(COLUMNS)}
+    for key in DROP_ORDER:
+        if need <= width:
+            break
+        shown.remove(index[key])
+        need -= WIDTH[key] + 2 * padding
+    return tuple(shown)
 
 
 def right(value: str, column: str) -> str:
@@ -55,6 +74,11 @@ class _ServiceCell(Text):
     """The service name, carrying the row's sort key (DataTable sorts on cell values)."""
 
     sort_key: tuple = ()
+
+
+def matches(name: str, needle: str) -> bool:
+    """The board's filter: `needle` (casefolded) anywhere in the name."""
+    return needle in name.casefold()
 
 
 def sort_key(service: ServiceStatus) -> tuple:
@@ -149,6 +173,12 @@ class BreakerBoard(DataTable):
     DEFAULT_CSS = """
     BreakerBoard.-stale { tint: $background 45%; }
     """
+    # DataTable's home/end scroll sideways (a row cursor has no column to
+    # move to) and hide the names: here they select the first / last row.
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     class ServiceSelected(Message):
         def __init__(self, service: str | None) -> None:
@@ -158,13 +188,18 @@ class BreakerBoard(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.filter_text = ""
-        self._cells: dict[str, tuple[Text | str, ...]] = {}  # as drawn
+        self._cells: dict[str, tuple[Text | str, ...]] = {}  # every column's, as drawn
+        self._visible: tuple[int, ...] = ()  # the columns shown (columns_for)
+        self._name_width = 0  # the widest name's cells
         self._inputs = None  # the last show()'s, to draw rows scrolled into view
         self._services: Sequence[ServiceStatus] = ()  # as last shown, and the filter then
         self._needle = ""
-        # Until the operator picks a row, the cursor stays on the top (worst)
-        # one; after that it follows the service they picked.
-        self._follow = False
+        # The selection is a service: the operator's pick once they moved
+        # the cursor, before that the one the incident is about (`about`,
+        # from show()), else the one selected so far (the worst row at
+        # first). Rows re-sorting never change it.
+        self._chosen: str | None = None
+        self._about: str | None = None
         self._updating = False
         # (row, column, how it is drawn) -> (the cell value, its lines): the
         # cells on screen (840 on a 250x70 terminal) and their cursor variants.
@@ -180,17 +215,47 @@ class BreakerBoard(DataTable):
 
     def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
-        if not self._updating:
-            self._follow = True
+        if not self._updating:  # the operator moved it (keys or mouse)
+            self._chosen = self.selected_service
 
     def on_mount(self) -> None:
-        for key, title, width in COLUMNS:
-            self.add_column(title, key=key, width=width)
+        # The board spans the screen: its width is not known before layout.
+        self._layout_columns(self.app.size.width)
+
+    def _layout_columns(self, width: int | None = None) -> None:
+        """Show the columns that fit; when that changes, the table is built
+        again from the cells kept (a resize across a threshold, or a longer
+        name arriving at a narrow width)."""
+        if width is None:
+            width = self.scrollable_content_region.width or self.app.size.width
+        name = max(self._name_width, len(COLUMNS[0][1])) + 2 * self.cell_padding
+        visible = columns_for(width, name, self.cell_padding)
+        if visible == self._visible:
+            return
+        self._visible = visible
+        selected = self.selected_service
+        updating, self._updating = self._updating, True
+        with self.app.batch_update():
+            self.clear(columns=True)
+            for index in visible:
+                key, title, column_width = COLUMNS[index]
+                self.add_column(title, key=key, width=column_width)
+            for key in sorted(self._cells, key=lambda k: self._cells[k][0].sort_key):
+                self.add_row(*self._project(self._cells[key]), key=key)
+            if selected in self._cells:
+                self.move_cursor(row=self.get_row_index(selected), animate=False)
+        self._updating = updating
+
+    def _project(self, cells: tuple) -> tuple:
+        """A row's cells for the columns shown."""
+        if len(self._visible) == len(COLUMNS):
+            return cells
+        return tuple(cells[index] for index in self._visible)
 
     def pin(self) -> None:
         """The operator acted on the selected row: from now on the cursor
-        follows that service, not whatever becomes the top row."""
-        self._follow = True
+        follows that service, whatever the incident is about."""
+        self._chosen = self.selected_service
 
     @property
     def selected_service(self) -> str | None:
@@ -210,26 +275,28 @@ class BreakerBoard(DataTable):
         series: Callable[[str], list[float | None]],
         now: datetime,
         alerts: Mapping[str, Alert] | None = None,
+        about: str | None = None,
     ) -> None:
         """Bring the rows up to date: sorted worst first, the cursor on the
-        service it was on, and only the rows on screen redrawn (a row is
+        selected service, and only the rows on screen redrawn (a row is
         drawn when it scrolls into view): at thousands of rows, building
         and updating every cell each second is what would stall the keys.
-        `series(service)` gives a row's error trend, asked for rows drawn."""
+        `series(service)` gives a row's error trend, asked for rows drawn;
+        `about` is the service the open incident is about, if any."""
         needle = self.filter_text.casefold()
         alerts = alerts or {}
         if (self._inputs is not None and services is self._services
-                and needle == self._needle and alerts == self._inputs[3]):
+                and needle == self._needle and alerts == self._inputs[3]
+                and about == self._about):
             # The same poll a second later: only the ages and countdowns move.
             self._inputs = (self._inputs[0], series, now, alerts)
             with self.app.batch_update():
                 self._draw_visible()
             return
-        self._services, self._needle = services, needle
-        shown = {s.service: s for s in services if needle in s.service.casefold()}
+        self._services, self._needle, self._about = services, needle, about
+        shown = {s.service: s for s in services if matches(s.service, needle)}
         self._inputs = (shown, series, now, alerts)
         before = self.selected_service
-        selected = before if self._follow else None
         self._updating = True
         with self.app.batch_update():
             for gone in [k for k in self._cells if k not in shown]:
@@ -239,20 +306,24 @@ class BreakerBoard(DataTable):
                 old = self._cells.get(key)
                 if old is None:
                     cells = self._row(service)
-                    self.add_row(*cells, key=key)
+                    self.add_row(*self._project(cells), key=key)
                     self._cells[key] = cells
+                    self._name_width = max(self._name_width, cells[0].cell_len)
                     continue
                 # A row's name is its key; only the sort key it carries can change.
                 if sort_key(service) != old[0].sort_key:
                     name = name_cell(service)
                     self.update_cell(key, "service", name, update_width=False)
                     self._cells[key] = (name, *old[1:])
+            self._layout_columns()  # a longer name may leave less room
             order = sorted(shown, key=lambda k: sort_key(shown[k]))
             if order != self.services_shown:
                 self.sort("service", key=lambda cell: cell.sort_key)
-            row = self.get_row_index(selected) if selected in shown else 0
+            target = next((name for name in (self._chosen, about, before) if name in shown), None)
+            row = self.get_row_index(target) if target is not None else 0
             if row != self.cursor_row:
-                self.move_cursor(row=row, animate=False, scroll=selected is None)
+                # The operator's pick stays where they scrolled the view.
+                self.move_cursor(row=row, animate=False, scroll=target != self._chosen)
             self._draw_visible()
         self._updating = False
         if self.selected_service != before:
@@ -278,7 +349,8 @@ class BreakerBoard(DataTable):
             cells, changed = list(old), False
             for index, ((column, _, _), new, was) in enumerate(zip(COLUMNS, self._row(service), old)):
                 if new != was:
-                    self.update_cell(key, column, new, update_width=False)
+                    if index in self._visible:
+                        self.update_cell(key, column, new, update_width=False)
                     cells[index], changed = new, True
             if changed:
                 # A new tuple: the row's line is drawn again, its unchanged
@@ -306,7 +378,8 @@ class BreakerBoard(DataTable):
         drawn = (x1, x2, width, widths, base_style, self.show_cursor, self._show_hover_cursor,
                  self._pseudo_class_state)
         if row_key is self._header_row_key:  # the same titles: kept while drawn the same
-            key = ("header", self.hover_coordinate, self.cursor_coordinate.row, *drawn)
+            key = ("header", self._visible, self.hover_coordinate, self.cursor_coordinate.row,
+                   *drawn)
             hit = self._lines.get(key)
             if hit is None:
                 hit = self._lines[key] = (COLUMNS, super()._render_line(y, x1, x2, base_style))
@@ -322,7 +395,7 @@ class BreakerBoard(DataTable):
         if hit is not None and hit[0] is cells:
             return hit[1]
         segments: list[Segment] = []
-        for column_index, (value, column_width) in enumerate(zip(cells, widths)):
+        for column_index, (value, column_width) in enumerate(zip(self._project(cells), widths)):
             segments += self._cell_lines(value, row_key, row_index, column_index, base_style,
                                          column_width, cursor, hover)[line_no]
         extend, _ = self._get_styles_to_render_cell(
@@ -385,6 +458,7 @@ class BreakerBoard(DataTable):
         self._draw_visible()
 
     def on_resize(self) -> None:
+        self._layout_columns()
         self._draw_visible()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -10,9 +10,17 @@ from textual.widgets import Static
 
 from dataclasses import dataclass
 
-from console.model import Alert
+from collections import Counter
+from collections.abc import Iterable
+
+from console.model import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
+from widgets.board import matches
 from widgets.text import alert_text
+
+# The states a filter must not hide silently, worst first.
+WORRYING = (BreakerState.OPEN, BreakerState.FORCED_OPEN, BreakerState.CONFLICT,
+            BreakerState.HALF_OPEN)
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,41 @@ class ResponseView:
     severity: str
     remaining_s: float  # negative once overdue; frozen at acknowledgement
     acknowledged: bool
+
+
+@dataclass(frozen=True)
+class FilterView:
+    """What the board's name filter hides."""
+
+    text: str  # as typed
+    hidden: int
+    total: int
+    worrying: tuple[tuple[BreakerState, int], ...]  # hidden breakers in WORRYING states
+
+
+def filter_view(services: Iterable[ServiceStatus], text: str) -> FilterView:
+    needle = text.casefold()
+    total, hidden = 0, Counter()
+    for service in services:
+        total += 1
+        if not matches(service.service, needle):
+            hidden[service.state] += 1
+    return FilterView(text=text, hidden=sum(hidden.values()), total=total,
+                      worrying=tuple((s, hidden[s]) for s in WORRYING if hidden[s]))
+
+
+def filter_text(f: FilterView) -> Text:
+    text = Text("filter /", style="bold")
+    text.append(fmt.literal(f.text), style="bold")
+    text.append(" hides ")
+    if f.worrying:
+        for n, (state, count) in enumerate(f.worrying):
+            text.append(", " if n else "")
+            text.append(f"{count} {state.label}", style=fmt.STATE_STYLE[state])
+        text.append(f" ({f.hidden} of {f.total} services)")
+    else:
+        text.append(f"{f.hidden} of {f.total} services, none open or half-open", style="dim")
+    return text
 
 
 def response_text(r: ResponseView) -> Text:
@@ -58,6 +101,7 @@ def status_text(
     response: ResponseView | None = None,
     journal_problem: str | None = None,
     warnings: tuple[str, ...] = (),
+    filtered: FilterView | None = None,
 ) -> Text:
     text = Text.assemble(("cbconsole", "bold"))
     if mode == "read-only":
@@ -97,6 +141,9 @@ def status_text(
     if response is not None:
         text.append("\n")
         text.append_text(response_text(response))
+    if filtered is not None:
+        text.append("\n")
+        text.append_text(filter_text(filtered))
     for name in running:
         text.append("\n")
         text.append("ACTION ", style="bold yellow")
