@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import MountError
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from console.actions import ActionRunner
 from console.app_incident import IncidentKeys
@@ -35,6 +35,7 @@ from console.sources.base import BreakerSource, ClusterSource, FlagSource, Sourc
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
 from widgets.detail import ServiceDetail
+from widgets.footer import KeyFooter
 from widgets.diagnosis import DiagnosisPane
 from widgets.status import StatusLine
 from widgets.text import multiline, set_zone
@@ -218,7 +219,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
                                  ("#actions", ActionLog(id="action-log-pane")),
                                  ("#timeline", TimelinePane(id="timeline-pane"))):
                 await self.view(pane, TabPane).mount(widget)
-            await self.mount(Footer())
+            await self.mount(KeyFooter())
         except (MountError, NoMatches):
             return  # quit before the first frame was out
         self.refresh_views()
