@@ -154,6 +154,12 @@ class IncidentKeys:
             return False
         return True
 
+    def _incident_context(self) -> str:
+        """What a prompt is about, shown under its title."""
+        tracker = self.tracker
+        services = ", ".join(tracker.services) or "no service"
+        return f"Incident {tracker.journal.incident_id} · {services}"
+
     def action_acknowledge(self) -> None:
         if not self._need_open_incident():
             return
@@ -168,7 +174,8 @@ class IncidentKeys:
             return
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt("Note for the incident timeline"),
+        self.push_screen(TextPrompt("Note for the incident timeline",
+                                    context=self._incident_context()),
                          callback=lambda text: text and self._operator(
                              "Note", self.tracker.note, text, self.clock()))
 
@@ -185,7 +192,7 @@ class IncidentKeys:
         from widgets.prompts import TextPrompt
 
         self.push_screen(TextPrompt(f"Amend note #{note.id} (the first version is kept)",
-                                    value=current),
+                                    value=current, context=self._incident_context()),
                          callback=lambda text: text and self._operator(
                              "Note amended", tracker.amend_note, note.id, text, self.clock()))
 
@@ -203,7 +210,8 @@ class IncidentKeys:
         categories = [c.value for c in RootCauseCategory]
         from widgets.prompts import RootCausePrompt
 
-        self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why),
+        self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why,
+                                         context=self._incident_context()),
                          callback=lambda answer: answer and self._operator(
                              "Root cause", self.tracker.root_cause, answer[0], answer[1],
                              self.clock()))

@@ -1,12 +1,14 @@
 """Small modal prompts for the operator's incident keys: a line of text, a
-root cause with its category, a yes/no with No focused."""
+root cause with its category, a yes/no with No focused. Each shows its title
+and what it is about (the incident) at the top; the rest scrolls when the
+terminal is short (80x24)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
@@ -15,14 +17,30 @@ from widgets import text as fmt
 _CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
-    width: 90; max-width: 95%; height: auto; border: thick $primary;
+    width: 90; max-width: 95%; height: auto; max-height: 90%; border: thick $primary;
     background: $surface; padding: 0 1;
 }}
-{name} .title {{ text-style: bold; margin-bottom: 1; }}
+{name} .top {{ dock: top; height: auto; padding-bottom: 1; }}
+{name} .body {{ height: auto; max-height: 100%; }}
+{name} .title {{ text-style: bold; }}
 {name} .hint {{ color: $text-muted; }}
-{name} Horizontal {{ height: auto; align-horizontal: right; margin-top: 1; }}
+{name} Horizontal {{ dock: bottom; height: auto; align-horizontal: right; padding-top: 1; }}
 {name} Button {{ margin-left: 2; }}
 """
+
+
+class Body(VerticalScroll, can_focus=False):
+    """What scrolls under the title: its fields take the focus (and are
+    scrolled into view), not the box around them."""
+
+
+def top(title: str, context: str) -> Vertical:
+    """The title and what the prompt is about: never scrolled away."""
+    return Vertical(
+        Static(Text(fmt.literal(title)), classes="title"),
+        *([Static(Text(fmt.literal(context)), classes="context")] if context else []),
+        classes="top",
+    )
 
 
 class TextPrompt(ModalScreen["str | None"]):
@@ -31,15 +49,18 @@ class TextPrompt(ModalScreen["str | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = _CSS.format(name="TextPrompt")
 
-    def __init__(self, title: str, *, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, *, value: str = "", placeholder: str = "",
+                 context: str = "") -> None:
         super().__init__()
         self._title, self._value, self._placeholder = title, value, placeholder
+        self._about = context
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(fmt.literal(self._title)), classes="title")
-            yield Input(value=self._value, placeholder=self._placeholder, id="prompt-text")
-            yield Static("enter keeps it, escape drops it", classes="hint")
+            yield top(self._title, self._about)
+            with Body(classes="body"):
+                yield Input(value=self._value, placeholder=self._placeholder, id="prompt-text")
+                yield Static("enter keeps it, escape drops it", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -59,23 +80,25 @@ class RootCausePrompt(ModalScreen["tuple[str, str] | None"]):
     """
 
     def __init__(self, categories: list[str], *, preselect: str | None = None,
-                 why: str = "") -> None:
+                 why: str = "", context: str = "") -> None:
         super().__init__()
         self._categories = categories
         self._preselect = preselect if preselect in categories else categories[-1]
         self._why = why
+        self._about = context
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Root cause identified", classes="title")
-            with RadioSet(id="category"):
-                for name in self._categories:
-                    yield RadioButton(name, value=name == self._preselect)
-            if self._why:
-                yield Static(Text(fmt.literal(self._why)), classes="hint")
-            yield Input(placeholder="what happened, in a sentence", id="cause-text")
-            yield Static("↑↓ in the list picks the cause, tab moves, enter in the text keeps it, "
-                         "escape drops it", classes="hint")
+            yield top("Root cause identified", self._about)
+            with Body(classes="body"):
+                with RadioSet(id="category"):
+                    for name in self._categories:
+                        yield RadioButton(name, value=name == self._preselect)
+                if self._why:
+                    yield Static(Text(fmt.literal(self._why)), classes="hint")
+                yield Input(placeholder="what happened, in a sentence", id="cause-text")
+                yield Static("↑↓ in the list picks the cause, tab moves, enter in the text keeps "
+                             "it, escape drops it", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#cause-text", Input).focus()
@@ -106,9 +129,10 @@ class YesNo(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(fmt.literal(self._title)), classes="title")
-            if self._body:
-                yield Static(Text(fmt.multiline(self._body)))
+            yield top(self._title, "")
+            if self._body:  # long (many services): it scrolls, with the keys
+                with VerticalScroll(classes="body"):
+                    yield Static(Text(fmt.multiline(self._body)))
             with Horizontal():
                 yield Button("No (n)", id="no", variant="primary")
                 yield Button("Yes (y)", id="yes", variant="warning")
