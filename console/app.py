@@ -73,8 +73,11 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     CSS = """
     #filter { dock: bottom; display: none; }
     #filter.-active { display: block; }
-    BreakerBoard { height: auto; max-height: 1fr; min-height: 6; }
-    #panes { height: 1fr; min-height: 14; border-top: solid $primary; }
+    /* The board takes at most about half the screen: a big fleet scrolls
+       inside it, and the panes stay under it without scrolling the screen
+       (which took the header away). */
+    BreakerBoard { height: auto; max-height: 45%; min-height: 4; }
+    #panes { height: 1fr; min-height: 6; border-top: solid $primary; }
     #panes ContentSwitcher { height: 1fr; }
     #panes TabPane { padding: 0; }
     ServiceDetail { height: 1fr; border-top: none; }
