@@ -18,9 +18,14 @@ from console.incident import start_time
 from console.journalfile import EventKind, RootCauseCategory
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
+from console.model import BreakerState
 
 
-TIMELINE_HEAD, TIMELINE_TAIL = 100, 300  # rows drawn: the start and the latest
+def _state_label(value) -> str:
+    try:
+        return BreakerState(value).label
+    except ValueError:
+        return str(value)
 
 
 class IncidentKeys:
@@ -94,24 +99,27 @@ class IncidentKeys:
 
         t0 = start_time(events)
         pending = {e.id for e in journal.pending}
-        rows = [
-            TimelineRow(
+        # Every event, in time order (the pane folds a flapper's transitions
+        # and draws only what is on screen); each event's text made once.
+        texts = getattr(self, "_timeline_texts", None)
+        if texts is None or texts[0] != journal.incident_id:
+            texts = self._timeline_texts = (journal.incident_id, {})
+        described = texts[1]
+        rows = []
+        for e in sorted(events, key=lambda e: (e.at, e.id)):
+            text = described.get(e.id)
+            if text is None:
+                text = described[e.id] = postmortem.describe(e)
+            rows.append(TimelineRow(
                 at=e.at,
                 offset=postmortem.offset(e.at, t0) or "",
                 kind=e.kind.value,
                 service=e.service,
-                text=postmortem.describe(e),
+                text=text,
                 written=e.id not in pending,
-            )
-            for e in sorted(events, key=lambda e: (e.at, e.id))
-        ]
-        if len(rows) > TIMELINE_HEAD + TIMELINE_TAIL:
-            # Drawing thousands of rows each second would stall the keys.
-            hidden = len(rows) - TIMELINE_HEAD - TIMELINE_TAIL
-            gap = TimelineRow(at=rows[TIMELINE_HEAD].at, offset="", kind="gap",
-                              service=None, text=f"… {hidden} more events: all of them are "
-                              "in the journal and the export (e)")
-            rows = rows[:TIMELINE_HEAD] + [gap] + rows[-TIMELINE_TAIL:]
+                state=_state_label(e.details.get("to"))
+                if e.kind == EventKind.BREAKER_TRANSITION else "",
+            ))
         resolved = next((e for e in events if e.kind == EventKind.RESOLVED), None)
         states = {}
         for name in tracker.services:
