@@ -54,11 +54,6 @@ def plan_request(plan: Plan) -> Text:
     return text
 
 
-def plan_text(plan: Plan, mode: Mode) -> Text:
-    """The whole dialog body, as one text."""
-    return Text("\n\n").join([plan_head(plan, mode), plan_request(plan)])
-
-
 class ConfirmDialog(ModalScreen["Plan | None"]):
     """Dismisses with the plan to run, or None. Focus starts on Cancel."""
 

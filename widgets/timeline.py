@@ -40,7 +40,6 @@ KIND_STYLE = {
     "note_amended": "",
     "root_cause": "bold magenta",
     "resolved": "bold green",
-    "gap": "dim italic",
 }
 
 
