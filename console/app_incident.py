@@ -16,9 +16,9 @@ from console.diagnosis import Diagnosis
 from console.errors import describe_error
 from console.incident import start_time
 from console.journalfile import EventKind, RootCauseCategory
+from console.model import BreakerState
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
-from console.model import BreakerState
 
 
 def _state_label(value) -> str:
