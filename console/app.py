@@ -35,8 +35,8 @@ from console.sources.base import BreakerSource, ClusterSource, FlagSource, Sourc
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
 from widgets.detail import ServiceDetail
-from widgets.footer import KeyFooter
 from widgets.diagnosis import DiagnosisPane
+from widgets.footer import KeyFooter
 from widgets.status import StatusLine
 from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
