@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import MountError
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from console.actions import ActionRunner
 from console.app_incident import IncidentKeys
@@ -38,6 +38,7 @@ from widgets.board import BreakerBoard
 from widgets.commands import KeyCommands
 from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
+from widgets.footer import KeyFooter
 from widgets.status import StatusLine, filter_view
 from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
@@ -75,8 +76,11 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     CSS = """
     #filter { dock: bottom; display: none; }
     #filter.-active { display: block; }
-    BreakerBoard { height: auto; max-height: 1fr; min-height: 6; }
-    #panes { height: 1fr; min-height: 14; border-top: solid $primary; }
+    /* The board takes at most about half the screen: a big fleet scrolls
+       inside it, and the panes stay under it without scrolling the screen
+       (which took the header away). */
+    BreakerBoard { height: auto; max-height: 45%; min-height: 4; }
+    #panes { height: 1fr; min-height: 6; border-top: solid $primary; }
     #panes ContentSwitcher { height: 1fr; }
     #panes TabPane { padding: 0; }
     ServiceDetail { height: 1fr; border-top: none; }
@@ -225,7 +229,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
                                  ("#actions", ActionLog(id="action-log-pane")),
                                  ("#timeline", TimelinePane(id="timeline-pane"))):
                 await self.view(pane, TabPane).mount(widget)
-            await self.mount(Footer())
+            await self.mount(KeyFooter())
         except (MountError, NoMatches):
             return  # quit before the first frame was out
         self.refresh_views()

@@ -19,11 +19,16 @@ from console.errors import describe_error
 from console.follow import FollowedJournal, take_over
 from console.incident import IncidentTracker, current_text, start_time, without_moved
 from console.journalfile import EventKind, RootCauseCategory
+from console.model import BreakerState
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
 
 
-TIMELINE_HEAD, TIMELINE_TAIL = 100, 300  # rows drawn: the start and the latest
+def _state_label(value) -> str:
+    try:
+        return BreakerState(value).label
+    except ValueError:
+        return str(value)
 
 
 class Followed(Message):
@@ -205,24 +210,27 @@ class IncidentKeys:
 
         t0 = start_time(events)
         pending = {e.id for e in journal.pending}
-        rows = [
-            TimelineRow(
+        # Every event, in time order (the pane folds a flapper's transitions
+        # and draws only what is on screen); each event's text made once.
+        texts = getattr(self, "_timeline_texts", None)
+        if texts is None or texts[0] != journal.incident_id:
+            texts = self._timeline_texts = (journal.incident_id, {})
+        described = texts[1]
+        rows = []
+        for e in sorted(events, key=lambda e: (e.at, e.id)):
+            text = described.get(e.id)
+            if text is None:
+                text = described[e.id] = postmortem.describe(e)
+            rows.append(TimelineRow(
                 at=e.at,
                 offset=postmortem.offset(e.at, t0) or "",
                 kind=e.kind.value,
                 service=e.service,
-                text=postmortem.describe(e),
+                text=text,
                 written=e.id not in pending,
-            )
-            for e in sorted(events, key=lambda e: (e.at, e.id))
-        ]
-        if len(rows) > TIMELINE_HEAD + TIMELINE_TAIL:
-            # Drawing thousands of rows each second would stall the keys.
-            hidden = len(rows) - TIMELINE_HEAD - TIMELINE_TAIL
-            gap = TimelineRow(at=rows[TIMELINE_HEAD].at, offset="", kind="gap",
-                              service=None, text=f"… {hidden} more events: all of them are "
-                              "in the journal and the export (e)")
-            rows = rows[:TIMELINE_HEAD] + [gap] + rows[-TIMELINE_TAIL:]
+                state=_state_label(e.details.get("to"))
+                if e.kind == EventKind.BREAKER_TRANSITION else "",
+            ))
         resolved = next((e for e in events if e.kind == EventKind.RESOLVED), None)
         states = {}
         for name in tracker.services:
@@ -266,6 +274,12 @@ class IncidentKeys:
             return False
         return True
 
+    def _incident_context(self) -> str:
+        """What a prompt is about, shown under its title."""
+        tracker = self.incident_tracker()
+        services = ", ".join(tracker.services) or "no service"
+        return f"Incident {tracker.journal.incident_id} · {services}"
+
     def action_acknowledge(self) -> None:
         if self._refused_here("acknowledge"):
             return
@@ -288,7 +302,8 @@ class IncidentKeys:
             return
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt(f"Note for the timeline of {tracker.journal.incident_id}"),
+        self.push_screen(TextPrompt("Note for the incident timeline",
+                                    context=self._incident_context()),
                          callback=lambda text: text and self._operator(
                              "Note", tracker.note, text, self.clock()))
 
@@ -307,7 +322,7 @@ class IncidentKeys:
         from widgets.prompts import TextPrompt
 
         self.push_screen(TextPrompt(f"Amend note #{note.id} (the first version is kept)",
-                                    value=current),
+                                    value=current, context=self._incident_context()),
                          callback=lambda text: text and self._operator(
                              "Note amended", tracker.amend_note, note.id, text, self.clock()))
 
@@ -328,7 +343,8 @@ class IncidentKeys:
         categories = [c.value for c in RootCauseCategory]
         from widgets.prompts import RootCausePrompt
 
-        self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why),
+        self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why,
+                                         context=self._incident_context()),
                          callback=lambda answer: answer and self._operator(
                              "Root cause", tracker.root_cause, answer[0], answer[1],
                              self.clock()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -14,7 +14,9 @@ from console.plan import Mode, Plan
 from widgets import text as fmt
 
 
-def plan_text(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
+def plan_head(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
+    """What the operator must see before anything else: not journaled, dry
+    run, refusal, target, namespace, context, why."""
     text = Text()
     if warning and plan.mutating:  # e.g. this console does not write the journal
         text.append(" NOT JOURNALED ", style="bold white on red")
@@ -43,7 +45,14 @@ def plan_text(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
         text.append(f"{'Why':<10}", style="bold")
         text.append(fmt.literal(plan.reason))
         text.append("\n")
-    text.append("\nRequest\n", style="bold")
+    text.rstrip()
+    return text
+
+
+def plan_request(plan: Plan) -> Text:
+    """The exact request and the command that does the same."""
+    text = Text()
+    text.append("Request\n", style="bold")
     text.append(fmt.multiline(plan.request), style="cyan")
     text.append("\n\nSame as\n", style="bold")
     text.append(fmt.multiline(plan.equivalent), style="green")
@@ -64,9 +73,13 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
         width: 110; max-width: 95%; height: auto; max-height: 90%;
         border: thick $warning; background: $surface; padding: 0 1;
     }
+    /* The title, target and context stay at the top, the keys at the
+       bottom; the request scrolls in what they leave (a short terminal). */
+    ConfirmDialog #dialog-top { dock: top; height: auto; padding-bottom: 1; }
+    ConfirmDialog #dialog-bottom { dock: bottom; height: auto; }
+    ConfirmDialog #dialog-body { height: auto; max-height: 100%; }
     ConfirmDialog #dialog-title { text-style: bold; margin-bottom: 1; }
-    ConfirmDialog #dialog-body { height: auto; max-height: 24; }
-    ConfirmDialog #dialog-switch { color: $text-muted; margin-top: 1; }
+    ConfirmDialog #dialog-switch { color: $text-muted; }
     ConfirmDialog #dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     ConfirmDialog Button { margin-left: 2; }
     """
@@ -80,13 +93,17 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
         self.mode = mode
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="dialog"):
-            yield Static(id="dialog-title")
-            yield Static(id="dialog-body")
-            yield Static(id="dialog-switch")
-            with Horizontal(id="dialog-buttons"):
-                yield Button("Cancel (n)", id="cancel", variant="primary")
-                yield Button("Confirm (y)", id="confirm", variant="error")
+        with Vertical(id="dialog"):
+            with Vertical(id="dialog-top"):
+                yield Static(id="dialog-title")
+                yield Static(id="dialog-head")
+            with VerticalScroll(id="dialog-body"):
+                yield Static(id="dialog-request")
+            with Vertical(id="dialog-bottom"):
+                yield Static(id="dialog-switch")
+                with Horizontal(id="dialog-buttons"):
+                    yield Button("Cancel (n)", id="cancel", variant="primary")
+                    yield Button("Confirm (y)", id="confirm", variant="error")
 
     def on_mount(self) -> None:
         self._render_plan()
@@ -95,13 +112,13 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
     def _render_plan(self) -> None:
         plan = self.plan
         self.query_one("#dialog-title", Static).update(Text(fmt.literal(plan.title)))
-        self.query_one("#dialog-body", Static).update(plan_text(plan, self.mode, self.warning))
+        self.query_one("#dialog-head", Static).update(plan_head(plan, self.mode, self.warning))
+        self.query_one("#dialog-request", Static).update(plan_request(plan))
         switch = self.query_one("#dialog-switch", Static)
         others = [p for p in self.choices if p is not plan]
         if others:
             switch.update(Text(f"t: instead {fmt.literal(others[0].title)}"))
-        else:
-            switch.update("")
+        switch.display = bool(others)
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = plan.refusal is not None
         confirm.label = "Show only (y)" if self.mode == Mode.DRY_RUN and plan.mutating else "Confirm (y)"

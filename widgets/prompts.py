@@ -1,12 +1,14 @@
 """Small modal prompts for the operator's incident keys: a line of text, a
-root cause with its category, a yes/no with No focused."""
+root cause with its category, a yes/no with No focused. Each shows its title
+and what it is about (the incident) at the top; the rest scrolls when the
+terminal is short (80x24)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.events import Key
 from textual.widgets import Button, Input, OptionList, Static
@@ -16,14 +18,30 @@ from widgets import text as fmt
 _CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
-    width: 90; max-width: 95%; height: auto; border: thick $primary;
+    width: 90; max-width: 95%; height: auto; max-height: 90%; border: thick $primary;
     background: $surface; padding: 0 1;
 }}
-{name} .title {{ text-style: bold; margin-bottom: 1; }}
+{name} .top {{ dock: top; height: auto; padding-bottom: 1; }}
+{name} .body {{ height: auto; max-height: 100%; }}
+{name} .title {{ text-style: bold; }}
 {name} .hint {{ color: $text-muted; }}
-{name} Horizontal {{ height: auto; align-horizontal: right; margin-top: 1; }}
+{name} Horizontal {{ dock: bottom; height: auto; align-horizontal: right; padding-top: 1; }}
 {name} Button {{ margin-left: 2; }}
 """
+
+
+class Body(VerticalScroll, can_focus=False):
+    """What scrolls under the title: its fields take the focus (and are
+    scrolled into view), not the box around them."""
+
+
+def top(title: str, context: str) -> Vertical:
+    """The title and what the prompt is about: never scrolled away."""
+    return Vertical(
+        Static(Text(fmt.literal(title)), classes="title"),
+        *([Static(Text(fmt.literal(context)), classes="context")] if context else []),
+        classes="top",
+    )
 
 
 class TextPrompt(ModalScreen["str | None"]):
@@ -35,18 +53,20 @@ class TextPrompt(ModalScreen["str | None"]):
 
     def __init__(self, title: str, *, value: str = "", placeholder: str = "",
                  body: str = "", required: str = "",
-                 hint: str = "enter keeps it, escape drops it") -> None:
+                 hint: str = "enter keeps it, escape drops it", context: str = "") -> None:
         super().__init__()
         self._title, self._value, self._placeholder = title, value, placeholder
         self._body, self._required, self._hint = body, required, hint
+        self._about = context
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(fmt.literal(self._title)), classes="title")
-            if self._body:
-                yield Static(Text(fmt.multiline(self._body)))
-            yield Input(value=self._value, placeholder=self._placeholder, id="prompt-text")
-            yield Static(Text(fmt.literal(self._hint)), classes="hint")
+            yield top(self._title, self._about)
+            with Body(classes="body"):
+                if self._body:
+                    yield Static(Text(fmt.multiline(self._body)))
+                yield Input(value=self._value, placeholder=self._placeholder, id="prompt-text")
+                yield Static(Text(fmt.literal(self._hint)), classes="hint")
 
     def on_mount(self) -> None:
         field = self.query_one("#prompt-text", Input)
@@ -78,22 +98,25 @@ class RootCausePrompt(ModalScreen["tuple[str, str] | None"]):
     """
 
     def __init__(self, categories: list[str], *, preselect: str | None = None,
-                 why: str = "") -> None:
+                 why: str = "", context: str = "") -> None:
         super().__init__()
         self._categories = categories
         self._chosen = preselect if preselect in categories else categories[-1]
         self._why = why
+        self._about = context
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Root cause identified", classes="title")
-            yield OptionList(*(self._prompt(name) for name in self._categories), id="category")
-            if self._why:
-                yield Static(Text(fmt.literal(self._why)), classes="hint")
-            yield Input(placeholder="what happened, in a sentence", id="cause-text",
-                        select_on_focus=False)  # coming back must not select it for replacing
-            yield Static("● is the cause kept: tab to the list, ↑↓ and enter choose another; "
-                         "enter in the text keeps both, escape drops them", classes="hint")
+            yield top("Root cause identified", self._about)
+            with Body(classes="body"):
+                yield OptionList(*(self._prompt(name) for name in self._categories),
+                                 id="category")
+                if self._why:
+                    yield Static(Text(fmt.literal(self._why)), classes="hint")
+                yield Input(placeholder="what happened, in a sentence", id="cause-text",
+                            select_on_focus=False)  # coming back must not select it for replacing
+                yield Static("● is the cause kept: tab to the list, ↑↓ and enter choose another; "
+                             "enter in the text keeps both, escape drops them", classes="hint")
 
     def _prompt(self, name: str) -> Text:
         return Text(f"{'●' if name == self._chosen else '○'} {fmt.literal(name)}")
@@ -143,9 +166,10 @@ class YesNo(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(fmt.literal(self._title)), classes="title")
-            if self._body:
-                yield Static(Text(fmt.multiline(self._body)))
+            yield top(self._title, "")
+            if self._body:  # long (many services): it scrolls, with the keys
+                with VerticalScroll(classes="body"):
+                    yield Static(Text(fmt.multiline(self._body)))
             with Horizontal():
                 yield Button("No (n)", id="no", variant="primary")
                 yield Button("Yes (y)", id="yes", variant="warning")
