@@ -224,6 +224,7 @@ def _build_app(args):
                 backfill_minutes=config.prometheus.backfill_minutes,
                 alert_name=config.prometheus.alert_name,
                 timeout=config.prometheus.timeout_s,
+                show_infrastructure=config.prometheus.show_infrastructure,
             )
         except (ConfigFileError, ValueError) as error:
             print(f"cbconsole: {error}", file=sys.stderr)

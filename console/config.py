@@ -39,6 +39,8 @@ class PrometheusConfig(_Strict):
     backfill_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     alert_name: str = "CircuitBreakerOpen"
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # Istio's own clusters (BlackHoleCluster, xds-grpc, inbound|…) as board rows.
+    show_infrastructure: bool = False
 
 
 class FlagsConfig(_Strict):

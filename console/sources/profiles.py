@@ -81,6 +81,12 @@ class Profile(BaseModel):
     service_labels: tuple[str, ...] = Field(min_length=1)
     #: Labels naming the reporting instance, first non-empty wins.
     instance_labels: tuple[str, ...] = ("pod", "instance")
+    #: A label that tells apart breakers of one name on one instance (Spring
+    #: Boot's `application`): where set, the instance reads `pod/application`.
+    instance_qualifier: str | None = None
+    #: Service names are Envoy cluster names: Istio's shown short, its own
+    #: clusters hidden (console.sources.meshnames).
+    cluster_names: bool = False
     state_query: str
     state_encoding: StateEncoding = StateEncoding.LABEL
     #: LABEL encoding: the label holding the state's name.
@@ -92,6 +98,9 @@ class Profile(BaseModel):
     failures_query: str | None = None
     successes_query: str | None = None
     rejected_query: str | None = None
+    #: The same rejections counted by another emitter (Istio's UO response
+    #: flag): read only for breakers that rejected_query has no series for.
+    mesh_rejected_query: str | None = None
     #: The breaker's own failure rate in percent over its window; negative
     #: (Resilience4j: -1, fewer calls than minimumNumberOfCalls) is no data.
     failure_percent_query: str | None = None
@@ -120,6 +129,7 @@ class Profile(BaseModel):
             "failures": self.failures_query,
             "successes": self.successes_query,
             "rejected": self.rejected_query,
+            "mesh_rejected": self.mesh_rejected_query,
             "failure_percent": self.failure_percent_query,
             "ejections": self.ejections_query,
         }
@@ -162,7 +172,12 @@ class Profile(BaseModel):
         service = _first(labels, self.service_labels)
         if not service:
             return None
-        return service, _first(labels, self.instance_labels) or NO_INSTANCE
+        instance = _first(labels, self.instance_labels) or NO_INSTANCE
+        if self.instance_qualifier:
+            qualifier = labels.get(self.instance_qualifier)
+            if qualifier:
+                return service, f"{instance}/{qualifier}"
+        return service, instance
 
     def service_label_of(self, labels: dict[str, str]) -> str | None:
         """Which of the service labels named the series."""
@@ -256,39 +271,69 @@ def resilience4j_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
     )
 
 
-ENVOY_OPEN_GAUGES = (
-    "envoy_cluster_circuit_breakers_default_rq_open",
-    "envoy_cluster_circuit_breakers_default_cx_open",
-    "envoy_cluster_circuit_breakers_default_rq_pending_open",
+#: Every breaker of an Envoy cluster, both priorities: connections, the
+#: connection pool, requests, pending requests, retries
+#: (cluster_manager/cluster_stats, "Circuit breakers statistics").
+ENVOY_OPEN_GAUGES = tuple(
+    f"envoy_cluster_circuit_breakers_{priority}_{breaker}_open"
+    for priority in ("default", "high")
+    for breaker in ("cx", "cx_pool", "rq", "rq_pending", "rq_retry")
+)
+#: Calls the cluster's breakers turned away: requests over max_pending_requests,
+#: connections over max_connections.
+ENVOY_OVERFLOW_COUNTERS = (
+    "envoy_cluster_upstream_rq_pending_overflow",
+    "envoy_cluster_upstream_cx_overflow",
 )
 
 
+def sum_of_rates(counters: tuple[str, ...], by: str, window: str) -> str:
+    """The summed rate of several counters, per `by`. Not one rate() over
+    {__name__=~"a|b"}: rate() drops the name, and a cluster exporting both
+    counters then has two series with one label set ("vector cannot contain
+    metrics with the same labelset"). Each counter is summed on its own; the
+    sum of all where every one exists, `or` each alone where only some do."""
+    terms = [f"sum by ({by}) (rate({c}[{window}]))" for c in counters]
+    if len(terms) == 1:
+        return terms[0]
+    return " or ".join([f"({' + '.join(terms)})", *terms])
+
+
 def envoy_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
-    """Envoy (and Istio's sidecars): a cluster is OPEN while any of its default
-    priority request, connection or pending-request breakers is at its limit;
-    no half-open state exists. Clusters by `envoy_cluster_name`, or Istio's
-    `cluster_name` (e.g. outbound|8000||svc.ns.svc.cluster.local): both are
-    kept in the `by` clause and the first non-empty names the service."""
-    svc, inst = ("envoy_cluster_name", "cluster_name"), ("pod", "instance")
+    """Envoy (and Istio's sidecars): a cluster is OPEN while any of its
+    breakers, of either priority, is at its limit; no half-open state exists.
+    Clusters by `envoy_cluster_name`, or Istio's `cluster_name` (e.g.
+    outbound|8000||svc.ns.svc.cluster.local, shown as svc.ns) or, for Istio's
+    own request counter, `destination_service`: all are kept in the `by`
+    clause and the first non-empty names the service. Rejections: the
+    overflow counters, else Istio's requests flagged UO (the breaker's 503s).
+    Ejections by outlier detection are shown beside the state, not as OPEN:
+    the cluster still serves through its other hosts."""
+    svc = ("envoy_cluster_name", "cluster_name", "destination_service")
+    inst = ("pod", "instance")
     by = _by(*svc, *inst)
     gauges = "|".join(ENVOY_OPEN_GAUGES)
-    overflow = "envoy_cluster_upstream_rq_pending_overflow|envoy_cluster_upstream_cx_overflow"
+    uo = 'istio_requests_total{reporter="source", response_flags="UO"}'
     rq_xx = "envoy_cluster_upstream_rq_xx"
     return Profile(
         name="envoy",
         service_labels=svc,
         instance_labels=inst,
+        # No rate() here: the gauges keep their names, so max() over them is safe.
         state_query=f'max by ({by}) ({{__name__=~"{gauges}"}})',
         state_encoding=StateEncoding.VALUE,
         failures_query=f'sum by ({by}) (rate({rq_xx}{{envoy_response_code_class="5"}}[{window}]))',
         successes_query=(
             f'sum by ({by}) (rate({rq_xx}{{envoy_response_code_class="2"}}[{window}]))'
         ),
-        rejected_query=f'sum by ({by}) (rate({{__name__=~"{overflow}"}}[{window}]))',
+        rejected_query=sum_of_rates(ENVOY_OVERFLOW_COUNTERS, by, window),
+        mesh_rejected_query=f"sum by ({by}) (rate({uo}[{window}]))",
         ejections_query=f"max by ({by}) (envoy_cluster_outlier_detection_ejections_active)",
         interval_metric=ENVOY_OPEN_GAUGES[0],
+        cluster_names=True,
         notes="Istio drops these stats unless proxyStatsMatcher includes "
-        ".*circuit_breakers.*",
+        ".*circuit_breakers.*; its UO response flag (upstream overflow) counts "
+        "the breakers' rejections where the overflow counters are dropped.",
     )
 
 
