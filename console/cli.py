@@ -220,6 +220,7 @@ def _build_app(args):
                 profile=config.profile_spec(),
                 auth=config.prometheus.auth,
                 recovery_timeouts=config.recovery_timeouts(),
+                failure_rate_thresholds=config.failure_rate_thresholds(),
                 default_recovery_timeout=config.default_recovery_timeout_s,
                 backfill_minutes=config.prometheus.backfill_minutes,
                 alert_name=config.prometheus.alert_name,

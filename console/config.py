@@ -114,6 +114,13 @@ class Config(_Strict):
             if s.recovery_timeout_s is not None
         }
 
+    def failure_rate_thresholds(self) -> dict[str, float]:
+        return {
+            name: s.failure_rate_threshold
+            for name, s in self.services.items()
+            if s.failure_rate_threshold is not None
+        }
+
     def service_map(self, namespace: str) -> ServiceMap:
         """The map, with `namespace` (the kube context's) where none is set."""
         return ServiceMap(

@@ -191,9 +191,17 @@ groups:
 """
 
 
-def scrape_config(target: str | list[str], rules: bool,
-                  interval: float = SCRAPE_INTERVAL_S) -> str:
-    targets = ", ".join(f"'{t}'" for t in ([target] if isinstance(target, str) else target))
+Targets = "str | list[str | tuple[str, dict[str, str]]]"
+
+
+def scrape_config(target: Targets, rules: bool, interval: float = SCRAPE_INTERVAL_S) -> str:
+    """One job; each target an address, or (address, labels added to its
+    series) as Kubernetes discovery adds `pod`."""
+    groups = []
+    for t in [target] if isinstance(target, str) else target:
+        address, labels = (t, {}) if isinstance(t, str) else t
+        extra = f", labels: {json.dumps(labels)}" if labels else ""
+        groups.append(f"{{targets: ['{address}']{extra}}}")
     return (
         "global:\n"
         f"  scrape_interval: {interval:g}s\n"
@@ -204,15 +212,14 @@ def scrape_config(target: str | list[str], rules: bool,
         )
         + "scrape_configs:\n"
         "  - job_name: breakers\n"
-        "    static_configs:\n"
-        f"      - targets: [{targets}]\n"
+        f"    static_configs: [{', '.join(groups)}]\n"
     )
 
 
 class Backend:
     """One metric server process on a free loopback port, its data in a temp dir."""
 
-    def __init__(self, kind: str, target: str | list[str], scrape_interval: float = SCRAPE_INTERVAL_S) -> None:
+    def __init__(self, kind: str, target: Targets, scrape_interval: float = SCRAPE_INTERVAL_S) -> None:
         if kind not in ("prometheus", "victoria-metrics"):
             raise ValueError(kind)
         self.kind = kind

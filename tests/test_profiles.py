@@ -52,8 +52,9 @@ def test_number_makes_nan_and_inf_unknown(text, value):
     assert number(text) == value
 
 
-def test_percent_minus_one_is_no_data():
-    assert percent(-1.0) is None
+def test_percent_minus_one_is_not_enough_calls():
+    assert percent(-1.0) == -1.0  # shown as "not enough calls", never as a number
+    assert percent(-3.0) == -1.0
     assert percent(None) is None
     assert percent(0.0) == 0.0
     assert percent(62.5) == 62.5
@@ -119,7 +120,8 @@ def test_value_encoding_for_envoy():
     [
         (runbook_profile(), ["state", "failures", "successes"]),
         (resilience4j_profile(),
-         ["state", "failures", "successes", "rejected", "failure_percent"]),
+         ["state", "failures", "successes", "rejected", "failure_percent",
+          "slow_call_percent"]),
         (envoy_profile(),
          ["state", "failures", "successes", "rejected", "mesh_rejected", "ejections"]),
     ],
@@ -287,7 +289,7 @@ def test_auth_reads_secrets_from_files_and_env(tmp_path, monkeypatch):
 def test_source_construction_needs_no_server():
     source = PrometheusSource("http://127.0.0.1:9", profile="resilience4j")
     assert source.label == "Prometheus http://127.0.0.1:9 (resilience4j)"
-    assert source.queries_per_poll == 6  # five roles and the alert
+    assert source.queries_per_poll == 7  # six roles and the alert
     assert PrometheusSource("http://127.0.0.1:9", profile="runbook").queries_per_poll == 4
     assert PrometheusSource("http://127.0.0.1:9", profile="envoy").queries_per_poll == 7
 
@@ -314,7 +316,7 @@ def test_read_instances_merges_and_marks_rate_only_instances_unknown():
     assert unlabelled == 1
     state, reported, fields = readings[("db", "a")]
     assert (state, reported) == (S.OPEN, (S.OPEN,))
-    assert fields["failure_rate"] == 2.0 and fields["breaker_failure_percent"] is None
+    assert fields["failure_rate"] == 2.0 and fields["breaker_failure_percent"] == -1.0
     state, reported, fields = readings[("cache", "b")]  # only a (NaN) rate: unknown
     assert (state, reported, fields["failure_rate"]) == (S.UNKNOWN, (), None)
 

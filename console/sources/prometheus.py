@@ -68,6 +68,7 @@ class PrometheusSource:
         profile: str | dict | Profile = "runbook",
         auth: PrometheusAuth | None = None,
         recovery_timeouts: dict[str, float] | None = None,
+        failure_rate_thresholds: dict[str, float] | None = None,
         default_recovery_timeout: float = DEFAULT_RECOVERY_TIMEOUT_S,
         backfill_minutes: int = 60,
         alert_name: str = "CircuitBreakerOpen",
@@ -80,6 +81,7 @@ class PrometheusSource:
         self.url = self._client.url  # without userinfo
         self.label = f"Prometheus {self.url} ({self.profile.name})"
         self.recovery_timeouts = dict(recovery_timeouts or {})
+        self.failure_rate_thresholds = dict(failure_rate_thresholds or {})
         self.default_recovery_timeout = default_recovery_timeout
         self.backfill_minutes = backfill_minutes
         self.alert_name = alert_name
@@ -207,6 +209,7 @@ class PrometheusSource:
                 recovery_timeout_s=self.recovery_timeouts.get(
                     service, self.default_recovery_timeout
                 ),
+                failure_rate_threshold=self.failure_rate_thresholds.get(service),
                 last_transition=self._tracker.last_transition.get(service),
             )
             for service, members in by_service.items()

@@ -31,10 +31,11 @@ def number(text: object) -> float | None:
 
 
 def percent(value: float | None) -> float | None:
-    """A failure percentage; negative (Resilience4j's -1: too few calls) is no data."""
-    if value is None or value < 0:
+    """A breaker's own percentage; any negative (Resilience4j's -1: fewer calls
+    than minimumNumberOfCalls) is kept as -1, "not enough calls"."""
+    if value is None:
         return None
-    return value
+    return -1.0 if value < 0 else value
 
 
 def _value(series: dict) -> float | None:
@@ -54,6 +55,7 @@ _FIELDS = (
     ("rejected", "rejected_rate", sum, float),
     ("mesh_rejected", "mesh_rejected", sum, float),
     ("failure_percent", "breaker_failure_percent", max, percent),
+    ("slow_call_percent", "breaker_slow_call_percent", max, percent),
     ("ejections", "ejected_hosts", max, _hosts),
 )
 
