@@ -11,7 +11,7 @@ from pathlib import Path
 
 from console import __version__
 
-PROFILES = ("runbook", "resilience4j", "envoy", "custom")
+PROFILES = ("runbook", "resilience4j", "envoy", "opossum", "custom")
 
 
 def positive_seconds(value: str) -> float:

@@ -186,7 +186,7 @@ def test_get_profile():
     assert get_profile({"state": "x"}).custom
     p = runbook_profile()
     assert get_profile(p) is p
-    with pytest.raises(ConfigError, match="choose envoy, resilience4j, runbook"):
+    with pytest.raises(ConfigError, match="choose envoy, opossum, resilience4j, runbook"):
         get_profile("hystrix")
 
 
