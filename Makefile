@@ -19,13 +19,21 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 	$(BIN)/python -m compileall -q console widgets
 
-install-test: $(BIN)/python servers
+install-test: $(BIN)/python servers tests/opossum/node_modules
 	$(BIN)/pip install -q -e '.[test]'
 
+# The opossum tests' Node.js service: the npm packages of its lock file.
+tests/opossum/node_modules: tests/opossum/package-lock.json
+	cd tests/opossum && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 servers:
-	@command -v prometheus >/dev/null && command -v victoria-metrics >/dev/null || { \
+	@command -v prometheus >/dev/null && command -v victoria-metrics >/dev/null \
+	  && command -v node >/dev/null && command -v npm >/dev/null || { \
 	  $(SUDO) apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus victoria-metrics; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
+	    prometheus victoria-metrics $$(command -v node >/dev/null || echo nodejs) \
+	    $$(command -v npm >/dev/null || echo npm); }
 
 demo: install
 	$(BIN)/cbconsole --demo

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from console import __version__
 
-PROFILES = ("runbook", "resilience4j", "envoy", "custom")
+PROFILES = ("runbook", "resilience4j", "envoy", "opossum", "custom")
 
 
 def positive_seconds(value: str) -> float:
@@ -221,10 +221,12 @@ def _build_app(args):
                 profile=config.profile_spec(),
                 auth=config.prometheus.auth,
                 recovery_timeouts=config.recovery_timeouts(),
+                failure_rate_thresholds=config.failure_rate_thresholds(),
                 default_recovery_timeout=config.default_recovery_timeout_s,
                 backfill_minutes=config.prometheus.backfill_minutes,
                 alert_name=config.prometheus.alert_name,
                 timeout=config.prometheus.timeout_s,
+                show_infrastructure=config.prometheus.show_infrastructure,
             )
         except (ConfigFileError, ValueError) as error:
             print(f"cbconsole: {error}", file=sys.stderr)

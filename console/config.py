@@ -39,6 +39,8 @@ class PrometheusConfig(_Strict):
     backfill_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     alert_name: str = "CircuitBreakerOpen"
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # Istio's own clusters (BlackHoleCluster, xds-grpc, inbound|…) as board rows.
+    show_infrastructure: bool = False
 
 
 class FlagsConfig(_Strict):
@@ -110,6 +112,13 @@ class Config(_Strict):
             name: s.recovery_timeout_s
             for name, s in self.services.items()
             if s.recovery_timeout_s is not None
+        }
+
+    def failure_rate_thresholds(self) -> dict[str, float]:
+        return {
+            name: s.failure_rate_threshold
+            for name, s in self.services.items()
+            if s.failure_rate_threshold is not None
         }
 
     def service_map(self, namespace: str) -> ServiceMap:

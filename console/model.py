@@ -94,9 +94,11 @@ class InstanceStatus(_Frozen):
     failure_rate: float | None = None  # failed calls per second
     success_rate: float | None = None  # successful calls per second
     rejected_rate: float | None = None  # not-permitted calls per second, where known
-    # The breaker's own failure rate over its sliding window, in percent, where
-    # the library exports it (Resilience4j); None below its minimum call count.
+    # The breaker's own failure and slow-call rates over its sliding window, in
+    # percent, where the library exports them (Resilience4j): the numbers it
+    # trips on. -1: fewer calls than its minimum; None: not exported.
     breaker_failure_percent: float | None = None
+    breaker_slow_call_percent: float | None = None
     # Upstream hosts ejected by outlier detection, where known (Envoy).
     ejected_hosts: int | None = None
 
@@ -107,6 +109,9 @@ class ServiceStatus(_Frozen):
     service: str
     instances: tuple[InstanceStatus, ...] = ()
     recovery_timeout_s: float = DEFAULT_RECOVERY_TIMEOUT_S
+    # The breaker's configured failure-rate threshold in percent (the service
+    # map's failure_rate_threshold), where given.
+    failure_rate_threshold: float | None = None
     last_transition: Transition | None = None
 
     @cached_property  # frozen: computed once, read by every column

@@ -71,6 +71,9 @@ class ServiceEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recovery_timeout_s: float | None = Field(default=None, gt=0)
+    # The breaker's failure-rate threshold in percent (Resilience4j's
+    # failureRateThreshold), shown beside the rate the breaker reports.
+    failure_rate_threshold: float | None = Field(default=None, gt=0, le=100)
     namespace: str | None = None
     caller: str | None = None
     downstream: str | None = None

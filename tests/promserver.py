@@ -121,6 +121,55 @@ class Exporter:
         self._server.server_close()
 
 
+class TextTarget:
+    """A scrape target serving metric text exactly as an emitter writes it (a
+    fixture file: label order, TYPE lines, trailing commas and all). Counters
+    named in `growth` (the series as written, up to its value) grow by that
+    many per second from the text's value, so rate() sees calls."""
+
+    def __init__(self, text: str, growth: dict[str, float] | None = None) -> None:
+        self.text = text
+        self.growth = dict(growth or {})
+        self._start = time.monotonic()
+        unknown = [s for s in self.growth if not any(
+            line.rsplit(" ", 1)[0] == s for line in text.splitlines())]
+        if unknown:
+            raise ValueError(f"no such series in the fixture: {unknown}")
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = target.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.port = self._server.server_port
+        self.target = f"127.0.0.1:{self.port}"
+
+    def render(self) -> str:
+        elapsed = time.monotonic() - self._start
+        lines = []
+        for line in self.text.splitlines():
+            series, _, value = line.rpartition(" ")
+            if series in self.growth:
+                line = f"{series} {float(value) + self.growth[series] * elapsed:.3f}"
+            lines.append(line)
+        return "\n".join(lines) + "\n"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 # --- Prometheus and VictoriaMetrics ---------------------------------------------
 
 RULES = f"""\
@@ -142,7 +191,17 @@ groups:
 """
 
 
-def scrape_config(target: str, rules: bool, interval: float = SCRAPE_INTERVAL_S) -> str:
+Targets = "str | list[str | tuple[str, dict[str, str]]]"
+
+
+def scrape_config(target: Targets, rules: bool, interval: float = SCRAPE_INTERVAL_S) -> str:
+    """One job; each target an address, or (address, labels added to its
+    series) as Kubernetes discovery adds `pod`."""
+    groups = []
+    for t in [target] if isinstance(target, str) else target:
+        address, labels = (t, {}) if isinstance(t, str) else t
+        extra = f", labels: {json.dumps(labels)}" if labels else ""
+        groups.append(f"{{targets: ['{address}']{extra}}}")
     return (
         "global:\n"
         f"  scrape_interval: {interval:g}s\n"
@@ -153,15 +212,14 @@ def scrape_config(target: str, rules: bool, interval: float = SCRAPE_INTERVAL_S)
         )
         + "scrape_configs:\n"
         "  - job_name: breakers\n"
-        "    static_configs:\n"
-        f"      - targets: ['{target}']\n"
+        f"    static_configs: [{', '.join(groups)}]\n"
     )
 
 
 class Backend:
     """One metric server process on a free loopback port, its data in a temp dir."""
 
-    def __init__(self, kind: str, target: str, scrape_interval: float = SCRAPE_INTERVAL_S) -> None:
+    def __init__(self, kind: str, target: Targets, scrape_interval: float = SCRAPE_INTERVAL_S) -> None:
         if kind not in ("prometheus", "victoria-metrics"):
             raise ValueError(kind)
         self.kind = kind

@@ -142,12 +142,16 @@ def test_increase_queries_of_the_builtin_profiles():
     assert increase_query(runbook_profile().failures_query, 960, ("service",)) == (
         "sum by (service) (sum by (service, pod, instance) "
         "(increase(circuit_breaker_failures_total[960s])))")
+    by = "name, application, pod, instance"
     assert increase_query(resilience4j_profile().successes_query, 60, ("name",)) == (
-        "sum by (name) (sum by (name, pod, instance) "
-        f'(increase({R4J_CALLS}{{kind="successful"}}[60s])))')
+        f"sum by (name) (sum by ({by}) "
+        f'(increase({R4J_CALLS}{{kind="successful"}}[60s])) or sum by ({by}) '
+        '(increase(resilience4j_circuitbreaker_calls_total{kind="successful"}[60s])))')
     envoy = increase_query(envoy_profile().rejected_query, 5, ("envoy_cluster_name",))
-    assert "increase({__name__=~\"envoy_cluster_upstream_rq_pending_overflow|" in envoy
-    assert envoy.endswith("[5s])))")
+    # Each overflow counter on its own: one increase() over two names collides.
+    assert "__name__" not in envoy
+    assert "increase(envoy_cluster_upstream_rq_pending_overflow[5s])" in envoy
+    assert "increase(envoy_cluster_upstream_cx_overflow[5s])" in envoy
 
 
 def test_export_counts_the_impact_of_a_recorded_incident(prom, window, tmp_path, capsys):

@@ -52,8 +52,9 @@ def test_number_makes_nan_and_inf_unknown(text, value):
     assert number(text) == value
 
 
-def test_percent_minus_one_is_no_data():
-    assert percent(-1.0) is None
+def test_percent_minus_one_is_not_enough_calls():
+    assert percent(-1.0) == -1.0  # shown as "not enough calls", never as a number
+    assert percent(-3.0) == -1.0
     assert percent(None) is None
     assert percent(0.0) == 0.0
     assert percent(62.5) == 62.5
@@ -119,8 +120,10 @@ def test_value_encoding_for_envoy():
     [
         (runbook_profile(), ["state", "failures", "successes"]),
         (resilience4j_profile(),
-         ["state", "failures", "successes", "rejected", "failure_percent"]),
-        (envoy_profile(), ["state", "failures", "successes", "rejected", "ejections"]),
+         ["state", "failures", "successes", "rejected", "failure_percent",
+          "slow_call_percent"]),
+        (envoy_profile(),
+         ["state", "failures", "successes", "rejected", "mesh_rejected", "ejections"]),
     ],
     ids=lambda v: v.name if isinstance(v, Profile) else "",
 )
@@ -183,7 +186,7 @@ def test_get_profile():
     assert get_profile({"state": "x"}).custom
     p = runbook_profile()
     assert get_profile(p) is p
-    with pytest.raises(ConfigError, match="choose envoy, resilience4j, runbook"):
+    with pytest.raises(ConfigError, match="choose envoy, opossum, resilience4j, runbook"):
         get_profile("hystrix")
 
 
@@ -286,9 +289,9 @@ def test_auth_reads_secrets_from_files_and_env(tmp_path, monkeypatch):
 def test_source_construction_needs_no_server():
     source = PrometheusSource("http://127.0.0.1:9", profile="resilience4j")
     assert source.label == "Prometheus http://127.0.0.1:9 (resilience4j)"
-    assert source.queries_per_poll == 6  # five roles and the alert
+    assert source.queries_per_poll == 7  # six roles and the alert
     assert PrometheusSource("http://127.0.0.1:9", profile="runbook").queries_per_poll == 4
-    assert PrometheusSource("http://127.0.0.1:9", profile="envoy").queries_per_poll == 6
+    assert PrometheusSource("http://127.0.0.1:9", profile="envoy").queries_per_poll == 7
 
 
 # --- Reading answers ------------------------------------------------------------------
@@ -313,7 +316,7 @@ def test_read_instances_merges_and_marks_rate_only_instances_unknown():
     assert unlabelled == 1
     state, reported, fields = readings[("db", "a")]
     assert (state, reported) == (S.OPEN, (S.OPEN,))
-    assert fields["failure_rate"] == 2.0 and fields["breaker_failure_percent"] is None
+    assert fields["failure_rate"] == 2.0 and fields["breaker_failure_percent"] == -1.0
     state, reported, fields = readings[("cache", "b")]  # only a (NaN) rate: unknown
     assert (state, reported, fields["failure_rate"]) == (S.UNKNOWN, (), None)
 
@@ -344,3 +347,45 @@ def test_read_alerts_joins_the_activation_time():
     assert (firing.state, firing.service, firing.active_at) == ("firing", None, at(-300))
     assert (pending.state, pending.service, pending.active_at) == ("pending", "pay", None)
     assert alerts_query('A"B') == 'ALERTS{alertname="A\\"B"} or ALERTS_FOR_STATE{alertname="A\\"B"}'
+
+
+# --- Envoy cluster names --------------------------------------------------------------
+
+
+def test_istio_cluster_names_are_shown_short_and_its_own_hidden():
+    from console.sources.meshnames import display_names
+
+    names = display_names([
+        "outbound|8080||payments.shop.svc.cluster.local",
+        "outbound|8080||orders.shop.svc.cluster.local",
+        "outbound|8443||orders.shop.svc.cluster.local",
+        "outbound|8080|v2|reviews.shop.svc.cluster.local",
+        "outbound|443||api.stripe.com",
+        "payments.shop.svc.cluster.local",  # istio_requests_total's destination_service
+        "payments",  # a standalone Envoy's own cluster name
+        "BlackHoleCluster", "PassthroughCluster", "InboundPassthroughClusterIpv6",
+        "xds-grpc", "prometheus_stats", "agent", "inbound|8080||",
+    ])
+    assert names == {
+        "outbound|8080||payments.shop.svc.cluster.local": "payments.shop",
+        "outbound|8080||orders.shop.svc.cluster.local": "orders.shop:8080",
+        "outbound|8443||orders.shop.svc.cluster.local": "orders.shop:8443",
+        "outbound|8080|v2|reviews.shop.svc.cluster.local": "reviews.shop (v2)",
+        "outbound|443||api.stripe.com": "api.stripe.com",
+        "payments.shop.svc.cluster.local": "payments.shop",
+        "payments": "payments",
+        "BlackHoleCluster": None, "PassthroughCluster": None,
+        "InboundPassthroughClusterIpv6": None, "xds-grpc": None, "prometheus_stats": None,
+        "agent": None, "inbound|8080||": None,
+    }
+    assert display_names(["xds-grpc"], show_infrastructure=True) == {"xds-grpc": "xds-grpc"}
+
+
+def test_envoy_sums_each_overflow_counter_on_its_own():
+    q = envoy_profile().rejected_query
+    assert "__name__" not in q  # rate() over several names collides
+    assert "rate(envoy_cluster_upstream_rq_pending_overflow[1m])" in q
+    assert "rate(envoy_cluster_upstream_cx_overflow[1m])" in q
+    for priority in ("default", "high"):
+        for breaker in ("cx", "cx_pool", "rq", "rq_pending", "rq_retry"):
+            assert f"circuit_breakers_{priority}_{breaker}_open" in envoy_profile().state_query

@@ -263,10 +263,10 @@ def test_resilience4j_profile(exporter, prom):
 
     conflict = snap.service("r4j-closed").instances[0]
     assert set(conflict.reported) == {S.OPEN, S.CLOSED}
-    assert conflict.breaker_failure_percent is None  # -1: too few calls, not a rate
+    assert conflict.breaker_failure_percent == -1.0  # too few calls: shown so, not a rate
     assert snap.service("r4j-half_open").instances[0].breaker_failure_percent is None
 
-    assert source.queries_per_poll == 6
+    assert source.queries_per_poll == 7
 
 
 def test_envoy_profile_native_and_istio_labels(exporter, prom):
@@ -274,7 +274,8 @@ def test_envoy_profile_native_and_istio_labels(exporter, prom):
         "envoy_cluster_circuit_breakers_default_rq_open",
         "envoy_cluster_circuit_breakers_default_cx_open",
     )
-    istio = "outbound|8000||payments.shop.svc.cluster.local"
+    istio_cluster = "outbound|8000||payments.shop.svc.cluster.local"
+    istio = "payments.shop"  # as shown
     exporter.update([
         (rq, {"envoy_cluster_name": "env-rq"}, 1),
         (cx, {"envoy_cluster_name": "env-rq"}, 0),
@@ -283,9 +284,9 @@ def test_envoy_profile_native_and_istio_labels(exporter, prom):
         (rq, {"envoy_cluster_name": "env-closed"}, 0),
         (cx, {"envoy_cluster_name": "env-closed"}, 0),
         # Istio relabels the cluster to cluster_name, per pod.
-        (rq, {"cluster_name": istio, "pod": "web-1"}, 1),
-        (rq, {"cluster_name": istio, "pod": "web-2"}, 0),
-        (rq, {"cluster_name": istio, "pod": "web-3"}, 1),
+        (rq, {"cluster_name": istio_cluster, "pod": "web-1"}, 1),
+        (rq, {"cluster_name": istio_cluster, "pod": "web-2"}, 0),
+        (rq, {"cluster_name": istio_cluster, "pod": "web-3"}, 1),
         ("envoy_cluster_outlier_detection_ejections_active", {"envoy_cluster_name": "env-rq"}, 2),
     ])
     exporter.inc("envoy_cluster_upstream_rq_xx", 60, envoy_cluster_name="env-rq",
@@ -315,7 +316,7 @@ def test_envoy_profile_native_and_istio_labels(exporter, prom):
     assert env.ejected_hosts == 2
     assert env.failure_rate > env.success_rate > 0 and env.rejected_rate > 0
     assert not any(S.HALF_OPEN in states(snap, s.service) for s in snap.services)
-    assert source.queries_per_poll == 6
+    assert source.queries_per_poll == 7
 
 
 def test_custom_profile_and_a_bad_query(exporter, prom):

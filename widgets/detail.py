@@ -36,19 +36,44 @@ def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None) -
     return text
 
 
+def own_percent(value: float | None, threshold: float | None = None) -> Text:
+    """A rate the breaker itself reports (Resilience4j): -1 is its "fewer calls
+    than minimumNumberOfCalls", never a number; at or over the threshold in red."""
+    if value is None:
+        return Text("—", style="dim", justify="right")
+    if value < 0:
+        return Text("not enough calls", style="dim", justify="right")
+    over = threshold is not None and value >= threshold
+    return Text(f"{value:.1f}%", style="bold red" if over else "", justify="right")
+
+
 def instances_table(service: ServiceStatus, now: datetime) -> Group:
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
-    for title, justify in (
+    # The breaker's own rates, where its library exports them: what it trips on.
+    own_fail = any(i.breaker_failure_percent is not None for i in service.instances)
+    own_slow = any(i.breaker_slow_call_percent is not None for i in service.instances)
+    threshold = service.failure_rate_threshold
+    columns = [
         ("INSTANCE", "left"),
         ("STATE", "left"),
         ("FOR", "right"),
         ("FAIL/s", "right"),
         ("OK/s", "right"),
         ("REJ/s", "right"),
-    ):
+    ]
+    if own_fail:
+        columns.append(("OWN FAIL%", "right"))
+    if own_slow:
+        columns.append(("OWN SLOW%", "right"))
+    for title, justify in columns:
         table.add_column(title, justify=justify, no_wrap=True)
     notes: list[Text] = []
     for inst in sorted(service.instances, key=lambda i: (i.state.rank, i.instance)):
+        own = []
+        if own_fail:
+            own.append(own_percent(inst.breaker_failure_percent, threshold))
+        if own_slow:
+            own.append(own_percent(inst.breaker_slow_call_percent))
         table.add_row(
             fmt.clipped(inst.instance, 48),  # a longer name must not hide the state
             fmt.state_text(inst.state),
@@ -56,6 +81,7 @@ def instances_table(service: ServiceStatus, now: datetime) -> Group:
             fmt.rate(inst.failure_rate),
             fmt.rate(inst.success_rate),
             fmt.rate(inst.rejected_rate),
+            *own,
         )
         if inst.state == BreakerState.CONFLICT:
             states = " and ".join(s.label for s in inst.reported) or "several states"
@@ -68,6 +94,9 @@ def instances_table(service: ServiceStatus, now: datetime) -> Group:
                     "Trust neither until the exporter is fixed.",
                 )
             )
+    if own_fail or own_slow:
+        trips = f"; opens at {threshold:g}% failures" if threshold is not None else ""
+        notes.append(Text(f"OWN: the breaker's own rates{trips}", style="dim"))
     if not service.instances:
         table.add_row(Text("no instance reports this breaker", style="dim"))
     return Group(table, *notes)

@@ -81,6 +81,12 @@ class Profile(BaseModel):
     service_labels: tuple[str, ...] = Field(min_length=1)
     #: Labels naming the reporting instance, first non-empty wins.
     instance_labels: tuple[str, ...] = ("pod", "instance")
+    #: A label that tells apart breakers of one name on one instance (Spring
+    #: Boot's `application`): where set, the instance reads `pod/application`.
+    instance_qualifier: str | None = None
+    #: Service names are Envoy cluster names: Istio's shown short, its own
+    #: clusters hidden (console.sources.meshnames).
+    cluster_names: bool = False
     state_query: str
     state_encoding: StateEncoding = StateEncoding.LABEL
     #: LABEL encoding: the label holding the state's name.
@@ -92,9 +98,14 @@ class Profile(BaseModel):
     failures_query: str | None = None
     successes_query: str | None = None
     rejected_query: str | None = None
+    #: The same rejections counted by another emitter (Istio's UO response
+    #: flag): read only for breakers that rejected_query has no series for.
+    mesh_rejected_query: str | None = None
     #: The breaker's own failure rate in percent over its window; negative
     #: (Resilience4j: -1, fewer calls than minimumNumberOfCalls) is no data.
     failure_percent_query: str | None = None
+    #: Its share of slow calls, in percent, the same way.
+    slow_call_percent_query: str | None = None
     #: Upstream hosts ejected by outlier detection (Envoy).
     ejections_query: str | None = None
     #: The raw metric behind the state query: its sample spacing gives the
@@ -120,7 +131,9 @@ class Profile(BaseModel):
             "failures": self.failures_query,
             "successes": self.successes_query,
             "rejected": self.rejected_query,
+            "mesh_rejected": self.mesh_rejected_query,
             "failure_percent": self.failure_percent_query,
+            "slow_call_percent": self.slow_call_percent_query,
             "ejections": self.ejections_query,
         }
         return {role: q for role, q in found.items() if q}
@@ -162,7 +175,12 @@ class Profile(BaseModel):
         service = _first(labels, self.service_labels)
         if not service:
             return None
-        return service, _first(labels, self.instance_labels) or NO_INSTANCE
+        instance = _first(labels, self.instance_labels) or NO_INSTANCE
+        if self.instance_qualifier:
+            qualifier = labels.get(self.instance_qualifier)
+            if qualifier:
+                return service, f"{instance}/{qualifier}"
+        return service, instance
 
     def service_label_of(self, labels: dict[str, str]) -> str | None:
         """Which of the service labels named the series."""
@@ -234,61 +252,165 @@ def runbook_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
     )
 
 
+#: Resilience4j 0.x's one state gauge: CircuitBreaker.State's `order`.
+R4J_0X_STATE_ORDER = {0: "closed", 1: "open", 2: "half_open", 3: "disabled", 4: "forced_open"}
+
+
 def resilience4j_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
-    """Resilience4j through Micrometer: breakers by `name`."""
+    """Resilience4j through Micrometer: breakers by `name`, told apart by
+    Spring Boot's `application` tag where two applications on one pod have a
+    breaker of one name. 1.x and 2.x: a state gauge per state, calls in the
+    `calls` timer, rejections in `not_permitted_calls_total`. 0.x: one state
+    gauge whose value is the state's order, and every kind of call, the
+    rejected ones (`kind="not_permitted"`) too, in `calls_total`."""
     svc, inst = ("name",), ("pod", "instance")
-    by = _by(*svc, *inst)
-    calls = "resilience4j_circuitbreaker_calls_seconds_count"
+    by = _by(*svc, "application", *inst)
+    timer = "resilience4j_circuitbreaker_calls_seconds_count"
+    old = "resilience4j_circuitbreaker_calls_total"  # 0.x
+
+    def calls(metric: str, kind: str) -> str:
+        return f'sum by ({by}) (rate({metric}{{kind="{kind}"}}[{window}]))'
+
+    gauge = "resilience4j_circuitbreaker_state"
+    numbered = " or ".join(
+        f'label_replace(max by ({by}) ({gauge}{{state=""}}) == bool {order}, '
+        f'"state", "{state}", "", "")'
+        for order, state in R4J_0X_STATE_ORDER.items()
+    )
     return Profile(
         name="resilience4j",
         service_labels=svc,
         instance_labels=inst,
-        state_query=f"max by ({by}, state) (resilience4j_circuitbreaker_state)",
-        failures_query=f'sum by ({by}) (rate({calls}{{kind="failed"}}[{window}]))',
-        successes_query=f'sum by ({by}) (rate({calls}{{kind="successful"}}[{window}]))',
+        instance_qualifier="application",
+        state_query=f'max by ({by}, state) ({gauge}{{state!=""}}) or {numbered}',
+        # 1.x or 0.x: one application exports one of them, never both.
+        failures_query=f"{calls(timer, 'failed')} or {calls(old, 'failed')}",
+        successes_query=f"{calls(timer, 'successful')} or {calls(old, 'successful')}",
         rejected_query=(
             f"sum by ({by}) "
             f"(rate(resilience4j_circuitbreaker_not_permitted_calls_total[{window}]))"
+            f" or {calls(old, 'not_permitted')}"
         ),
         failure_percent_query=f"max by ({by}) (resilience4j_circuitbreaker_failure_rate)",
-        interval_metric="resilience4j_circuitbreaker_state",
+        slow_call_percent_query=f"max by ({by}) (resilience4j_circuitbreaker_slow_call_rate)",
+        interval_metric=gauge,
         notes="metrics_only shows as DISABLED: calls pass unguarded, it never trips.",
     )
 
 
-ENVOY_OPEN_GAUGES = (
-    "envoy_cluster_circuit_breakers_default_rq_open",
-    "envoy_cluster_circuit_breakers_default_cx_open",
-    "envoy_cluster_circuit_breakers_default_rq_pending_open",
+#: Every breaker of an Envoy cluster, both priorities: connections, the
+#: connection pool, requests, pending requests, retries
+#: (cluster_manager/cluster_stats, "Circuit breakers statistics").
+ENVOY_OPEN_GAUGES = tuple(
+    f"envoy_cluster_circuit_breakers_{priority}_{breaker}_open"
+    for priority in ("default", "high")
+    for breaker in ("cx", "cx_pool", "rq", "rq_pending", "rq_retry")
+)
+#: Calls the cluster's breakers turned away: requests over max_pending_requests,
+#: connections over max_connections.
+ENVOY_OVERFLOW_COUNTERS = (
+    "envoy_cluster_upstream_rq_pending_overflow",
+    "envoy_cluster_upstream_cx_overflow",
 )
 
 
+def sum_of_rates(counters: tuple[str, ...], by: str, window: str) -> str:
+    """The summed rate of several counters, per `by`. Not one rate() over
+    {__name__=~"a|b"}: rate() drops the name, and a cluster exporting both
+    counters then has two series with one label set ("vector cannot contain
+    metrics with the same labelset"). Each counter is summed on its own; the
+    sum of all where every one exists, `or` each alone where only some do."""
+    terms = [f"sum by ({by}) (rate({c}[{window}]))" for c in counters]
+    if len(terms) == 1:
+        return terms[0]
+    return " or ".join([f"({' + '.join(terms)})", *terms])
+
+
 def envoy_profile(window: str = DEFAULT_RATE_WINDOW) -> Profile:
-    """Envoy (and Istio's sidecars): a cluster is OPEN while any of its default
-    priority request, connection or pending-request breakers is at its limit;
-    no half-open state exists. Clusters by `envoy_cluster_name`, or Istio's
-    `cluster_name` (e.g. outbound|8000||svc.ns.svc.cluster.local): both are
-    kept in the `by` clause and the first non-empty names the service."""
-    svc, inst = ("envoy_cluster_name", "cluster_name"), ("pod", "instance")
+    """Envoy (and Istio's sidecars): a cluster is OPEN while any of its
+    breakers, of either priority, is at its limit; no half-open state exists.
+    Clusters by `envoy_cluster_name`, or Istio's `cluster_name` (e.g.
+    outbound|8000||svc.ns.svc.cluster.local, shown as svc.ns) or, for Istio's
+    own request counter, `destination_service`: all are kept in the `by`
+    clause and the first non-empty names the service. Rejections: the
+    overflow counters, else Istio's requests flagged UO (the breaker's 503s).
+    Ejections by outlier detection are shown beside the state, not as OPEN:
+    the cluster still serves through its other hosts."""
+    svc = ("envoy_cluster_name", "cluster_name", "destination_service")
+    inst = ("pod", "instance")
     by = _by(*svc, *inst)
     gauges = "|".join(ENVOY_OPEN_GAUGES)
-    overflow = "envoy_cluster_upstream_rq_pending_overflow|envoy_cluster_upstream_cx_overflow"
+    uo = 'istio_requests_total{reporter="source", response_flags="UO"}'
     rq_xx = "envoy_cluster_upstream_rq_xx"
     return Profile(
         name="envoy",
         service_labels=svc,
         instance_labels=inst,
+        # No rate() here: the gauges keep their names, so max() over them is safe.
         state_query=f'max by ({by}) ({{__name__=~"{gauges}"}})',
         state_encoding=StateEncoding.VALUE,
         failures_query=f'sum by ({by}) (rate({rq_xx}{{envoy_response_code_class="5"}}[{window}]))',
         successes_query=(
             f'sum by ({by}) (rate({rq_xx}{{envoy_response_code_class="2"}}[{window}]))'
         ),
-        rejected_query=f'sum by ({by}) (rate({{__name__=~"{overflow}"}}[{window}]))',
+        rejected_query=sum_of_rates(ENVOY_OVERFLOW_COUNTERS, by, window),
+        mesh_rejected_query=f"sum by ({by}) (rate({uo}[{window}]))",
         ejections_query=f"max by ({by}) (envoy_cluster_outlier_detection_ejections_active)",
         interval_metric=ENVOY_OPEN_GAUGES[0],
+        cluster_names=True,
         notes="Istio drops these stats unless proxyStatsMatcher includes "
-        ".*circuit_breakers.*",
+        ".*circuit_breakers.*; its UO response flag (upstream overflow) counts "
+        "the breakers' rejections where the overflow counters are dropped.",
+    )
+
+
+#: opossum's transitions, latest first when two fall in one step: a probe
+#: that fails reopens at once (halfOpen then open), one that passes closes
+#: (halfOpen then close), and close -> open is direct, open -> close is not.
+OPOSSUM_TIE_ORDER = {"open": 0.2, "close": 0.1, "halfOpen": 0.0}
+
+
+def opossum_profile(window: str = DEFAULT_RATE_WINDOW, lookback: str = "1h",
+                    step: str = "5s") -> Profile:
+    """opossum with opossum-prometheus: no state gauge, one counter
+    `circuit{name, event}` (no _total). The state is the transition counter
+    (open, halfOpen, close) that moved last within `lookback`, seen at `step`
+    (a series appearing is a move: prom-client creates it at its first
+    increment); a breaker that fired and never moved one is CLOSED. Missing
+    event counters read 0 once the breaker has fired."""
+    svc, inst = ("name",), ("pod", "instance")
+    by = _by(*svc, *inst)
+
+    def moved_last(event: str) -> str:
+        c = f'circuit{{event="{event}"}}'
+        moved = f"({c} > {c} offset {step}) or ({c} unless {c} offset {step})"
+        return (f"max by ({by}, event) (max_over_time(timestamp({moved})[{lookback}:{step}]))"
+                f" + {OPOSSUM_TIE_ORDER[event]}")
+
+    last = " or ".join(f"({moved_last(e)})" for e in OPOSSUM_TIE_ORDER)
+    latest = f"({last}) == bool on({by}) group_left() max by ({by}) ({last})"
+    fired_only = (f'label_replace(max by ({by}) (circuit{{event="fire"}}) * 0 + 1, '
+                  f'"event", "close", "", "") unless on({by}) ({last})')
+
+    def rate(event: str) -> str:
+        fired = f'sum by ({by}) (rate(circuit{{event="fire"}}[{window}])) * 0'
+        return f'sum by ({by}) (rate(circuit{{event="{event}"}}[{window}])) or {fired}'
+
+    return Profile(
+        name="opossum",
+        service_labels=svc,
+        instance_labels=inst,
+        state_query=f"({latest}) or ({fired_only})",
+        state_label="event",
+        state_values={"close": BreakerState.CLOSED},
+        # opossum counts a timeout as a failure too.
+        failures_query=rate("failure"),
+        successes_query=rate("success"),
+        rejected_query=rate("reject"),
+        interval_metric="circuit",
+        notes="opossum-prometheus counts halfOpen only where the application "
+        "attached its own listener before adding the breaker: without it a "
+        "breaker reads OPEN then CLOSED, never HALF-OPEN.",
     )
 
 
@@ -296,6 +418,7 @@ BUILTIN = {
     "runbook": runbook_profile,
     "resilience4j": resilience4j_profile,
     "envoy": envoy_profile,
+    "opossum": opossum_profile,
 }
 
 

@@ -34,6 +34,7 @@ from console.sources.promread import (
     read_alerts,
     read_history,
     read_instances,
+    service_names,
 )
 
 __all__ = ["ConfigError", "PrometheusAuth", "PrometheusSource", "Unreachable"]
@@ -67,21 +68,26 @@ class PrometheusSource:
         profile: str | dict | Profile = "runbook",
         auth: PrometheusAuth | None = None,
         recovery_timeouts: dict[str, float] | None = None,
+        failure_rate_thresholds: dict[str, float] | None = None,
         default_recovery_timeout: float = DEFAULT_RECOVERY_TIMEOUT_S,
         backfill_minutes: int = 60,
         alert_name: str = "CircuitBreakerOpen",
         clock: Clock = system_clock,
         timeout: float = 5.0,
+        show_infrastructure: bool = False,
     ) -> None:
         self.profile = get_profile(profile)
         self._client = PromClient(url, auth, timeout)
         self.url = self._client.url  # without userinfo
         self.label = f"Prometheus {self.url} ({self.profile.name})"
         self.recovery_timeouts = dict(recovery_timeouts or {})
+        self.failure_rate_thresholds = dict(failure_rate_thresholds or {})
         self.default_recovery_timeout = default_recovery_timeout
         self.backfill_minutes = backfill_minutes
         self.alert_name = alert_name
         self.clock = clock
+        #: Show Istio's own clusters (BlackHoleCluster, xds-grpc, inbound|…).
+        self.show_infrastructure = show_infrastructure
         #: "prometheus", "victoriametrics" or "unknown", from buildinfo.
         self.flavour: str | None = None
         #: Scrape interval found from the data at the first poll (seconds).
@@ -148,7 +154,9 @@ class PrometheusSource:
             for role, q in self.profile.queries.items()
         }
         alerts = self._alerts(at)
-        instances, unlabelled = read_instances(self.profile, answers)
+        shown = service_names(self.profile, answers, self.show_infrastructure)
+        instances, unlabelled = read_instances(self.profile, answers, shown)
+        self._hidden_notice(shown)
         transitions += self._tracker.observe({k: v[0] for k, v in instances.items()}, now)
         if unlabelled:
             labels = " or ".join(self.profile.service_labels)
@@ -167,6 +175,17 @@ class PrometheusSource:
         )
         self._pending = []
         return snapshot
+
+    def _hidden_notice(self, shown: dict[str, str | None] | None) -> None:
+        hidden = sorted(c for c, name in (shown or {}).items() if name is None)
+        if hidden:
+            listed = ", ".join(hidden[:3]) + (", …" if len(hidden) > 3 else "")
+            self._notices["infrastructure"] = (
+                f"{len(hidden)} Istio infrastructure clusters hidden ({listed}): "
+                "show_infrastructure = true under [prometheus] shows them"
+            )
+        else:
+            self._notices.pop("infrastructure", None)
 
     def _what(self, role: str) -> str:
         return f"custom profile's {role}" if self.profile.custom else role
@@ -190,6 +209,7 @@ class PrometheusSource:
                 recovery_timeout_s=self.recovery_timeouts.get(
                     service, self.default_recovery_timeout
                 ),
+                failure_rate_threshold=self.failure_rate_thresholds.get(service),
                 last_transition=self._tracker.last_transition.get(service),
             )
             for service, members in by_service.items()
@@ -271,7 +291,7 @@ class PrometheusSource:
             self._backfilled = True
             return []
         self._backfilled = True
-        return self._tracker.backfill(read_history(p, result))
+        return self._tracker.backfill(read_history(p, result, self.show_infrastructure))
 
     def _measure_interval(self, end: float) -> float | None:
         metric = self.profile.interval_metric

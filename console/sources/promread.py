@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from console.model import Alert, BreakerState
+from console.sources.meshnames import display_names
 from console.sources.profiles import Profile
 from console.sources.promhistory import Key, utc
 
@@ -30,10 +31,11 @@ def number(text: object) -> float | None:
 
 
 def percent(value: float | None) -> float | None:
-    """A failure percentage; negative (Resilience4j's -1: too few calls) is no data."""
-    if value is None or value < 0:
+    """A breaker's own percentage; any negative (Resilience4j's -1: fewer calls
+    than minimumNumberOfCalls) is kept as -1, "not enough calls"."""
+    if value is None:
         return None
-    return value
+    return -1.0 if value < 0 else value
 
 
 def _value(series: dict) -> float | None:
@@ -51,12 +53,45 @@ _FIELDS = (
     ("failures", "failure_rate", sum, float),
     ("successes", "success_rate", sum, float),
     ("rejected", "rejected_rate", sum, float),
+    ("mesh_rejected", "mesh_rejected", sum, float),
     ("failure_percent", "breaker_failure_percent", max, percent),
+    ("slow_call_percent", "breaker_slow_call_percent", max, percent),
     ("ejections", "ejected_hosts", max, _hosts),
 )
 
 
-def read_instances(profile: Profile, answers: dict[str, list[dict]]
+def service_names(profile: Profile, answers: dict[str, list[dict]],
+                  show_infrastructure: bool = False) -> dict[str, str | None] | None:
+    """For a profile reading Envoy clusters: every cluster in the answers ->
+    its shown name, None where hidden (Istio's own clusters). None for other
+    profiles: names are shown as the series carry them."""
+    if not profile.cluster_names:
+        return None
+    key_of = profile.key
+    found = set()
+    for result in answers.values():
+        for series in result:
+            key = key_of(series.get("metric", {}))
+            if key is not None:
+                found.add(key[0])
+    return display_names(found, show_infrastructure)
+
+
+def _renamed(key_of, names: dict[str, str | None]):
+    hidden = ("", "")  # a key no series has: dropped below
+
+    def key(labels: dict[str, str]):
+        found = key_of(labels)
+        if found is None:
+            return None
+        name = names.get(found[0], found[0])
+        return hidden if name is None else (name, found[1])
+
+    return key, hidden
+
+
+def read_instances(profile: Profile, answers: dict[str, list[dict]],
+                   shown: dict[str, str | None] | None = None
                    ) -> tuple[dict[Key, Reading], int]:
     """Instant answers by role -> {(service, instance): reading}, and how many
     series had no service label. Series meeting on one (service, instance)
@@ -65,6 +100,11 @@ def read_instances(profile: Profile, answers: dict[str, list[dict]]
     breakers, in the poll's thread while the screen waits for the GIL: hence
     a loop per role and no per-series helpers beyond the profile's.)"""
     key_of, state_name = profile.key, profile.state_name
+    hidden = None
+    if shown is None:
+        shown = service_names(profile, answers)
+    if shown is not None:  # the name shown, None = hidden
+        key_of, hidden = _renamed(key_of, shown)
     unlabelled = 0
     names: dict[Key, set[str]] = {}
     values: dict[str, dict[Key, list[float | None]]] = {}
@@ -97,6 +137,7 @@ def read_instances(profile: Profile, answers: dict[str, list[dict]]
     keys = set(names)
     for by_key in values.values():
         keys.update(by_key)
+    keys.discard(hidden)
     fields = [(values.get(role, {}), field, merge, meaning)
               for role, field, merge, meaning in _FIELDS]
     out: dict[Key, Reading] = {}
@@ -106,6 +147,9 @@ def read_instances(profile: Profile, answers: dict[str, list[dict]]
         for by_key, field, merge, meaning in fields:
             value = _merge(by_key.get(key), merge)
             reading[field] = None if value is None else meaning(value)
+        mesh = reading.pop("mesh_rejected")
+        if reading["rejected_rate"] is None:  # the same calls: never both
+            reading["rejected_rate"] = mesh
         out[key] = (state, reported, reading)
     return out, unlabelled
 
@@ -119,13 +163,18 @@ def _merge(found: list[float | None] | None, merge) -> float | None:
     return merge(known) if known else None
 
 
-def read_history(profile: Profile, result: list[dict]) -> dict[Key, dict[float, BreakerState]]:
+def read_history(profile: Profile, result: list[dict], show_infrastructure: bool = False
+                 ) -> dict[Key, dict[float, BreakerState]]:
     """A range answer of the state query -> each instance's state per step."""
     points: dict[Key, dict[float, set[str]]] = {}
+    key_of, hidden = profile.key, None
+    names = service_names(profile, {"state": result}, show_infrastructure)
+    if names is not None:
+        key_of, hidden = _renamed(key_of, names)
     for series in result:
         labels = series.get("metric", {})
-        key = profile.key(labels)
-        if key is None:
+        key = key_of(labels)
+        if key is None or key == hidden:
             continue
         steps = points.setdefault(key, {})
         for ts, raw in series.get("values", ()):
