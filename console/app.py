@@ -422,7 +422,8 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         if alerts is None:
             alerts = self.service_alerts()
         alert = alerts.get(service_name) if service_name else None
-        self.view(ServiceDetail).show(service, transitions, now, alert)
+        self.view(ServiceDetail).show(service, transitions, now, alert,
+                                      self.snapshot.half_open_note if self.snapshot else None)
         self._show_diagnosis(service_name, now)
 
     @on(BreakerBoard.ServiceSelected)

@@ -201,6 +201,8 @@ class FleetSnapshot(_Frozen):
     # Things the operator should know about the data once, e.g. "this backend
     # has no ALERTS series".
     notices: tuple[str, ...] = ()
+    # Why OPEN -> CLOSED can come with no HALF-OPEN seen (a profile's).
+    half_open_note: str | None = None
     error: str | None = None
     error_at: datetime | None = None
 

@@ -47,7 +47,14 @@ def own_percent(value: float | None, threshold: float | None = None) -> Text:
     return Text(f"{value:.1f}%", style="bold red" if over else "", justify="right")
 
 
-def instances_table(service: ServiceStatus, now: datetime) -> Group:
+def skipped_half_open(transitions: list[Transition]) -> bool:
+    """Whether a breaker went OPEN -> CLOSED with no HALF-OPEN seen between."""
+    return any(t.from_state == BreakerState.OPEN and t.to_state == BreakerState.CLOSED
+               for t in transitions)
+
+
+def instances_table(service: ServiceStatus, now: datetime,
+                    skipped_note: str | None = None) -> Group:
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
     # The breaker's own rates, where its library exports them: what it trips on.
     own_fail = any(i.breaker_failure_percent is not None for i in service.instances)
@@ -97,6 +104,9 @@ def instances_table(service: ServiceStatus, now: datetime) -> Group:
     if own_fail or own_slow:
         trips = f"; opens at {threshold:g}% failures" if threshold is not None else ""
         notes.append(Text(f"OWN: the breaker's own rates{trips}", style="dim"))
+    if skipped_note:  # once, not per transition
+        notes.append(Text.assemble(("OPEN→CLOSED with no HALF-OPEN seen: ", "bold"),
+                                   (fmt.literal(skipped_note), "dim")))
     if not service.instances:
         table.add_row(Text("no instance reports this breaker", style="dim"))
     return Group(table, *notes)
@@ -134,6 +144,7 @@ class ServiceDetail(Horizontal):
         transitions: list[Transition],
         now: datetime,
         alert: Alert | None = None,
+        half_open_note: str | None = None,
     ) -> None:
         summary_w = self.query_one("#detail-summary", Static)
         if service is None:
@@ -143,7 +154,9 @@ class ServiceDetail(Horizontal):
             self._transitions_shown = None
             return
         summary_w.update(summary(service, now, alert))
-        self.query_one("#detail-instances", Static).update(instances_table(service, now))
+        skipped = half_open_note if half_open_note and skipped_half_open(transitions) else None
+        self.query_one("#detail-instances", Static).update(
+            instances_table(service, now, skipped))
         if not _same(transitions, self._transitions_shown):
             # Up to 200 rows that do not age: built again only when they change.
             history = self.query_one(TransitionList)

@@ -113,6 +113,9 @@ class Profile(BaseModel):
     interval_metric: str | None = None
     #: Counters the fleet also exports, for reference (not queried).
     notes: str = ""
+    #: Why a breaker of this profile can read OPEN then CLOSED with no
+    #: HALF-OPEN between (shown once in the detail pane when it happens).
+    half_open_note: str | None = None
     #: Built from user config: a rejected query is the user's to fix.
     custom: bool = False
 
@@ -411,6 +414,10 @@ def opossum_profile(window: str = DEFAULT_RATE_WINDOW, lookback: str = "1h",
         notes="opossum-prometheus counts halfOpen only where the application "
         "attached its own listener before adding the breaker: without it a "
         "breaker reads OPEN then CLOSED, never HALF-OPEN.",
+        half_open_note="opossum-prometheus counts halfOpen only when the application "
+        "attached its own halfOpen listener before the metrics were created; "
+        "without that series the breaker reads OPEN then CLOSED. Its probes "
+        "still happened.",
     )
 
 

@@ -172,6 +172,7 @@ class PrometheusSource:
             transitions=tuple(sorted(transitions, key=lambda t: t.at)),
             alerts=alerts,
             notices=tuple(self._notices.values()),
+            half_open_note=self.profile.half_open_note,
         )
         self._pending = []
         return snapshot
