@@ -405,10 +405,15 @@ class TokenAuthority:
     def advance(self, seconds: float) -> None:
         self.offset += seconds
 
+    @staticmethod
+    def token_name(n: int) -> str:
+        """The n-th token issued (from 1): tests can plant it where it must not leak."""
+        return f"plugin-token-{n:04d}-{hashlib.sha1(str(n).encode()).hexdigest()[:16]}"
+
     def issue(self) -> dict:
         with self._lock:
             self._n += 1
-            token = f"plugin-token-{self._n:04d}-{hashlib.sha1(str(self._n).encode()).hexdigest()[:16]}"
+            token = self.token_name(self._n)
             now = self.now()
             life = self.ttl if self.expiry else (self.revoke_after or self.ttl)
             self.issued[token] = now + life
