@@ -104,3 +104,52 @@ async def test_no_token_on_screen_in_the_journal_or_the_export(kube, health, tmp
                         "-o", str(out)], clock=c) == 0
     for where, text in (("journal", written), ("export", out.read_text())):
         assert first not in text and second not in text, where
+
+
+async def test_the_header_shows_where_credentials_come_from_and_how_they_stand(kube, health,
+                                                                                tmp_path):
+    from tests.screen import screen_text
+
+    app, cluster = make_app(kube, health, tmp_path, ttl=660)
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(app, pilot)
+            assert 'cluster: test-ctx (exec plugin "execplugin.py", not fetched yet)' \
+                in screen_text(app)
+            await dialog(app, pilot, "r")
+            await pilot.press("n")
+            await settle(app, pilot)
+            app.refresh_views()
+            await pilot.pause()
+            assert 'cluster: test-ctx (exec plugin "execplugin.py", expires in 10 m)' \
+                in screen_text(app)
+            kube.auth.advance(700)
+            kube.auth.fail_plugin = "MFA required"
+            await pilot.press("r")
+            await settle(app, pilot)
+            app.refresh_views()
+            await pilot.pause()
+            text = screen_text(app)
+            assert ('cluster: test-ctx (exec plugin "execplugin.py" failed (exit 1): '
+                    "error: login failed: MFA required)") in text, text
+    finally:
+        cluster.close()
+
+
+async def test_a_static_token_is_named_as_such(kube, health, tmp_path):
+    from tests.screen import screen_text
+
+    path = kube.write_kubeconfig(tmp_path / "kc", namespace="shop")
+    import json
+    config = json.loads(path.read_text())
+    config["users"][0]["user"] = {"token": "static-token-abcdef123456"}
+    path.write_text(json.dumps(config))
+    cluster = KubernetesCluster(kubeconfig=str(path), timeout=5)
+    app = CBConsoleApp(ScriptedSource(clock(), [service("payment-api", "open", "open")]),
+                       cluster=cluster, poll_interval=3600, clock=clock())
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(app, pilot)
+            assert "cluster: test-ctx (token)" in screen_text(app)
+    finally:
+        cluster.close()

@@ -331,6 +331,11 @@ class KubernetesCluster:
             return self._creds.state()
         return CredentialState(self.label, self._static_source)
 
+    def credential_words(self) -> str:
+        """The credential state in a few words, e.g. 'exec plugin "aws", expires in 14 m'."""
+        state = self.credential_state()
+        return state.words(self._creds.now() if self._creds else time.time())
+
     def _refused(self) -> bool:
         """A 401 came back: True when running the plugin again may cure it."""
         if self._creds is None:
@@ -340,6 +345,7 @@ class KubernetesCluster:
 
     def _unauthorized(self, retried: bool) -> str:
         if self._creds is not None and retried:
+            self._creds.failed("the cluster refused a new token")
             return (f'unauthorized: the cluster rejected the credentials of context '
                     f'"{self.label}" even with a new token from {self._creds.source}')
         return f'unauthorized: the cluster rejected the credentials of context "{self.label}"'

@@ -46,7 +46,7 @@ class CredentialState:
     def words(self, now: float) -> str:
         """One line for the header, e.g. 'exec plugin "aws", expires in 14 m'."""
         if self.error:
-            return f"{self.source}: {self.error}"
+            return self.error if self.source in self.error else f"{self.source}: {self.error}"
         parts = [self.source]
         if self.expires_at is not None:
             left = self.expires_at - now
@@ -104,6 +104,14 @@ class ExecCredentials:
             if self._token is None or not self._fresh():
                 self._run()
             return self._token  # type: ignore[return-value]
+
+    def now(self) -> float:
+        return self._clock()
+
+    def failed(self, why: str) -> None:
+        """Note a failure seen outside the plugin (the header says it)."""
+        with self._lock:
+            self._error = secrets.redact(why)
 
     def rejected(self, token: str | None) -> None:
         """The server answered 401 to `token`: forget it (unless another
