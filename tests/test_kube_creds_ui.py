@@ -113,9 +113,6 @@ async def test_the_header_shows_where_credentials_come_from_and_how_they_stand(k
     app, cluster = make_app(kube, health, tmp_path, ttl=660)
     try:
         async with app.run_test(size=(160, 50)) as pilot:
-            await settle(app, pilot)
-            assert 'cluster: test-ctx (exec plugin "execplugin.py", not fetched yet)' \
-                in screen_text(app)
             await dialog(app, pilot, "r")
             await pilot.press("n")
             await settle(app, pilot)
