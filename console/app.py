@@ -345,6 +345,14 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         except ScreenStackError:
             return False
 
+    def _cluster_words(self) -> str:
+        """The context, and how its credentials stand (where they come from,
+        when they expire, why they failed), for the header."""
+        if not self.cluster:
+            return f"none ({self.cluster_unavailable})"
+        words = getattr(self.cluster, "credential_words", None)
+        return f"{self.cluster.label} ({words()})" if words else self.cluster.label
+
     def refresh_views(self) -> None:
         try:
             self._refresh_views()
@@ -360,7 +368,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         board = self.view(BreakerBoard)
         self.view(StatusLine).show(
             source=self.source.label,
-            cluster=self.cluster.label if self.cluster else f"none ({self.cluster_unavailable})",
+            cluster=self._cluster_words(),
             last_good=self.poll_state.last_good_at,
             now=now,
             stale_reason=stale,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from console import secrets
+
 FILE_PREFIX, FILE_SUFFIX = "incident-", ".jsonl"
 #: `side-<incident>.pid-<pid>.jsonl`: the actions a console took while it
 #: followed another console's journal (a file is written by one console only).
@@ -87,6 +89,7 @@ _SCRUBS = (
 def scrub_text(text: str) -> str:
     """Mask what looks like a credential. The sources mask already: this is the
     journal's own guard, since a journal file outlives the session."""
+    text = secrets.redact(text)  # every token obtained so far, refreshed ones too
     for pattern, repl in _SCRUBS:
         text = pattern.sub(repl, text)
     return text

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
-from console import mitigations
+from console import mitigations, secrets
 from console.incident import (
     RESPONSE_TIMES_S, alert_time, current_text, first, start_time, without_moved,
 )
@@ -560,4 +560,5 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
     if p["journal_problems"]:
         lines += ["", "---", "", "Journal problems (lines skipped when reading it):", ""]
         lines += [f"- {md_text(x)}" for x in p["journal_problems"]]
-    return "\n".join(visible(line) for line in lines) + "\n"
+    # Belt and braces: a token the session obtained is never exported.
+    return secrets.redact("\n".join(visible(line) for line in lines) + "\n")

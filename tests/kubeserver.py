@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
-__all__ = ["KubeServer", "Recorded", "strategic_merge", "merge_patch", "json_patch"]
+__all__ = ["KubeServer", "Recorded", "TokenAuthority", "strategic_merge", "merge_patch", "json_patch"]
 
 SERVER_VERSION = "v1.32.4"
 
@@ -341,6 +341,8 @@ class Recorded:
     body: bytes
     status: int | None = None
     raw_path: str = ""
+    token: str | None = None  # the bearer token it carried
+    token_live: bool | None = None  # whether the token authority accepted it
 
     @property
     def content_type(self) -> str:
@@ -375,6 +377,61 @@ class _Event:
     obj: dict = field(repr=False)
 
 
+class TokenAuthority:
+    """Short-lived bearer tokens, as an exec plugin gets them from a cloud.
+
+    `POST /_test/token` (what tests/execplugin.py calls) issues one that lives
+    `ttl` seconds; with `expiry` the answer states its expirationTimestamp,
+    without it the token simply stops working after `revoke_after` seconds.
+    Time is the wall clock plus `offset`: `advance(s)` moves it on, and the
+    console under test is given `now` as its clock, so a test can live
+    through token lifetimes without waiting for them.
+    """
+
+    def __init__(self, ttl: float = 20.0, *, expiry: bool = True,
+                 revoke_after: float | None = None) -> None:
+        self.ttl = ttl
+        self.expiry = expiry
+        self.revoke_after = revoke_after
+        self.offset = 0.0
+        self.fail_plugin = ""  # when set, the plugin fails with this on stderr
+        self.issued: dict[str, float] = {}  # token -> when it stops working
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    @staticmethod
+    def token_name(n: int) -> str:
+        """The n-th token issued (from 1): tests can plant it where it must not leak."""
+        return f"plugin-token-{n:04d}-{hashlib.sha1(str(n).encode()).hexdigest()[:16]}"
+
+    def issue(self) -> dict:
+        with self._lock:
+            self._n += 1
+            token = self.token_name(self._n)
+            now = self.now()
+            life = self.ttl if self.expiry else (self.revoke_after or self.ttl)
+            self.issued[token] = now + life
+        answer = {"token": token}
+        if self.expiry:
+            answer["expirationTimestamp"] = datetime.fromtimestamp(
+                now + self.ttl, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return answer
+
+    def revoke_all(self) -> None:
+        with self._lock:
+            self.issued = {t: 0.0 for t in self.issued}
+
+    def live(self, token: str | None) -> bool:
+        with self._lock:
+            return token is not None and self.issued.get(token, 0.0) > self.now()
+
+
 # --- the server ---------------------------------------------------------------------
 
 class KubeServer:
@@ -406,6 +463,13 @@ class KubeServer:
         self.host, self.port = self._httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
         self._threads: list[threading.Thread] = []
+        self.auth: TokenAuthority | None = None
+
+    def require_tokens(self, ttl: float = 20.0, *, expiry: bool = True,
+                       revoke_after: float | None = None) -> TokenAuthority:
+        """From now on accept only tokens the authority issued and still honours."""
+        self.auth = TokenAuthority(ttl, expiry=expiry, revoke_after=revoke_after)
+        return self.auth
 
     # lifecycle
     def start(self) -> "KubeServer":
@@ -482,13 +546,15 @@ class KubeServer:
 
     # kubeconfig
     def write_kubeconfig(self, path: str | Path, *, context: str = "test-ctx",
-                         namespace: str = "default", user: str = "test-user") -> Path:
-        """Write a kubeconfig (JSON, which is YAML) for this server; return its path."""
+                         namespace: str = "default", user: str = "test-user",
+                         exec_plugin: dict | None = None) -> Path:
+        """Write a kubeconfig (JSON, which is YAML) for this server; return its
+        path. `exec_plugin` is the user's `exec` stanza."""
         path = Path(path)
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": "test-cluster", "cluster": {"server": self.url}}],
-            "users": [{"name": user, "user": {}}],
+            "users": [{"name": user, "user": {"exec": exec_plugin} if exec_plugin else {}}],
             "contexts": [{"name": context, "context": {"cluster": "test-cluster",
                                                        "user": user, "namespace": namespace}}],
             "current-context": context,
@@ -1151,8 +1217,21 @@ def _handler_for(server: KubeServer):
             body = self.rfile.read(length) if length else b""
             rec = Recorded(self.command, url.path, query, dict(self.headers.items()), body,
                            raw_path=self.path)
+            if url.path == "/_test/token" and server.auth is not None:
+                if server.auth.fail_plugin:
+                    return self._send(403, {"error": server.auth.fail_plugin}, "application/json")
+                return self._send(200, server.auth.issue(), "application/json")
+            auth = self.headers.get("Authorization") or ""
+            if auth.startswith("Bearer "):
+                rec.token = auth[len("Bearer "):]
             with server._lock:
                 server.requests.append(rec)
+            if server.auth is not None:
+                rec.token_live = server.auth.live(rec.token)
+                if not rec.token_live:
+                    rec.status = 401
+                    return self._send(401, _status(401, "Unauthorized", "Unauthorized"),
+                                      "application/json")
             failure = server._injected(self.command, url.path)
             if failure is not None:
                 rec.status = failure.code

@@ -261,3 +261,32 @@ def test_hostile_name_stays_inside_the_flags_path(svc, server, name):
 def test_empty_name_is_refused(svc, server):
     assert error_of(lambda: svc.get_flag("")) == "a flag needs a name"
     assert server.requests == []
+
+
+def test_a_token_file_rotated_while_a_post_was_in_flight_is_read_again_once(tmp_path):
+    """The service answers 401 to the old token (it changed nothing): the
+    console reads the file again and sends once more, with the new token."""
+    from tests.flagserver import FlagServer
+
+    token_file = tmp_path / "token"
+    token_file.write_text("old-projected-token-1111")
+    server = FlagServer(token="old-projected-token-1111")
+    server.put("payment-api-integration", True)
+    handle = server._handle
+
+    def rotate_then_handle(h):
+        if h.command == "POST" and token_file.read_text() == "old-projected-token-1111":
+            token_file.write_text("new-projected-token-2222")  # as the kubelet rotates it
+            server.token = "new-projected-token-2222"
+        handle(h)
+
+    server._handle = rotate_then_handle
+    service = HttpFlagService(server.url, token_file=token_file, timeout=5)
+    try:
+        assert service.set_flag("payment-api-integration", False).enabled is False
+    finally:
+        service.close()
+        server.close()
+    posts = server.of("POST")
+    assert [p.headers.get("Authorization") for p in posts] == [
+        "Bearer old-projected-token-1111", "Bearer new-projected-token-2222"]

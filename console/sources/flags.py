@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from console import secrets as _secrets
 from console.model import Flag
 from console.sources.base import SourceError
 
@@ -30,6 +31,10 @@ if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) need
 FLAGS_PATH = "/api/v1/flags/"
 MASK = "***"
 _BODY_LIMIT = 200
+
+
+class _Unauthorized(SourceError):
+    """The flag service answered 401."""
 
 
 class HttpFlagService:
@@ -74,18 +79,24 @@ class HttpFlagService:
     def set_flag(self, name: str, enabled: bool) -> Flag:
         enabled = bool(enabled)
         token = self._token()
-        self._request(
-            "POST",
-            name,
-            json={"enabled": enabled},
-            headers={"Authorization": f"Bearer {token}"},
-            secrets=(token,),
-        )
+        try:
+            self._post(name, enabled, token)
+        except _Unauthorized:
+            # A 401 means the service changed nothing; a token file may have
+            # rotated meanwhile (a projected token): read it again, send once more.
+            fresh = self._token()
+            if fresh == token:
+                raise
+            self._post(name, enabled, fresh)
         flag = self.get_flag(name)
         if flag.enabled != enabled:
             still = "enabled" if flag.enabled else "disabled"
             raise SourceError(f"flag {name} still {still} after the change")
         return flag
+
+    def _post(self, name: str, enabled: bool, token: str) -> None:
+        self._request("POST", name, json={"enabled": enabled},
+                      headers={"Authorization": f"Bearer {token}"}, secrets=(token,))
 
     # --- For the operator ----------------------------------------------------------
 
@@ -141,6 +152,7 @@ class HttpFlagService:
             raise SourceError(
                 f"flag service token from {where} has characters an HTTP header cannot carry"
             )
+        _secrets.remember(value)  # masked in the journal and exports from now on
         return value
 
     def _request(
@@ -188,7 +200,7 @@ class HttpFlagService:
         if 200 <= status < 300:
             return response
         if status == 401:
-            raise SourceError("the flag service rejected the token (401)")
+            raise _Unauthorized("the flag service rejected the token (401)")
         if status == 403:
             raise SourceError(
                 "the flag service refused: the token may not change flags (403)"

@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
+from console import secrets as _secrets
 from console.errors import first_line
 from console.model import (
     EXIT_NOT_FOUND,
@@ -31,6 +34,7 @@ from console.model import (
     Revision,
 )
 from console.sources.base import SourceError, Unavailable
+from console.sources.kubecreds import CredentialState, ExecCredentials
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
@@ -208,7 +212,8 @@ class KubernetesCluster:
     """A ClusterSource over the Kubernetes API (blocking; call from workers)."""
 
     def __init__(self, *, kubeconfig: str | None = None, context: str | None = None,
-                 namespace: str | None = None, timeout: float = 5.0) -> None:
+                 namespace: str | None = None, timeout: float = 5.0,
+                 clock: Callable[[], float] | None = None) -> None:
         self.timeout = timeout
         self._secrets: list[str] = []
         paths, where = _kubeconfig_paths(kubeconfig)
@@ -223,6 +228,7 @@ class KubernetesCluster:
         from kubernetes.config.config_exception import ConfigException
 
         cfg = kclient.Configuration()
+        exec_spec, base_dir = None, ""
         if in_cluster:
             try:
                 kconfig.load_incluster_config(client_configuration=cfg)
@@ -251,8 +257,7 @@ class KubernetesCluster:
                     raise Unavailable(f"kubeconfig {where} has no current context; "
                                       "pick one with --context")
             try:
-                kconfig.load_kube_config(config_file=config_file, context=chosen["name"],
-                                         client_configuration=cfg, persist_config=False)
+                exec_spec, base_dir = self._load(kconfig, config_file, chosen["name"], cfg)
             except ConfigException as exc:
                 raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
                                   f"{where}: {first_line(exc)}") from None
@@ -263,6 +268,15 @@ class KubernetesCluster:
             default_ns = (chosen.get("context") or {}).get("namespace") or "default"
         self.namespace = namespace or default_ns
         self.server = _public_url(cfg.host or "")
+        self._creds: ExecCredentials | None = None
+        self._used = threading.local()  # the token this thread's request carried
+        self._static_source = _static_source(cfg, in_cluster)
+        if exec_spec is not None:
+            self._creds = ExecCredentials(self.label, exec_spec, base_dir=base_dir,
+                                          server=cfg.host or "", clock=clock or time.time)
+            # The client asks for the token only when this key exists.
+            cfg.api_key["BearerToken"] = "Bearer not-fetched-yet"
+            cfg.refresh_api_key_hook = self._fill_token
         self.verify_tls = bool(cfg.verify_ssl)  # as the kubeconfig says
         self._remember_secrets(cfg)
 
@@ -275,6 +289,66 @@ class KubernetesCluster:
         self._apps = kclient.AppsV1Api(self._client)
         self._core = kclient.CoreV1Api(self._client)
         self._api_exception = kclient.ApiException
+
+    @staticmethod
+    def _load(kconfig: Any, config_file: str, context: str, cfg: Any) -> tuple[dict | None, str]:
+        """Load the context into `cfg` as the client would, except an exec
+        plugin: that is taken out and run by ExecCredentials. Returns the
+        plugin's spec (or None) and the directory of the file that named it."""
+        from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+        merger = KubeConfigMerger(config_file)
+        merged = merger.config
+        if merged is None:
+            raise kconfig.config_exception.ConfigException("Invalid kube-config")
+        contexts = {c.value.get("name"): c.value for c in merged.value.get("contexts") or []}
+        user_name = ((contexts.get(context) or {}).get("context") or {}).get("user")
+        spec, base_dir = None, ""
+        for node in merged.value.get("users") or []:
+            user = node.value.get("user") or {}
+            # The client's order: an auth-provider or a token wins over exec.
+            if (node.value.get("name") == user_name and isinstance(user, dict)
+                    and "exec" in user and not ({"auth-provider", "token", "tokenFile"}
+                                                & set(user))):
+                spec = dict(user.pop("exec") or {})
+                base_dir = os.path.dirname(os.path.abspath(node.path)) if node.path else ""
+        loader = KubeConfigLoader(config_dict=merged, config_base_path=None,
+                                  active_context=context)
+        loader.load_and_set(cfg)
+        return spec, base_dir
+
+    def _fill_token(self, cfg: Any) -> None:
+        """The client's hook before every request (HTTP and the exec
+        WebSocket alike): put the current token in."""
+        assert self._creds is not None
+        token = self._creds.token()
+        self._used.token = token
+        cfg.api_key["BearerToken"] = f"Bearer {token}"
+
+    def credential_state(self) -> CredentialState:
+        """Where this context's credentials come from and how they stand."""
+        if self._creds is not None:
+            return self._creds.state()
+        return CredentialState(self.label, self._static_source)
+
+    def credential_words(self) -> str:
+        """The credential state in a few words, e.g. 'exec plugin "aws", expires in 14 m'."""
+        state = self.credential_state()
+        return state.words(self._creds.now() if self._creds else time.time())
+
+    def _refused(self) -> bool:
+        """A 401 came back: True when running the plugin again may cure it."""
+        if self._creds is None:
+            return False
+        self._creds.rejected(getattr(self._used, "token", None))
+        return True
+
+    def _unauthorized(self, retried: bool) -> str:
+        if self._creds is not None and retried:
+            self._creds.failed("the cluster refused a new token")
+            return (f'unauthorized: the cluster rejected the credentials of context '
+                    f'"{self.label}" even with a new token from {self._creds.source}')
+        return f'unauthorized: the cluster rejected the credentials of context "{self.label}"'
 
     def __repr__(self) -> str:
         return (f"KubernetesCluster(context={self.label!r}, namespace={self.namespace!r}, "
@@ -352,12 +426,20 @@ class KubernetesCluster:
     def _exec(self, namespace: str, pod: str, command: list[str], timeout: float) -> ExecResult:
         from kubernetes.stream import stream
 
-        try:
-            ws = stream(self._core.connect_get_namespaced_pod_exec, pod, namespace,
-                        command=command, stdin=False, stdout=True, stderr=True, tty=False,
-                        _preload_content=False, _request_timeout=timeout)
-        except self._api_exception as exc:
-            raise SourceError(self._scrub(self._exec_refused(exc, namespace, pod))) from None
+        for retried in (False, True):
+            try:
+                ws = stream(self._core.connect_get_namespaced_pod_exec, pod, namespace,
+                            command=command, stdin=False, stdout=True, stderr=True, tty=False,
+                            _preload_content=False, _request_timeout=timeout)
+                break
+            except self._api_exception as exc:
+                # Refused at the handshake: the command never ran, so once more.
+                unauthorized = _handshake_status(exc) == 401
+                if unauthorized and not retried and self._refused():
+                    continue
+                words = (self._unauthorized(retried) if unauthorized
+                         else self._exec_refused(exc, namespace, pod))
+                raise SourceError(self._scrub(words)) from None
         try:
             ws.run_forever(timeout=timeout)
             finished = not ws.is_open()
@@ -444,17 +526,25 @@ class KubernetesCluster:
         """Run one API call for its raw body; every failure becomes a SourceError."""
         import urllib3.exceptions as u3
 
-        try:
-            response = call(_preload_content=False, _request_timeout=self.timeout)
+        for retried in (False, True):
             try:
-                return response.data
-            finally:
-                response.release_conn()
-        except self._api_exception as exc:
-            message = self._api_message(exc, verb, resource, namespace, name)
-        except (u3.HTTPError, OSError) as exc:
-            message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
-        raise SourceError(self._scrub(message)) from None
+                response = call(_preload_content=False, _request_timeout=self.timeout)
+                try:
+                    return response.data
+                finally:
+                    response.release_conn()
+            except self._api_exception as exc:
+                # A 401 is answered before admission or storage: the API server
+                # applied nothing, so sending the same request again once with
+                # a new token is safe, for a PATCH too.
+                if exc.status == 401 and not retried and self._refused():
+                    continue
+                message = (self._unauthorized(retried) if exc.status == 401 else
+                           self._api_message(exc, verb, resource, namespace, name))
+            except (u3.HTTPError, OSError) as exc:
+                message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
+            raise SourceError(self._scrub(message)) from None
+        raise AssertionError("unreachable")
 
     def _api_message(self, exc: Any, verb: str, resource: tuple[str, str], namespace: str,
                      name: str | None) -> str:
@@ -526,11 +616,38 @@ class KubernetesCluster:
             if value and attr == "password":
                 secrets.append(str(value))
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        for secret in self._secrets:
+            _secrets.remember(secret)
 
     def _scrub(self, message: str) -> str:
         for secret in self._secrets:
             message = message.replace(secret, "<redacted>")
-        return message
+        return _secrets.redact(message)  # tokens the plugin gave, refreshed ones too
+
+
+def _handshake_status(exc: BaseException) -> int | None:
+    """The HTTP status a refused WebSocket handshake answered, if any."""
+    node: BaseException | None = exc
+    for _ in range(10):
+        if node is None:
+            return None
+        code = getattr(node, "status_code", None)
+        if isinstance(code, int):
+            return code
+        node = node.__cause__ or node.__context__
+    return None
+
+
+def _static_source(cfg: Any, in_cluster: bool) -> str:
+    if in_cluster:
+        return "service account token"
+    if (getattr(cfg, "api_key", None) or {}).get("BearerToken"):
+        return "token"
+    if getattr(cfg, "cert_file", None):
+        return "client certificate"
+    if getattr(cfg, "username", None):
+        return "password"
+    return "none"
 
 
 def _status_of(exc: Any) -> tuple[str, str]:

@@ -20,6 +20,7 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from console import secrets
 from console.sources.base import SourceError
 from console.sources.profiles import ConfigError
 from console.sources.promauth import PrometheusAuth
@@ -140,6 +141,7 @@ class PromClient:
         """Note a secret to redact from messages (the last few: files rotate)."""
         if secret and secret not in self._secrets:
             self._secrets = [*self._secrets[-7:], secret]
+            secrets.remember(secret)  # masked in the journal and exports too
         return secret
 
     def _basic_header(self) -> str:

@@ -1,0 +1,161 @@
+"""Credentials that expire mid-incident: cbconsole runs the kubeconfig's exec
+plugin itself, against the Kubernetes API test server accepting only the
+short-lived tokens of the plugin the tests ship (tests/execplugin.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from console.sources.base import SourceError
+from console.sources.kube import KubernetesCluster
+from tests.kubeserver import KubeServer
+
+PLUGIN = Path(__file__).with_name("execplugin.py")
+
+
+class Plugin:
+    """The exec plugin's kubeconfig stanza and the log of its runs."""
+
+    def __init__(self, server: KubeServer, tmp_path: Path) -> None:
+        self.log = tmp_path / "plugin-runs.jsonl"
+        self.log.touch()
+        self.spec = {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": str(PLUGIN),
+            "args": ["--region", "test"], "interactiveMode": "IfAvailable",
+            "env": [{"name": "KS_URL", "value": server.url},
+                    {"name": "KS_LOG", "value": str(self.log)}],
+        }
+
+    def runs(self) -> list[dict]:
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def kube():
+    with KubeServer() as server:
+        server.add_deployment("api", "shop", replicas=2)
+        yield server
+
+
+def connect(kube: KubeServer, tmp_path: Path, **auth) -> tuple[KubernetesCluster, Plugin]:
+    authority = kube.require_tokens(**auth)
+    plugin = Plugin(kube, tmp_path)
+    cfg = kube.write_kubeconfig(tmp_path / "kc", namespace="shop", context="hidden",
+                                exec_plugin=plugin.spec)
+    cluster = KubernetesCluster(kubeconfig=str(cfg), timeout=5, clock=authority.now)
+    return cluster, plugin
+
+
+def api_requests(kube: KubeServer) -> list:
+    return [r for r in kube.requests_for() if r.path.startswith(("/api/", "/apis/"))]
+
+
+def test_20s_tokens_run_the_plugin_once_per_token_life_never_interactive(kube, tmp_path):
+    cluster, plugin = connect(kube, tmp_path, ttl=20)
+    try:
+        for _ in range(50):  # 80 s of the authority's time, a read every 1.6 s
+            assert cluster.deployment("shop", "api").name == "api"
+            kube.auth.advance(1.6)
+    finally:
+        cluster.close()
+    sent = api_requests(kube)
+    assert len(sent) == 50
+    assert all(r.token_live for r in sent), [r for r in sent if not r.token_live]
+    runs = plugin.runs()
+    # A token is renewed a few seconds before it expires: 80 s / ~15 s.
+    assert 4 <= len(runs) <= 7, len(runs)
+    assert all(run["info"]["spec"]["interactive"] is False for run in runs)
+    assert not any(run["stdin_tty"] or run["stdin_open"] for run in runs)
+
+
+def test_no_expiry_and_a_revocation_the_next_read_runs_the_plugin_and_succeeds(kube, tmp_path):
+    cluster, plugin = connect(kube, tmp_path, ttl=20, expiry=False, revoke_after=30)
+    try:
+        cluster.deployment("shop", "api")
+        kube.auth.advance(31)  # revoked; the client had no expiry to go by
+        assert len(cluster.pods("shop", "api")) == 2
+    finally:
+        cluster.close()
+    assert len(plugin.runs()) == 2
+    statuses = [r.status for r in api_requests(kube)]
+    assert statuses == [200, 401, 200, 200], statuses
+
+
+def test_a_refused_fresh_token_is_an_error_naming_context_and_plugin(kube, tmp_path):
+    cluster, plugin = connect(kube, tmp_path, ttl=20, expiry=False, revoke_after=-1)
+    try:
+        with pytest.raises(SourceError) as caught:
+            cluster.deployment("shop", "api")
+    finally:
+        cluster.close()
+    words = str(caught.value)
+    assert 'context "hidden"' in words and 'exec plugin "execplugin.py"' in words, words
+    assert "plugin-token" not in words
+    assert len(api_requests(kube)) == 2  # sent again once, not more
+    assert len(plugin.runs()) == 2
+
+
+def test_a_failing_plugin_is_a_plain_error(kube, tmp_path):
+    cluster, plugin = connect(kube, tmp_path, ttl=20)
+    kube.auth.fail_plugin = "the refresh token has expired"
+    try:
+        with pytest.raises(SourceError) as caught:
+            cluster.deployment("shop", "api")
+        state = cluster.credential_state()
+    finally:
+        cluster.close()
+    words = str(caught.value)
+    assert words.startswith('credentials of context "hidden": exec plugin "execplugin.py" '
+                            "failed (exit 1): error: login failed: the refresh token has expired")
+    assert "Traceback" not in words
+    assert "failed (exit 1)" in state.words(0)
+    assert api_requests(kube) == []
+
+
+def test_pod_exec_and_log_read_after_a_refresh(kube, tmp_path):
+    pod = kube.pods("shop", "api")[0]["metadata"]["name"]
+    kube.set_log("shop", pod, "one\ntwo\n")
+    cluster, plugin = connect(kube, tmp_path, ttl=20)
+    try:
+        assert cluster.logs("shop", pod) == ["one", "two"]
+        kube.auth.advance(25)  # the first token has expired
+        assert cluster.exec_in_pod("shop", pod, ["true"]).exit_code == 0
+        assert cluster.logs("shop", pod) == ["one", "two"]
+        kube.auth.revoke_all()  # and now revoked early: exec sees a 401 first
+        assert cluster.exec_in_pod("shop", pod, ["true"]).exit_code == 0
+        kube.auth.revoke_all()
+        assert cluster.logs("shop", pod) == ["one", "two"]
+    finally:
+        cluster.close()
+    accepted = [r for r in api_requests(kube) if r.status != 401]
+    assert len(accepted) == 5 and all(r.token_live for r in accepted)
+    assert len(plugin.runs()) == 4
+
+
+def test_with_a_terminal_the_plugin_still_gets_no_terminal(kube, tmp_path):
+    """The console runs with stdout a TTY; the plugin must not see it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    kube.require_tokens(ttl=600)
+    plugin = Plugin(kube, tmp_path)
+    cfg = kube.write_kubeconfig(tmp_path / "kc", namespace="shop", exec_plugin=plugin.spec)
+    child = ("import sys; from console.sources.kube import KubernetesCluster as K; "
+             f"print(K(kubeconfig={str(cfg)!r}, timeout=5).deployment('shop', 'api').name)")
+    main, sub = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-c", child], stdin=sub, stdout=sub, stderr=sub,
+                              cwd=Path(__file__).parent.parent, timeout=60, check=False)
+    finally:
+        os.close(sub)
+        os.close(main)
+    assert done.returncode == 0
+    runs = plugin.runs()
+    assert len(runs) == 1
+    assert runs[0]["info"]["spec"]["interactive"] is False
+    assert not runs[0]["stdin_tty"]
