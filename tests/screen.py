@@ -81,10 +81,18 @@ def wait_until_sync(condition: Callable[[], object], what: str,
         time.sleep(0.01)
 
 
+def toasts_text(app) -> str:
+    """The text of the toasts on screen, as drawn, line by line."""
+    return "\n".join(
+        "".join(s.text for s in t.render_line(y)).rstrip()
+        for t in app.screen.query("Toast") for y in range(t.size.height))
+
+
 def keep_notifications(app) -> list[str]:
-    """Every notification's text, kept for the test to read: a toast times
-    out in real time, and on a loaded machine it may be gone before a test
-    looks at the screen. The toasts themselves stay up until the test ends."""
+    """Every notification's message as the app was asked to show it, kept
+    for the test to read: a toast times out in real time, and on a loaded
+    machine it may be gone before a test looks. The toasts themselves stay
+    on screen until the test ends (toasts_text reads them as drawn)."""
     shown: list[str] = []
     notify = app.notify
 
