@@ -46,7 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--poll", type=positive_seconds, metavar="SECONDS", help="poll interval (default 2)"
     )
-    parser.add_argument("--config", type=Path, metavar="FILE", help="config file (TOML)")
+    config = parser.add_mutually_exclusive_group()
+    config.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="config file (TOML; default ~/.config/cbconsole/config.toml, or $CBCONSOLE_CONFIG)",
+    )
+    config.add_argument(
+        "--no-config", action="store_true",
+        help="read no config file (flags and CBCONSOLE_* variables still apply)",
+    )
     parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
     parser.add_argument("--namespace", metavar="NS", help="Kubernetes namespace (default: the context's)")
     parser.add_argument("--profile", choices=PROFILES, help="breaker metric profile (default runbook)")
@@ -86,6 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The config key each flag sets: a bad value is blamed on the flag.
+FLAG_NAMES = {
+    "poll_interval_s": "--poll",
+    "read_only": "--read-only",
+    "dry_run": "--dry-run",
+    "incident.timezone": "--tz",
+    "flags.url": "--flags-url",
+    "flags.token_file": "--flags-token-file",
+    "prometheus.url": "--prometheus",
+    "prometheus.profile": "--profile",
+    "prometheus.backfill_minutes": "--backfill-minutes",
+    "prometheus.alert_name": "--alert-name",
+    "prometheus.auth.bearer_token_file": "--prometheus-token-file",
+    "prometheus.auth.username": "--prometheus-user",
+    "prometheus.auth.ca_file": "--prometheus-ca",
+    "prometheus.auth.insecure_skip_verify": "--prometheus-insecure",
+}
+
+
 def _overrides(args: argparse.Namespace) -> dict:
     auth = {
         "bearer_token_file": args.prometheus_token_file,
@@ -114,15 +141,15 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def connect_cluster(context: str | None, namespace: str | None):
-    """(cluster, "") or (None, why not): the board works without a cluster and
-    says why its cluster features are unavailable."""
+    """(cluster, "") or (None, the error saying why not): the board works
+    without a cluster and says why its cluster features are unavailable."""
     from console.sources.base import SourceError
     from console.sources.kube import KubernetesCluster
 
     try:
         return KubernetesCluster(context=context, namespace=namespace), ""
     except SourceError as error:
-        return None, str(error)
+        return None, error
 
 
 def connect_flags(config):
@@ -196,8 +223,16 @@ def _build_app(args):
     """(the app, its tracker) or (None, None) after saying why on stderr."""
     from console.config import ConfigFileError, load_config
 
+    from console.sources.base import SourceError
+
+    if args.demo and (args.context or args.namespace):
+        flag = "--context" if args.context else "--namespace"
+        print(f"cbconsole: {flag} is for a real cluster; --demo runs its own simulated one "
+              f"(drop {flag}, or use --prometheus URL)", file=sys.stderr)
+        return None, None
     try:
-        config = load_config(args.config, overrides=_overrides(args))
+        config = load_config(args.config, overrides=_overrides(args), flag_names=FLAG_NAMES,
+                             no_file=args.no_config)
     except ConfigFileError as error:
         print(f"cbconsole: {error}", file=sys.stderr)
         return None, None
@@ -228,12 +263,20 @@ def _build_app(args):
                 timeout=config.prometheus.timeout_s,
                 show_infrastructure=config.prometheus.show_infrastructure,
             )
-        except (ConfigFileError, ValueError) as error:
+        except (ConfigFileError, SourceError, ValueError) as error:
             print(f"cbconsole: {error}", file=sys.stderr)
             return None, None
+        from console.sources.kube import ContextNotFound
         from console.sources.probe import HttpProbe
 
         cluster, cluster_unavailable = connect_cluster(args.context, args.namespace)
+        if isinstance(cluster_unavailable, ContextNotFound):
+            # A context asked for by name and absent is a typo: say so now
+            # rather than open a console without its cluster.
+            print(f"cbconsole: --context {cluster_unavailable} (pick one of them, or drop "
+                  "--context for the current one)", file=sys.stderr)
+            return None, None
+        cluster_unavailable = str(cluster_unavailable)
         flags, flags_unavailable = connect_flags(config)
         probe = HttpProbe(timeout=config.health_timeout_s)
         service_map = config.service_map(getattr(cluster, "namespace", None) or "default")

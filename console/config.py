@@ -4,8 +4,12 @@ the one before. Secrets are never values here, only where to read them."""
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
+import types
+import typing
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +20,7 @@ from console.model import DEFAULT_RECOVERY_TIMEOUT_S
 from console.paths import config_file
 from console.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
 from console.sources.promauth import PrometheusAuth
+from console.urls import check_url
 
 TOKEN_ENV = "CBCONSOLE_PROMETHEUS_TOKEN"
 FLAGS_TOKEN_ENV = "CBCONSOLE_FLAGS_TOKEN"
@@ -42,6 +47,11 @@ class PrometheusConfig(_Strict):
     # Istio's own clusters (BlackHoleCluster, xds-grpc, inbound|…) as board rows.
     show_infrastructure: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return check_url(value)
+
 
 class FlagsConfig(_Strict):
     """The feature-flag service (runbook Option 4). The admin token is read
@@ -53,6 +63,11 @@ class FlagsConfig(_Strict):
     ca_file: Path | None = None
     insecure_skip_verify: bool = False
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return check_url(value)
 
 
 class IncidentConfig(_Strict):
@@ -157,16 +172,20 @@ def _merge(base: dict, override: Mapping) -> dict:
     return out
 
 
+# Each environment variable and the config key it sets.
+ENV_KEYS = {
+    "CBCONSOLE_PROMETHEUS_URL": "prometheus.url",
+    "CBCONSOLE_PROFILE": "prometheus.profile",
+    "CBCONSOLE_POLL": "poll_interval_s",
+    "CBCONSOLE_FLAGS_URL": "flags.url",
+}
+
+
 def _env_layer(env: Mapping[str, str]) -> dict:
-    layer: dict = {"prometheus": {}}
-    if "CBCONSOLE_PROMETHEUS_URL" in env:
-        layer["prometheus"]["url"] = env["CBCONSOLE_PROMETHEUS_URL"]
-    if "CBCONSOLE_PROFILE" in env:
-        layer["prometheus"]["profile"] = env["CBCONSOLE_PROFILE"]
-    if "CBCONSOLE_POLL" in env:
-        layer["poll_interval_s"] = env["CBCONSOLE_POLL"]
-    if "CBCONSOLE_FLAGS_URL" in env:
-        layer["flags"] = {"url": env["CBCONSOLE_FLAGS_URL"]}
+    layer: dict = {}
+    for name, key in ENV_KEYS.items():
+        if name in env:
+            _set(layer, key.split("."), env[name])
     # These only ever switch safety on: a stray variable cannot switch off
     # a read-only the config file asked for.
     for name in ("READ_ONLY", "DRY_RUN"):
@@ -175,35 +194,169 @@ def _env_layer(env: Mapping[str, str]) -> dict:
     return layer
 
 
+def _set(tree: dict, path: list[str], value) -> None:
+    for key in path[:-1]:
+        tree = tree.setdefault(key, {})
+    tree[path[-1]] = value
+
+
+def _get(tree: Mapping, path: tuple):
+    for key in path:
+        if not isinstance(tree, Mapping) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
 def load_config(
     path: Path | None = None,
     *,
     overrides: Mapping | None = None,
     env: Mapping[str, str] | None = None,
+    flag_names: Mapping[str, str] | None = None,
+    no_file: bool = False,
 ) -> Config:
     """The merged config. A file named with --config must exist; the default
-    one may be absent."""
+    one may be absent; `no_file` (--no-config) reads none. `flag_names` maps a
+    key ("incident.timezone") to the flag that set it ("--tz"), so a bad value
+    is blamed on where it came from: the flag, the variable or the file."""
     env = os.environ if env is None else env
     explicit = path is not None or "CBCONSOLE_CONFIG" in env
     if path is None:
         path = Path(env["CBCONSOLE_CONFIG"]) if "CBCONSOLE_CONFIG" in env else config_file()
     data: dict = {}
+    text = ""
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        if not no_file:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            data = tomllib.loads(text)
     except FileNotFoundError:
         if explicit:
-            raise ConfigFileError(f"config file {path}: not found") from None
+            raise ConfigFileError(f"config file {path}: not found{NO_CONFIG_HINT}") from None
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigFileError(f"config file {path}: {error}") from None
-    data = _merge(_merge(data, _env_layer(env)), overrides or {})
+        raise ConfigFileError(f"config file {path}: {error}{NO_CONFIG_HINT}") from None
+    env_layer = _env_layer(env)
+    data = _merge(_merge(data, env_layer), overrides or {})
     auth = data.setdefault("prometheus", {}).setdefault("auth", {})
     if TOKEN_ENV in env and not any(k.startswith(("bearer", "password", "username")) for k in auth):
         auth["bearer_token_env"] = TOKEN_ENV
     try:
         return Config.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigFileError(f"config ({path}): {problems}") from None
+        sources = _Sources(path, text, env_layer, overrides or {}, flag_names or {})
+        problems = [sources.describe(e) for e in error.errors()]
+        if any(p.startswith("config file") for p in problems):
+            problems[-1] += NO_CONFIG_HINT
+        raise ConfigFileError("\n  ".join(problems)) from None
+
+
+NO_CONFIG_HINT = " (or start without a config file: --no-config)"
+
+
+class _Sources:
+    """Says where a bad value came from: a flag, a variable, or the file
+    (with its line)."""
+
+    def __init__(self, path, text, env_layer, overrides, flag_names) -> None:
+        self.path, self.text = path, text
+        self.env_layer, self.overrides, self.flag_names = env_layer, overrides, flag_names
+
+    def describe(self, error: dict) -> str:
+        loc = tuple(str(p) for p in error["loc"])
+        key = ".".join(loc) or "config"
+        if error["type"] == "extra_forbidden":
+            return self._in_file(loc, f"unknown key {key}{_did_you_mean(loc)}")
+        what = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+        for depth in range(len(loc), 0, -1):
+            dotted = ".".join(loc[:depth])
+            if _is_value(_get(self.overrides, loc[:depth])):
+                return f"{self.flag_names.get(dotted, dotted)}: {what}"
+            if _is_value(_get(self.env_layer, loc[:depth])):
+                name = next((n for n, k in ENV_KEYS.items() if k == dotted), dotted)
+                return f"{name}: {what}"
+        return self._in_file(loc, f"{key}: {what}")
+
+    def _in_file(self, loc: tuple[str, ...], why: str) -> str:
+        if not self.text:
+            return why
+        line = line_of(self.text, loc)
+        return f"config file {self.path}{f', line {line}' if line else ''}: {why}"
+
+
+def _is_value(value) -> bool:
+    return value is not None and not isinstance(value, Mapping)
+
+
+def _did_you_mean(loc: tuple[str, ...]) -> str:
+    """ ": did you mean prometheus.profile?" for a key that is not one: the
+    nearest key of the same table, else the same key in another table."""
+    keys = _keys(Config)
+    table, name = loc[:-1], loc[-1]
+    siblings = [k[-1] for k in keys if len(k) == len(loc)
+                and all(p in ("*", t) for p, t in zip(k, table))]
+    near = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
+    if near:
+        return f": did you mean {'.'.join((*table, near[0]))}?"
+    elsewhere = [".".join(k).replace("*", "NAME") for k in keys if k[-1] == name]
+    return f": did you mean {' or '.join(elsewhere)}?" if elsewhere else ""
+
+
+def _keys(model, prefix: tuple = ()) -> list[tuple[str, ...]]:
+    """Every key path of a model; "*" for a table's own names (services.*)."""
+    out = []
+    for name, field in model.model_fields.items():
+        path = (*prefix, name)
+        out.append(path)
+        inner = _model_in(field.annotation)
+        if inner is not None:
+            out += _keys(inner, path)
+        elif typing.get_origin(field.annotation) is dict:
+            value = _model_in(typing.get_args(field.annotation)[1])
+            if value is not None:
+                out += _keys(value, (*path, "*"))
+    return out
+
+
+def _model_in(annotation):
+    """The pydantic model of a field typed `Model` or `Model | None`."""
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
+        annotation,)
+    return next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
+
+
+_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?")
+_KEY = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)"
+                  r"(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=")
+_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)")
+
+
+def line_of(text: str, loc: tuple[str, ...]) -> int | None:
+    """The line of key `loc` in the TOML text: the key inside its table, else
+    the nearest enclosing table or key (the value may be inline)."""
+    table: tuple[str, ...] = ()
+    best, best_depth = None, 0
+    in_string = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.count('"""') % 2 or line.count("'''") % 2:
+            in_string = not in_string
+            continue
+        if in_string:
+            continue
+        header = _HEADER.match(line)
+        key = None if header else _KEY.match(line)
+        if header:
+            table = _parts(header.group(1))
+            path = table
+        elif key:
+            path = (*table, *_parts(key.group(1)))
+        else:
+            continue
+        if path == loc:
+            return number
+        if len(path) > best_depth and loc[:len(path)] == path:
+            best, best_depth = number, len(path)
+    return best
+
+
+def _parts(dotted: str) -> tuple[str, ...]:
+    return tuple(next(g for g in m.groups() if g is not None) for m in _PART.finditer(dotted))

@@ -19,6 +19,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from console.kube_ops import env_prefix
+from console.urls import check_url
 
 DEFAULT_CALLER = "api"  # the runbook's deployment/api
 DEFAULT_FALLBACK_MODE = "mock"
@@ -90,6 +91,11 @@ class ServiceEntry(BaseModel):
         for item in value:
             parse_dependency(item)
         return value
+
+    @field_validator("health_url", "smoke_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return check_url(value)
 
     @field_validator("env_prefix")
     @classmethod

@@ -4,7 +4,7 @@ snapshot tests are both made from these, so they show the same thing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import shutil
 import tempfile
@@ -58,6 +58,39 @@ def journal_dir(scene: Scene) -> Path:
     return path
 
 
+# Longer than any scene runs in real time: a toast leaves only when the
+# scene's clock says so (SceneToasts.expire), never because the machine was slow.
+NEVER_S = 24 * 3600.0
+
+
+class SceneToasts:
+    """Notifications on the scene's clock: each toast lives its timeout in
+    demo time, so a shot shows the same toasts on a fast or a loaded machine."""
+
+    def __init__(self, app: CBConsoleApp, clock: FakeClock) -> None:
+        self.app, self.clock = app, clock
+        self.notify = app.notify
+        self.live: list[tuple[datetime, str, dict]] = []
+        app.notify = self._notify  # every notify of the app, from any thread, comes here
+
+    def _notify(self, message: str, *, timeout: float | None = None, **kwargs) -> None:
+        seconds = self.app.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        self.live.append((self.clock() + timedelta(seconds=seconds), message, kwargs))
+        self.notify(message, timeout=NEVER_S, **kwargs)
+
+    def expire(self) -> None:
+        """Drop the toasts whose time is up on the scene's clock (public API
+        only: clear them all, then show the others again, in order)."""
+        now = self.clock()
+        live = [toast for toast in self.live if toast[0] > now]
+        if len(live) == len(self.live):
+            return
+        self.app.clear_notifications()
+        self.live = live
+        for _, message, kwargs in live:
+            self.notify(message, timeout=NEVER_S, **kwargs)
+
+
 def build(scene: Scene):
     """(app, run_before): the app on a frozen clock, and the steps that bring
     it to the scene: one poll every 2 s of demo time, then the selection."""
@@ -76,6 +109,7 @@ def build(scene: Scene):
         clock=clock,
         sleep=clock.advance,  # rollouts are watched on demo time
     )
+    toasts = SceneToasts(app, clock)
 
     async def run_before(pilot) -> None:
         await app.workers.wait_for_complete()
@@ -106,6 +140,7 @@ def build(scene: Scene):
                 for _ in range(3):
                     await app.workers.wait_for_complete()
                     await pilot.pause(0.05)
+                toasts.expire()  # a restart's watch moves the clock
 
         async def polls(seconds: float) -> None:
             for _ in range(int(seconds // POLL_S)):
@@ -113,6 +148,7 @@ def build(scene: Scene):
                 app.start_poll()
                 await app.workers.wait_for_complete()
                 await pilot.pause()
+                toasts.expire()
 
         await press(scene.keys)
         await polls(scene.after_s)

@@ -3,6 +3,9 @@ and toasts included, as the compositor hands it to the driver."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 # Bytes that act instead of showing: ESC (CSI/OSC sequences), BEL (ends an
 # OSC title), C1 CSI, NUL, backspace, CR, DEL, and the bidi override.
 ACTING = {
@@ -50,3 +53,52 @@ async def quiesce(app, pilot) -> None:
     for _ in range(3):
         await app.workers.wait_for_complete()
         await pilot.pause()
+
+
+# Generous: a loaded 2-core machine is slow, never wrong. A wait that passes
+# returns as soon as its event happens, so the deadline costs nothing then.
+DEADLINE_S = 30.0
+
+
+async def wait_until(pilot, condition: Callable[[], object], what: str,
+                     deadline_s: float = DEADLINE_S) -> None:
+    """Let the app run until `condition()` is true; fail naming `what` if it
+    is not by the deadline. Instead of a fixed pause before looking."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {deadline_s:g} s: {what}")
+        await pilot.pause(0.02)
+
+
+def wait_until_sync(condition: Callable[[], object], what: str,
+                    deadline_s: float = DEADLINE_S) -> None:
+    """wait_until for code without an app: servers, threads, processes."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {deadline_s:g} s: {what}")
+        time.sleep(0.01)
+
+
+def toasts_text(app) -> str:
+    """The text of the toasts on screen, as drawn, line by line."""
+    return "\n".join(
+        "".join(s.text for s in t.render_line(y)).rstrip()
+        for t in app.screen.query("Toast") for y in range(t.size.height))
+
+
+def keep_notifications(app) -> list[str]:
+    """Every notification's message as the app was asked to show it, kept
+    for the test to read: a toast times out in real time, and on a loaded
+    machine it may be gone before a test looks. The toasts themselves stay
+    on screen until the test ends (toasts_text reads them as drawn)."""
+    shown: list[str] = []
+    notify = app.notify
+
+    def keep(message, *, timeout=None, **kwargs):
+        shown.append(str(message))
+        notify(message, timeout=24 * 3600.0, **kwargs)
+
+    app.notify = keep
+    return shown

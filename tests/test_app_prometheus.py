@@ -4,7 +4,7 @@ console. This module runs its own Prometheus, since it kills it."""
 
 from __future__ import annotations
 
-import time
+from tests.screen import DEADLINE_S, wait_until
 
 import pytest
 
@@ -51,14 +51,25 @@ def row(board: BreakerBoard, needle: str) -> str:
     return next((line for line in rendered(board).splitlines() if needle in line), "")
 
 
-async def wait_for(pilot, check, timeout: float, what: str) -> float:
-    """Let the app run until check() holds; returns the seconds it took."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"no {what} within {timeout}s")
-        await pilot.pause(0.1)
-    return time.monotonic() - start
+async def wait_for(pilot, check, timeout: float, what: str) -> None:
+    """Let the app run until check() holds (a generous deadline: how long it
+    takes is the machine's business; how many polls it takes is the test's)."""
+    await wait_until(pilot, check, what, deadline_s=max(timeout, DEADLINE_S))
+
+
+def count_polls(source) -> list[int]:
+    """[polls finished]: the source's poll, counted."""
+    done = [0]
+    poll = source.poll
+
+    def counted():
+        try:
+            return poll()
+        finally:
+            done[0] += 1
+
+    source.poll = counted
+    return done
 
 
 @pytest.mark.parametrize(
@@ -72,19 +83,22 @@ async def wait_for(pilot, check, timeout: float, what: str) -> float:
 async def test_each_profile_shows_the_right_states_within_two_polls(fleet, profile, expected):
     _, backend = fleet
     interval = 1.0
-    app = CBConsoleApp(
-        PrometheusSource(backend.url, profile=profile, backfill_minutes=5), poll_interval=interval
-    )
+    source = PrometheusSource(backend.url, profile=profile, backfill_minutes=5)
+    polls = count_polls(source)
+    app = CBConsoleApp(source, poll_interval=interval)
     async with app.run_test(size=(140, 40)) as pilot:
         board = app.query_one(BreakerBoard)
+        polls_when_shown = []
 
         def shown():
-            return all(
-                all(word in row(board, svc) for word in words) for svc, words in expected.items()
-            )
+            if all(all(word in row(board, svc) for word in words)
+                   for svc, words in expected.items()):
+                polls_when_shown.append(polls[0])
+                return True
+            return False
 
-        took = await wait_for(pilot, shown, timeout=10, what=f"{profile} states")
-        assert took <= 2 * interval + 1.0, f"took {took:.1f}s"
+        await wait_for(pilot, shown, timeout=10, what=f"{profile} states")
+        assert polls_when_shown[0] <= 2, f"shown after {polls_when_shown[0]} polls"
         for svc, (word, split) in expected.items():
             line = row(board, svc)
             assert f"{word} " in line and split in line, line
@@ -96,19 +110,28 @@ async def test_each_profile_shows_the_right_states_within_two_polls(fleet, profi
 async def test_prometheus_killed_under_a_running_console(fleet):
     _, backend = fleet
     interval = 1.0
-    app = CBConsoleApp(
-        PrometheusSource(backend.url, profile="runbook", backfill_minutes=5), poll_interval=interval
-    )
+    source = PrometheusSource(backend.url, profile="runbook", backfill_minutes=5)
+    polls = count_polls(source)
+    app = CBConsoleApp(source, poll_interval=interval)
     async with app.run_test(size=(140, 40)) as pilot:
         board = app.query_one(BreakerBoard)
         status = app.query_one("#status")
         await wait_for(pilot, lambda: "OPEN" in row(board, "ui-pay"), 10, "first board")
 
         backend.kill()
-        took = await wait_for(pilot, lambda: "STALE" in rendered(status), 10, "STALE marker")
+        killed_at = polls[0]
+        polls_when_stale = []
+
+        def stale():
+            if "STALE" in rendered(status):
+                polls_when_stale.append(polls[0] - killed_at)
+                return True
+            return False
+
+        await wait_for(pilot, stale, 10, "STALE marker")
         # Stale means the last good poll is older than three intervals; the
         # poll in flight when the server died may have just succeeded.
-        assert took <= 4 * interval + 1.0, f"STALE after {took:.1f}s"
+        assert polls_when_stale[0] <= 5, f"STALE after {polls_when_stale[0]} polls"
         assert "connection refused" in rendered(status)
         assert board.has_class("-stale") and "OPEN" in row(board, "ui-pay")  # last data kept
 

@@ -12,6 +12,7 @@ from console.model import Alert
 from console.model import BreakerState as S
 from console.sources.base import SourceError
 from tests.fakes import ScriptedSource, clock, service
+from tests.screen import wait_until
 from widgets.board import BreakerBoard
 
 
@@ -196,13 +197,12 @@ async def test_help_lists_every_binding_and_closes():
     app, _, _ = make_app([service("a")])
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("question_mark")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: not app.screen.query(BreakerBoard), "the help screen")
         help_text = "\n".join(rendered_lines(app.screen.query_one("Static")))
         for key, what in (("q", "Quit"), ("/", "Filter"), ("p", "Poll now"), ("?", "Help")):
             assert what in help_text and key in help_text
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert app.screen.query(BreakerBoard)
+        await wait_until(pilot, lambda: app.screen.query(BreakerBoard), "the board back")
 
 
 async def test_q_quits():

@@ -194,12 +194,14 @@ def test_each_wire_fault_is_one_plain_source_error(proxy):
     assert source.poll().service("fx-pay").state == S.OPEN
     for mode, words in [("refuse", "unreachable: connection refused"), *FAULTS.items()]:
         proxy.set(mode)
-        started = time.monotonic()
+        before = len(proxy.requests())
         with pytest.raises(SourceError) as err:
             source.poll()
         assert str(err.value) == f"Prometheus at {proxy.url} {words}", mode
         assert err.value.__context__ is None and err.value.__cause__ is None
-        assert time.monotonic() - started < TIMEOUT + 1.0, mode  # no retry storm
+        # No retry storm: one request, and at most the one quick retry of a
+        # refused connection (counted, not timed: a loaded machine is slow).
+        assert len(proxy.requests()) - before <= 2, (mode, proxy.requests()[before:])
         proxy.clear()
         assert source.poll().service("fx-pay").state == S.OPEN, f"after {mode}"
 

@@ -29,7 +29,8 @@ from console.sources.kube import KubernetesCluster
 from tests.fakes import T0, ScriptedSource, clock, service
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
-from tests.screen import assert_inert, flat, line_with, quiesce, screen_text
+from tests.screen import (assert_inert, flat, keep_notifications, line_with, quiesce, screen_text,
+                          toasts_text)
 from widgets.board import BreakerBoard
 from widgets.confirm import ConfirmDialog
 
@@ -140,6 +141,7 @@ async def test_notifications_quote_hostile_names_literally(name):
     c = clock()
     source = ScriptedSource(c, [service(name, S.OPEN), service("ok-svc")])
     app = CBConsoleApp(source, poll_interval=3600, clock=c, mode=Mode.READ_ONLY)
+    keep_notifications(app)  # on screen until read, however slow the machine
     async with app.run_test(size=(160, 40), notifications=True) as pilot:
         await settle(app, pilot)
         select(app, name)
@@ -147,11 +149,8 @@ async def test_notifications_quote_hostile_names_literally(name):
         await settle(app, pilot)
         text = screen_text(app)
         assert_inert(text)
-        toasts = [t for t in app.screen.query("Toast")]
-        assert toasts, "no notification shown"
-        toast = " ".join(
-            "".join(s.text for y in range(t.size.height) for s in t.render_line(y))
-            for t in toasts)
+        toast = toasts_text(app)
+        assert toast, "no notification shown"
         assert "READ-ONLY" in toast
         # Literal, with its brackets: "[/]" and "[link=" are visible text.
         visible_name = (name.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
@@ -223,6 +222,7 @@ async def test_hostile_cluster_and_flag_text_in_diagnosis_dialogs_and_action_log
     app = CBConsoleApp(source, cluster=cluster, flags=flag_service, service_map=smap,
                        poll_interval=3600, clock=c)
     app.runner.verify_timeout_s = 0.2
+    keep_notifications(app)
     try:
         async with app.run_test(size=(200, 60), notifications=True) as pilot:
             await settle(app, pilot)
@@ -253,7 +253,7 @@ async def test_hostile_cluster_and_flag_text_in_diagnosis_dialogs_and_action_log
             text = screen_text(app)
             assert_inert(text, "the action log")
             assert "admission webhook: [bold red]x[/][link=http://evil]click[/link]" in flat(text)
-            toast = " ".join(str(n.message) for n in app._notifications)
+            toast = flat(toasts_text(app))  # as shown: escaped by the app
             assert "admission webhook: [bold red]x[/]" in toast and "\x1b" not in toast
 
             # The flag dialog shows the hostile flag name; the service's

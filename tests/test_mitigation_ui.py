@@ -21,6 +21,7 @@ from console.sources.probe import HttpProbe
 from tests.fakes import ScriptedSource, clock, service
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
+from tests.screen import keep_notifications, wait_until
 from widgets.confirm import ConfirmDialog
 
 TOKEN = "flag-admin-token-9f8e7d6c5b4a"
@@ -236,12 +237,9 @@ async def test_read_only_refuses_before_any_request(make_app, kube, flags, key):
     app = make_app(mode=Mode.READ_ONLY)
     async with app.run_test(size=(140, 40)) as pilot:
         # The diagnosis of the selected service reads the cluster by itself.
-        for _ in range(50):
-            await settle(app, pilot)
-            if "payment-api" in app.diagnoses:
-                break
-            await pilot.pause(0.1)
-        assert "payment-api" in app.diagnoses
+        await wait_until(pilot, lambda: "payment-api" in app.diagnoses,
+                         "the automatic diagnosis")
+        await settle(app, pilot)
         kube.clear()
         flags.requests.clear()
         await pilot.press(key)
@@ -267,16 +265,18 @@ async def test_dry_run_shows_the_dialog_and_sends_nothing(make_app, kube, flags,
 async def test_second_press_while_in_flight_only_says_so(make_app, kube, flags):
     kube.auto_step = False  # the rollout never progresses: the restart stays in flight
     app = make_app()
+    shown = keep_notifications(app)
     async with app.run_test(size=(140, 40)) as pilot:
         await dialog(app, pilot, "r")
         await pilot.press("y")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: len(kube.requests_for("PATCH")) == 1, "the restart sent")
         assert ("restart", "payment-api") in app.in_flight
         await pilot.press("r")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: any("already in progress" in m for m in shown),
+                         "the second press answered")
+        await settle(app, pilot)
         assert not isinstance(app.screen, ConfirmDialog)
         assert len(kube.requests_for("PATCH")) == 1
-        assert any("already in progress" in str(n.message) for n in app._notifications)
         app.runner.rollout_timeout_s = 0  # let the watch end so the test can
         kube.auto_step = True
 

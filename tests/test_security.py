@@ -34,7 +34,7 @@ from console.sources.promimpact import prometheus_details
 from tests.fakes import ScriptedSource, clock, service
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
-from tests.screen import flat, quiesce, screen_lines, screen_text
+from tests.screen import flat, keep_notifications, quiesce, screen_lines, screen_text
 from widgets.confirm import ConfirmDialog
 
 PROM_TOKEN = "prom-SECRET-7c1e9a0b3f"
@@ -193,6 +193,7 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
         seen.append(screen_text(app))
 
     try:
+        shown = keep_notifications(app)
         async with app.run_test(size=(150, 40), notifications=True) as pilot:
             await settle(app, pilot)
             seen.append(screen_text(app))
@@ -223,7 +224,7 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
             assert "unreachable" in flat(screen_text(app))
             flags.close()
             await press("d")
-            seen.append(" ".join(str(n.message) for n in app._notifications))
+            seen.append(" ".join(shown))
             await quiesce(app, pilot)
     finally:
         cluster.close()
@@ -289,6 +290,7 @@ async def test_read_only_sends_no_mutating_request_whatever_is_pressed(kube, fla
                        cluster=cluster, flags=flag_service, service_map=smap, tracker=tracker,
                        mode=Mode.READ_ONLY, poll_interval=3600, clock=c,
                        export_dir=tmp_path / "exports")
+    shown = keep_notifications(app)
     try:
         async with app.run_test(size=(160, 40), notifications=True) as pilot:
             await settle(app, pilot)
@@ -298,7 +300,7 @@ async def test_read_only_sends_no_mutating_request_whatever_is_pressed(kube, fla
                 await settle(app, pilot)
                 assert not (isinstance(app.screen, ConfirmDialog) and app.screen.plan.mutating)
             assert "READ-ONLY" in screen_text(app).splitlines()[0]
-            refusals = [str(n.message) for n in app._notifications if "refused" in str(n.message)]
+            refusals = [message for message in shown if "refused" in message]
             assert len(refusals) >= 3 and all("nothing sent" in r for r in refusals)
             await quiesce(app, pilot)
     finally:

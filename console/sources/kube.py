@@ -208,6 +208,16 @@ def pod_from(obj: dict) -> Pod:
     )
 
 
+class ContextNotFound(Unavailable):
+    """--context names no context of the kubeconfig; says which exist."""
+
+    def __init__(self, context: str, names: list[str], where: str) -> None:
+        self.names = names
+        known = ", ".join(names) if names else "none"
+        super().__init__(f'context "{context}" not found in kubeconfig {where}; '
+                         f"its contexts: {known}")
+
+
 class KubernetesCluster:
     """A ClusterSource over the Kubernetes API (blocking; call from workers)."""
 
@@ -250,7 +260,8 @@ class KubernetesCluster:
             if context:
                 chosen = next((c for c in contexts or [] if c.get("name") == context), None)
                 if chosen is None:
-                    raise Unavailable(f'context "{context}" not found in kubeconfig {where}')
+                    raise ContextNotFound(context, [c.get("name") for c in contexts or []],
+                                          where)
             else:
                 chosen = current
                 if not chosen:
