@@ -110,3 +110,23 @@ async def test_demo_impact_comes_from_the_simulations_counters(tmp_path):
     assert done.returncode == 0, done.stderr
     assert impact_line(done.stdout) == in_console
     assert not re.search(r"Requests failed: unknown", done.stdout)
+
+
+def test_a_counter_reset_leaves_that_interval_out(tmp_path):
+    """A console restarted mid-incident: the demo counts from 0 again."""
+    from datetime import timedelta
+
+    from console.export import sampled_impact
+
+    clock = FakeClock(START)
+    journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)
+    journal.open_incident("payment-api", services=["payment-api"], at=START)
+    for minute, (f, s, r) in enumerate([(10, 100, 0), (30, 120, 50), (2, 5, 1), (12, 25, 11)]):
+        journal.add(EventKind.COUNTERS, service="payment-api",
+                    at=START + timedelta(minutes=minute),
+                    details={"failures": f, "successes": s, "rejected": r, "source": "demo"})
+    counted = sampled_impact(journal.events)
+    journal.close()
+    # (30-10)+(12-2) failed, (120-100)+(25-5) succeeded, 50+10 rejected
+    assert (counted.failed, counted.succeeded, counted.rejected) == (30, 40, 60)
+    assert round(counted.not_served_share, 4) == round(90 / 130, 4)
