@@ -218,6 +218,8 @@ class IncidentKeys:
         described = texts[1]
         rows = []
         for e in sorted(events, key=lambda e: (e.at, e.id)):
+            if e.kind == EventKind.COUNTERS:
+                continue  # the impact's samples: the journal's, not the incident's
             text = described.get(e.id)
             if text is None:
                 text = described[e.id] = postmortem.describe(e)
@@ -416,6 +418,8 @@ class IncidentKeys:
         if tracker is None or tracker.journal.incident_id is None:
             self.notify("No incident to export.", severity="warning")
             return
+        if self._followed() is None:  # the impact so far, from a source that counts calls
+            self._journal(tracker.sample_counters)
         self._export(tracker, list(tracker.journal.events), tracker.journal.incident_id)
 
     @work(thread=True, exit_on_error=False, group="export")

@@ -13,8 +13,10 @@ from textual.app import App
 from textual.css.query import NoMatches
 from textual.message import Message
 
+from console.actions import READ_ONLY_REFUSAL
 from console.diagnosis import Diagnosis, gather
 from console.errors import describe_error
+from console.mitigations import REFUSED
 from console.plan import Mode, Outcome, Plan, Progress
 from console.recorder import ActionEvent, ActionRecorder, Stage
 from widgets.actionlog import ActionLog
@@ -174,15 +176,25 @@ class MitigationKeys:
         if key in self.in_flight:
             self.notify(f"The {ACTION_NAMES[action]} of {service} is already in progress.",
                         severity="warning")
+            self._refused(action, service,
+                          f"the {ACTION_NAMES[action]} of {service} is already in progress")
             return
         if self.mode == Mode.READ_ONLY and action in MUTATING:
             # Refused before any request, reads included.
             self.notify(f"READ-ONLY: {ACTION_NAMES[action]} of {service} refused; nothing sent.",
                         severity="error")
+            self._refused(action, service, READ_ONLY_REFUSAL)
             return
         self.in_flight[key] = Progress(None, "preparing")
         self.refresh_views()
         self._plan(key, self.diagnoses.get(service))
+
+    def _refused(self, action: str, service: str, why: str) -> None:
+        """A refusal of the app's own, before any plan: journaled as one
+        refused step, so the postmortem lists it and never counts it."""
+        self._run_quietly(self.recorder.record, ActionEvent(
+            at=self.clock(), action=action, stage=Stage.FAILED, service=service,
+            target=service, details={"refused": "true", "message": f"{REFUSED}{why}"}))
 
     @work(thread=True, exit_on_error=False, group="plan")
     def _plan(self, key: tuple[str, str], diagnosis: Diagnosis | None) -> None:

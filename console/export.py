@@ -67,12 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def count_impact(events: list[JournalEvent], now: datetime):
-    """The impact from the Prometheus the incident recorded: an Impact, the
-    reason it is unknown (str), or None when no Prometheus was recorded."""
+    """The impact from the Prometheus the incident recorded, else from the
+    call totals its journal sampled: an Impact, the reason it is unknown
+    (str), or None when there is neither."""
     opened = first(events, EventKind.INCIDENT_OPENED)
     url = opened.details.get("prometheus_url") if opened else None
     if not url:
-        return None
+        return sampled_impact(events)
     from pydantic import ValidationError
 
     from console.sources.base import SourceError
@@ -91,6 +92,47 @@ def count_impact(events: list[JournalEvent], now: datetime):
         return f"Prometheus query failed: {exc}"
     except (ValidationError, ValueError) as exc:
         return f"cannot query Prometheus: {type(exc).__name__}"
+
+
+ROLES = ("failures", "successes", "rejected")
+
+
+def sampled_impact(events: list[JournalEvent]):
+    """The impact from the `counters` samples (a source's own call totals, as
+    the demo keeps them): per affected service, the growth from its first
+    sample to its last up to the resolution. A drop (the source restarted
+    and counts from 0 again) leaves that interval out."""
+    from console.sources.promimpact import Impact
+
+    resolved = first(events, EventKind.RESOLVED)
+    services = affected_services(events)
+    samples: dict[str, list[JournalEvent]] = {s: [] for s in services}
+    for e in events:
+        if (e.kind == EventKind.COUNTERS and e.service in samples
+                and (resolved is None or e.at <= resolved.at)):
+            samples[e.service].append(e)
+    seen = [e for found in samples.values() for e in found]
+    if not seen:
+        return None
+    per_service: dict[str, dict[str, float | None]] = {}
+    for service, found in samples.items():
+        counted = dict.fromkeys(ROLES, 0.0)
+        for a, b in zip(found, found[1:]):
+            grew = {r: float(b.details.get(r) or 0) - float(a.details.get(r) or 0)
+                    for r in ROLES}
+            if min(grew.values()) >= 0:
+                counted = {r: counted[r] + grew[r] for r in ROLES}
+        if len(found) > 1:
+            per_service[service] = counted
+    if not per_service:
+        return "the call totals were read once only: nothing to count between"
+    total = {r: sum(c[r] for c in per_service.values()) for r in ROLES}
+    source = str(seen[0].details.get("source") or "the source's own counters")
+    return Impact(
+        start=min(e.at for e in seen), end=max(e.at for e in seen), services=tuple(services),
+        failed=total["failures"], succeeded=total["successes"], rejected=total["rejected"],
+        per_service=per_service,
+        source=f"{source} (failures, successes, rejected totals sampled in the journal)")
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -25,7 +25,15 @@ from console.journalfile import (
     RootCauseCategory,
     affected_services,
 )
-from console.model import BreakerState, Deployment, FleetSnapshot, Observed, Revision, Transition
+from console.model import (
+    BreakerState,
+    CallTotals,
+    Deployment,
+    FleetSnapshot,
+    Observed,
+    Revision,
+    Transition,
+)
 
 #: RUNBOOK-004's response times (Escalation).
 RESPONSE_TIMES_S = {"P0": 300.0, "P1": 1800.0}
@@ -140,6 +148,9 @@ class IncidentTracker:
         self._swept = datetime.min.replace(tzinfo=timezone.utc)
         self._closed_seen: dict[str, datetime] = {}  # first poll that saw it CLOSED
         self._in_gap = False
+        #: The last good poll's call totals (a source that keeps them) and its time.
+        self._totals: dict[str, CallTotals] = {}
+        self._totals_at: datetime | None = None
         #: A split-off service -> the tracker of its own incident (a sibling journal).
         self._side: dict[str, IncidentTracker] = {}
         self._rebuild()
@@ -218,6 +229,8 @@ class IncidentTracker:
             if gap is not None and self.journal.is_open:
                 out += self._add(EventKind.DATA_BACK, at=now, details={
                     "gap_s": round((now - gap.at).total_seconds(), 1)})
+        if snapshot.totals:
+            self._totals, self._totals_at = snapshot.totals, now
 
         firing = [a for a in snapshot.alerts
                   if a.name == self.config.alert_name and a.state == "firing"]
@@ -306,7 +319,7 @@ class IncidentTracker:
         self._rebuild()
         for service in services:
             out += self._lead_up(service, at)
-        return out
+        return out + self._sample(services)
 
     def _lead_up(self, service: str, since: datetime) -> list[JournalEvent]:
         start = since - timedelta(seconds=self.config.lead_up_s)
@@ -334,6 +347,7 @@ class IncidentTracker:
             out += self._add(EventKind.SERVICE_JOINED, service=service, at=at)
             self._affected.append(service)
             out += self._lead_up(service, at)
+            out += self._sample([service])
         return out
 
     def _transition(self, t: Transition) -> list[JournalEvent]:
@@ -452,6 +466,7 @@ class IncidentTracker:
 
     def resolve(self, summary: str = "", at: datetime | None = None) -> JournalEvent:
         self._need_open()
+        self._sample(self._affected)  # the impact counts up to here
         details = {"summary": summary.strip() or None}
         return self._add(EventKind.RESOLVED, at=at, details=details)[-1]
 
@@ -476,6 +491,8 @@ class IncidentTracker:
         side = IncidentTracker(side_journal, self.config, self.source_details)
         side._recent = {service: deque(self._recent.get(service, ()),
                                        maxlen=RECENT_PER_SERVICE)}
+        side._totals, side._totals_at = self._totals, self._totals_at
+        side._sample([service])
         event = self._add(EventKind.SERVICE_SPLIT, service=service, at=at, details={
             "reason": reason.strip() or None, "to_incident": side_journal.incident_id})[-1]
         self._affected.remove(service)
@@ -486,6 +503,22 @@ class IncidentTracker:
     def exported(self, fmt: str, path: str | None, at: datetime | None = None) -> JournalEvent:
         self._need_incident()
         return self._add(EventKind.EXPORT, at=at, details={"format": fmt, "path": path})[-1]
+
+    def sample_counters(self) -> list[JournalEvent]:
+        """Before an export of the open incident: its impact so far."""
+        return self._sample(self._affected) if self.journal.is_open else []
+
+    def _sample(self, services: Iterable[str]) -> list[JournalEvent]:
+        """The services' call totals as the last good poll read them (a
+        source that keeps totals only): the postmortem counts the impact
+        from these samples when there is no Prometheus to ask."""
+        out: list[JournalEvent] = []
+        for service in services:
+            t = self._totals.get(service)
+            if t is not None and self.journal.is_open and not self.journal.read_only:
+                out += self._add(EventKind.COUNTERS, service=service, at=self._totals_at,
+                                 details=t.model_dump())
+        return out
 
     # --- Response clock ------------------------------------------------------------
 

@@ -42,6 +42,8 @@ class EventKind(str, Enum):
     SERVICE_JOINED = "service_joined"
     SERVICE_SPLIT = "service_split"
     EXPORT = "export"
+    #: A service's call totals as its source counted them (no Prometheus to ask).
+    COUNTERS = "counters"
 
 
 class RootCauseCategory(str, Enum):

@@ -189,6 +189,17 @@ class Alert(_Frozen):
     active_at: datetime | None = None  # when it became active (ALERTS_FOR_STATE)
 
 
+class CallTotals(_Frozen):
+    """A service's calls counted since the source started, as a source that
+    keeps its own totals reads them (the demo's, like *_total counters):
+    the journal samples them so the postmortem can count the impact."""
+
+    failures: float
+    successes: float
+    rejected: float
+    source: str = ""  # where they were counted, for the postmortem
+
+
 class FleetSnapshot(_Frozen):
     """What one poll saw. `error` is set when the latest poll failed: the
     services are then the last good ones, as of `fetched_at`."""
@@ -205,6 +216,8 @@ class FleetSnapshot(_Frozen):
     half_open_note: str | None = None
     error: str | None = None
     error_at: datetime | None = None
+    #: Per service, from a source that keeps call totals (none: Prometheus is asked later).
+    totals: dict[str, CallTotals] = Field(default_factory=dict)
 
     @cached_property  # frozen: built once, on the first lookup
     def by_service(self) -> dict[str, ServiceStatus]:

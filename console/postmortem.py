@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 FILL_IN = "(to be filled in)"
 NOT_RECORDED = "not recorded"
+#: The journal's own records, not the incident's: never in the event list.
+_NOT_EVENTS = (EventKind.EXPORT, EventKind.COUNTERS)
 
 #: RUNBOOK-004's common causes, as it words them.
 RUNBOOK_CAUSES = {
@@ -204,6 +206,11 @@ def describe(e: JournalEvent, name=str, text=_one_line) -> str:
         case EventKind.SERVICE_SPLIT:
             reason = f": {text(d['reason'])}" if d.get("reason") else ""
             return f"{svc} split off as a separate problem{reason}{by}"
+        case EventKind.COUNTERS:
+            counts = {r: f"{float(d.get(r) or 0):,.0f}" for r in ("failures", "successes",
+                                                                     "rejected")}
+            return (f"{svc} calls so far: {counts['failures']} failed, {counts['successes']} "
+                    f"succeeded, {counts['rejected']} rejected ({text(d.get('source'))})")
         case EventKind.EXPORT:
             return (f"Postmortem exported ({name(d.get('format'))}) to "
                     f"{name(d.get('path') or 'stdout')}{by}")
@@ -428,7 +435,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     others = [{"id": e.id, "at": e.at.isoformat(), "time": _clock(e.at, zone, seconds=True),
                "t_plus": offset(e.at, t0), "kind": e.kind.value, "service": e.service,
                "actor": e.actor, "text": describe(e, name, text)}
-              for e in by_time if e.id not in used and e.kind != EventKind.EXPORT]
+              for e in by_time if e.id not in used and e.kind not in _NOT_EVENTS]
 
     category = None
     if cause is not None:

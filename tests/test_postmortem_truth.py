@@ -337,3 +337,54 @@ def test_impact_counts_rejected_calls_as_not_served(tmp_path):
     assert line.startswith("- Requests failed: 20.0% of the calls attempted failed or were "
                            "rejected (1,240 failed + 760 rejected of 10,000 attempted")
     assert doc["impact"]["requests_failed_share"] == 0.2
+
+
+# --- 1b. The app's own refusals are journaled as refused, never mitigations -------
+
+
+async def test_read_only_refusals_are_journaled_as_refused_not_as_mitigations(make_app, tmp_path):
+    journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
+    tracker = IncidentTracker(journal)
+    app = make_app(mode=Mode.READ_ONLY, tracker=tracker)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        for key in ("r", "y", "f", "y", "d", "y"):
+            await pilot.press(key)
+            await settle(app, pilot)
+        await pilot.press("4")
+        app.refresh_views()
+        await settle(app, pilot)
+        assert "mitigations 0" in screen_text(app)
+        await quiesce(app, pilot)
+    text = postmortem.render(journal.events, None, now=journal.events[-1].at)
+    journal.close()
+    events = section(text, "Timeline")
+    for action, target in (("restart", "payment-api"), ("fallback", "payment-api"),
+                           ("flag", "payment-api")):
+        assert (f"Action {action} on {target}: refused: read-only mode: "
+                "mutating actions are refused, nothing is sent (alice)") in events, events
+    assert "- not recorded - Mitigation applied" in template_rows(text)
+    assert section(text, "Resolution").splitlines()[2] == "- No mitigation recorded."
+
+
+async def test_a_second_press_while_in_flight_is_journaled_as_refused(make_app, kube, tmp_path):
+    kube.auto_step = False  # the rollout never progresses: the restart stays in flight
+    journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
+    tracker = IncidentTracker(journal)
+    app = make_app(tracker=tracker)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await dialog(app, pilot, "r")
+        await pilot.press("y")
+        for _ in range(200):  # until the patch is sent
+            await pilot.pause(0.05)
+            if kube.requests_for("PATCH"):
+                break
+        await pilot.press("r")
+        await pilot.pause()
+        app.runner.rollout_timeout_s = 0  # let the watch end so the test can
+        kube.auto_step = True
+        await quiesce(app, pilot)
+    text = postmortem.render(journal.events, None, now=journal.events[-1].at)
+    journal.close()
+    assert ("Action restart on payment-api: refused: the restart of payment-api is already "
+            "in progress (alice)") in section(text, "Timeline")

@@ -32,6 +32,7 @@ from console.demo.topology import (
 )
 from console.model import (
     BreakerState,
+    CallTotals,
     Flag,
     FleetSnapshot,
     InstanceStatus,
@@ -102,7 +103,11 @@ class DemoFleet:
             services = tuple(self._status(d) for d in DOWNSTREAMS)
             transitions = tuple(sorted(self._pending, key=lambda t: t.at))
             self._pending.clear()
-        return FleetSnapshot(fetched_at=now, services=services, transitions=transitions)
+            totals = {name: CallTotals(failures=t.failures, successes=t.successes,
+                                       rejected=t.rejected, source=f"{self.label}'s own counters")
+                      for name, t in self.totals.items()}
+        return FleetSnapshot(fetched_at=now, services=services, transitions=transitions,
+                             totals=totals)
 
     def _status(self, d: Downstream) -> ServiceStatus:
         instances = []
