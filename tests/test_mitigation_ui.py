@@ -267,18 +267,22 @@ async def test_second_press_while_in_flight_only_says_so(make_app, kube, flags):
     app = make_app()
     shown = keep_notifications(app)
     async with app.run_test(size=(140, 40)) as pilot:
-        await dialog(app, pilot, "r")
-        await pilot.press("y")
-        await wait_until(pilot, lambda: len(kube.requests_for("PATCH")) == 1, "the restart sent")
-        assert ("restart", "payment-api") in app.in_flight
-        await pilot.press("r")
-        await wait_until(pilot, lambda: any("already in progress" in m for m in shown),
-                         "the second press answered")
-        await settle(app, pilot)
-        assert not isinstance(app.screen, ConfirmDialog)
-        assert len(kube.requests_for("PATCH")) == 1
-        app.runner.rollout_timeout_s = 0  # let the watch end so the test can
-        kube.auto_step = True
+        try:
+            await dialog(app, pilot, "r")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: len(kube.requests_for("PATCH")) == 1,
+                             "the restart sent")
+            assert ("restart", "payment-api") in app.in_flight
+            await pilot.press("r")
+            await wait_until(pilot, lambda: any("already in progress" in m for m in shown),
+                             f"the second press answered (said: {shown})")
+            # (no settle: it would wait for the restart's watch, which never ends here)
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmDialog)
+            assert len(kube.requests_for("PATCH")) == 1
+        finally:
+            app.runner.rollout_timeout_s = 0  # let the watch end so the test can
+            kube.auto_step = True
 
 
 def log_text(app) -> str:
