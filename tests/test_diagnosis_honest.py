@@ -333,7 +333,7 @@ async def test_smoke_dialog_command_runs_in_a_shell_as_shown():
         await run_before(pilot)
         box = app.screen
         assert isinstance(box, ConfirmDialog)
-        shown = box.query_one("#dialog-body").content.plain
+        shown = box.query_one("#dialog-request").content.plain
         assert "GET http://api.shop.svc:8080/api/v1/payments, 100 times" in shown
         command = shown.split("Same as\n", 1)[1].strip()
         assert "\\" not in command

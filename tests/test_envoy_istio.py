@@ -132,7 +132,8 @@ def test_envoy_every_breaker_of_either_priority_reads_open(backend):
     # (Waited for above, to 20 %: one counter alone would read 10 or 4.)
     assert payments.rejected_rate == pytest.approx(14.0, rel=0.2)
     assert payments.failure_rate == pytest.approx(6.0, rel=0.3)
-    assert payments.error_percent == pytest.approx(75.0, abs=10)
+    # ERR%: failed or rejected over all calls attempted (6 + 14 of 6 + 2 + 14).
+    assert payments.error_percent == pytest.approx(90.9, abs=5)
     # Only the pending overflow exported there: counted alone, not dropped.
     assert snap.service("audit").rejected_rate == pytest.approx(3.0, rel=0.2)
     assert snap.service("ledger").instances[0].ejected_hosts == 1
