@@ -1,6 +1,8 @@
-"""No shell anywhere: the application never starts a process (the cluster is
-reached through its API, the exec check through the API's exec endpoint),
-and the tests and tools that do start one never go through a shell."""
+"""No shell anywhere: the application starts no process (the cluster is
+reached through its API, the exec check through the API's exec endpoint)
+except where the user's own config names a program to run (a kubeconfig's
+exec credential plugin, as kubectl runs it), and nothing, tests and tools
+included, ever goes through a shell."""
 
 from __future__ import annotations
 
@@ -45,9 +47,15 @@ def problems(path: Path, *, app: bool) -> list[str]:
     return found
 
 
+#: The one module that runs a program: the kubeconfig's exec plugin, as an
+#: argument list (its shell check still applies: see the test below).
+RUNS_A_PROGRAM = {"console/sources/kubecreds.py"}
+
+
 @pytest.mark.parametrize("path", python_files(*APP_PACKAGES), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_application_starts_no_process(path):
-    assert problems(path, app=True) == []
+    allowed = str(path.relative_to(ROOT)) in RUNS_A_PROGRAM
+    assert problems(path, app=not allowed) == []
 
 
 @pytest.mark.parametrize("path", python_files("tests", "screenshots"),
