@@ -150,8 +150,10 @@ def test_envoy_impact_counts_both_overflow_counters(backend):
     audit = counted.per_service["audit"]["rejected"]
     assert payments > 0 and audit > 0
     # Counted over the same seconds: payments' 10 pending + 4 connection
-    # overflows a second against audit's 3 (one counter alone: 10/3 or 4/3).
-    assert payments / audit == pytest.approx(14 / 3, rel=0.15)
+    # overflows a second against audit's 3, so 14/3; one counter alone would
+    # give 10/3 or 4/3, both counters twice 28/3. The bounds sit halfway
+    # between, as scrapes on a loaded machine move the ratio by ~20 %.
+    assert (10 / 3 + 14 / 3) / 2 < payments / audit < (14 / 3 + 28 / 3) / 2
     assert counted.rejected == pytest.approx(payments + audit)
 
 

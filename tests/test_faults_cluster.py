@@ -56,13 +56,26 @@ def kproxy(kube):
 
 @pytest.fixture
 def cluster(kube, kproxy, tmp_path):
+    source = proxied_cluster(kube, kproxy, tmp_path, TIMEOUT)
+    yield source
+    source.close()
+
+
+@pytest.fixture
+def patient_cluster(kube, kproxy, tmp_path):
+    """For faults that are not stalls (a reset, a rollout that never ends):
+    a short timeout would only fire first on a loaded machine."""
+    source = proxied_cluster(kube, kproxy, tmp_path, 30.0)
+    yield source
+    source.close()
+
+
+def proxied_cluster(kube, kproxy, tmp_path, timeout: float) -> KubernetesCluster:
     path = kube.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
     config = json.loads(path.read_text())
     config["clusters"][0]["cluster"]["server"] = kproxy.url  # through the proxy
     path.write_text(json.dumps(config))
-    source = KubernetesCluster(kubeconfig=str(path), timeout=TIMEOUT)
-    yield source
-    source.close()
+    return KubernetesCluster(kubeconfig=str(path), timeout=timeout)
 
 
 @pytest.fixture
@@ -210,7 +223,7 @@ async def settle(app, pilot) -> None:
 
 
 @pytest.mark.parametrize("fault", ["reset", "deadline"])
-async def test_restart_fault_in_the_console(kube, kproxy, cluster, fault):
+async def test_restart_fault_in_the_console(kube, kproxy, patient_cluster, fault):
     """A reset PATCH, and a rollout that never completes: FAILED in the
     action log with the reason, one PATCH, the console still running."""
     c = clock()
@@ -221,7 +234,7 @@ async def test_restart_fault_in_the_console(kube, kproxy, cluster, fault):
             kube.set_progress_deadline_exceeded(NS, DEP)
 
     app = CBConsoleApp(
-        ScriptedSource(c, [service(DEP, "open", "open")]), cluster=cluster,
+        ScriptedSource(c, [service(DEP, "open", "open")]), cluster=patient_cluster,
         service_map=ServiceMap({DEP: ServiceEntry()}, namespace=NS),
         poll_interval=3600, clock=c, sleep=sleep,
     )
