@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from console.model import BreakerState as S
+from console.model import Observed
 from console.sources.profiles import opossum_profile
 from console.sources.prometheus import PrometheusSource
 from tests.promserver import Backend, free_port, wait_until
@@ -149,3 +150,15 @@ def test_opossum_breakers_on_the_board_as_the_service_sees_them(service, backend
     wait_until(flapped, timeout=8 * FLAP_S + 20, interval=0.5,
                what=f"flapping OPEN then CLOSED (seen {seen_flapping})")
     source.close()
+
+    # A console started now reads the same flaps back from history (the state
+    # query as a range query): OPEN, then CLOSED again, for the flapper only.
+    restarted = PrometheusSource(backend.url, profile=OPOSSUM, backfill_minutes=5)
+    try:
+        history = [t for t in restarted.poll().transitions if t.observed == Observed.BACKFILL]
+    finally:
+        restarted.close()
+    flaps = sorted((t for t in history if t.service == "flapping"), key=lambda t: t.at)
+    to = [t.to_state for t in flaps]
+    assert S.OPEN in to and S.CLOSED in to[to.index(S.OPEN):], flaps
+    assert not [t for t in history if t.service == "healthy"], history
