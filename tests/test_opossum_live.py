@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from console.model import BreakerState as S
 from console.model import Observed
 from console.sources.profiles import opossum_profile
 from console.sources.prometheus import PrometheusSource
+from console.sources.promimpact import impact
 from tests.promserver import Backend, free_port, wait_until
 from widgets import text as fmt
 
@@ -162,3 +164,18 @@ def test_opossum_breakers_on_the_board_as_the_service_sees_them(service, backend
     to = [t.to_state for t in flaps]
     assert S.OPEN in to and S.CLOSED in to[to.index(S.OPEN):], flaps
     assert not [t for t in history if t.service == "healthy"], history
+
+
+def test_opossum_impact_counts_what_the_callers_saw(service, backend):
+    """The postmortem's impact query on opossum's counters: the always-failing
+    breaker's callers saw every call fail or be rejected, the healthy one's none."""
+    def counted():
+        end = datetime.now(timezone.utc)
+        found = impact(backend.url, OPOSSUM, ["healthy", "failing"], end - timedelta(seconds=15), end)
+        return found if found.per_service["healthy"].get("successes") else None
+
+    found = wait_until(counted, timeout=60, interval=1.0, what="opossum counters to count")
+    healthy, failing = found.per_service["healthy"], found.per_service["failing"]
+    assert healthy["failures"] == 0 and healthy["rejected"] == 0, healthy
+    assert failing.get("successes", 0) == 0, failing
+    assert failing["failures"] + failing["rejected"] > 0, failing
