@@ -177,7 +177,7 @@ def connect_flags(config):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["export"]:
-        from console.export import main as export_main
+        from console.incident.export import main as export_main
 
         return export_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -237,7 +237,7 @@ def _build_app(args):
         print(f"cbconsole: {error}", file=sys.stderr)
         return None, None
     # Imported here so --help and config errors answer without loading Textual.
-    from console.app import CBConsoleApp
+    from console.ui.app import CBConsoleApp
 
     flags_unavailable = ""
     if args.demo:
@@ -248,7 +248,7 @@ def _build_app(args):
         service_map = demo_service_map()
         cluster_unavailable = ""
     elif config.prometheus.url:
-        from console.sources.prometheus import PrometheusSource
+        from console.sources.prometheus.source import PrometheusSource
 
         try:
             source = PrometheusSource(
@@ -311,7 +311,7 @@ def _build_app(args):
 def resolve_mode(config, context: str | None):
     """Read-only (--read-only, or the kube context marked so in the config)
     wins over dry-run, which wins over live."""
-    from console.plan import Mode
+    from console.mitigations.plan import Mode
 
     if config.is_read_only(context):
         return Mode.READ_ONLY
@@ -342,9 +342,9 @@ def open_journal(config, args, source):
     """(tracker, "") or (None, why there is no journal): the console runs
     without one, saying so loudly. While another console writes the
     directory, the tracker's journal follows that console's (read-only)."""
-    from console.follow import open_or_follow
-    from console.incident import IncidentTracker, TrackerConfig
-    from console.journal import JournalError
+    from console.incident.follow import open_or_follow
+    from console.incident.tracker import IncidentTracker, TrackerConfig
+    from console.incident.journal import JournalError
     from console.paths import state_dir
 
     directory = state_dir(demo=args.demo, override=args.state_dir or config.incident.state_dir)
@@ -355,7 +355,7 @@ def open_journal(config, args, source):
         return None, f"{error}: events are NOT recorded"
     details = {}
     if not args.demo:
-        from console.sources.promimpact import prometheus_details
+        from console.sources.prometheus.impact import prometheus_details
 
         details = prometheus_details(source)
     tracker = IncidentTracker(

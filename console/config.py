@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from console.model import DEFAULT_RECOVERY_TIMEOUT_S
+from console.model.fleet import DEFAULT_RECOVERY_TIMEOUT_S
 from console.paths import config_file
-from console.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
-from console.sources.promauth import PrometheusAuth
+from console.model.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
+from console.sources.prometheus.auth import PrometheusAuth
 from console.urls import check_url
 
 TOKEN_ENV = "CBCONSOLE_PROMETHEUS_TOKEN"
@@ -38,7 +38,7 @@ class PrometheusConfig(_Strict):
     url: str | None = None
     profile: str = "runbook"
     # A custom profile: PromQL for state, failures, successes, rejections and
-    # the label names (see console.sources.profiles.CustomProfileConfig).
+    # the label names (see console.sources.prometheus.profiles.CustomProfileConfig).
     custom_profile: dict | None = None
     auth: PrometheusAuth = Field(default_factory=PrometheusAuth)
     backfill_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
@@ -108,7 +108,7 @@ class ContextConfig(_Strict):
 class Config(_Strict):
     poll_interval_s: float = Field(default=2.0, ge=0.1, le=3600)
     default_recovery_timeout_s: float = Field(default=DEFAULT_RECOVERY_TIMEOUT_S, gt=0)
-    # Service map defaults (console.servicemap): conventions of the runbook.
+    # Service map defaults (console.model.servicemap): conventions of the runbook.
     namespace: str | None = None  # default: the kube context's namespace
     caller: str = DEFAULT_CALLER
     fallback_mode: str = DEFAULT_FALLBACK_MODE

@@ -1,5 +1,5 @@
 """The one error every source raises, in a module of its own so that the
-data modules the widgets import (console.diagnosis) can catch it without
+data modules the widgets import (console.diagnosis.gather) can catch it without
 reaching any source."""
 
 from __future__ import annotations

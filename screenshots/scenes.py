@@ -10,11 +10,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.incident import IncidentTracker
-from console.journal import Journal
+from console.incident.tracker import IncidentTracker
+from console.incident.journal import Journal
 
 START = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 SIZE = (140, 40)

@@ -20,7 +20,7 @@ from pathlib import Path
 from datetime import datetime
 
 from console.clock import FakeClock
-from console.journal import EventKind, Journal, append_durably
+from console.incident.journal import EventKind, Journal, append_durably
 
 
 def tearing_writer(path: Path, data: bytes) -> None:

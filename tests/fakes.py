@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from console.clock import FakeClock
-from console.model import BreakerState, FleetSnapshot, InstanceStatus, ServiceStatus
+from console.model.fleet import BreakerState, FleetSnapshot, InstanceStatus, ServiceStatus
 
 T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 

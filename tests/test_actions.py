@@ -1,4 +1,4 @@
-"""The mitigation engine (console.actions) against the Kubernetes test server,
+"""The mitigation engine (console.mitigations.runner) against the Kubernetes test server,
 the flag test server and the demo fleet: what each plan says, that execute
 sends exactly what the plan shows (once), watches, verifies and records."""
 
@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from console import kube_ops as ops
-from console.actions import (
+from console.model import kubectl as ops
+from console.mitigations.runner import (
     ALREADY_RESTARTED,
     READ_ONLY_REFUSAL,
     ActionRunner,
@@ -23,10 +23,10 @@ from console.actions import (
 )
 from console.clock import FakeClock
 from console.demo import DemoFleet
-from console.model import BreakerState as S
-from console.probe import HealthResult, SmokeResult
-from console.recorder import MemoryRecorder, Stage
-from console.servicemap import ServiceTarget
+from console.model.fleet import BreakerState as S
+from console.model.probe import HealthResult, SmokeResult
+from console.mitigations.recorder import MemoryRecorder, Stage
+from console.model.servicemap import ServiceTarget
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from tests.flagserver import PREFIX, FlagServer

@@ -8,8 +8,8 @@ from tests.screen import DEADLINE_S, wait_until
 
 import pytest
 
-from console.app import CBConsoleApp
-from console.sources.prometheus import PrometheusSource
+from console.ui.app import CBConsoleApp
+from console.sources.prometheus.source import PrometheusSource
 from tests.promserver import Backend, Exporter
 from widgets.board import BreakerBoard
 

@@ -7,9 +7,9 @@ import threading
 import pytest
 from rich.text import Text
 
-from console.app import CBConsoleApp
-from console.model import Alert
-from console.model import BreakerState as S
+from console.ui.app import CBConsoleApp
+from console.model.fleet import Alert
+from console.model.fleet import BreakerState as S
 from console.sources.base import SourceError
 from tests.fakes import ScriptedSource, clock, service
 from tests.screen import wait_until
@@ -235,7 +235,7 @@ async def test_alerts_and_notices_are_shown():
 
 
 async def test_conflict_is_explained_not_resolved():
-    from console.model import InstanceStatus, ServiceStatus
+    from console.model.fleet import InstanceStatus, ServiceStatus
 
     conflicted = ServiceStatus(
         service="payment-api",

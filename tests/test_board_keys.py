@@ -4,14 +4,14 @@ what the command palette finds."""
 
 from __future__ import annotations
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.history import FleetHistory
-from console.incident import IncidentTracker, TrackerConfig
-from console.journal import Journal
-from console.model import BreakerState as S
-from console.model import FleetSnapshot, InstanceStatus, ServiceStatus
+from console.model.history import FleetHistory
+from console.incident.tracker import IncidentTracker, TrackerConfig
+from console.incident.journal import Journal
+from console.model.fleet import BreakerState as S
+from console.model.fleet import FleetSnapshot, InstanceStatus, ServiceStatus
 from screenshots.scenes import START
 from tests.fakes import ScriptedSource, clock, service
 from tests.screen import flat, line_with, quiesce, screen_text

@@ -115,7 +115,7 @@ def test_unknown_context_names_the_contexts_that_exist(tmp_path, monkeypatch):
 
 
 def test_context_with_the_demo_is_refused(capsys, monkeypatch):
-    from console.app import CBConsoleApp
+    from console.ui.app import CBConsoleApp
 
     started = []
     monkeypatch.setattr(CBConsoleApp, "run", lambda self: started.append(self))
@@ -152,7 +152,7 @@ def test_a_key_in_the_wrong_table_says_where_it_belongs(tmp_path):
 
 
 def test_no_config_starts_without_the_broken_default_file(monkeypatch, tmp_path):
-    from console.app import CBConsoleApp
+    from console.ui.app import CBConsoleApp
     from console.paths import config_file
 
     config_file().parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ def test_cli_without_a_source_says_what_to_do(capsys):
 
 
 def test_without_a_kubeconfig_the_board_says_why_cluster_features_are_off(monkeypatch, tmp_path):
-    from console.app import CBConsoleApp
+    from console.ui.app import CBConsoleApp
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
@@ -92,7 +92,7 @@ def test_without_a_kubeconfig_the_board_says_why_cluster_features_are_off(monkey
 
 
 def test_with_a_kubeconfig_the_board_names_its_context(monkeypatch, tmp_path):
-    from console.app import CBConsoleApp
+    from console.ui.app import CBConsoleApp
     from tests.kubeserver import KubeServer
 
     server = KubeServer(auto_step=False)

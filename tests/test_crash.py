@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from console.journal import EventKind, Journal
-from console.journalfile import load_incident, read_events
+from console.incident.journal import EventKind, Journal
+from console.incident.store import load_incident, read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 50
@@ -88,7 +88,7 @@ def test_two_consoles_on_one_state_dir(tmp_path):
 
     from console.cli import open_journal
     from console.config import Config
-    from console.journal import JournalLocked
+    from console.incident.journal import JournalLocked
 
     state = tmp_path / "demo"  # where `--demo --state-dir tmp_path` keeps it
     proc = child(state, "loop")
@@ -104,7 +104,7 @@ def test_two_consoles_on_one_state_dir(tmp_path):
             raise AssertionError("a second journal opened the directory")
         tracker, why = open_journal(Config(), Namespace(demo=True, state_dir=tmp_path), None)
         assert tracker is not None and why == "", why
-        from console.follow import take_over
+        from console.incident.follow import take_over
         followed = tracker.journal
         assert followed.read_only and followed.holder == str(proc.pid)
         assert followed.incident_id == incident and followed.is_open

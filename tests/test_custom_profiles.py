@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from console.model import BreakerState as S
-from console.sources.prometheus import PrometheusSource
+from console.model.fleet import BreakerState as S
+from console.sources.prometheus.source import PrometheusSource
 from tests.promserver import Backend, Exporter, wait_until
 
 README = (Path(__file__).parent.parent / "README.md").read_text()

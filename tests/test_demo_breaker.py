@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from console.demo.breaker import SimBreaker
-from console.model import BreakerState as S
+from console.model.fleet import BreakerState as S
 
 T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 

@@ -10,8 +10,8 @@ import pytest
 
 from console.clock import FakeClock
 from console.demo import DemoFleet
-from console.model import BreakerState as S
-from console.model import Deployment, FleetSnapshot, Transition
+from console.model.fleet import BreakerState as S
+from console.model.fleet import Deployment, FleetSnapshot, Transition
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
 
 T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)

@@ -11,12 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.incident import IncidentTracker, TrackerConfig
-from console.journal import Journal
-from console.journalfile import EventKind, affected_services
+from console.incident.tracker import IncidentTracker, TrackerConfig
+from console.incident.journal import Journal
+from console.incident.store import EventKind, affected_services
 from screenshots.scenes import START
 from tests.test_incident_loop import POLL_S, type_text
 from widgets.confirm import ConfirmDialog
@@ -116,7 +116,7 @@ def test_a_counter_reset_leaves_that_interval_out(tmp_path):
     """A console restarted mid-incident: the demo counts from 0 again."""
     from datetime import timedelta
 
-    from console.export import sampled_impact
+    from console.incident.export import sampled_impact
 
     clock = FakeClock(START)
     journal = Journal.open_or_resume(tmp_path, actor="alice", clock=clock)

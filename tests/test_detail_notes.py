@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from console.app import CBConsoleApp
-from console.model import BreakerState as S, FleetSnapshot, Transition
-from console.sources.profiles import opossum_profile, runbook_profile
+from console.ui.app import CBConsoleApp
+from console.model.fleet import BreakerState as S, FleetSnapshot, Transition
+from console.sources.prometheus.profiles import opossum_profile, runbook_profile
 from tests.fakes import T0, ScriptedSource, clock, service
 from tests.screen import screen_text
 

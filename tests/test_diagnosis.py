@@ -9,7 +9,7 @@ import pytest
 
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.diagnosis import (
+from console.diagnosis.gather import (
     LOG_LINES,
     NO_HEALTH_URL,
     RevisionView,
@@ -17,8 +17,8 @@ from console.diagnosis import (
     gather,
     next_step,
 )
-from console.kube_ops import RolloutStatus
-from console.model import (
+from console.model.kubectl import RolloutStatus
+from console.model.fleet import (
     BreakerState,
     Flag,
     InstanceStatus,
@@ -26,8 +26,8 @@ from console.model import (
     Revision,
     ServiceStatus,
 )
-from console.probe import HealthResult
-from console.servicemap import ServiceEntry, ServiceMap
+from console.model.probe import HealthResult
+from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from tests.kubeserver import KubeServer

@@ -14,15 +14,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.diagnosis import RevisionView, WorkloadView, next_step
-from console.kube_ops import RolloutStatus
-from console.model import BreakerState as S
-from console.model import Pod, Revision
-from console.probe import HealthResult
-from console.servicemap import ServiceEntry, ServiceMap
+from console.diagnosis.gather import RevisionView, WorkloadView, next_step
+from console.model.kubectl import RolloutStatus
+from console.model.fleet import BreakerState as S
+from console.model.fleet import Pod, Revision
+from console.model.probe import HealthResult
+from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe

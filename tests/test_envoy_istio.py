@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from console.model import BreakerState as S
-from console.sources.profiles import envoy_profile
-from console.sources.prometheus import PrometheusSource
-from console.sources.promimpact import impact
+from console.model.fleet import BreakerState as S
+from console.sources.prometheus.profiles import envoy_profile
+from console.sources.prometheus.source import PrometheusSource
+from console.sources.prometheus.impact import impact
 from tests.promserver import Backend, TextTarget, wait_until
 
 FIXTURES = Path(__file__).parent / "emitters"

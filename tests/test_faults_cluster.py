@@ -16,9 +16,9 @@ import json
 import pytest
 from rich.console import Console
 
-from console.app import CBConsoleApp
-from console.recorder import Stage
-from console.servicemap import ServiceEntry, ServiceMap
+from console.ui.app import CBConsoleApp
+from console.mitigations.recorder import Stage
+from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from tests.fakes import ScriptedSource, clock, service

@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from console.app import CBConsoleApp
-from console.model import BreakerState as S
+from console.ui.app import CBConsoleApp
+from console.model.fleet import BreakerState as S
 from console.sources.base import SourceError
-from console.sources.prometheus import PrometheusSource
+from console.sources.prometheus.source import PrometheusSource
 from tests.faultproxy import FaultProxy
 from tests.promserver import Backend, Exporter, StubPrometheus, vector
 from tests.test_app_prometheus import rendered, row, wait_for

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 from kubernetes import client, config
 
-from console import kube_ops as ops
-from console.model import Container, Deployment
+from console.model import kubectl as ops
+from console.model.fleet import Container, Deployment
 from tests.kubeserver import KubeServer
 from tests.test_kubeserver import _runner, kubectl_bin  # noqa: F401  (fixture)
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.cli import open_journal
 from console.config import Config
 from console.demo import DemoFleet, demo_service_map
-from console.journal import Journal
-from console.journalfile import EventKind, load_incident
-from console.model import Alert, BreakerState as S
+from console.incident.journal import Journal
+from console.incident.store import EventKind, load_incident
+from console.model.fleet import Alert, BreakerState as S
 from tests.fakes import ScriptedSource, T0, clock, service
 from tests.screen import flat, quiesce, screen_text
 from widgets.confirm import ConfirmDialog
@@ -221,7 +221,7 @@ async def test_a_restart_in_a_follower_says_it_is_not_journaled_here(tmp_path, f
 
 def test_a_follower_reads_only_what_is_new_and_waits_for_a_whole_line(tmp_path):
     """A line being written (no newline yet) is not an error and not lost."""
-    from console.follow import open_or_follow
+    from console.incident.follow import open_or_follow
 
     writer = Journal.open_or_resume(tmp_path, actor="alice")
     writer.open_incident("payment-api")
@@ -246,7 +246,7 @@ async def test_a_restart_confirmed_in_a_follower_is_in_the_export(tmp_path, firs
     """Not in the other console's journal, but not lost: a side file of this
     console's, which `cbconsole export` merges into the incident."""
     from console.clock import FakeClock
-    from console.export import main as export_main
+    from console.incident.export import main as export_main
     from screenshots.scenes import START
 
     c = FakeClock(START)

@@ -1,8 +1,8 @@
 from datetime import timedelta
 
-from console.history import FleetHistory
-from console.model import BreakerState as S
-from console.model import FleetSnapshot, Observed, Transition
+from console.model.history import FleetHistory
+from console.model.fleet import BreakerState as S
+from console.model.fleet import FleetSnapshot, Observed, Transition
 from tests.fakes import T0, service
 
 
@@ -38,8 +38,8 @@ def test_error_series_keeps_unknown_as_none_and_is_bounded():
 def test_the_fleet_wide_cap_drops_the_oldest_transitions_first():
     from datetime import timedelta
 
-    from console.history import FleetHistory
-    from console.model import BreakerState, Transition
+    from console.model.history import FleetHistory
+    from console.model.fleet import BreakerState, Transition
     from tests.fakes import T0
 
     history = FleetHistory(max_transitions=5, max_fleet_transitions=12)

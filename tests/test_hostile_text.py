@@ -6,7 +6,7 @@ literally (markup as brackets, escapes as \\x1b), never act on it (no ESC,
 BEL, C1, NUL or RLO), and the rest of the layout must stay readable.
 
 The postmortem export escapes the same characters the same way (see
-console.postmortem.visible): a markdown file is read with cat and less."""
+console.incident.postmortem.visible): a markdown file is read with cat and less."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ import json
 import pytest
 from textual.widgets import Button
 
-from console import export, postmortem
-from console.app import CBConsoleApp
-from console.incident import IncidentTracker, TrackerConfig
-from console.journal import Journal
-from console.model import Alert
-from console.model import BreakerState as S
-from console.plan import Mode
-from console.servicemap import ServiceEntry, ServiceMap
+from console.incident import export
+from console.incident import postmortem
+from console.ui.app import CBConsoleApp
+from console.incident.tracker import IncidentTracker, TrackerConfig
+from console.incident.journal import Journal
+from console.model.fleet import Alert
+from console.model.fleet import BreakerState as S
+from console.mitigations.plan import Mode
+from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.base import SourceError
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster

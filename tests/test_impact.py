@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 import pytest
 
 from console.sources.base import SourceError
-from console.sources.profiles import ConfigError, envoy_profile, resilience4j_profile
-from console.sources.profiles import runbook_profile
-from console.sources.promhttp import PromClient, Unreachable
-from console.sources.promimpact import Impact, impact, increase_query
+from console.sources.prometheus.profiles import ConfigError, envoy_profile, resilience4j_profile
+from console.sources.prometheus.profiles import runbook_profile
+from console.sources.prometheus.http import PromClient, Unreachable
+from console.sources.prometheus.impact import Impact, impact, increase_query
 from tests.promserver import SCRAPE_INTERVAL_S, Backend, Exporter, free_port, wait_until
 
 R4J_CALLS = "resilience4j_circuitbreaker_calls_seconds_count"
@@ -157,10 +157,10 @@ def test_increase_queries_of_the_builtin_profiles():
 def test_export_counts_the_impact_of_a_recorded_incident(prom, window, tmp_path, capsys):
     import json
 
-    from console import export
-    from console.journal import EventKind, Journal
-    from console.sources.prometheus import PrometheusSource
-    from console.sources.promimpact import prometheus_details
+    from console.incident import export
+    from console.incident.journal import EventKind, Journal
+    from console.sources.prometheus.source import PrometheusSource
+    from console.sources.prometheus.impact import prometheus_details
 
     start, end = window
     details = prometheus_details(PrometheusSource(prom.url, profile="runbook"))

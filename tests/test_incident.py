@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from console.clock import FakeClock
-from console.incident import IncidentTracker, TrackerConfig
-from console.journal import EventKind, Journal, JournalError, NoOpenIncident
-from console.model import Alert, BreakerState, FleetSnapshot, InstanceStatus, Observed, Revision
-from console.model import ServiceStatus, Transition
+from console.incident.tracker import IncidentTracker, TrackerConfig
+from console.incident.journal import EventKind, Journal, JournalError, NoOpenIncident
+from console.model.fleet import Alert, BreakerState, FleetSnapshot, InstanceStatus, Observed, Revision
+from console.model.fleet import ServiceStatus, Transition
 
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
@@ -275,7 +275,7 @@ def test_an_incident_is_named_after_the_alerts_service(journal):
 
 def open_incidents(tmp_path) -> dict[str, list[str]]:
     """Every open incident on disk: its ID -> its services."""
-    from console.journalfile import list_incidents
+    from console.incident.store import list_incidents
     return {i.id: list(i.services) for i in list_incidents(tmp_path) if not i.resolved}
 
 
@@ -329,7 +329,7 @@ def test_a_split_off_flapper_starts_when_split_and_is_resumed_after_a_restart(tm
 
 
 def test_a_split_service_events_leave_the_first_incidents_postmortem(tmp_path, journal):
-    from console import postmortem
+    from console.incident import postmortem
 
     tracker = IncidentTracker(journal)
     tracker.feed(snap(1, [svc("pay", O, 0), svc("flap", O, 0.5)],
@@ -344,8 +344,8 @@ def test_a_split_service_events_leave_the_first_incidents_postmortem(tmp_path, j
 
 def test_a_split_off_incident_waits_for_a_full_disk_like_the_first(tmp_path, clock):
     """Its events wait in memory while the disk is full and are written later."""
-    from console.journalfile import load_incident
-    from console.journal import append_durably
+    from console.incident.store import load_incident
+    from console.incident.journal import append_durably
 
     full = {"on": False}
 

@@ -8,7 +8,7 @@ import threading
 
 from textual.widgets import TabbedContent
 
-from console.journalfile import EventKind, list_incidents, load_incident
+from console.incident.store import EventKind, list_incidents, load_incident
 from tests.screen import flat, quiesce, screen_text
 from tests.test_incident_loop import build, poll, type_text
 from widgets.confirm import ConfirmDialog

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.incident import IncidentTracker, TrackerConfig
-from console.journal import Journal
-from console.journalfile import EventKind, load_incident
+from console.incident.tracker import IncidentTracker, TrackerConfig
+from console.incident.journal import Journal
+from console.incident.store import EventKind, load_incident
 from screenshots.scenes import START
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, TextPrompt

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from console.clock import FakeClock
-from console.journal import (
+from console.incident.journal import (
     EventKind,
     Journal,
     JournalLocked,
@@ -22,8 +22,8 @@ from console.journal import (
     list_incidents,
     load_incident,
 )
-from console.journalfile import read_events, scrub, scrub_text
-from console.recorder import ActionEvent, ActionRecorder, Stage
+from console.incident.store import read_events, scrub, scrub_text
+from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
 
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from console.app import CBConsoleApp
-from console.servicemap import ServiceEntry, ServiceMap
+from console.ui.app import CBConsoleApp
+from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from tests.fakes import ScriptedSource, clock, service
@@ -74,9 +74,9 @@ async def test_restart_after_the_first_token_died_sends_one_live_patch(kube, hea
 async def test_no_token_on_screen_in_the_journal_or_the_export(kube, health, tmp_path):
     """An API server (or a proxy) that echoes the tokens in its error: the first
     token and the one refreshed mid-incident are masked everywhere."""
-    from console import export
-    from console.incident import IncidentTracker, TrackerConfig
-    from console.journal import Journal
+    from console.incident import export
+    from console.incident.tracker import IncidentTracker, TrackerConfig
+    from console.incident.journal import Journal
     from tests.screen import screen_text
 
     first, second = TokenAuthority.token_name(1), TokenAuthority.token_name(2)

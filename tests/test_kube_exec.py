@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from console.model import ExecResult
+from console.model.fleet import ExecResult
 from console.sources.base import SourceError
 from console.sources.kube import KubernetesCluster
 from tests.kubeserver import ApiError, ExecFailure, KubeServer

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from console import kube_ops as ops
+from console.model import kubectl as ops
 from console.clock import FakeClock
 from console.demo import DemoFleet
-from console.model import Condition, Container, Deployment
+from console.model.fleet import Condition, Container, Deployment
 
 AT = datetime(2026, 11, 27, 0, 29, 37, 512000, tzinfo=timezone.utc)
 

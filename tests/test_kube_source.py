@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from console.model import Deployment
+from console.model.fleet import Deployment
 from console.sources.base import ClusterSource, SourceError, Unavailable
 from console.sources.kube import KubernetesCluster
 from tests.kubeserver import KubeServer

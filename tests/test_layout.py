@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from textual.containers import VerticalScroll
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.incident import IncidentTracker
-from console.journal import Journal
-from console.model import BreakerState as S
+from console.incident.tracker import IncidentTracker
+from console.incident.journal import Journal
+from console.model.fleet import BreakerState as S
 from screenshots.scenes import START
 from tests.fakes import ScriptedSource, clock, service
 from tests.screen import line_with, screen_text

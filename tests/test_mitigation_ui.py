@@ -12,9 +12,9 @@ import threading
 import pytest
 from textual.widgets import Button
 
-from console.app import CBConsoleApp
-from console.plan import Mode
-from console.servicemap import ServiceEntry, ServiceMap
+from console.ui.app import CBConsoleApp
+from console.mitigations.plan import Mode
+from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe

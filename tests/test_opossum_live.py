@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from console.model import BreakerState as S
-from console.model import Observed
-from console.sources.profiles import opossum_profile
-from console.sources.prometheus import PrometheusSource
-from console.sources.promimpact import impact
+from console.model.fleet import BreakerState as S
+from console.model.fleet import Observed
+from console.sources.prometheus.profiles import opossum_profile
+from console.sources.prometheus.source import PrometheusSource
+from console.sources.prometheus.impact import impact
 from tests.promserver import Backend, free_port, wait_until
 from widgets import text as fmt
 

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from console import export, postmortem
+from console.incident import export
+from console.incident import postmortem
 from console.clock import FakeClock
-from console.incident import IncidentTracker
-from console.journal import Journal, load_incident
-from console.model import Alert, BreakerState, FleetSnapshot, InstanceStatus, Revision
-from console.model import ServiceStatus, Transition
-from console.recorder import ActionEvent, Stage
-from console.sources.promimpact import Impact
+from console.incident.tracker import IncidentTracker
+from console.incident.journal import Journal, load_incident
+from console.model.fleet import Alert, BreakerState, FleetSnapshot, InstanceStatus, Revision
+from console.model.fleet import ServiceStatus, Transition
+from console.mitigations.recorder import ActionEvent, Stage
+from console.sources.prometheus.impact import Impact
 from tests.promserver import free_port
 
 GOLDEN = Path(__file__).parent / "golden" / "postmortem.md"

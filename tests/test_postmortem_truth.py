@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from console import export, postmortem
+from console.incident import export
+from console.incident import postmortem
 from console.clock import FakeClock
-from console.incident import IncidentTracker
-from console.journal import Journal
-from console.model import BreakerState
-from console.plan import Mode
-from console.recorder import ActionEvent, Stage
+from console.incident.tracker import IncidentTracker
+from console.incident.journal import Journal
+from console.model.fleet import BreakerState
+from console.mitigations.plan import Mode
+from console.mitigations.recorder import ActionEvent, Stage
 from tests.screen import quiesce, screen_text
 from tests.test_mitigation_ui import dialog, flags, health, kube, make_app, settle  # noqa: F401
 from tests.test_postmortem import IMPACT, T0, at, fleet, record_incident, run_export

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from console.model import BreakerState as S
-from console.model import Observed
-from console.sources.profiles import (
+from console.model.fleet import BreakerState as S
+from console.model.fleet import Observed
+from console.sources.prometheus.profiles import (
     NO_INSTANCE,
     ConfigError,
     Profile,
@@ -20,10 +20,10 @@ from console.sources.profiles import (
     resilience4j_profile,
     runbook_profile,
 )
-from console.sources.prometheus import PrometheusSource
-from console.sources.promhistory import StateTracker, scrape_interval
-from console.sources.promhttp import PrometheusAuth, split_url
-from console.sources.promread import (
+from console.sources.prometheus.source import PrometheusSource
+from console.sources.prometheus.history import StateTracker, scrape_interval
+from console.sources.prometheus.http import PrometheusAuth, split_url
+from console.sources.prometheus.read import (
     alerts_query,
     number,
     percent,
@@ -353,7 +353,7 @@ def test_read_alerts_joins_the_activation_time():
 
 
 def test_istio_cluster_names_are_shown_short_and_its_own_hidden():
-    from console.sources.meshnames import display_names
+    from console.sources.prometheus.meshnames import display_names
 
     names = display_names([
         "outbound|8080||payments.shop.svc.cluster.local",

@@ -14,10 +14,10 @@ from collections import Counter
 
 import pytest
 
-from console.model import BreakerState as S
-from console.model import FleetSnapshot, Observed
+from console.model.fleet import BreakerState as S
+from console.model.fleet import FleetSnapshot, Observed
 from console.sources.base import BreakerSource, SourceError
-from console.sources.prometheus import ConfigError, PrometheusAuth, PrometheusSource
+from console.sources.prometheus.source import ConfigError, PrometheusAuth, PrometheusSource
 from tests.promserver import (
     Backend,
     Exporter,

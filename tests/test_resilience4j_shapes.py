@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from console.app import CBConsoleApp
-from console.model import BreakerState as S
-from console.sources.profiles import resilience4j_profile
-from console.sources.prometheus import PrometheusSource
+from console.ui.app import CBConsoleApp
+from console.model.fleet import BreakerState as S
+from console.sources.prometheus.profiles import resilience4j_profile
+from console.sources.prometheus.source import PrometheusSource
 from tests.promserver import Backend, TextTarget, wait_until
 
 FIXTURES = Path(__file__).parent / "emitters"

@@ -15,22 +15,23 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from console import cli, export
-from console.app import CBConsoleApp
+from console import cli
+from console.incident import export
+from console.ui.app import CBConsoleApp
 from console.config import load_config
-from console.incident import IncidentTracker
-from console.journal import Journal
-from console.model import BreakerState as S
-from console.plan import Mode
-from console.servicemap import ServiceEntry, ServiceMap
+from console.incident.tracker import IncidentTracker
+from console.incident.journal import Journal
+from console.model.fleet import BreakerState as S
+from console.mitigations.plan import Mode
+from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.base import SourceError
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
-from console.sources.promauth import PrometheusAuth
-from console.sources.prometheus import PrometheusSource
-from console.sources.promhttp import PromClient
-from console.sources.promimpact import prometheus_details
+from console.sources.prometheus.auth import PrometheusAuth
+from console.sources.prometheus.source import PrometheusSource
+from console.sources.prometheus.http import PromClient
+from console.sources.prometheus.impact import prometheus_details
 from tests.fakes import ScriptedSource, clock, service
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer

@@ -9,10 +9,10 @@ import pytest
 from textual.color import Color
 from textual.widgets import Button
 
-from console.app import CBConsoleApp
+from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.model import BreakerState as S
+from console.model.fleet import BreakerState as S
 from screenshots.scenes import START
 from tests.fakes import ScriptedSource, clock, service
 from tests.screen import assert_inert, line_with, quiesce, screen_lines, screen_text

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from console.journalfile import EventKind
+from console.incident.store import EventKind
 from tests.screen import screen_text
 from tests.test_layout import SMALL, demo_app, incident_on_screen, polls, until
 from widgets import timeline
@@ -72,7 +72,7 @@ async def test_flapper_folded_ack_visible_newest_at_the_bottom(tmp_path):
         assert "inventory-svc: " in text and " transitions (" in text and "▸" in text, text
         assert "inventory-svc checkout-" not in text, text  # no single flap shown
         # The newest event is the last line drawn.
-        from console import postmortem
+        from console.incident import postmortem
 
         newest = max(app.tracker.journal.events, key=lambda e: (e.at, e.id))
         drawn = [line for line in shown if line.strip() and "palette" not in line

@@ -8,8 +8,8 @@ from datetime import timedelta
 from rich.text import Text
 from textual.app import App
 
-from console.model import BreakerState as S
-from console.model import Observed, Transition
+from console.model.fleet import BreakerState as S
+from console.model.fleet import Observed, Transition
 from tests.fakes import T0
 from tests.screen import assert_inert
 from tests.test_hostile_text import EVERYTHING, LONG

@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static
 
-from console.plan import Progress
-from console.recorder import ActionEvent, Stage
+from console.mitigations.plan import Progress
+from console.mitigations.recorder import ActionEvent, Stage
 from widgets import text as fmt
 
 STAGE_STYLE = {

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import DataTable
 
-from console.model import Alert, BreakerState, ServiceStatus
+from console.model.fleet import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
 
 TREND_WIDTH = 10

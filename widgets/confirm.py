@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from console.plan import Mode, Plan
+from console.mitigations.plan import Mode, Plan
 from widgets import text as fmt
 
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from console.model import Alert, BreakerState, ServiceStatus, Transition
+from console.model.fleet import Alert, BreakerState, ServiceStatus, Transition
 from widgets import text as fmt
 from widgets.transitions import TransitionList
 

@@ -11,8 +11,8 @@ from rich.text import Text
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from console.diagnosis import LOG_TAIL, Diagnosis, WorkloadView
-from console.probe import HealthResult
+from console.diagnosis.gather import LOG_TAIL, Diagnosis, WorkloadView
+from console.model.probe import HealthResult
 from widgets import text as fmt
 
 LOG_LINE_MAX = 400  # characters of one log line shown

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from collections import Counter
 from collections.abc import Iterable
 
-from console.model import Alert, BreakerState, ServiceStatus
+from console.model.fleet import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
 from widgets.board import matches
 from widgets.text import alert_text

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
-from console.model import Alert, BreakerState
+from console.model.fleet import Alert, BreakerState
 
 STATE_STYLE = {
     BreakerState.OPEN: "bold white on red",

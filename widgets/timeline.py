@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from console.model import BreakerState
+from console.model.fleet import BreakerState
 from widgets import text as fmt
 
 KIND_STYLE = {

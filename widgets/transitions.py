@@ -17,7 +17,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.model import Transition
+from console.model.fleet import Transition
 from widgets import text as fmt
 
 GAP = 2  # spaces between columns

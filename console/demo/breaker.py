@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from console.model import DEFAULT_RECOVERY_TIMEOUT_S, BreakerState
+from console.model.fleet import DEFAULT_RECOVERY_TIMEOUT_S, BreakerState
 
 OnTransition = Callable[[BreakerState, BreakerState, datetime], None]
 

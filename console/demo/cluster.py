@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from console.demo.kube import SimDeployment, SimPod
 from console.demo.topology import DEPENDENCIES, NAMESPACE, SERVICE_PORT, TICK_S
-from console.model import EXIT_NOT_FOUND, Deployment, ExecResult, Pod, Revision
+from console.model.fleet import EXIT_NOT_FOUND, Deployment, ExecResult, Pod, Revision
 from console.sources.base import SourceError
 
 if TYPE_CHECKING:

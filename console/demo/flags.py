@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from console.demo.topology import DOWNSTREAMS
-from console.model import Flag
+from console.model.fleet import Flag
 from console.sources.base import SourceError
 
 if TYPE_CHECKING:

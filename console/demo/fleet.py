@@ -30,7 +30,7 @@ from console.demo.topology import (
     TICKS_PER_S,
     Downstream,
 )
-from console.model import (
+from console.model.fleet import (
     BreakerState,
     CallTotals,
     Flag,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from console.demo.topology import CONTAINER, NAMESPACE, REPLICAS, TICK_S
-from console.model import Condition, Container, Deployment, Pod, Revision
+from console.model.fleet import Condition, Container, Deployment, Pod, Revision
 from console.sources.base import SourceError
 
 # Kubernetes' own alphabet for generated names (no vowels, no look-alikes).

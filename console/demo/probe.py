@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from console.demo.topology import NAMESPACE, Downstream, caller_path
-from console.model import BreakerState
-from console.probe import HealthResult, SmokeResult, smoke_result
+from console.model.fleet import BreakerState
+from console.model.probe import HealthResult, SmokeResult, smoke_result
 
 if TYPE_CHECKING:
     from console.demo.fleet import DemoFleet

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from console.kube_ops import env_prefix
-from console.servicemap import ServiceEntry, ServiceMap
+from console.model.kubectl import env_prefix
+from console.model.servicemap import ServiceEntry, ServiceMap
 
 NAMESPACE = "shop"
 REPLICAS = 3

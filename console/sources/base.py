@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from console.errors import SourceError, Unavailable
-from console.model import Deployment, ExecResult, Flag, FleetSnapshot, Pod, Revision
+from console.model.fleet import Deployment, ExecResult, Flag, FleetSnapshot, Pod, Revision
 
 __all__ = ["BreakerSource", "ClusterSource", "FlagSource", "SourceError", "Unavailable"]
 

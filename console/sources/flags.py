@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from console import secrets as _secrets
-from console.model import Flag
+from console.model.fleet import Flag
 from console.sources.base import SourceError
 
-if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) needs no httpx
+if TYPE_CHECKING:  # imported where used: console.mitigations.runner (and so the demo) needs no httpx
     import httpx
 
 FLAGS_PATH = "/api/v1/flags/"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from console import secrets as _secrets
 from console.errors import first_line
-from console.model import (
+from console.model.fleet import (
     EXIT_NOT_FOUND,
     Condition,
     Container,

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from console.clock import Clock, system_clock
 from console.errors import first_line
-from console.probe import HealthResult, SmokeResult, smoke_result
+from console.model.probe import HealthResult, SmokeResult, smoke_result
 
 
 class HttpProbe:

@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from console.app import CBConsoleApp  # noqa: E402
+from console.ui.app import CBConsoleApp  # noqa: E402
 from console.clock import FakeClock  # noqa: E402
 from console.demo import DemoFleet, demo_service_map  # noqa: E402
-from console.incident import IncidentTracker  # noqa: E402
-from console.journal import Journal  # noqa: E402
-from console.model import BreakerState  # noqa: E402
-from console.recorder import Stage  # noqa: E402
+from console.incident.tracker import IncidentTracker  # noqa: E402
+from console.incident.journal import Journal  # noqa: E402
+from console.model.fleet import BreakerState  # noqa: E402
+from console.mitigations.recorder import Stage  # noqa: E402
 from screenshots.scenes import START  # noqa: E402
 from widgets.confirm import ConfirmDialog  # noqa: E402
 

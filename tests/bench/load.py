@@ -44,11 +44,11 @@ from tests.bench.procstats import (  # noqa: E402
 )
 from tests.promserver import Backend, wait_until  # noqa: E402
 
-from console.app import CBConsoleApp  # noqa: E402
+from console.ui.app import CBConsoleApp  # noqa: E402
 from console.cli import long_session_gc  # noqa: E402
-from console.incident import IncidentTracker  # noqa: E402
-from console.journal import Journal  # noqa: E402
-from console.sources.prometheus import PrometheusSource  # noqa: E402
+from console.incident.tracker import IncidentTracker  # noqa: E402
+from console.incident.journal import Journal  # noqa: E402
+from console.sources.prometheus.source import PrometheusSource  # noqa: E402
 
 
 class CountingSource(PrometheusSource):

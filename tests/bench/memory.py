@@ -45,10 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.procstats import history_size, rss_mb  # noqa: E402
 
-from console.history import FleetHistory  # noqa: E402
-from console.incident import IncidentTracker  # noqa: E402
-from console.journal import Journal  # noqa: E402
-from console.model import (  # noqa: E402
+from console.model.history import FleetHistory  # noqa: E402
+from console.incident.tracker import IncidentTracker  # noqa: E402
+from console.incident.journal import Journal  # noqa: E402
+from console.model.fleet import (  # noqa: E402
     BreakerState, FleetSnapshot, InstanceStatus, ServiceStatus, Transition,
 )
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.promserver import Backend, Exporter, wait_until  # noqa: E402
 
-from console.app import CBConsoleApp  # noqa: E402
-from console.sources.prometheus import PrometheusSource  # noqa: E402
+from console.ui.app import CBConsoleApp  # noqa: E402
+from console.sources.prometheus.source import PrometheusSource  # noqa: E402
 
 STATES = ("closed", "open", "half_open")
 

@@ -28,7 +28,7 @@ def open_fds() -> int:
 
 
 def history_size(history) -> dict[str, int]:
-    """What a console.history.FleetHistory holds: transitions kept, their
+    """What a console.model.history.FleetHistory holds: transitions kept, their
     de-duplication keys, error-series points, and the largest per service."""
     transitions = getattr(history, "_transitions", {})
     seen = getattr(history, "_seen", {})

@@ -10,7 +10,7 @@ the flapping. The console runs as `cbconsole` does: PrometheusSource,
 IncidentTracker on a journal in a temp dir, poll interval 1 s.
 
 Every 30 s it samples, in this process: RSS, threads (threading and
-/proc/self/task), open fds, the transition history (console.history), the
+/proc/self/task), open fds, the transition history (console.model.history), the
 incident journal's events, polls done, and the event loop's lag (a 50 ms
 sleep's overshoot, median and max over the window). After the warm-up it
 reports growth: memory (target < 10 %), threads and fds (target 0), history
@@ -40,11 +40,11 @@ from tests.bench.procstats import (  # noqa: E402
 )
 from tests.promserver import Backend, wait_until  # noqa: E402
 
-from console.app import CBConsoleApp  # noqa: E402
+from console.ui.app import CBConsoleApp  # noqa: E402
 from console.cli import long_session_gc  # noqa: E402
-from console.incident import IncidentTracker  # noqa: E402
-from console.journal import Journal  # noqa: E402
-from console.sources.prometheus import PrometheusSource  # noqa: E402
+from console.incident.tracker import IncidentTracker  # noqa: E402
+from console.incident.journal import Journal  # noqa: E402
+from console.sources.prometheus.source import PrometheusSource  # noqa: E402
 
 
 class CountingSource(PrometheusSource):

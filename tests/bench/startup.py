@@ -29,7 +29,7 @@ from pathlib import Path
 CBCONSOLE = Path(sys.executable).with_name("cbconsole")
 FLOOR = Path(__file__).with_name("floor_app.py")
 HEAVY = ("kubernetes", "prometheus_api_client", "httpx", "requests", "prometheus_client",
-         "console.sources.kube", "console.sources.prometheus")
+         "console.sources.kube", "console.sources.prometheus.source")
 
 
 def tmux(session: str, *args: str) -> list[str]:
@@ -78,10 +78,10 @@ async def _demo_modules() -> dict[str, bool]:
     """The demo as cli.main builds it, headless: what is imported once the
     first board is painted."""
     before = set(sys.modules)
-    from console.app import CBConsoleApp
+    from console.ui.app import CBConsoleApp
     from console.demo import DemoFleet, demo_service_map
-    from console.incident import IncidentTracker
-    from console.journal import Journal
+    from console.incident.tracker import IncidentTracker
+    from console.incident.journal import Journal
 
     fleet = DemoFleet(seed=7)
     with tempfile.TemporaryDirectory() as state:

@@ -17,15 +17,15 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from console.journal import Journal, JournalError, NoOpenIncident
-from console.journalfile import (
+from console.incident.journal import Journal, JournalError, NoOpenIncident
+from console.incident.store import (
     Detail,
     EventKind,
     JournalEvent,
     RootCauseCategory,
     affected_services,
 )
-from console.model import (
+from console.model.fleet import (
     BreakerState,
     CallTotals,
     Deployment,

@@ -6,7 +6,7 @@ that console's journal read-only, and takes it over once that console exits.
 the next read), each time only the bytes added since, and notices a new
 incident's file. It writes nothing of the other console's: `add` raises `JournalFollowed`;
 an action taken here goes, step by step, to this console's side file
-(`journalfile.side_path`), which the export merges into the incident.
+(`store.side_path`), which the export merges into the incident.
 `take_over` tries the lock (cheap while it is held) and, once it is free,
 resumes the directory as a restarted console would.
 """
@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 
 from console.clock import Clock, system_clock
-from console.journal import Journal, JournalError, JournalLocked, append_durably
-from console.journalfile import (
+from console.incident.journal import Journal, JournalError, JournalLocked, append_durably
+from console.incident.store import (
     Detail,
     EventKind,
     JournalEvent,
@@ -29,7 +29,7 @@ from console.journalfile import (
     side_path,
     summarize,
 )
-from console.recorder import ActionEvent
+from console.mitigations.recorder import ActionEvent
 
 
 class JournalFollowed(JournalError):

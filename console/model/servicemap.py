@@ -18,7 +18,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from console.kube_ops import env_prefix
+from console.model.kubectl import env_prefix
 from console.urls import check_url
 
 DEFAULT_CALLER = "api"  # the runbook's deployment/api

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from statistics import median
 
-from console.model import BreakerState, Observed, Transition
+from console.model.fleet import BreakerState, Observed, Transition
 
 Key = tuple[str, str]  # (service, instance)
 

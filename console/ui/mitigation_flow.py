@@ -13,12 +13,12 @@ from textual.app import App
 from textual.css.query import NoMatches
 from textual.message import Message
 
-from console.actions import READ_ONLY_REFUSAL
-from console.diagnosis import Diagnosis, gather
+from console.mitigations.runner import READ_ONLY_REFUSAL
+from console.diagnosis.gather import Diagnosis, gather
 from console.errors import describe_error
-from console.mitigations import REFUSED
-from console.plan import Mode, Outcome, Plan, Progress
-from console.recorder import ActionEvent, ActionRecorder, Stage
+from console.incident.applied import REFUSED
+from console.mitigations.plan import Mode, Outcome, Plan, Progress
+from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
 from widgets.actionlog import ActionLog
 from widgets.diagnosis import DiagnosisPane
 

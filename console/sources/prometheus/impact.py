@@ -18,8 +18,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.sources.base import SourceError
-from console.sources.profiles import Profile, get_profile
-from console.sources.promhttp import PromClient, PrometheusAuth
+from console.sources.prometheus.profiles import Profile, get_profile
+from console.sources.prometheus.http import PromClient, PrometheusAuth
 
 #: rate(<selector>[<window>]) or irate(...): the selector may hold braces and
 #: quotes but no "[".

@@ -22,8 +22,8 @@ from urllib3.util.retry import Retry
 
 from console import secrets
 from console.sources.base import SourceError
-from console.sources.profiles import ConfigError
-from console.sources.promauth import PrometheusAuth
+from console.sources.prometheus.profiles import ConfigError
+from console.sources.prometheus.auth import PrometheusAuth
 
 
 class Unreachable(SourceError):

@@ -18,7 +18,7 @@ from typing import Collection
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from console.model import BreakerState
+from console.model.fleet import BreakerState
 from console.sources.base import SourceError
 
 #: The rate() window of the built-in profiles. Four scrapes at the common 15 s
@@ -85,7 +85,7 @@ class Profile(BaseModel):
     #: Boot's `application`): where set, the instance reads `pod/application`.
     instance_qualifier: str | None = None
     #: Service names are Envoy cluster names: Istio's shown short, its own
-    #: clusters hidden (console.sources.meshnames).
+    #: clusters hidden (console.sources.prometheus.meshnames).
     cluster_names: bool = False
     state_query: str
     state_encoding: StateEncoding = StateEncoding.LABEL

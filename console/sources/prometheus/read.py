@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from console.model import Alert, BreakerState
-from console.sources.meshnames import display_names
-from console.sources.profiles import Profile
-from console.sources.promhistory import Key, utc
+from console.model.fleet import Alert, BreakerState
+from console.sources.prometheus.meshnames import display_names
+from console.sources.prometheus.profiles import Profile
+from console.sources.prometheus.history import Key, utc
 
 #: One instance as a poll read it: state, the states it reported, and the
 #: InstanceStatus number fields.

@@ -1,6 +1,6 @@
 """The Textual application: polls the breaker source in a thread worker and
 keeps the board, the panes and the header up to date. The mitigation keys
-live in app_mitigate, the incident keys in app_incident."""
+live in mitigation_flow, the incident keys in incident_flow."""
 
 from __future__ import annotations
 
@@ -18,20 +18,20 @@ from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Input, TabbedContent, TabPane
 
-from console.actions import ActionRunner
-from console.app_incident import IncidentKeys
-from console.app_mitigate import ACTION_NAMES, AppRecorder, MitigationKeys
+from console.mitigations.runner import ActionRunner
+from console.ui.incident_flow import IncidentKeys
+from console.ui.mitigation_flow import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.errors import describe_error
 from console.clock import Clock, system_clock
-from console.diagnosis import Diagnosis
-from console.history import FleetHistory
-from console.incident import IncidentTracker
-from console.journalfile import EventKind
-from console.model import Alert, FleetSnapshot
-from console.plan import Mode, Plan, Progress
-from console.probe import Probe
-from console.recorder import ActionRecorder
-from console.servicemap import ServiceMap
+from console.diagnosis.gather import Diagnosis
+from console.model.history import FleetHistory
+from console.incident.tracker import IncidentTracker
+from console.incident.store import EventKind
+from console.model.fleet import Alert, FleetSnapshot
+from console.mitigations.plan import Mode, Plan, Progress
+from console.model.probe import Probe
+from console.mitigations.recorder import ActionRecorder
+from console.model.servicemap import ServiceMap
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from console.sources.profiles import ConfigError
+from console.sources.prometheus.profiles import ConfigError
 
 
 class PrometheusAuth(BaseModel):

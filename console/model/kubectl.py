@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from console.model import Deployment
+from console.model.fleet import Deployment
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 RESTART_MANAGER = "kubectl-rollout"

@@ -13,16 +13,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
-from console import mitigations, secrets
-from console.incident import (
+from console import secrets
+from console.incident import applied as mitigations
+from console.incident.tracker import (
     RESPONSE_TIMES_S, alert_time, current_text, first, start_time, without_moved,
 )
-from console.journalfile import EventKind, JournalEvent, RootCauseCategory, affected_services
-from console.model import BreakerState
-from console.recorder import Stage
+from console.incident.store import EventKind, JournalEvent, RootCauseCategory, affected_services
+from console.model.fleet import BreakerState
+from console.mitigations.recorder import Stage
 
 if TYPE_CHECKING:
-    from console.sources.promimpact import Impact
+    from console.sources.prometheus.impact import Impact
 
 FILL_IN = "(to be filled in)"
 NOT_RECORDED = "not recorded"
@@ -229,7 +230,7 @@ def likely_causes(events: list[JournalEvent]) -> list[tuple[JournalEvent, dateti
     """Rollouts seen that finished within the diagnosis' likely-cause window
     before their service's breaker opened (what it marks LIKELY CAUSE), with
     that opening time."""
-    from console.diagnosis import LIKELY_CAUSE_WINDOW
+    from console.diagnosis.gather import LIKELY_CAUSE_WINDOW
 
     found = []
     for e in events:

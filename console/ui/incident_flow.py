@@ -13,13 +13,13 @@ from datetime import datetime
 from textual import work
 from textual.message import Message
 
-from console import mitigations
-from console.diagnosis import Diagnosis
+from console.incident import applied as mitigations
+from console.diagnosis.gather import Diagnosis
 from console.errors import describe_error
-from console.follow import FollowedJournal, take_over
-from console.incident import IncidentTracker, current_text, start_time, without_moved
-from console.journalfile import EventKind, RootCauseCategory
-from console.model import BreakerState
+from console.incident.follow import FollowedJournal, take_over
+from console.incident.tracker import IncidentTracker, current_text, start_time, without_moved
+from console.incident.store import EventKind, RootCauseCategory
+from console.model.fleet import BreakerState
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
 
@@ -62,7 +62,7 @@ class IncidentKeys:
                     self.call_from_thread(self.notify, message, severity="error", timeout=10)
             return None
 
-    # --- a journal another console writes (console.follow) ----------------------------
+    # --- a journal another console writes (console.incident.follow) ----------------------------
 
     def _followed(self) -> FollowedJournal | None:
         journal = self.tracker.journal if self.tracker is not None else None
@@ -206,7 +206,7 @@ class IncidentKeys:
             pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
             return
         events = without_moved(events)  # a split service's went with it
-        from console import postmortem  # the first incident event brings it in
+        from console.incident import postmortem  # the first incident event brings it in
 
         t0 = start_time(events)
         pending = {e.id for e in journal.pending}
@@ -424,10 +424,10 @@ class IncidentKeys:
 
     @work(thread=True, exit_on_error=False, group="export")
     def _export(self, tracker, events, incident_id: str) -> None:
-        from console import postmortem
-        from console.export import count_impact, write_atomically
+        from console.incident import postmortem
+        from console.incident.export import count_impact, write_atomically
 
-        from console.journalfile import merge_side_events
+        from console.incident.store import merge_side_events
 
         try:
             state_dir = self.tracker.journal.state_dir

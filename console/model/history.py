@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from console.model import FleetSnapshot, Transition
+from console.model.fleet import FleetSnapshot, Transition
 
 MAX_TRANSITIONS = 200  # per service: the detail pane's list
 MAX_FLEET_TRANSITIONS = 20_000  # in all: 200 x 5,000 services would be a million

@@ -21,15 +21,15 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from console import kube_ops as ops
+from console.model import kubectl as ops
 from console.clock import Clock, system_clock
-from console.diagnosis import WorkloadView, downstream_failing, health_unknown
+from console.diagnosis.gather import WorkloadView, downstream_failing, health_unknown
 from console.errors import first_line
-from console.model import Deployment
-from console.plan import Mode, Outcome, Plan, Progress
-from console.probe import HealthResult, Probe
-from console.recorder import ActionEvent, ActionRecorder, Stage
-from console.servicemap import ServiceTarget
+from console.model.fleet import Deployment
+from console.mitigations.plan import Mode, Outcome, Plan, Progress
+from console.model.probe import HealthResult, Probe
+from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
+from console.model.servicemap import ServiceTarget
 from console.sources.base import ClusterSource, FlagSource, SourceError
 from console.sources.flags import FLAGS_PATH, MASK, curl_equivalent, flag_url
 

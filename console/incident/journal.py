@@ -5,7 +5,7 @@ A Journal holds an exclusive lock on the directory for its life (one console
 writes a directory). It survives a crash (the open incident is resumed, a torn
 last line reported and cut off) and a full or read-only disk (events wait in
 memory, in order, and are retried; nothing is claimed written that was not).
-The file format and the read-only side live in `journalfile`.
+The file format and the read-only side live in `store`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from console.clock import Clock, system_clock
-from console.journalfile import (
+from console.incident.store import (
     Detail,
     EventKind,
     IncidentSummary,
@@ -38,7 +38,7 @@ from console.journalfile import (
     scrub,
     summarize,
 )
-from console.recorder import ActionEvent
+from console.mitigations.recorder import ActionEvent
 
 __all__ = [
     "EventKind", "IncidentSummary", "Journal", "JournalError", "JournalEvent",
@@ -122,7 +122,7 @@ def _slug(text: str) -> str:
 class Journal:
     """The journal of one state directory. Use `open_or_resume`."""
 
-    #: True for a journal another console writes (console.follow): read, never written.
+    #: True for a journal another console writes (console.incident.follow): read, never written.
     read_only = False
 
     def __init__(self, state_dir: Path, *, actor: str | None = None,

@@ -15,7 +15,7 @@ import re
 import threading
 
 from console.clock import Clock, system_clock
-from console.model import (
+from console.model.fleet import (
     DEFAULT_RECOVERY_TIMEOUT_S,
     Alert,
     FleetSnapshot,
@@ -24,10 +24,10 @@ from console.model import (
     Transition,
 )
 from console.sources.base import SourceError
-from console.sources.profiles import ConfigError, Profile, get_profile
-from console.sources.promhistory import StateTracker, scrape_interval
-from console.sources.promhttp import PromClient, PrometheusAuth, Unreachable
-from console.sources.promread import (
+from console.sources.prometheus.profiles import ConfigError, Profile, get_profile
+from console.sources.prometheus.history import StateTracker, scrape_interval
+from console.sources.prometheus.http import PromClient, PrometheusAuth, Unreachable
+from console.sources.prometheus.read import (
     Reading,
     alerts_query,
     promql_string,

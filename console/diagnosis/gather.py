@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from console.errors import SourceError
-from console.kube_ops import RolloutStatus, fallback_enabled, rollback_command, rollout_status
-from console.model import BreakerState, Deployment, Flag, Pod, Revision, ServiceStatus
-from console.probe import HealthResult, Probe
-from console.servicemap import ServiceTarget
+from console.model.kubectl import RolloutStatus, fallback_enabled, rollback_command, rollout_status
+from console.model.fleet import BreakerState, Deployment, Flag, Pod, Revision, ServiceStatus
+from console.model.probe import HealthResult, Probe
+from console.model.servicemap import ServiceTarget
 
 # console.sources.base's ClusterSource and FlagSource: not imported, as the
 # widgets import this module for its data and must reach no source.

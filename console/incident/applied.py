@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from console.journalfile import EventKind, JournalEvent
-from console.recorder import Stage
+from console.incident.store import EventKind, JournalEvent
+from console.mitigations.recorder import Stage
 
 _FINAL = {Stage.CANCELLED.value, Stage.FAILED.value, Stage.VERIFIED.value,
           Stage.UNKNOWN.value}

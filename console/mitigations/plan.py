@@ -1,6 +1,6 @@
 """The data of a mitigation: what will be sent (Plan), how far it has got
 (Progress), how it ended (Outcome). Data only: the dialogs show it, the
-action runner (console.actions) builds and executes it."""
+action runner (console.mitigations.runner) builds and executes it."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console.clock import Clock, system_clock
-from console.incident import first, start_time
-from console.journalfile import (
+from console.incident.tracker import first, start_time
+from console.incident.store import (
     EventKind,
     IncidentSummary,
     JournalEvent,
@@ -77,8 +77,8 @@ def count_impact(events: list[JournalEvent], now: datetime):
     from pydantic import ValidationError
 
     from console.sources.base import SourceError
-    from console.sources.promhttp import Unreachable
-    from console.sources.promimpact import auth_from_details, impact, profile_from_details
+    from console.sources.prometheus.http import Unreachable
+    from console.sources.prometheus.impact import auth_from_details, impact, profile_from_details
 
     resolved = first(events, EventKind.RESOLVED)
     start, end = start_time(events), resolved.at if resolved else now
@@ -102,7 +102,7 @@ def sampled_impact(events: list[JournalEvent]):
     the demo keeps them): per affected service, the growth from its first
     sample to its last up to the resolution. A drop (the source restarted
     and counts from 0 again) leaves that interval out."""
-    from console.sources.promimpact import Impact
+    from console.sources.prometheus.impact import Impact
 
     resolved = first(events, EventKind.RESOLVED)
     services = affected_services(events)
@@ -232,7 +232,7 @@ def main(argv: list[str], clock: Clock = system_clock) -> int:
     now = clock()
     impact = "not counted (--no-impact)" if args.no_impact else count_impact(events, now)
 
-    from console import postmortem
+    from console.incident import postmortem
 
     if args.format == "json":
         doc = postmortem.render_json(events, impact, now=now, tz=args.tz, problems=loaded.problems)

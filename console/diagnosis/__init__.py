@@ -1,0 +1,1 @@
+"""What the console reads about a breaker and the next step it suggests."""

@@ -1,0 +1,1 @@
+"""The incident: tracker, journal and its file, postmortem, export, follow."""

@@ -1,0 +1,1 @@
+"""The actions an operator confirms: plans, the runner, the recorder."""

@@ -1,0 +1,1 @@
+"""Prometheus and VictoriaMetrics: the breaker source and its queries."""

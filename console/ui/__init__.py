@@ -1,0 +1,1 @@
+"""The Textual application: the App and its key flows."""
