@@ -330,7 +330,7 @@ def test_cells_are_drawn_as_datatable_draws_them(cell, width):
     from textual.renderables.styled import Styled
     from rich.padding import Padding
 
-    from widgets.board import cell_line
+    from widgets.boardrows import cell_line
 
     console = Console(width=200, color_system="truecolor")
     pre, post = Style(bgcolor="grey11") + Style.from_meta({"row": 1}), Style(bold=True)
