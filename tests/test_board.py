@@ -404,3 +404,19 @@ async def test_kept_lines_are_never_stale(size, scroll_x):
             if step == "tick" and size[0] >= 140:
                 # Ages moved on: 7 s more for every row on screen.
                 assert any("7s" in text or "1m" in text for text in texts[1:]), texts
+
+
+async def test_a_click_selects_the_row_and_the_header_selects_nothing():
+    app, _, _ = make_app([service(f"svc-{i:02d}") for i in range(6)])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        board = app.query_one(BreakerBoard)
+        await pilot.click(BreakerBoard, offset=(3, 3))  # the third row under the header
+        await pilot.pause()
+        assert board.selected_service == "svc-02"
+        detail = " ".join(rendered_lines(app.query_one("#detail-summary")))
+        assert "svc-02" in detail
+        await pilot.click(BreakerBoard, offset=(3, 0))
+        await pilot.pause()
+        assert board.selected_service == "svc-02"
