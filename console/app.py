@@ -463,7 +463,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def action_help(self) -> None:
         # The app's own bindings, straight from BINDINGS, then the widgets'
-        # navigation keys in one line each (DataTable binds many more).
+        # navigation keys in one line each.
         rows = [
             (self.get_key_display(binding), binding.tooltip or binding.description)
             for binding in self.BINDINGS
