@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
 from console import mitigations, secrets
-from console.incident import (
-    RESPONSE_TIMES_S, alert_time, current_text, first, start_time, without_moved,
-)
+from console.incident import current_text, without_moved
+from console.incident_events import alert_time, first, response_clock, start_time
 from console.journalfile import EventKind, JournalEvent, RootCauseCategory, affected_services
 from console.model import BreakerState
 from console.recorder import Stage
@@ -444,7 +443,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         except ValueError:
             category = None
     severity = str(opened.details.get("severity") or "unknown") if opened else "unknown"
-    clock = _response(events, severity)
+    clock = _response(events, now)
     end = resolved.at if resolved else None
     resolution = []
     for chain in carried_out:
@@ -494,15 +493,15 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     }
 
 
-def _response(events: list[JournalEvent], severity: str) -> dict | None:
-    t0, ack = start_time(events), first(events, EventKind.ACKNOWLEDGED)
-    seconds = RESPONSE_TIMES_S.get(severity)
-    if t0 is None or seconds is None:
+def _response(events: list[JournalEvent], now: datetime) -> dict | None:
+    """The response clock as the journal recorded it (the header's own)."""
+    clock = response_clock(events, now)
+    if clock is None:
         return None
-    deadline = t0 + timedelta(seconds=seconds)
-    return {"response_s": seconds, "deadline": deadline.isoformat(),
-            "acknowledged_at": ack.at.isoformat() if ack else None,
-            "overdue": ack.at > deadline if ack else None}
+    return {"response_s": clock.response_s, "deadline": clock.deadline.isoformat(),
+            "acknowledged_at": (clock.acknowledged_at.isoformat()
+                                if clock.acknowledged_at else None),
+            "overdue": clock.overdue if clock.acknowledged_at else None}
 
 
 def render_json(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
