@@ -24,7 +24,7 @@ from typing import Callable
 from console import kube_ops as ops
 from console.clock import Clock, system_clock
 from console.diagnosis import WorkloadView, downstream_failing, health_unknown
-from console.errors import first_line
+from console.errors import first_line, no_answer
 from console.model import Deployment
 from console.plan import Mode, Outcome, Plan, Progress
 from console.probe import HealthResult, Probe
@@ -390,7 +390,7 @@ class ActionRunner:
         try:
             cluster.patch_deployment(ns, name, plan.patch, plan.field_manager or "")
         except SourceError as exc:
-            if "unreachable" not in str(exc):
+            if not no_answer(exc):
                 return step.failed(str(exc))  # answered: refused, nothing applied
             # No answer (reset, timeout): the PATCH may have landed all the
             # same. A read is safe; it says so before anyone sends it again.

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from console import secrets as _secrets
 from console.model import Flag
+from console.errors import Unauthorized, Unreachable, caused_by
 from console.sources.base import SourceError
 
 if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) needs no httpx
@@ -31,10 +32,6 @@ if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) need
 FLAGS_PATH = "/api/v1/flags/"
 MASK = "***"
 _BODY_LIMIT = 200
-
-
-class _Unauthorized(SourceError):
-    """The flag service answered 401."""
 
 
 class HttpFlagService:
@@ -81,7 +78,7 @@ class HttpFlagService:
         token = self._token()
         try:
             self._post(name, enabled, token)
-        except _Unauthorized:
+        except Unauthorized:
             # A 401 means the service changed nothing; a token file may have
             # rotated meanwhile (a projected token): read it again, send once more.
             fresh = self._token()
@@ -171,25 +168,27 @@ class HttpFlagService:
         try:
             response = self._client.request(method, url, json=json, headers=headers)
         except httpx.TimeoutException:
-            raise SourceError(
+            raise Unreachable(
                 f"flag service at {self.url} unreachable: no answer within {self.timeout:g}s"
             ) from None
         except httpx.ConnectError as exc:
-            why = "connection refused" if "refused" in str(exc).lower() else _short(str(exc))
-            raise SourceError(
+            why = ("connection refused" if caused_by(exc, ConnectionRefusedError)
+                   else _short(str(exc)))
+            raise Unreachable(
                 _scrubbed(f"flag service at {self.url} unreachable: {why}", scrub)
             ) from None
         except httpx.RemoteProtocolError as exc:
             # Not the bytes themselves: they may be anything (and are of no use).
+            # (httpcore says a disconnection in words only: no type of its own.)
             why = ("connection closed by the server" if "disconnected" in str(exc)
                    else "it answered something that is not HTTP")
-            raise SourceError(f"flag service at {self.url} unreachable: {why}") from None
+            raise Unreachable(f"flag service at {self.url} unreachable: {why}") from None
         except httpx.HTTPError as exc:
-            if "reset" in str(exc).lower():
-                raise SourceError(
+            if caused_by(exc, ConnectionResetError):
+                raise Unreachable(
                     f"flag service at {self.url} unreachable: connection reset"
                 ) from None
-            raise SourceError(
+            raise Unreachable(
                 _scrubbed(
                     f"flag service at {self.url} unreachable: "
                     f"{_short(str(exc)) or type(exc).__name__}",
@@ -200,7 +199,7 @@ class HttpFlagService:
         if 200 <= status < 300:
             return response
         if status == 401:
-            raise _Unauthorized("the flag service rejected the token (401)")
+            raise Unauthorized("the flag service rejected the token (401)")
         if status == 403:
             raise SourceError(
                 "the flag service refused: the token may not change flags (403)"

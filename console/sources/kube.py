@@ -23,7 +23,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from console import secrets as _secrets
-from console.errors import first_line
+from console.errors import Unauthorized, Unreachable, first_line
 from console.model import (
     EXIT_NOT_FOUND,
     Condition,
@@ -428,7 +428,7 @@ class KubernetesCluster:
         worker.start()
         worker.join(timeout + self.timeout)
         if not outcome:
-            raise SourceError(f"exec in pod {pod}: API server at {self.server} unreachable: "
+            raise Unreachable(f"exec in pod {pod}: API server at {self.server} unreachable: "
                               f"no answer within {timeout + self.timeout:g} s")
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
@@ -552,9 +552,12 @@ class KubernetesCluster:
                     continue
                 message = (self._unauthorized(retried) if exc.status == 401 else
                            self._api_message(exc, verb, resource, namespace, name))
+                kind = (Unauthorized if exc.status == 401 else
+                        SourceError if exc.status else Unreachable)  # 0: the client's TLS error
             except (u3.HTTPError, OSError) as exc:
                 message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
-            raise SourceError(self._scrub(message)) from None
+                kind = Unreachable
+            raise kind(self._scrub(message)) from None
         raise AssertionError("unreachable")
 
     def _api_message(self, exc: Any, verb: str, resource: tuple[str, str], namespace: str,
