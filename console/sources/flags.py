@@ -25,12 +25,14 @@ from console import secrets as _secrets
 from console.model import Flag
 from console.errors import Unauthorized, Unreachable, caused_by
 from console.sources.base import SourceError
+from console.text import shorten
+from console.urls import without_userinfo
 
 if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) needs no httpx
     import httpx
 
 FLAGS_PATH = "/api/v1/flags/"
-MASK = "***"
+MASK = _secrets.MASK
 _BODY_LIMIT = 200
 
 
@@ -52,10 +54,11 @@ class HttpFlagService:
             raise ValueError("give token_env or token_file, not both")
         parsed = httpx.URL(url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise SourceError(f"flag service URL must be http(s)://host[:port]: {url!r}")
+            raise SourceError("flag service URL must be http(s)://host[:port]: "
+                              f"{without_userinfo(url.strip())!r}")
         self._url = str(parsed).rstrip("/")
         self._password = parsed.password or None  # only ever scrubbed from messages
-        self.url = str(parsed.copy_with(username=None, password=None)).rstrip("/")
+        self.url = without_userinfo(self._url)
         self.label = "flags " + self.url
         self.token_env = token_env
         self.token_file = Path(token_file) if token_file else None
@@ -173,7 +176,7 @@ class HttpFlagService:
             ) from None
         except httpx.ConnectError as exc:
             why = ("connection refused" if caused_by(exc, ConnectionRefusedError)
-                   else _short(str(exc)))
+                   else _short(_scrubbed(str(exc), scrub)))
             raise Unreachable(
                 _scrubbed(f"flag service at {self.url} unreachable: {why}", scrub)
             ) from None
@@ -191,7 +194,7 @@ class HttpFlagService:
             raise Unreachable(
                 _scrubbed(
                     f"flag service at {self.url} unreachable: "
-                    f"{_short(str(exc)) or type(exc).__name__}",
+                    f"{_short(_scrubbed(str(exc), scrub)) or type(exc).__name__}",
                     scrub,
                 )
             ) from None
@@ -295,11 +298,8 @@ def _timestamp(value) -> datetime | None:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _BODY_LIMIT else text[: _BODY_LIMIT - 1] + "…"
+    return shorten(text, _BODY_LIMIT)
 
 
-def _scrubbed(message: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, MASK)
-    return message
+def _scrubbed(message: str, secrets: tuple[str | None, ...]) -> str:
+    return _secrets.redact(message, secrets)
