@@ -24,12 +24,13 @@ from typing import Callable
 from console import kube_ops as ops
 from console.clock import Clock, system_clock
 from console.diagnosis import WorkloadView, downstream_failing, health_unknown
-from console.errors import first_line
+from console.errors import first_line, no_answer
 from console.model import Deployment
 from console.plan import Mode, Outcome, Plan, Progress
 from console.probe import HealthResult, Probe
 from console.recorder import ActionEvent, ActionRecorder, Stage
 from console.servicemap import ServiceTarget
+from console.text import millis, shorten
 from console.sources.base import ClusterSource, FlagSource, SourceError
 from console.sources.flags import FLAGS_PATH, MASK, curl_equivalent, flag_url
 
@@ -390,7 +391,7 @@ class ActionRunner:
         try:
             cluster.patch_deployment(ns, name, plan.patch, plan.field_manager or "")
         except SourceError as exc:
-            if "unreachable" not in str(exc):
+            if not no_answer(exc):
                 return step.failed(str(exc))  # answered: refused, nothing applied
             # No answer (reset, timeout): the PATCH may have landed all the
             # same. A read is safe; it says so before anyone sends it again.
@@ -645,15 +646,11 @@ def _health_words(target: ServiceTarget | None, health: HealthResult | None) -> 
         where = f" of {target.downstream}" if target else ""
         return f"no health check result{where}"
     if health.status is not None:
-        took = f" in {_latency(health.latency_ms)}" if health.latency_ms is not None else ""
+        took = f" in {millis(health.latency_ms)}" if health.latency_ms is not None else ""
         return f"health check {health.url} answered {health.status}{took}"
     if health.error:
         return f"health check {health.url} got no answer: {health.error}"
     return f"health check {health.url}: no verdict"
-
-
-def _latency(ms: float) -> str:
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def _ms(value: float | None) -> str:
@@ -679,5 +676,4 @@ def _flag_curl(source: FlagSource | None, base: str, name: str, enable: bool) ->
 
 
 def _short(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+    return shorten(text, _DETAIL_LIMIT)

@@ -9,9 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from console import __version__
+from console import __version__, profilenames
 
-PROFILES = ("runbook", "resilience4j", "envoy", "opossum", "custom")
+PROFILES = (*profilenames.BUILTIN, profilenames.CUSTOM)
 
 
 def positive_seconds(value: str) -> float:
@@ -332,10 +332,9 @@ def tls_warnings(config, cluster=None) -> tuple[str, ...]:
 
 def _public(url: str) -> str:
     """The URL without user:password@ (a header is no place for a secret)."""
-    from urllib.parse import urlsplit
+    from console.urls import without_userinfo
 
-    parts = urlsplit(url.strip())
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
+    return without_userinfo(url.strip())
 
 
 def open_journal(config, args, source):

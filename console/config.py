@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.model import DEFAULT_RECOVERY_TIMEOUT_S
+from console import profilenames
 from console.paths import config_file
 from console.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
 from console.sources.promauth import PrometheusAuth
@@ -152,7 +153,7 @@ class Config(_Strict):
 
     def profile_spec(self) -> str | dict:
         p = self.prometheus
-        if p.profile == "custom":
+        if p.profile == profilenames.CUSTOM:
             if not p.custom_profile:
                 raise ConfigFileError(
                     "profile 'custom' needs a [prometheus.custom_profile] table in the config file"

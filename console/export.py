@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console.clock import Clock, system_clock
-from console.incident import first, start_time
+from console.incident_events import first, start_time
 from console.journalfile import (
     EventKind,
     IncidentSummary,

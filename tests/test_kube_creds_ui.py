@@ -94,7 +94,7 @@ async def test_no_token_on_screen_in_the_journal_or_the_export(kube, health, tmp
             await settle(app, pilot)
             assert [p.status for p in kube.requests_for("PATCH")] == [500]
             text = screen_text(app)
-            assert "proxy saw token <redacted> after <redacted>" in text, text
+            assert "proxy saw token *** after ***" in text, text
     finally:
         cluster.close()
     written = "".join(p.read_text() for p in (tmp_path / "state").rglob("*.jsonl"))

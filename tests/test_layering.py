@@ -37,7 +37,7 @@ def rel(path: Path) -> str:
 
 # The data the widgets may receive: plain models, no source, no I/O.
 DATA_MODULES = ("console.model", "console.plan", "console.recorder", "console.diagnosis",
-                "console.probe")
+                "console.probe", "console.text")
 
 
 def _data_module(name: str) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from console.clock import FakeClock
 from console.demo import DemoFleet
-from console.probe import HealthResult, Probe, percentiles, smoke_result
+from console.probe import HealthResult, NoAnswer, Probe, percentiles, smoke_result
 from console.sources.probe import HttpProbe
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
@@ -163,7 +163,7 @@ def test_percentiles_nearest_rank():
     values = [float(v) for v in range(100, 0, -1)]  # 1..100, unsorted
     assert percentiles(values) == (50.0, 95.0)
     # Latencies of every answer count, failed answers included; no answer none.
-    timeout = (None, None, "no answer within 2 s")
+    timeout = (None, None, NoAnswer("no answer within 2 s"))
     result = smoke_result("u", [(200, 10.0, None), (503, 30.0, None), timeout])
     assert (result.succeeded, result.p50_ms, result.p95_ms) == (1, 10.0, 30.0)
     assert result.failures == {"503": 1, "timeout": 1}

@@ -23,18 +23,17 @@ from urllib.parse import quote
 
 from console import secrets as _secrets
 from console.model import Flag
+from console.errors import Unauthorized, Unreachable, caused_by
 from console.sources.base import SourceError
+from console.text import shorten
+from console.urls import without_userinfo
 
 if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) needs no httpx
     import httpx
 
 FLAGS_PATH = "/api/v1/flags/"
-MASK = "***"
+MASK = _secrets.MASK
 _BODY_LIMIT = 200
-
-
-class _Unauthorized(SourceError):
-    """The flag service answered 401."""
 
 
 class HttpFlagService:
@@ -55,10 +54,11 @@ class HttpFlagService:
             raise ValueError("give token_env or token_file, not both")
         parsed = httpx.URL(url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise SourceError(f"flag service URL must be http(s)://host[:port]: {url!r}")
+            raise SourceError("flag service URL must be http(s)://host[:port]: "
+                              f"{without_userinfo(url.strip())!r}")
         self._url = str(parsed).rstrip("/")
         self._password = parsed.password or None  # only ever scrubbed from messages
-        self.url = str(parsed.copy_with(username=None, password=None)).rstrip("/")
+        self.url = without_userinfo(self._url)
         self.label = "flags " + self.url
         self.token_env = token_env
         self.token_file = Path(token_file) if token_file else None
@@ -81,7 +81,7 @@ class HttpFlagService:
         token = self._token()
         try:
             self._post(name, enabled, token)
-        except _Unauthorized:
+        except Unauthorized:
             # A 401 means the service changed nothing; a token file may have
             # rotated meanwhile (a projected token): read it again, send once more.
             fresh = self._token()
@@ -171,28 +171,30 @@ class HttpFlagService:
         try:
             response = self._client.request(method, url, json=json, headers=headers)
         except httpx.TimeoutException:
-            raise SourceError(
+            raise Unreachable(
                 f"flag service at {self.url} unreachable: no answer within {self.timeout:g}s"
             ) from None
         except httpx.ConnectError as exc:
-            why = "connection refused" if "refused" in str(exc).lower() else _short(str(exc))
-            raise SourceError(
+            why = ("connection refused" if caused_by(exc, ConnectionRefusedError)
+                   else _short(_scrubbed(str(exc), scrub)))
+            raise Unreachable(
                 _scrubbed(f"flag service at {self.url} unreachable: {why}", scrub)
             ) from None
         except httpx.RemoteProtocolError as exc:
             # Not the bytes themselves: they may be anything (and are of no use).
+            # (httpcore says a disconnection in words only: no type of its own.)
             why = ("connection closed by the server" if "disconnected" in str(exc)
                    else "it answered something that is not HTTP")
-            raise SourceError(f"flag service at {self.url} unreachable: {why}") from None
+            raise Unreachable(f"flag service at {self.url} unreachable: {why}") from None
         except httpx.HTTPError as exc:
-            if "reset" in str(exc).lower():
-                raise SourceError(
+            if caused_by(exc, ConnectionResetError):
+                raise Unreachable(
                     f"flag service at {self.url} unreachable: connection reset"
                 ) from None
-            raise SourceError(
+            raise Unreachable(
                 _scrubbed(
                     f"flag service at {self.url} unreachable: "
-                    f"{_short(str(exc)) or type(exc).__name__}",
+                    f"{_short(_scrubbed(str(exc), scrub)) or type(exc).__name__}",
                     scrub,
                 )
             ) from None
@@ -200,7 +202,7 @@ class HttpFlagService:
         if 200 <= status < 300:
             return response
         if status == 401:
-            raise _Unauthorized("the flag service rejected the token (401)")
+            raise Unauthorized("the flag service rejected the token (401)")
         if status == 403:
             raise SourceError(
                 "the flag service refused: the token may not change flags (403)"
@@ -296,11 +298,8 @@ def _timestamp(value) -> datetime | None:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _BODY_LIMIT else text[: _BODY_LIMIT - 1] + "…"
+    return shorten(text, _BODY_LIMIT)
 
 
-def _scrubbed(message: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, MASK)
-    return message
+def _scrubbed(message: str, secrets: tuple[str | None, ...]) -> str:
+    return _secrets.redact(message, secrets)

@@ -20,10 +20,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit, urlunsplit
 
 from console import secrets as _secrets
-from console.errors import first_line
+from console.errors import Unauthorized, Unreachable, first_line
 from console.model import (
     EXIT_NOT_FOUND,
     Condition,
@@ -35,6 +34,8 @@ from console.model import (
 )
 from console.sources.base import SourceError, Unavailable
 from console.sources.kubecreds import CredentialState, ExecCredentials
+from console.text import shorten
+from console.urls import without_userinfo
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
@@ -67,16 +68,7 @@ def _kubeconfig_paths(explicit: str | None) -> tuple[list[str], str]:
 
 def _public_url(url: str) -> str:
     """The server URL without any user:password part."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
+    return without_userinfo(url)
 
 
 def _time(text: str | None) -> datetime | None:
@@ -428,7 +420,7 @@ class KubernetesCluster:
         worker.start()
         worker.join(timeout + self.timeout)
         if not outcome:
-            raise SourceError(f"exec in pod {pod}: API server at {self.server} unreachable: "
+            raise Unreachable(f"exec in pod {pod}: API server at {self.server} unreachable: "
                               f"no answer within {timeout + self.timeout:g} s")
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
@@ -552,9 +544,12 @@ class KubernetesCluster:
                     continue
                 message = (self._unauthorized(retried) if exc.status == 401 else
                            self._api_message(exc, verb, resource, namespace, name))
+                kind = (Unauthorized if exc.status == 401 else
+                        SourceError if exc.status else Unreachable)  # 0: the client's TLS error
             except (u3.HTTPError, OSError) as exc:
                 message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
-            raise SourceError(self._scrub(message)) from None
+                kind = Unreachable
+            raise kind(self._scrub(message)) from None
         raise AssertionError("unreachable")
 
     def _api_message(self, exc: Any, verb: str, resource: tuple[str, str], namespace: str,
@@ -631,9 +626,8 @@ class KubernetesCluster:
             _secrets.remember(secret)
 
     def _scrub(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "<redacted>")
-        return _secrets.redact(message)  # tokens the plugin gave, refreshed ones too
+        # Its own secrets, and the tokens the plugin gave, refreshed ones too.
+        return _secrets.redact(message, self._secrets)
 
 
 def _handshake_status(exc: BaseException) -> int | None:
@@ -675,7 +669,7 @@ def _status_of(exc: Any) -> tuple[str, str]:
     message = str(status.get("message") or "").strip()
     reason = str(status.get("reason") or exc.reason or "").strip()
     if not message and body and not status:
-        message = first_line(body)[:200]
+        message = shorten(first_line(body), 200)
     return message, reason
 
 

@@ -27,6 +27,7 @@ from typing import Callable
 from console import secrets
 from console.errors import first_line
 from console.sources.base import SourceError
+from console.text import shorten
 
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 MARGIN_S = 10.0  # refresh this long before the stated expiry
@@ -170,7 +171,7 @@ class ExecCredentials:
             self._fail(f"{self.source} could not be run: {exc.strerror or type(exc).__name__}")
         if done.returncode != 0:
             said = first_line(done.stderr.decode("utf-8", "replace")) or "no message"
-            self._fail(f"{self.source} failed (exit {done.returncode}): {said[:200]}")
+            self._fail(f"{self.source} failed (exit {done.returncode}): {shorten(said, 200)}")
         try:
             out = json.loads(done.stdout)
         except ValueError:

@@ -21,14 +21,12 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from console import secrets
+from console.errors import Unreachable
 from console.sources.base import SourceError
 from console.sources.profiles import ConfigError
 from console.sources.promauth import PrometheusAuth
-
-
-class Unreachable(SourceError):
-    """No answer at all (connection refused or dropped, DNS, TLS, timeout):
-    worth retrying at the next poll, unlike an answer we did not like."""
+from console.text import shorten
+from console.urls import without_userinfo
 
 
 class _SecretAuth(requests.auth.AuthBase):
@@ -54,13 +52,12 @@ def split_url(url: str) -> tuple[str, bool]:
             f"Prometheus URL must be http(s)://host[:port][/path], got {_safe(url)!r}"
         )
     had_userinfo = "@" in parts.netloc
-    netloc = parts.netloc.rsplit("@", 1)[-1]
+    netloc = urlsplit(without_userinfo(url.strip())).netloc
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), had_userinfo
 
 
 def _safe(url: str) -> str:
-    parts = urlsplit(url)
-    return url if "@" not in parts.netloc else url.replace(parts.netloc.rsplit("@", 1)[0] + "@", "")
+    return without_userinfo(url)
 
 
 class _Answer(Exception):
@@ -101,8 +98,7 @@ def _check_answer(response: requests.Response, *args, **kwargs) -> requests.Resp
 
 def _short(text: str, limit: int = 160) -> str:
     text = re.sub(r"<[^>]+>", " ", text)  # an HTML error page from a proxy
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 class PromClient:
@@ -276,7 +272,7 @@ class PromClient:
                 f"{at} rejected the {what} query `{promql}`: {detail}"
             ))
         if status == 200 and answer.reason == "malformed JSON":
-            return SourceError(f"{at} answered malformed JSON: {_short(answer.body, 80)!r}")
+            return SourceError(f"{at} answered malformed JSON: {_short(self._redact(answer.body), 80)!r}")
         if status == 200 and answer.error:
             return SourceError(
                 self._redact(f"{at} answered an error to the {what} query: {detail}")
@@ -292,12 +288,10 @@ class PromClient:
             return SourceError(
                 f"{at} answered HTTP 404 for the {what} query: is this the Prometheus API base URL?"
             )
-        body = detail or _short(answer.body)
+        body = detail or _short(self._redact(answer.body))
         reason = f" {answer.reason}" if answer.reason else ""
         message = f"{at} answered HTTP {status}{reason}: {body}".rstrip(": ")
         return SourceError(self._redact(message))
 
     def _redact(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return message
+        return secrets.redact(message, self._secrets)
