@@ -6,6 +6,7 @@ the first frame does not need them."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import suppress
 from datetime import datetime
@@ -22,6 +23,9 @@ from console.journalfile import EventKind, RootCauseCategory
 from console.model import BreakerState
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
+
+
+log = logging.getLogger(__name__)
 
 
 def _state_label(value) -> str:
@@ -54,6 +58,7 @@ class IncidentKeys:
             with self.tracker_lock:
                 return call(*args)
         except Exception as error:  # noqa: BLE001 - JournalError, ValueError, OSError
+            log.warning("journal call %s failed", getattr(call, "__name__", call), exc_info=True)
             message = f"journal: {describe_error(error)}"
             if threading.get_ident() == self.loop_thread:
                 self.notify(message, severity="error", timeout=10)
@@ -115,6 +120,7 @@ class IncidentKeys:
             if mine is not None:
                 taken = IncidentTracker(mine, tracker.config, tracker.source_details)
         except Exception as error:  # noqa: BLE001 - shown, never fatal; tried again next tick
+            log.warning("reading the followed journal failed", exc_info=True)
             with suppress(RuntimeError):  # the app is closing
                 self.call_from_thread(self.notify, f"journal: {describe_error(error)}",
                                       severity="error", timeout=10)
@@ -440,6 +446,7 @@ class IncidentKeys:
             path = directory / f"postmortem-{incident_id}.md"
             write_atomically(path, text)
         except Exception as error:  # noqa: BLE001
+            log.warning("export of %s failed", incident_id, exc_info=True)
             self.call_from_thread(self.notify, f"Export failed: {describe_error(error)}",
                                   severity="error", timeout=15)
             return

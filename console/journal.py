@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import getpass
+import logging
 import os
 import re
 import threading
@@ -39,6 +40,8 @@ from console.journalfile import (
     summarize,
 )
 from console.recorder import ActionEvent
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "EventKind", "IncidentSummary", "Journal", "JournalError", "JournalEvent",
@@ -73,6 +76,7 @@ def current_user() -> str:
     try:
         return getpass.getuser() or "unknown"
     except Exception:  # no USER/LOGNAME and no passwd entry (containers)
+        log.debug("no user name", exc_info=True)
         return "unknown"
 
 

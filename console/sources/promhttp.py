@@ -10,6 +10,7 @@ reach a repr, a label, an error message or a log line.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections import deque
 from datetime import datetime, timezone
@@ -24,6 +25,8 @@ from console import secrets
 from console.sources.base import SourceError
 from console.sources.profiles import ConfigError
 from console.sources.promauth import PrometheusAuth
+
+log = logging.getLogger(__name__)
 
 
 class Unreachable(SourceError):
@@ -224,6 +227,7 @@ class PromClient:
         except requests.exceptions.RequestException as exc:
             error = Unreachable(self._redact(self._transport_reason(exc, timeout or self.timeout)))
         except (ValueError, KeyError, TypeError) as exc:
+            log.warning("unexpected answer to the %s query", what, exc_info=True)
             error = SourceError(
                 f"Prometheus at {self.url} sent an unexpected answer to the {what} "
                 f"query ({type(exc).__name__})"
