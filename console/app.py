@@ -22,6 +22,7 @@ from textual.widgets import Input, TabbedContent, TabPane
 from console import logfile
 from console.actions import ActionRunner
 from console.app_incident import IncidentKeys
+from console.app_journal import JournalWrites
 from console.app_mitigate import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.errors import describe_error
 from console.clock import Clock, system_clock
@@ -165,6 +166,10 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self._next_poll = None
         self.tracker = tracker
         self.tracker_lock = threading.RLock()  # fed by the poll worker, keys on the loop
+        # Journal writes (each an fsync) in a worker, in order: never on the loop.
+        self.journal_writes = JournalWrites(self, self._journals)
+        for journal in self._journals():
+            self.journal_writes.attach(journal)
         # Why there is no journal (e.g. another console holds the directory).
         self.journal_unavailable = journal_unavailable
         self.escalation = escalation or []
@@ -240,10 +245,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.refresh_views()
 
     def _tick(self) -> None:
-        # Events waiting for a writable disk are retried, in order.
-        for tracker in [self.tracker, *self.tracker.split_off] if self.tracker else []:
-            if tracker.journal.pending:
-                tracker.journal.flush_pending()
+        self.journal_writes.retry()  # events waiting for a writable disk, in order
         self._follow_tick()  # a journal another console writes: read what it added
         self._say_log_unavailable()
         self.refresh_views()

@@ -67,6 +67,27 @@ class IncidentKeys:
                     self.call_from_thread(self.notify, message, severity="error", timeout=10)
             return None
 
+    def _journals(self) -> list:
+        """Every journal this console writes: its incident's and split-offs'."""
+        if self.tracker is None:
+            return []
+        return [t.journal for t in [self.tracker, *self.tracker.split_off]]
+
+    def on_journal_due(self) -> None:
+        self.journal_writes.start()
+
+    def on_journal_written(self) -> None:
+        for words, problem in self.journal_writes.written():
+            if problem is None:
+                self.notify(f"{words}: recorded")
+            else:
+                self._not_written(words, problem)
+        self.refresh_views()
+
+    def _not_written(self, what: str, problem: str | None) -> None:
+        self.notify(f"{what}: NOT yet written ({problem}); kept in memory and retried",
+                    severity="error", timeout=15)
+
     # --- a journal another console writes (console.follow) ----------------------------
 
     def _followed(self) -> FollowedJournal | None:
@@ -138,6 +159,7 @@ class IncidentKeys:
             with self.tracker_lock:
                 self.tracker = taken
                 self.recorder.forward = taken.journal
+            self.journal_writes.attach(taken.journal)
             journal = taken.journal
             where = (f"this console now records incident {journal.incident_id}"
                      if journal.is_open else f"this console now records {journal.state_dir}")
@@ -207,6 +229,7 @@ class IncidentKeys:
         journal = tracker.journal
         events = journal.events
         drawn = (journal.incident_id, len(events))
+        drawn = (*drawn, len(journal.pending))  # an event written since is redrawn
         if drawn == getattr(self, "_timeline_drawn", None) and not journal.pending:
             # Only the summary's duration moves between events.
             pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
@@ -270,9 +293,11 @@ class IncidentKeys:
         journal = getattr(call, "__self__", self.tracker).journal  # the incident it went to
         if journal.is_written(event):
             self.notify(f"{what}: recorded")
+        elif journal.on_pending is not None and not journal.problem:
+            # Said once the writer has it on disk (on_journal_written).
+            self.journal_writes.say_when_written(journal, event, what)
         else:
-            self.notify(f"{what}: NOT yet written ({journal.problem}); kept in "
-                        "memory and retried", severity="error", timeout=15)
+            self._not_written(what, journal.problem)
         self.refresh_views()
 
     def _need_open_incident(self) -> bool:
