@@ -9,8 +9,10 @@ is dropped and `problem()` says why, for the console to say it once.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import logging.handlers
+import queue
 import sys
 import threading
 from pathlib import Path
@@ -25,7 +27,9 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 _lock = threading.Lock()
 _problem: str | None = None
-_handler: logging.Handler | None = None
+_handler: logging.Handler | None = None  # on the root logger: a QueueHandler
+_listener: logging.handlers.QueueListener | None = None  # its thread writes the file
+_queue: queue.Queue | None = None
 
 
 def check_level(value: str) -> str:
@@ -80,20 +84,24 @@ def path(directory: Path) -> Path:
 def setup(directory: Path, level: str = "INFO") -> Path:
     """Log into `directory`/cbconsole.log from now on (the root logger, so
     libraries' records come too, and Python's warnings, which would
-    otherwise print over the screen). Never raises: see `problem()`."""
-    global _handler, _problem
+    otherwise print over the screen). The file is written by a thread of
+    its own: a record logged on the event loop never waits for the disk.
+    Never raises: see `problem()`."""
+    global _handler, _listener, _queue
+    shutdown()
     target = path(directory)
     root = logging.getLogger()
+    file_handler = QuietRotatingFileHandler(target, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+                                            encoding="utf-8", delay=True)
+    file_handler.setFormatter(ScrubbingFormatter(FORMAT))
+    records: queue.Queue = queue.Queue()
+    handler = logging.handlers.QueueHandler(records)
+    listener = logging.handlers.QueueListener(records, file_handler)
+    listener.start()
     with _lock:
-        _problem = None
-        if _handler is not None:
-            root.removeHandler(_handler)
-            _handler.close()
-        handler = QuietRotatingFileHandler(target, maxBytes=MAX_BYTES, backupCount=BACKUPS,
-                                           encoding="utf-8", delay=True)
-        handler.setFormatter(ScrubbingFormatter(FORMAT))
-        _handler = handler
+        _handler, _listener, _queue = handler, listener, records
     root.addHandler(handler)
+    atexit.register(shutdown)  # what is queued is written before the process ends
     root.setLevel(check_level(level))
     logging.captureWarnings(True)
     try:
@@ -113,13 +121,29 @@ def unavailable_words() -> str | None:
     return f"Log file unavailable ({why}): errors are not logged this session"
 
 
-def shutdown() -> None:
-    """Stop logging to the file (tests: the next one logs elsewhere)."""
-    global _handler, _problem
+def flush() -> None:
+    """Wait until every record logged so far is written (or dropped)."""
     with _lock:
-        handler, _handler, _problem = _handler, None, None
+        records = _queue
+    if records is not None:
+        records.join()
+
+
+def shutdown() -> None:
+    """Write what is queued and stop logging to the file (at exit; tests:
+    the next one logs elsewhere)."""
+    global _handler, _listener, _queue, _problem
+    atexit.unregister(shutdown)
+    with _lock:
+        handler, listener = _handler, _listener
+        _handler = _listener = _queue = None
     if handler is not None:
         logging.getLogger().removeHandler(handler)
-        handler.close()
+    if listener is not None:
+        listener.stop()  # drains the queue first
+        for h in listener.handlers:
+            h.close()
+    with _lock:
+        _problem = None
     logging.captureWarnings(False)
     logging.getLogger().setLevel(logging.WARNING)
