@@ -170,6 +170,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.journal_writes = JournalWrites(self, self._journals)
         for journal in self._journals():
             self.journal_writes.attach(journal)
+        self._log_unavailable_said = False  # said once a session
         # Why there is no journal (e.g. another console holds the directory).
         self.journal_unavailable = journal_unavailable
         self.escalation = escalation or []
@@ -253,7 +254,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     def _say_log_unavailable(self) -> None:
         """Once: the log file could not be written (the console carries on)."""
         words = logfile.unavailable_words()
-        if words and not getattr(self, "_log_unavailable_said", False):
+        if words and not self._log_unavailable_said:
             self._log_unavailable_said = True
             self.notify(words, severity="warning", timeout=15)
 

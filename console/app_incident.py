@@ -159,7 +159,8 @@ class IncidentKeys:
             with self.tracker_lock:
                 self.tracker = taken
                 self.recorder.forward = taken.journal
-            self.journal_writes.attach(taken.journal)
+            for journal in self._journals():  # its split-off incidents' too
+                self.journal_writes.attach(journal)
             journal = taken.journal
             where = (f"this console now records incident {journal.incident_id}"
                      if journal.is_open else f"this console now records {journal.state_dir}")
