@@ -15,6 +15,7 @@ is the first plan without one, so a dialog can toggle between `plan` and
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from dataclasses import replace
@@ -28,6 +29,8 @@ from console.errors import first_line, no_answer
 from console.model import Deployment
 from console.plan import Mode, Outcome, Plan, Progress
 from console.probe import HealthResult, Probe
+
+log = logging.getLogger(__name__)
 from console.recorder import ActionEvent, ActionRecorder, Stage
 from console.servicemap import ServiceTarget
 from console.text import millis, shorten
@@ -342,6 +345,7 @@ class ActionRunner:
         try:
             return self._execute(plan, step)
         except Exception as exc:  # a bug or a library surprise: still close the record
+            log.exception("the %s of %s failed unexpectedly", plan.action, plan.target)
             return step.failed(f"unexpected error: {type(exc).__name__}: {_short(first_line(exc))}")
 
     def _execute(self, plan: Plan, step: _Step) -> Outcome:
@@ -488,6 +492,7 @@ class ActionRunner:
         try:
             result = self.probe.check(url)
         except Exception as exc:  # the probe is informative here, never fatal
+            log.warning("health check after the restart failed", exc_info=True)
             return f"not checked: {type(exc).__name__}"
         return _health_words(None, result)
 
@@ -620,7 +625,7 @@ class _Step:
         try:
             self._report(Progress(fraction, message))
         except Exception:  # a broken progress display must not abandon a rollout watch
-            pass
+            log.warning("progress report failed", exc_info=True)
 
     def failed(self, message: str, details: dict | None = None,
                verified: bool | None = None) -> Outcome:

@@ -4,6 +4,7 @@ live in app_mitigate, the incident keys in app_incident."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import suppress
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Input, TabbedContent, TabPane
 
+from console import logfile
 from console.actions import ActionRunner
 from console.app_incident import IncidentKeys
+from console.app_journal import JournalWrites
 from console.app_mitigate import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.errors import describe_error
 from console.clock import Clock, system_clock
@@ -42,6 +45,8 @@ from widgets.footer import KeyFooter
 from widgets.status import StatusLine, filter_view
 from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
+
+log = logging.getLogger(__name__)
 
 STALE_AFTER_POLLS = 3
 MAX_BACKOFF_S = 10.0  # an outage's end must show within seconds
@@ -161,6 +166,11 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self._next_poll = None
         self.tracker = tracker
         self.tracker_lock = threading.RLock()  # fed by the poll worker, keys on the loop
+        # Journal writes (each an fsync) in a worker, in order: never on the loop.
+        self.journal_writes = JournalWrites(self, self._journals)
+        for journal in self._journals():
+            self.journal_writes.attach(journal)
+        self._log_unavailable_said = False  # said once a session
         # Why there is no journal (e.g. another console holds the directory).
         self.journal_unavailable = journal_unavailable
         self.escalation = escalation or []
@@ -231,16 +241,22 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
                 await self.view(pane, TabPane).mount(widget)
             await self.mount(KeyFooter())
         except (MountError, NoMatches):
+            log.debug("quit before the first frame was out", exc_info=True)
             return  # quit before the first frame was out
         self.refresh_views()
 
     def _tick(self) -> None:
-        # Events waiting for a writable disk are retried, in order.
-        for tracker in [self.tracker, *self.tracker.split_off] if self.tracker else []:
-            if tracker.journal.pending:
-                tracker.journal.flush_pending()
+        self.journal_writes.retry()  # events waiting for a writable disk, in order
         self._follow_tick()  # a journal another console writes: read what it added
+        self._say_log_unavailable()
         self.refresh_views()
+
+    def _say_log_unavailable(self) -> None:
+        """Once: the log file could not be written (the console carries on)."""
+        words = logfile.unavailable_words()
+        if words and not self._log_unavailable_said:
+            self._log_unavailable_said = True
+            self.notify(words, severity="warning", timeout=15)
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
         """Notifications quote service names and servers' errors: shown as
@@ -266,6 +282,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             if not isinstance(snapshot, FleetSnapshot):
                 raise SourceError(f"the source answered {type(snapshot).__name__}, not a snapshot")
         except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
+            log.warning("poll failed: %s", self.source.label, exc_info=True)
             self.post_message(PollFailed(describe_error(error)))
         else:
             if self.tracker is not None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import sys
 from pathlib import Path
 
 from console import __version__, profilenames
+
+log = logging.getLogger(__name__)
 
 PROFILES = (*profilenames.BUILTIN, profilenames.CUSTOM)
 
@@ -22,6 +25,15 @@ def positive_seconds(value: str) -> float:
     if not 0.1 <= seconds <= 3600:
         raise argparse.ArgumentTypeError("the poll interval must be between 0.1 and 3600 seconds")
     return seconds
+
+
+def log_level(value: str) -> str:
+    from console.logfile import check_level
+
+    try:
+        return check_level(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tz", metavar="ZONE", help="time zone of the times shown (default UTC; e.g. Europe/Paris)"
     )
+    parser.add_argument(
+        "--log-level", type=log_level, metavar="LEVEL",
+        help="cbconsole.log's level, in the state dir: DEBUG, INFO (default), WARNING, ERROR",
+    )
     safety = parser.add_argument_group("safety")
     safety.add_argument(
         "--read-only", action="store_true",
@@ -97,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 # The config key each flag sets: a bad value is blamed on the flag.
 FLAG_NAMES = {
     "poll_interval_s": "--poll",
+    "log_level": "--log-level",
     "read_only": "--read-only",
     "dry_run": "--dry-run",
     "incident.timezone": "--tz",
@@ -126,6 +143,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         flags |= {"token_file": args.flags_token_file, "token_env": ""}
     return {
         "poll_interval_s": args.poll,
+        "log_level": args.log_level,
         "read_only": True if args.read_only else None,
         "dry_run": True if args.dry_run else None,
         "incident": {"timezone": args.tz},
@@ -149,6 +167,7 @@ def connect_cluster(context: str | None, namespace: str | None):
     try:
         return KubernetesCluster(context=context, namespace=namespace), ""
     except SourceError as error:
+        log.warning("no cluster: %s", error, exc_info=True)
         return None, error
 
 
@@ -170,6 +189,7 @@ def connect_flags(config):
             verify=verify,
         )
     except (SourceError, ValueError) as error:
+        log.warning("no flag service: %s", error, exc_info=True)
         return None, str(error)
     return service, ""
 
@@ -236,6 +256,7 @@ def _build_app(args):
     except ConfigFileError as error:
         print(f"cbconsole: {error}", file=sys.stderr)
         return None, None
+    start_log(config, args)
     # Imported here so --help and config errors answer without loading Textual.
     from console.app import CBConsoleApp
 
@@ -264,6 +285,7 @@ def _build_app(args):
                 show_infrastructure=config.prometheus.show_infrastructure,
             )
         except (ConfigFileError, SourceError, ValueError) as error:
+            log.warning("cannot start on Prometheus: %s", error, exc_info=True)
             print(f"cbconsole: {error}", file=sys.stderr)
             return None, None
         from console.sources.kube import ContextNotFound
@@ -306,6 +328,20 @@ def _build_app(args):
         warnings=() if args.demo else tls_warnings(config, cluster),
     )
     return app, tracker
+
+
+def start_log(config, args) -> None:
+    """cbconsole.log beside the journal, from now on (never fatal)."""
+    from console import logfile
+    from console.paths import state_dir
+
+    directory = state_dir(demo=args.demo, override=args.state_dir or config.incident.state_dir)
+    where = logfile.setup(directory, config.log_level)
+    source = "demo" if args.demo else f"Prometheus {_public(config.prometheus.url or '')}"
+    log.info("cbconsole %s started on %s (pid %d), log level %s",
+             __version__, source, os.getpid(), config.log_level)
+    log.debug("log %s, poll every %ss, config %s", where, config.poll_interval_s,
+              "none" if args.no_config else (args.config or "default"))
 
 
 def resolve_mode(config, context: str | None):
@@ -351,6 +387,7 @@ def open_journal(config, args, source):
         # Another console holding the directory is followed read-only.
         journal = open_or_follow(directory)
     except JournalError as error:
+        log.warning("no journal: %s", error, exc_info=True)
         return None, f"{error}: events are NOT recorded"
     details = {}
     if not args.demo:

@@ -108,6 +108,7 @@ class ContextConfig(_Strict):
 
 class Config(_Strict):
     poll_interval_s: float = Field(default=2.0, ge=0.1, le=3600)
+    log_level: str = "INFO"  # cbconsole.log's, in the state dir
     default_recovery_timeout_s: float = Field(default=DEFAULT_RECOVERY_TIMEOUT_S, gt=0)
     # Service map defaults (console.servicemap): conventions of the runbook.
     namespace: str | None = None  # default: the kube context's namespace
@@ -145,6 +146,13 @@ class Config(_Strict):
             caller=self.caller,
             fallback_mode=self.fallback_mode,
         )
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        from console.logfile import check_level
+
+        return check_level(value)
 
     def is_read_only(self, context: str | None) -> bool:
         """--read-only, or the context marked read-only in the config."""

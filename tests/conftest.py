@@ -26,5 +26,8 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
     threshold = gc.get_threshold()
     yield
+    from console import logfile
+
+    logfile.shutdown()  # cli.main logs into the test's state dir: not the next test's
     gc.unfreeze()
     gc.set_threshold(*threshold)

@@ -13,6 +13,7 @@ SourceError in plain words, with no token, key or header in it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -36,6 +37,8 @@ from console.sources.base import SourceError, Unavailable
 from console.sources.kubecreds import CredentialState, ExecCredentials
 from console.text import shorten
 from console.urls import without_userinfo
+
+log = logging.getLogger(__name__)
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
@@ -244,8 +247,10 @@ class KubernetesCluster:
             try:
                 contexts, current = kconfig.list_kube_config_contexts(config_file)
             except ConfigException as exc:
+                log.warning("kubeconfig %s unusable", where, exc_info=True)
                 raise Unavailable(f"kubeconfig {where} unusable: {first_line(exc)}") from None
             except Exception as exc:  # unreadable or not YAML
+                log.warning("kubeconfig %s unreadable", where, exc_info=True)
                 raise Unavailable(f"kubeconfig {where} unreadable: {type(exc).__name__}") \
                     from None
             chosen = None
@@ -262,9 +267,11 @@ class KubernetesCluster:
             try:
                 exec_spec, base_dir = self._load(kconfig, config_file, chosen["name"], cfg)
             except ConfigException as exc:
+                log.warning("kube context unusable", exc_info=True)
                 raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
                                   f"{where}: {first_line(exc)}") from None
             except Exception as exc:  # e.g. an exec credential plugin failing
+                log.warning("kube context unusable", exc_info=True)
                 raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
                                   f"{where}: {type(exc).__name__}") from None
             self.label = chosen["name"]
@@ -449,6 +456,7 @@ class KubernetesCluster:
             stdout, stderr = ws.read_channel(1), ws.read_channel(2)
             status = ws.read_channel(3) if finished else ""
         except Exception as exc:  # noqa: BLE001 - the websocket broke off midway
+            log.warning("exec in pod %s: the stream broke off", pod, exc_info=True)
             raise SourceError(self._scrub(f"exec in pod {pod}: the stream broke off: "
                                           f"{type(exc).__name__}")) from None
         finally:
@@ -547,6 +555,7 @@ class KubernetesCluster:
                 kind = (Unauthorized if exc.status == 401 else
                         SourceError if exc.status else Unreachable)  # 0: the client's TLS error
             except (u3.HTTPError, OSError) as exc:
+                log.warning("API server %s unreachable", self.server, exc_info=True)
                 message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
                 kind = Unreachable
             raise kind(self._scrub(message)) from None

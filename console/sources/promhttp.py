@@ -10,6 +10,7 @@ reach a repr, a label, an error message or a log line.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections import deque
 from datetime import datetime, timezone
@@ -27,6 +28,8 @@ from console.sources.profiles import ConfigError
 from console.sources.promauth import PrometheusAuth
 from console.text import shorten
 from console.urls import without_userinfo
+
+log = logging.getLogger(__name__)
 
 
 class _SecretAuth(requests.auth.AuthBase):
@@ -220,6 +223,7 @@ class PromClient:
         except requests.exceptions.RequestException as exc:
             error = Unreachable(self._redact(self._transport_reason(exc, timeout or self.timeout)))
         except (ValueError, KeyError, TypeError) as exc:
+            log.warning("unexpected answer to the %s query", what, exc_info=True)
             error = SourceError(
                 f"Prometheus at {self.url} sent an unexpected answer to the {what} "
                 f"query ({type(exc).__name__})"
