@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: demo test install install-test servers screenshots bench-startup bench-poll \
-	bench-memory bench-keys bench-load bench-soak
+	bench-memory bench-keys bench-load bench-soak bench-creds-soak
 
 # The tests start a real Prometheus and VictoriaMetrics (Debian packages).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -65,3 +65,10 @@ bench-load: install-test
 MINUTES ?= 15
 bench-soak: install-test
 	$(BIN)/python tests/bench/soak.py --minutes $(MINUTES)
+
+# 30 min per variant at a 1 s poll with 60 s exec-plugin tokens (expiry, then
+# revocation) and the diagnosis every 10 s; CREDS_MINUTES=1 for a trial.
+CREDS_MINUTES ?= 30
+bench-creds-soak: install-test
+	$(BIN)/python tests/bench/creds_soak.py --minutes $(CREDS_MINUTES) --variant expiry
+	$(BIN)/python tests/bench/creds_soak.py --minutes $(CREDS_MINUTES) --variant revocation

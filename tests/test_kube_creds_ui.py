@@ -65,6 +65,8 @@ async def test_restart_after_the_first_token_died_sends_one_live_patch(kube, hea
             assert len(patches) == 1
             if "expiry" in auth:  # no expiry stated: the server's 401 is how we learn
                 assert any(r.status == 401 for r in kube.requests_for())
+            else:  # the expiry was stated: a new token before anything is sent
+                assert not any(r.status == 401 for r in kube.requests_for())
             stages = [e.stage.value for e in app.recorder.events if e.action == "restart"]
             assert stages[:4] == ["asked", "confirmed", "sent", "succeeded"]
     finally:
@@ -150,3 +152,43 @@ async def test_a_static_token_is_named_as_such(kube, health, tmp_path):
             assert "cluster: test-ctx (token)" in screen_text(app)
     finally:
         cluster.close()
+
+
+async def test_after_a_revocation_the_diagnosis_pane_shows_no_401(kube, tmp_path):
+    """Tokens without an expiry, revoked after 30 s: the diagnosis gathered
+    after the revocation runs the plugin again and reads everything (pods,
+    logs, a dependency check by pod exec); nothing in the pane says 401."""
+    from tests.screen import screen_text
+    from tests.test_diagnosis_honest import diagnose, flat, settle as settle_all
+
+    for pod in kube.pods("shop"):
+        kube.set_log("shop", pod["metadata"]["name"], "ERROR upstream 503\ncircuit open\n")
+    kube.set_exec("shop", None, lambda argv: (0, "", "") if argv[0] == "nc" else (127, "", ""))
+    authority = kube.require_tokens(ttl=20, expiry=False, revoke_after=30)
+    plugin = Plugin(kube, tmp_path)
+    cfg = kube.write_kubeconfig(tmp_path / "kc", namespace="shop", exec_plugin=plugin.spec)
+    cluster = KubernetesCluster(kubeconfig=str(cfg), timeout=5, clock=authority.now)
+    smap = ServiceMap({"payment-api": ServiceEntry(caller="api", dependencies=["db:5432"])},
+                      namespace="shop")
+    c = clock()
+    app = CBConsoleApp(ScriptedSource(c, [service("payment-api", "open", "open")]),
+                       cluster=cluster, service_map=smap, poll_interval=3600, clock=c)
+    try:
+        async with app.run_test(size=(200, 60)) as pilot:
+            await diagnose(app, pilot)
+            before = flat(screen_text(app))
+            kube.auth.advance(31)  # every token so far is revoked; none said when
+            await pilot.press("g")
+            await settle_all(app, pilot)
+            after = flat(screen_text(app))
+    finally:
+        cluster.close()
+    for text in (before, after):
+        assert "db:5432 reachable from payment-api" in text, text  # the exec ran
+        assert "CALLER LOGS api" in text and "circuit open" in text, text
+        for bad in ("401", "nauthorized", "rejected the credentials", "deployment not read",
+                    "history not read", "pods not read", "logs not read", "db:5432 not checked"):
+            assert bad not in text, (bad, text)
+    statuses = [r.status for r in kube.requests_for() if r.path.startswith(("/api/", "/apis/"))]
+    assert statuses.count(401) == 1, statuses  # learnt from the server, once
+    assert len(plugin.runs()) == 2

@@ -4,9 +4,10 @@
       -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"enabled": false}'
     curl http://feature-flags:8080/api/v1/flags/NAME      # verify
 
-Reads are open; a change needs the admin bearer token, read from an
-environment variable or a file at the moment of the change (tokens rotate) and
-never kept, logged, shown or put in an error message.
+Reads are open; a change needs the admin bearer token, from an environment
+variable at the moment of the change, or from a file read again whenever it
+changed and on a 401 (tokens rotate: console/sources/tokenfile.py); never
+logged, shown or put in an error message.
 
 Blocking, on one reused httpx.Client: the app calls it from thread workers.
 """
@@ -27,6 +28,7 @@ from console.errors import Unauthorized, Unreachable, caused_by
 from console.sources.base import SourceError
 from console.text import shorten
 from console.urls import without_userinfo
+from console.sources.tokenfile import TokenFile
 
 if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) needs no httpx
     import httpx
@@ -62,6 +64,9 @@ class HttpFlagService:
         self.label = "flags " + self.url
         self.token_env = token_env
         self.token_file = Path(token_file) if token_file else None
+        # Read again when the file changes (a projected token rotates) and on a 401.
+        self._token_file = (TokenFile(self.token_file, "flag service token")
+                            if self.token_file else None)
         self.timeout = timeout
         self._client = httpx.Client(
             timeout=timeout,
@@ -84,10 +89,15 @@ class HttpFlagService:
         except Unauthorized:
             # A 401 means the service changed nothing; a token file may have
             # rotated meanwhile (a projected token): read it again, send once more.
-            fresh = self._token()
-            if fresh == token:
+            if self._token_file is None:
                 raise
-            self._post(name, enabled, fresh)
+            fresh = self._token(again=True)
+            if fresh == token:
+                raise self._refused_file() from None
+            try:
+                self._post(name, enabled, fresh)
+            except Unauthorized:
+                raise self._refused_file() from None
         flag = self.get_flag(name)
         if flag.enabled != enabled:
             still = "enabled" if flag.enabled else "disabled"
@@ -125,7 +135,13 @@ class HttpFlagService:
             return f"token from {self.token_file}"
         return "no token"
 
-    def _token(self) -> str:
+    def _refused_file(self) -> SourceError:
+        return SourceError(f"the flag service rejected the token from {self.token_file} "
+                           "(401), also after reading the file again")
+
+    def _token(self, again: bool = False) -> str:
+        if self._token_file is not None:
+            return self._token_file.reread() if again else self._token_file.read()
         if self.token_env:
             value = os.environ.get(self.token_env, "").strip()
             if not value:
@@ -133,17 +149,6 @@ class HttpFlagService:
                     f"flag service token: environment variable {self.token_env} is not set"
                 )
             where = f"${self.token_env}"
-        elif self.token_file:
-            try:
-                value = self.token_file.read_text().strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                why = getattr(exc, "strerror", None) or "not text"
-                raise SourceError(
-                    f"flag service token: cannot read {self.token_file}: {why}"
-                ) from None
-            if not value:
-                raise SourceError(f"flag service token: {self.token_file} is empty")
-            where = str(self.token_file)
         else:
             raise SourceError(
                 "flag service token: none configured (give token_env or token_file)"

@@ -1,0 +1,178 @@
+"""Prometheus credentials that rotate: a projected service-account token
+(`bearer_token_file`) replaced while the console runs, as the kubelet does it
+(a new `..<timestamp>` directory, then the `..data` symlink swapped).
+
+An auth proxy (tests/faultproxy.py with `token_file`) in front of one real
+Prometheus accepts only the file's token of the moment, like the proxy a
+Prometheus without auth of its own is run behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as _random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from console.app import CBConsoleApp
+from console.sources.base import SourceError
+from console.sources.promauth import PrometheusAuth
+from console.sources.prometheus import PrometheusSource
+from tests.faultproxy import FaultProxy
+from tests.screen import screen_text
+from tests.test_app_prometheus import wait_for
+from tests.test_faults_prometheus import INTERVAL, TIMEOUT, header, prom  # noqa: F401 - fixture
+
+
+class ProjectedToken:
+    """A token in the kubelet's projected-volume layout:
+    DIR/token -> ..data/token, ..data -> ..<n>, ..<n>/token the value."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir()
+        self.tokens: list[str] = []
+        self._write()
+        os.symlink("..data/token", root / "token")
+
+    @property
+    def path(self) -> Path:
+        return self.root / "token"
+
+    def _write(self) -> None:
+        self.tokens.append(f"sa-token-{len(self.tokens) + 1:03d}-{_random.token_hex(12)}")
+        new = self.root / f"..{len(self.tokens):04d}"
+        new.mkdir()
+        (new / "token").write_text(self.tokens[-1] + "\n")
+        swap = self.root / "..data_tmp"
+        os.symlink(new.name, swap)
+        old = os.readlink(self.root / "..data") if (self.root / "..data").exists() else None
+        os.replace(swap, self.root / "..data")  # the atomic swap
+        if old:
+            shutil.rmtree(self.root / old)
+
+    def rotate(self) -> None:
+        self._write()
+
+
+class PollOutcomes:
+    """The app's polls of `source`, good and failed (with why)."""
+
+    def __init__(self, source: PrometheusSource) -> None:
+        self.good = 0
+        self.failed: list[str] = []
+        self._poll = source.poll
+        source.poll = self
+
+    def __call__(self):
+        try:
+            snapshot = self._poll()
+        except Exception as exc:
+            self.failed.append(str(exc))
+            raise
+        self.good += 1
+        return snapshot
+
+
+@pytest.fixture
+def sa(tmp_path):
+    return ProjectedToken(tmp_path / "sa")
+
+
+@pytest.fixture
+def proxy(prom, sa):  # noqa: F811
+    with FaultProxy("127.0.0.1", prom.port) as p:
+        p.token_file = sa.path
+        yield p
+
+
+def source_for(proxy: FaultProxy, token_file: Path) -> PrometheusSource:
+    return PrometheusSource(proxy.url, profile="runbook", backfill_minutes=5, timeout=TIMEOUT,
+                            auth=PrometheusAuth(bearer_token_file=token_file))
+
+
+async def test_a_token_rotated_under_a_running_console_never_fails_a_poll(proxy, sa, tmp_path):
+    from console import export
+    from console.incident import IncidentTracker, TrackerConfig
+    from console.journal import Journal
+
+    journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
+    source = source_for(proxy, sa.path)
+    polls = PollOutcomes(source)
+    app = CBConsoleApp(source, tracker=IncidentTracker(journal, TrackerConfig()),
+                       poll_interval=INTERVAL)
+    screens: list[str] = []
+
+    async def polls_after(start: int, what: str) -> None:
+        def done():
+            screens.append(screen_text(app) + "\n" + header(app))
+            return polls.good >= start + 2 or polls.failed
+        await wait_for(pilot, done, 30, what)
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        await polls_after(0, "the first polls through the auth proxy")
+        for _ in range(3):
+            sa.rotate()  # between two polls: the next request sees the new file
+            await polls_after(polls.good, "polls after a rotation")
+            # The file replaced while a request is on its way: the proxy
+            # refuses the token the request carries, the console reads the
+            # file again and sends once more.
+            raced = len(proxy.requests("unauthorized"))
+            proxy.before_next(sa.rotate)
+            await wait_for(pilot, lambda: len(proxy.requests("unauthorized")) > raced, 30,
+                           "a request refused after the file changed under it")
+            await polls_after(polls.good, "polls after a rotation mid-request")
+        assert polls.failed == [], polls.failed
+    journal.close()
+    assert len(sa.tokens) == 7 and len(proxy.requests("unauthorized")) >= 3
+    # (A STALE from a slow poll on a loaded machine is not this test's business;
+    # one from a 401 would say "refused".)
+    assert not any("refused" in s or "HTTP 401" in s for s in screens), \
+        next(s for s in screens if "refused" in s or "HTTP 401" in s)
+    written = "".join(p.read_text() for p in (tmp_path / "state").rglob("*.jsonl"))
+    out = tmp_path / "pm.md"
+    assert export.main(["--state-dir", str(tmp_path / "state"), "--no-impact",
+                        "-o", str(out)]) == 0
+    for where, text in (("screen", "\n".join(screens)), ("journal", written),
+                        ("export", out.read_text())):
+        assert not any(token in text for token in sa.tokens), where
+
+
+def test_a_token_the_proxy_never_accepts_is_an_error_naming_the_file(proxy, sa, tmp_path):
+    """Read again and sent once more, then refused again: an error in plain
+    words naming the file, never the token."""
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text("not-the-token-0123456789\n")
+    source = source_for(proxy, wrong)
+    try:
+        with pytest.raises(SourceError) as caught:
+            source.poll()
+    finally:
+        source.close()
+    words = str(caught.value)
+    assert f"also after reading the bearer token file {wrong} again" in words, words
+    assert "not-the-token" not in words and sa.tokens[0] not in words
+    refused = proxy.requests("unauthorized")
+    # Each request (the version check the poll tolerates failing, then the
+    # query) sent again once, not more.
+    assert refused and all(refused.count(line) == 2 for line in refused), refused
+
+
+def test_a_rotation_between_polls_is_seen_before_sending(proxy, sa):
+    """The file is checked per request (a stat): a token swapped in between
+    two polls is the one the next request carries, no 401 first."""
+    source = source_for(proxy, sa.path)
+    try:
+        source.poll()
+        first = len(proxy.requests("pass"))
+        sa.rotate()
+        source.poll()
+        assert len(proxy.requests("pass")) > first
+        assert proxy.requests("unauthorized") == []  # the change was seen before sending
+        # ...and the new token is masked wherever the console writes text, from then on.
+        from console import secrets
+        assert secrets.redact(f"echoed {sa.tokens[-1]}!") == "echoed <redacted>!"
+    finally:
+        source.close()
