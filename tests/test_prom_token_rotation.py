@@ -173,6 +173,6 @@ def test_a_rotation_between_polls_is_seen_before_sending(proxy, sa):
         assert proxy.requests("unauthorized") == []  # the change was seen before sending
         # ...and the new token is masked wherever the console writes text, from then on.
         from console import secrets
-        assert secrets.redact(f"echoed {sa.tokens[-1]}!") == "echoed <redacted>!"
+        assert secrets.redact(f"echoed {sa.tokens[-1]}!") == "echoed ***!"
     finally:
         source.close()
