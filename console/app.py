@@ -123,6 +123,10 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         Binding("slash", "filter", "Filter", key_display="/", show=False, id="filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
         Binding("p", "poll_now", "Poll now", show=False, id="poll-now"),
+        # Not in the footer: the header says "press L" when a login is needed.
+        Binding("L", "login", "Log in", key_display="L", show=False, id="login",
+                tooltip="Log in to the cluster again: the screen is suspended while the "
+                        "credential plugin runs on the terminal"),
     ]
 
     def __init__(
@@ -525,3 +529,31 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def action_poll_now(self) -> None:
         self.start_poll()
+
+    def action_login(self) -> None:
+        """L: the exec plugin on the plain terminal (a device code, an MFA
+        prompt), the screen suspended meanwhile, as Textual's suspend is
+        meant to be used: blocking, the terminal given away until it returns."""
+        from textual.app import SuspendNotSupported
+
+        from console.cli import login_on_terminal
+
+        cluster = self.cluster
+        if cluster is None or not getattr(cluster, "needs_login", False):
+            self.notify(f"nothing needs a login: cluster {self._cluster_words()}",
+                        title="Log in")
+            return
+        try:
+            with self.suspend():
+                said = login_on_terminal(cluster, again=True)
+        except SuspendNotSupported:
+            self.notify("this terminal cannot be handed to the credential plugin: log in "
+                        "with kubectl on another terminal, then press L again",
+                        title="Log in", severity="error")
+            return
+        self.refresh_views()
+        if said:
+            self.notify(said, title="Log in failed", severity="error", timeout=15)
+            return
+        self.notify(f"logged in: cluster {self._cluster_words()}", title="Log in")
+        self.action_diagnose()  # the pane's cluster reads, with the new token

@@ -192,3 +192,28 @@ async def test_after_a_revocation_the_diagnosis_pane_shows_no_401(kube, tmp_path
     statuses = [r.status for r in kube.requests_for() if r.path.startswith(("/api/", "/apis/"))]
     assert statuses.count(401) == 1, statuses  # learnt from the server, once
     assert len(plugin.runs()) == 2
+
+
+async def test_L_when_nothing_needs_a_login_says_so_and_help_lists_it(kube, health, tmp_path):
+    from tests.screen import (flat, keep_notifications, line_with, screen_text, toasts_text,
+                              wait_until)
+
+    app, cluster = make_app(kube, health, tmp_path, ttl=660)
+    try:
+        keep_notifications(app)  # on screen until read, however slow the machine
+        async with app.run_test(size=(160, 50), notifications=True) as pilot:
+            await dialog(app, pilot, "r")  # its reads fetch the token
+            await pilot.press("n")
+            await settle(app, pilot)
+            await pilot.press("L")
+            said = ('nothing needs a login: cluster test-ctx (exec plugin "execplugin.py", '
+                    "expires in 10 m)")
+            await wait_until(pilot, lambda: said in flat(toasts_text(app)), "the toast")
+            await pilot.press("question_mark")
+            await pilot.pause()
+            help_text = screen_text(app)
+            row = line_with(help_text, "Log in to the cluster again")
+            assert "L" in row.split("Log in")[0].replace("█", " ").split(), help_text
+    finally:
+        cluster.close()
+    assert len(Plugin(kube, tmp_path).runs()) == 1  # L ran nothing

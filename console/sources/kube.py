@@ -341,6 +341,18 @@ class KubernetesCluster:
             return self._creds.state()
         return CredentialState(self.label, self._static_source)
 
+    def login(self) -> None:
+        """Run the context's exec plugin on the terminal (ExecCredentials.login):
+        before the screen, or with it suspended. Nothing to do for a token or
+        a certificate from the kubeconfig."""
+        if self._creds is not None:
+            self._creds.login()
+
+    @property
+    def needs_login(self) -> bool:
+        """The exec plugin needs the terminal (the header offers L)."""
+        return self._creds is not None and self._creds.needs_login
+
     def credential_words(self) -> str:
         """The credential state in a few words, e.g. 'exec plugin "aws", expires in 14 m'."""
         state = self.credential_state()
