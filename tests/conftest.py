@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 
 import pytest
 
@@ -28,3 +29,12 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     yield
     gc.unfreeze()
     gc.set_threshold(*threshold)
+
+
+@pytest.fixture
+def kubectl_bin() -> str:
+    path = shutil.which("kubectl")
+    if path is None:
+        pytest.fail("kubectl is not on PATH: these tests check the Kubernetes test server "
+                    "against the real kubectl (install kubectl, e.g. google-cloud-sdk's)")
+    return path

@@ -27,10 +27,10 @@ from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from screenshots.scenes import SCENES, build
+from tests.demofleet import FALLBACK_ON, wait_rollout
 from tests.fakes import ScriptedSource, clock, service
 from tests.kubeserver import KubeServer
 from tests.screen import flat, screen_text
-from tests.test_demo_fleet import FALLBACK_ON, wait_rollout
 from widgets import text as fmt
 from widgets.confirm import ConfirmDialog
 from widgets.diagnosis import DiagnosisPane

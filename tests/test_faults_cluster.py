@@ -25,7 +25,7 @@ from tests.fakes import ScriptedSource, clock, service
 from tests.faultproxy import FaultProxy
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
-from tests.test_actions import (
+from tests.runners import (
     FLAG,
     NS,
     TARGET,

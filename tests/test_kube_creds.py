@@ -4,33 +4,13 @@ short-lived tokens of the plugin the tests ship (tests/execplugin.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from console.sources.base import SourceError
 from console.sources.kube import KubernetesCluster
-from tests.kubeserver import KubeServer
-
-PLUGIN = Path(__file__).with_name("execplugin.py")
-
-
-class Plugin:
-    """The exec plugin's kubeconfig stanza and the log of its runs."""
-
-    def __init__(self, server: KubeServer, tmp_path: Path) -> None:
-        self.log = tmp_path / "plugin-runs.jsonl"
-        self.log.touch()
-        self.spec = {
-            "apiVersion": "client.authentication.k8s.io/v1", "command": str(PLUGIN),
-            "args": ["--region", "test"], "interactiveMode": "IfAvailable",
-            "env": [{"name": "KS_URL", "value": server.url},
-                    {"name": "KS_LOG", "value": str(self.log)}],
-        }
-
-    def runs(self) -> list[dict]:
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+from tests.kubeserver import KubeServer, Plugin
 
 
 @pytest.fixture
