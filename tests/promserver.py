@@ -402,3 +402,44 @@ def vector(samples: list[tuple[dict[str, str], str]], at: float | None = None) -
             "result": [{"metric": m, "value": [at, v]} for m, v in samples],
         },
     }
+
+
+RUNBOOK_STATES = ("closed", "open", "half_open")
+
+
+def is_state_query(q: str) -> bool:
+    """The runbook profile's state query, as a poll sends it."""
+    return "(circuit_breaker_state)" in q
+
+
+def fleet_handler(n_services: int, instances: int = 3):
+    """A stub answering every query of the runbook profile for n services."""
+
+    def handler(path, params, headers):
+        q = params.get("query", "")
+        if path == "/api/v1/status/buildinfo":
+            return 200, {"status": "success", "data": {"version": "2.42.0"}}
+        if path == "/api/v1/rules":
+            return 200, {"status": "success", "data": {"groups": []}}
+        if path == "/api/v1/query_range":
+            return 200, {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        if q.startswith("topk"):
+            return 200, vector([({"__name__": "circuit_breaker_state", "service": "s0",
+                                  "state": "closed", "instance": "i0"}, "1")])
+        if q.endswith("[5m]"):
+            now = time.time()
+            values = [[now - 15 * k, "1"] for k in range(20, 0, -1)]
+            return 200, {"status": "success", "data": {"resultType": "matrix", "result": [
+                {"metric": {"service": "s0"}, "values": values}]}}
+        if is_state_query(q):
+            return 200, vector([
+                ({"service": f"s{i}", "instance": f"i{j}", "state": st},
+                 "1" if st == "closed" else "0")
+                for i in range(n_services) for j in range(instances) for st in RUNBOOK_STATES
+            ])
+        if q.startswith("sum by"):
+            return 200, vector([({"service": f"s{i}", "instance": f"i{j}"}, "0.5")
+                                for i in range(n_services) for j in range(instances)])
+        return 200, vector([])
+
+    return handler

@@ -18,7 +18,7 @@ from console.incident import IncidentTracker, TrackerConfig
 from console.journal import Journal
 from console.journalfile import EventKind, affected_services
 from screenshots.scenes import START
-from tests.test_incident_loop import POLL_S, type_text
+from tests.democonsole import POLL_S, type_text
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import TextPrompt
 

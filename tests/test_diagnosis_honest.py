@@ -30,7 +30,7 @@ from screenshots.scenes import SCENES, build
 from tests.demofleet import FALLBACK_ON, wait_rollout
 from tests.fakes import ScriptedSource, clock, service
 from tests.kubeserver import KubeServer
-from tests.screen import flat, screen_text
+from tests.screen import flat, screen_text, settle
 from widgets import text as fmt
 from widgets.confirm import ConfirmDialog
 from widgets.diagnosis import DiagnosisPane
@@ -54,12 +54,6 @@ def left_pane(app) -> str:
 def log_column(app) -> str:
     lines = [line.split("│", 1)[1] for line in screen_text(app).splitlines() if "│" in line]
     return flat("\n".join(lines))
-
-
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def diagnose(app, pilot) -> None:

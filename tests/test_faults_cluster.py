@@ -35,6 +35,7 @@ from tests.runners import (
     runner,
     stages,
 )
+from tests.screen import settle
 
 TIMEOUT = 0.5
 DEP = "payment-api"
@@ -214,12 +215,6 @@ def log_text(app) -> str:
     out = Console(width=400, record=True)
     out.print(app.query_one("#action-entries").content)
     return out.export_text()
-
-
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.mark.parametrize("fault", ["reset", "deadline"])

@@ -10,9 +10,8 @@ from console.servicemap import ServiceEntry, ServiceMap
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from tests.fakes import ScriptedSource, clock, service
-from tests.kubeserver import KubeServer, TokenAuthority
-from tests.test_kube_creds import Plugin
-from tests.test_mitigation_ui import Health, dialog, settle
+from tests.kubeserver import KubeServer, Plugin, TokenAuthority
+from tests.screen import dialog, settle
 
 
 @pytest.fixture
@@ -21,13 +20,6 @@ def kube():
         server.add_deployment("api", "shop", replicas=2)
         server.add_deployment("payment-api", "shop", replicas=2)
         yield server
-
-
-@pytest.fixture
-def health():
-    server = Health()
-    yield server
-    server.close()
 
 
 def make_app(kube, health, tmp_path, tracker=None, clock_=None, **auth) -> tuple[CBConsoleApp, KubernetesCluster]:

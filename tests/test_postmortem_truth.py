@@ -14,9 +14,8 @@ from console.journal import Journal
 from console.model import BreakerState
 from console.plan import Mode
 from console.recorder import ActionEvent, Stage
-from tests.screen import quiesce, screen_text
-from tests.test_mitigation_ui import dialog, flags, health, kube, make_app, settle  # noqa: F401
-from tests.test_postmortem import IMPACT, T0, at, fleet, record_incident, run_export
+from tests.incidents import IMPACT, at, fleet, record_incident, run_export
+from tests.screen import dialog, quiesce, screen_text, settle
 
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
 

@@ -19,15 +19,17 @@ from console.model import FleetSnapshot, Observed
 from console.sources.base import BreakerSource, SourceError
 from console.sources.prometheus import ConfigError, PrometheusAuth, PrometheusSource
 from tests.promserver import (
+    RUNBOOK_STATES,
     Backend,
     Exporter,
     StubPrometheus,
+    fleet_handler,
     free_port,
+    is_state_query,
     vector,
     wait_until,
 )
 
-RUNBOOK_STATES = ("closed", "open", "half_open")
 R4J_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")
 R4J_CALLS = "resilience4j_circuitbreaker_calls_seconds_count"
 
@@ -501,44 +503,6 @@ def test_connection_refused_is_an_operator_readable_error():
     assert str(err.value) == (
         f"Prometheus at http://127.0.0.1:{port} unreachable: connection refused"
     )
-
-
-def is_state_query(q: str) -> bool:
-    """The runbook profile's state query, as a poll sends it."""
-    return "(circuit_breaker_state)" in q
-
-
-def fleet_handler(n_services: int, instances: int = 3):
-    """A stub answering every query of the runbook profile for n services."""
-
-    def handler(path, params, headers):
-        q = params.get("query", "")
-        if path == "/api/v1/status/buildinfo":
-            return 200, {"status": "success", "data": {"version": "2.42.0"}}
-        if path == "/api/v1/rules":
-            return 200, {"status": "success", "data": {"groups": []}}
-        if path == "/api/v1/query_range":
-            return 200, {"status": "success", "data": {"resultType": "matrix", "result": []}}
-        if q.startswith("topk"):
-            return 200, vector([({"__name__": "circuit_breaker_state", "service": "s0",
-                                  "state": "closed", "instance": "i0"}, "1")])
-        if q.endswith("[5m]"):
-            now = time.time()
-            values = [[now - 15 * k, "1"] for k in range(20, 0, -1)]
-            return 200, {"status": "success", "data": {"resultType": "matrix", "result": [
-                {"metric": {"service": "s0"}, "values": values}]}}
-        if is_state_query(q):
-            return 200, vector([
-                ({"service": f"s{i}", "instance": f"i{j}", "state": st},
-                 "1" if st == "closed" else "0")
-                for i in range(n_services) for j in range(instances) for st in RUNBOOK_STATES
-            ])
-        if q.startswith("sum by"):
-            return 200, vector([({"service": f"s{i}", "instance": f"i{j}"}, "0.5")
-                                for i in range(n_services) for j in range(instances)])
-        return 200, vector([])
-
-    return handler
 
 
 @pytest.mark.parametrize("n", [3, 300])

@@ -34,7 +34,7 @@ from console.sources.promimpact import prometheus_details
 from tests.fakes import ScriptedSource, clock, service
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
-from tests.screen import flat, keep_notifications, quiesce, screen_lines, screen_text
+from tests.screen import flat, keep_notifications, quiesce, screen_lines, screen_text, settle
 from widgets.confirm import ConfirmDialog
 
 PROM_TOKEN = "prom-SECRET-7c1e9a0b3f"
@@ -142,12 +142,6 @@ def flags():
     server.put("payment-api-integration", True)
     yield server
     server.close()
-
-
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def leaks(text: str) -> list[str]:

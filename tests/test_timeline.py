@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from console.journalfile import EventKind
-from tests.screen import screen_text
-from tests.test_layout import SMALL, demo_app, incident_on_screen, polls, until
+from tests.democonsole import SMALL, demo_app, incident_on_screen, polls
+from tests.screen import screen_text, wait_until
 from widgets import timeline
 from widgets.timeline import TimelineRow
 
@@ -50,10 +50,10 @@ def test_operator_events_and_actions_are_never_folded():
 async def flapping_incident(app, pilot, clock, seconds=80):
     await incident_on_screen(app, pilot, clock)
     await pilot.press("a")
-    await until(pilot, lambda: app.tracker.journal.first(EventKind.ACKNOWLEDGED), "acked")
+    await wait_until(pilot, lambda: app.tracker.journal.first(EventKind.ACKNOWLEDGED), "acked")
     await polls(app, pilot, clock, seconds)
     await pilot.press("4")
-    await until(pilot, lambda: "AT (UTC)" in screen_text(app), "the timeline is shown")
+    await wait_until(pilot, lambda: "AT (UTC)" in screen_text(app), "the timeline is shown")
 
 
 def pane_lines(app) -> list[str]:
@@ -112,7 +112,7 @@ async def test_timeline_shows_the_newest_at_80x24_and_follows(tmp_path):
         assert "Acknowledged (oncall)" in screen_text(app) or "transitions (" in screen_text(app)
         # A note written now is on screen at once, at the bottom.
         app._operator("Note", app.tracker.note, "pool exhausted", clock())
-        await until(pilot, lambda: "pool exhausted" in screen_text(app), "the note is shown")
+        await wait_until(pilot, lambda: "pool exhausted" in screen_text(app), "the note is shown")
 
 
 async def test_scrolled_up_the_timeline_stays_put(tmp_path):
@@ -132,6 +132,6 @@ async def test_scrolled_up_the_timeline_stays_put(tmp_path):
         assert "looking back" not in screen_text(app)
         # End follows again.
         await pilot.press("end")
-        await until(pilot, lambda: "looking back" in screen_text(app), "end shows the newest")
+        await wait_until(pilot, lambda: "looking back" in screen_text(app), "end shows the newest")
         app._operator("Note", app.tracker.note, "and again", clock())
-        await until(pilot, lambda: "and again" in screen_text(app), "followed again")
+        await wait_until(pilot, lambda: "and again" in screen_text(app), "followed again")
