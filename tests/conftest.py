@@ -21,6 +21,19 @@ from tests.healthserver import Health
 from tests.kubeserver import KubeServer
 
 
+KINDS = ("unit", "ui", "integration")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test says what it needs, so that a selection by marker (make
+    test-fast) leaves nothing out by accident."""
+    unmarked = sorted({item.nodeid.split("::")[0] for item in items
+                       if not any(item.get_closest_marker(k) for k in KINDS)})
+    if unmarked:
+        raise pytest.UsageError(
+            "no pytestmark of unit, ui or integration in: " + ", ".join(unmarked))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")

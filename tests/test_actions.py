@@ -44,6 +44,8 @@ from tests.runners import (
     stages,
 )
 
+pytestmark = pytest.mark.integration
+
 DEP_PATH = "/apis/apps/v1/namespaces/shop/deployments/payment-api"
 FALLBACK_LINE = "[INFO] payment-api fallback enabled (mode=mock)\n"
 

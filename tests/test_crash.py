@@ -11,8 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from console.journal import EventKind, Journal
 from console.journalfile import load_incident, read_events
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 50

@@ -13,6 +13,8 @@ from console.model import BreakerState as S
 from console.sources.prometheus import PrometheusSource
 from tests.promserver import Backend, Exporter, wait_until
 
+pytestmark = pytest.mark.integration
+
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
 

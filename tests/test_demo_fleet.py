@@ -15,6 +15,8 @@ from console.model import FleetSnapshot, Transition
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
 from tests.demofleet import FALLBACK_ON, rollout_status, set_env, wait_rollout
 
+pytestmark = pytest.mark.unit
+
 T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 NS = "shop"
 RESTART = {

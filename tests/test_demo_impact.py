@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from console.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
@@ -21,6 +23,8 @@ from screenshots.scenes import START
 from tests.democonsole import POLL_S, type_text
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import TextPrompt
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,6 +33,8 @@ from console.sources.probe import HttpProbe
 from tests.healthserver import HealthServer
 from tests.kubeserver import KubeServer
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 S = BreakerState
 

@@ -35,6 +35,8 @@ from widgets import text as fmt
 from widgets.confirm import ConfirmDialog
 from widgets.diagnosis import DiagnosisPane
 
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 NO_KUBECONFIG = "no kubeconfig found (KUBECONFIG unset, ~/.kube/config missing)"
 

@@ -34,6 +34,8 @@ from console.sources.prometheus import PrometheusSource
 from console.sources.promimpact import impact
 from tests.promserver import Backend, TextTarget, wait_until
 
+pytestmark = pytest.mark.integration
+
 FIXTURES = Path(__file__).parent / "emitters"
 
 # Per-second growth of counters, by the series as the fixture writes it.

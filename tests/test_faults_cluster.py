@@ -37,6 +37,8 @@ from tests.runners import (
 )
 from tests.screen import settle
 
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
 TIMEOUT = 0.5
 DEP = "payment-api"
 

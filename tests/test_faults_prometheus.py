@@ -33,6 +33,8 @@ from tests.promserver import (
 from tests.screen import rendered, row, wait_until
 from widgets.board import BreakerBoard
 
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
 INTERVAL = 0.3  # the app's poll interval: STALE after 3 intervals without a good poll
 TIMEOUT = 1.0  # the source's HTTP timeout, longer than the poll interval
 

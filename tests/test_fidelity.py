@@ -14,6 +14,8 @@ from console import kube_ops as ops
 from console.model import Container, Deployment
 from tests.kubeserver import KubeServer, kubectl_runner
 
+pytestmark = pytest.mark.integration
+
 NS, NAME = "shop", "api"
 FALLBACK = ops.fallback_env(ops.env_prefix("payment-api"), "mock", True)
 

@@ -13,6 +13,8 @@ from console.sources.base import FlagSource, SourceError
 from console.sources.flags import HttpFlagService
 from tests.flagserver import PREFIX, FlagServer
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "admin-secret-token"
 FLAG = "payment-api-integration"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from textual.widgets import TabbedContent
 
 from console.journalfile import EventKind, list_incidents, load_incident
@@ -13,6 +15,8 @@ from tests.democonsole import build, polls, type_text
 from tests.screen import flat, quiesce, screen_text, wait_until
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, YesNo
+
+pytestmark = pytest.mark.ui
 
 
 async def opened_on_payment_api(app, pilot, clock) -> None:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from console.journalfile import EventKind, load_incident
 from tests.democonsole import POLL_S, build, polls, type_text
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, TextPrompt
+
+pytestmark = pytest.mark.ui
 
 async def test_the_whole_loop_by_keys(tmp_path):
     app, clock, journal = build(tmp_path)

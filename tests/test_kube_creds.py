@@ -12,6 +12,8 @@ from console.sources.base import SourceError
 from console.sources.kube import KubernetesCluster
 from tests.kubeserver import KubeServer, Plugin
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def kube():

@@ -13,6 +13,8 @@ from tests.fakes import ScriptedSource, clock, service
 from tests.kubeserver import KubeServer, Plugin, TokenAuthority
 from tests.screen import dialog, settle
 
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
 
 @pytest.fixture
 def kube():

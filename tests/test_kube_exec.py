@@ -13,6 +13,8 @@ from console.sources.base import SourceError
 from console.sources.kube import KubernetesCluster
 from tests.kubeserver import ApiError, ExecFailure, KubeServer, kubectl_runner
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "s3cr3t-bearer-token-0123456789abcdef"
 NC = ["nc", "-z", "-v", "-w", "2", "postgres", "5432"]
 

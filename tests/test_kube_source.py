@@ -12,6 +12,8 @@ from console.sources.base import ClusterSource, SourceError, Unavailable
 from console.sources.kube import KubernetesCluster
 from tests.kubeserver import KubeServer
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "s3cr3t-bearer-token-0123456789abcdef"
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from tests.kubeserver import KubeServer, kubectl_runner, strategic_merge
 
+pytestmark = pytest.mark.integration
+
 NS, NAME = "shop", "api"
 DEPLOY = f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}"
 

@@ -19,6 +19,8 @@ from tests.kubeserver import KubeServer
 from tests.screen import dialog, keep_notifications, settle, wait_until
 from widgets.confirm import ConfirmDialog
 
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
 TOKEN = CONSOLE_TOKEN
 MUTATING = ("PATCH", "POST", "PUT", "DELETE")
 # The fixtures kube, flags, health and make_app: tests/conftest.py.

@@ -24,6 +24,8 @@ from console.sources.promimpact import Impact
 from tests.incidents import IMPACT, T0, at, fleet, record_incident, run_export
 from tests.promserver import free_port
 
+pytestmark = pytest.mark.unit
+
 GOLDEN = Path(__file__).parent / "golden" / "postmortem.md"
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
 

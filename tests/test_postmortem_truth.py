@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from console import export, postmortem
 from console.clock import FakeClock
 from console.incident import IncidentTracker
@@ -16,6 +18,8 @@ from console.plan import Mode
 from console.recorder import ActionEvent, Stage
 from tests.incidents import IMPACT, at, fleet, record_incident, run_export
 from tests.screen import dialog, quiesce, screen_text, settle
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
 

@@ -13,6 +13,8 @@ from console.probe import HealthResult, Probe, percentiles, smoke_result
 from console.sources.probe import HttpProbe
 from tests.healthserver import HealthServer
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 
 

@@ -30,6 +30,8 @@ from tests.promserver import (
     wait_until,
 )
 
+pytestmark = pytest.mark.integration
+
 R4J_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")
 R4J_CALLS = "resilience4j_circuitbreaker_calls_seconds_count"
 

@@ -31,6 +31,8 @@ from console.sources.profiles import resilience4j_profile
 from console.sources.prometheus import PrometheusSource
 from tests.promserver import Backend, TextTarget, wait_until
 
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
 FIXTURES = Path(__file__).parent / "emitters"
 #: A short rate() window: Prometheus divides by the whole window while a
 #: series is younger than it.

@@ -37,6 +37,8 @@ from tests.kubeserver import KubeServer
 from tests.screen import flat, keep_notifications, quiesce, screen_lines, screen_text, settle
 from widgets.confirm import ConfirmDialog
 
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
 PROM_TOKEN = "prom-SECRET-7c1e9a0b3f"
 FLAG_TOKEN = "flag-SECRET-44b2d0e1aa"
 MUTATING = ("PATCH", "POST", "PUT", "DELETE")

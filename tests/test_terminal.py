@@ -19,6 +19,8 @@ from tests.screen import assert_inert, line_with, quiesce, screen_lines, screen_
 from widgets.board import BreakerBoard
 from widgets.confirm import ConfirmDialog
 
+pytestmark = pytest.mark.ui
+
 POLL_S = 2.0
 
 

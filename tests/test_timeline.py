@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from console.journalfile import EventKind
 from tests.democonsole import SMALL, demo_app, incident_on_screen, polls
 from tests.screen import screen_text, wait_until
 from widgets import timeline
 from widgets.timeline import TimelineRow
+
+pytestmark = pytest.mark.ui
 
 T0 = datetime(2026, 11, 27, 10, 41, 0, tzinfo=timezone.utc)
 

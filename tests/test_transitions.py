@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from rich.text import Text
 from textual.app import App
 
@@ -15,6 +17,8 @@ from tests.hostile import EVERYTHING, LONG
 from tests.screen import assert_inert
 from widgets import transitions as history
 from widgets.transitions import TransitionList, column_widths
+
+pytestmark = pytest.mark.ui
 
 CYCLE = ((S.CLOSED, S.OPEN), (S.OPEN, S.HALF_OPEN), (S.HALF_OPEN, S.CLOSED))
 
