@@ -61,6 +61,26 @@ def wait_until(check: Callable[[], object], timeout: float = 20.0, interval: flo
         time.sleep(interval)
 
 
+def poll_until(source, check, what: str = "the change", timeout: float = 60.0,
+               interval: float = 0.25):
+    """Poll `source` until check(snapshot) holds; returns that snapshot, or
+    fails with `what` and the last snapshot. Every poll's transitions are
+    kept in source.seen_transitions for the test to inspect."""
+    seen = source.__dict__.setdefault("seen_transitions", [])
+    last: list = []
+
+    def attempt():
+        snap = source.poll()  # a rejected query raises: the board's STALE
+        seen.extend(snap.transitions)
+        last[:] = [snap]
+        return snap if check(snap) else None
+
+    try:
+        return wait_until(attempt, timeout=timeout, interval=interval, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nlast snapshot: {last[0] if last else None}") from None
+
+
 # --- The exporter ---------------------------------------------------------------
 
 

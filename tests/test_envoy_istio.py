@@ -32,7 +32,7 @@ from console.model import BreakerState as S
 from console.sources.profiles import envoy_profile
 from console.sources.prometheus import PrometheusSource
 from console.sources.promimpact import impact
-from tests.promserver import Backend, TextTarget, wait_until
+from tests.promserver import Backend, TextTarget, poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -82,20 +82,6 @@ def backends(targets):
 @pytest.fixture(params=["prometheus", "victoria-metrics"])
 def backend(request, backends) -> Backend:
     return backends[request.param].wait_ready("envoy_server_live", timeout=60)
-
-
-def poll_until(source, check, what: str, timeout: float = 60.0):
-    last = []
-
-    def attempt():
-        snap = source.poll()  # a rejected query raises: the board's STALE
-        last[:] = [snap]
-        return snap if check(snap) else None
-
-    try:
-        return wait_until(attempt, timeout=timeout, interval=0.5, what=what)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nlast snapshot: {last[0] if last else None}") from None
 
 
 #: Prometheus' rate() divides by the whole window, also while a series is

@@ -26,6 +26,7 @@ from tests.promserver import (
     fleet_handler,
     free_port,
     is_state_query,
+    poll_until,
     vector,
     wait_until,
 )
@@ -132,24 +133,6 @@ def prom(backends) -> Backend:
 @pytest.fixture(scope="session")
 def vm(backends) -> Backend:
     return _backend(backends, "victoria-metrics")
-
-
-def poll_until(source, check, timeout: float = 15.0, what: str = "the change") -> FleetSnapshot:
-    """Poll until check(snapshot) holds; returns that snapshot. Every poll's
-    transitions are kept in source.seen_transitions for the test to inspect."""
-    seen = source.__dict__.setdefault("seen_transitions", [])
-    last: list[FleetSnapshot] = []
-
-    def attempt():
-        snap = source.poll()
-        seen.extend(snap.transitions)
-        last[:] = [snap]
-        return snap if check(snap) else None
-
-    try:
-        return wait_until(attempt, timeout=timeout, interval=0.25, what=what)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nlast snapshot: {last[0] if last else None}") from None
 
 
 def states(snap: FleetSnapshot, service: str) -> list[S]:
