@@ -80,9 +80,7 @@ async def quiesce(app, pilot) -> None:
     timer = getattr(app, "_diagnose_timer", None)
     if timer is not None:
         timer.stop()
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    await settle(app, pilot)
 
 
 # Generous: a loaded 2-core machine is slow, never wrong. A wait that passes
