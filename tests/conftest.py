@@ -9,12 +9,6 @@ import shutil
 
 import pytest
 
-from console.app import CBConsoleApp
-from console.plan import Mode
-from console.servicemap import ServiceEntry, ServiceMap
-from console.sources.flags import HttpFlagService
-from console.sources.kube import KubernetesCluster
-from console.sources.probe import HttpProbe
 from tests.fakes import ScriptedSource, clock, service
 from tests.flagserver import CONSOLE_TOKEN, FlagServer
 from tests.healthserver import Health
@@ -67,6 +61,7 @@ def kubectl_bin() -> str:
 # --- The console on the Kubernetes, flag and health test servers ---------------------
 # (the mitigation keys' tests; a module with a `kube` or `flags` of its own uses that)
 
+
 @pytest.fixture
 def kube():
     with KubeServer() as server:
@@ -93,6 +88,14 @@ def health():
 
 @pytest.fixture
 def make_app(kube, flags, health, tmp_path):
+    # Imported here: a unit test's run need not load the App and the clients.
+    from console.app import CBConsoleApp
+    from console.plan import Mode
+    from console.servicemap import ServiceEntry, ServiceMap
+    from console.sources.flags import HttpFlagService
+    from console.sources.kube import KubernetesCluster
+    from console.sources.probe import HttpProbe
+
     made = []
 
     def make(mode: Mode = Mode.LIVE, **kw) -> CBConsoleApp:

@@ -12,7 +12,7 @@ from tests.promserver import Backend, Exporter
 from tests.screen import rendered, row, wait_until
 from widgets.board import BreakerBoard
 
-pytestmark = [pytest.mark.ui, pytest.mark.integration]
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 R4J_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")
 

@@ -20,7 +20,7 @@ from tests.screen import flat, line_with, quiesce, screen_text
 from widgets.board import BreakerBoard
 from widgets.confirm import ConfirmDialog
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 POLL_S = 2.0
 

@@ -35,6 +35,7 @@ def confirmed_of(output: bytes) -> list[tuple[str, int]]:
                                       if line.endswith("\n"))]
 
 
+@pytest.mark.slow
 def test_every_confirmed_event_survives_kill_minus_9(tmp_path):
     rng = random.Random(20250102)
     confirmed: list[tuple[str, int]] = []

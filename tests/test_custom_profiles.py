@@ -95,6 +95,7 @@ def counters_only_transitions(exporter, backend: Backend, svc: str):
     return poll_until(source, lambda s: state(s, svc) == S.CLOSED, what=f"{svc} CLOSED")
 
 
+@pytest.mark.slow
 def test_only_event_counters(exporter, backends):
     """On both backends side by side: the profile's 15 s subquery step makes
     each transition wait for the next step, about 15 s each, on either."""

@@ -94,6 +94,7 @@ def test_rates_are_calls_per_second_over_the_window():
     assert payment.rejected_rate > 20 and payment.success_rate < 1
 
 
+@pytest.mark.slow
 def test_same_seed_same_snapshots_other_seed_differs():
     a, ca = make(7)
     b, cb = make(7)
@@ -186,6 +187,7 @@ def test_everything_else_stays_closed():
     assert fleet.health("user-svc")[0] == 200
 
 
+@pytest.mark.slow
 def test_transitions_between_polls_are_all_reported_once_in_order():
     fleet, clock = make()
     fleet.poll()

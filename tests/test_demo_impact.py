@@ -33,6 +33,7 @@ def impact_line(text: str) -> str:
     return next(x for x in text.splitlines() if x.startswith("- Requests failed:"))
 
 
+@pytest.mark.slow
 async def test_demo_impact_comes_from_the_simulations_counters(tmp_path):
     clock = FakeClock(START)
     fleet = DemoFleet(seed=7, clock=clock)

@@ -14,7 +14,7 @@ from console.sources.profiles import opossum_profile, runbook_profile
 from tests.fakes import T0, ScriptedSource, clock, service
 from tests.screen import screen_text
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 NOTE = opossum_profile().half_open_note
 

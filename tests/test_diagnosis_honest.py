@@ -78,6 +78,7 @@ def refused_kubeconfig(tmp_path) -> tuple[str, str]:
 # --- 1. a source that could not be read says so -------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["no-kubeconfig", "refused"])
 async def test_unread_sources_say_not_read_never_no_matching_line(where, tmp_path):
     c = clock()
@@ -113,6 +114,7 @@ async def test_unread_sources_say_not_read_never_no_matching_line(where, tmp_pat
         flags.close()
 
 
+@pytest.mark.slow
 async def test_no_pod_to_read_logs_from_is_not_no_matching_line(tmp_path):
     with KubeServer() as kube:
         kube.add_deployment("payment-api", "shop", replicas=0)
@@ -174,6 +176,7 @@ def test_an_http_answer_is_still_evidence():
     assert step.option == 2 and "no pod ready" in step.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url", ["default", "refused"])
 async def test_default_health_url_outside_the_cluster(url, tmp_path):
     with KubeServer() as kube:
@@ -243,6 +246,7 @@ def test_a_rollout_already_rolled_back_is_not_rolled_back_again():
     assert step.option == 2
 
 
+@pytest.mark.slow
 async def test_demo_next_line_names_the_rollback_first():
     app, run_before = build(SCENES["diagnosis"])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -256,6 +260,7 @@ async def test_demo_next_line_names_the_rollback_first():
         assert nxt.index("roll back") < nxt.index("restart")
 
 
+@pytest.mark.slow
 async def test_restart_dialog_names_the_rollback_first():
     app, run_before = build(SCENES["restart-dialog"])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -271,6 +276,7 @@ async def test_restart_dialog_names_the_rollback_first():
 # --- 4. dates on rollouts not made today ------------------------------------------
 
 
+@pytest.mark.slow
 async def test_rollout_history_shows_the_date_unless_today():
     app, run_before = build(SCENES["diagnosis"])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -323,6 +329,7 @@ def test_demo_smoke_through_the_caller_follows_its_breaker():
     assert fleet.probe.smoke(url).succeeded == 100
 
 
+@pytest.mark.slow
 async def test_smoke_dialog_command_runs_in_a_shell_as_shown():
     app, run_before = build(SCENES["smoke-dialog"])
     async with app.run_test(size=(160, 50)) as pilot:

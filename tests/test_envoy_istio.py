@@ -97,6 +97,7 @@ def _rejected_ready(snap, service: str, rate: float) -> bool:
 ENVOY_SERVICES = {"payments", "inventory", "ledger", "search", "audit"}
 
 
+@pytest.mark.slow
 def test_envoy_every_breaker_of_either_priority_reads_open(backend):
     """Every Envoy cluster exports both overflow counters: the poll must not
     fail with "vector cannot contain metrics with the same labelset"."""

@@ -219,6 +219,7 @@ def log_text(app) -> str:
     return out.export_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["reset", "deadline"])
 async def test_restart_fault_in_the_console(kube, kproxy, patient_cluster, fault):
     """A reset PATCH, and a rollout that never completes: FAILED in the

@@ -33,7 +33,7 @@ from tests.promserver import (
 from tests.screen import rendered, row, wait_until
 from widgets.board import BreakerBoard
 
-pytestmark = [pytest.mark.ui, pytest.mark.integration]
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 INTERVAL = 0.3  # the app's poll interval: STALE after 3 intervals without a good poll
 TIMEOUT = 1.0  # the source's HTTP timeout, longer than the poll interval

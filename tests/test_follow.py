@@ -26,7 +26,7 @@ from tests.fakes import ScriptedSource, T0, clock, service
 from tests.screen import flat, quiesce, screen_text, settle, wait_until
 from widgets.confirm import ConfirmDialog
 
-pytestmark = [pytest.mark.ui, pytest.mark.integration]
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 60.0  # generous: a loaded 2-core machine; the wait ends at the event

@@ -48,7 +48,7 @@ from tests.screen import (assert_inert, flat, keep_notifications, line_with, qui
 from widgets.board import BreakerBoard
 from widgets.confirm import ConfirmDialog
 
-pytestmark = [pytest.mark.ui, pytest.mark.integration]
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 async def poll(app, pilot) -> None:
     app.start_poll()

@@ -16,7 +16,7 @@ from tests.screen import flat, quiesce, screen_text, wait_until
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, YesNo
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 
 async def opened_on_payment_api(app, pilot, clock) -> None:

@@ -13,7 +13,7 @@ from tests.democonsole import POLL_S, build, polls, type_text
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, TextPrompt
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 async def test_the_whole_loop_by_keys(tmp_path):
     app, clock, journal = build(tmp_path)

@@ -35,6 +35,7 @@ def api_requests(kube: KubeServer) -> list:
     return [r for r in kube.requests_for() if r.path.startswith(("/api/", "/apis/"))]
 
 
+@pytest.mark.slow
 def test_20s_tokens_run_the_plugin_once_per_token_life_never_interactive(kube, tmp_path):
     cluster, plugin = connect(kube, tmp_path, ttl=20)
     try:
@@ -97,6 +98,7 @@ def test_a_failing_plugin_is_a_plain_error(kube, tmp_path):
     assert api_requests(kube) == []
 
 
+@pytest.mark.slow
 def test_pod_exec_and_log_read_after_a_refresh(kube, tmp_path):
     pod = kube.pods("shop", "api")[0]["metadata"]["name"]
     kube.set_log("shop", pod, "one\ntwo\n")
@@ -117,6 +119,7 @@ def test_pod_exec_and_log_read_after_a_refresh(kube, tmp_path):
     assert len(plugin.runs()) == 4
 
 
+@pytest.mark.slow
 def test_with_a_terminal_the_plugin_still_gets_no_terminal(kube, tmp_path):
     """The console runs with stdout a TTY; the plugin must not see it."""
     import os

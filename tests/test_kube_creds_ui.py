@@ -13,7 +13,7 @@ from tests.fakes import ScriptedSource, clock, service
 from tests.kubeserver import KubeServer, Plugin, TokenAuthority
 from tests.screen import dialog, settle
 
-pytestmark = [pytest.mark.ui, pytest.mark.integration]
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture

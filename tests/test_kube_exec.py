@@ -176,6 +176,7 @@ def test_token_sent_never_shown(server, pod, tmp_path):
     source.close()
 
 
+@pytest.mark.slow
 def test_kubectl_exec_agrees(server, pod, cluster, kubectl_bin, tmp_path):
     """The real kubectl (dispatching to 1.32 for this server) execs against
     the same endpoint and reads the same outcomes as the Python client."""

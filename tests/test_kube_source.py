@@ -303,6 +303,7 @@ def test_bearer_token_never_shown(server, tmp_path):
     assert TOKEN not in repr(source)
 
 
+@pytest.mark.slow
 def test_kubernetes_is_imported_lazily():
     import subprocess
     import sys

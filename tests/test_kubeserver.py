@@ -236,6 +236,7 @@ def test_strategic_merge_semantics():
         "a": {"y": 2}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["v1.27.16", "v1.33.1"])
 def test_other_bundled_kubectl_versions_send_the_same_patches(version, kubectl_bin, tmp_path):
     """The dispatcher picks the kubectl matching /version: the oldest and the

@@ -15,7 +15,7 @@ from tests.screen import line_with, screen_text, wait_until
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, TextPrompt
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 def shown_bindings(app) -> list[str]:
     return [f"{app.get_key_display(b)} {b.description}" for b in app.BINDINGS if b.show]

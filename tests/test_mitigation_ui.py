@@ -19,7 +19,7 @@ from tests.kubeserver import KubeServer
 from tests.screen import dialog, keep_notifications, settle, wait_until
 from widgets.confirm import ConfirmDialog
 
-pytestmark = [pytest.mark.ui, pytest.mark.integration]
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 TOKEN = CONSOLE_TOKEN
 MUTATING = ("PATCH", "POST", "PUT", "DELETE")

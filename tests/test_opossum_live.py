@@ -24,7 +24,7 @@ from console.sources.prometheus import PrometheusSource
 from tests.promserver import Backend, free_port, wait_until
 from widgets import text as fmt
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SERVICE = Path(__file__).parent / "opossum"
 FLAP_S = 4.0  # the flapping downstream fails this long, then serves this long

@@ -342,6 +342,7 @@ def test_custom_profile_and_a_bad_query(exporter, prom):
 # --- History: backfill, then live -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_backfill_then_live_without_gaps_or_duplicates(exporter, prom, vm):
     # bf-svc has been closed since the session started.
     changes = []
@@ -397,6 +398,7 @@ def test_backfill_then_live_without_gaps_or_duplicates(exporter, prom, vm):
 # --- Alerts -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_runbook_alert_fires_with_its_activation_time(exporter, prom):
     # The runbook's rule sums every service: start from nothing open.
     exporter.set_where("circuit_breaker_state", 0, state="open")

@@ -31,7 +31,7 @@ from console.sources.profiles import resilience4j_profile
 from console.sources.prometheus import PrometheusSource
 from tests.promserver import Backend, TextTarget, poll_until
 
-pytestmark = [pytest.mark.ui, pytest.mark.integration]
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 FIXTURES = Path(__file__).parent / "emitters"
 #: A short rate() window: Prometheus divides by the whole window while a

@@ -154,6 +154,7 @@ def leaks(text: str) -> list[str]:
 # --- Tokens -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("CBCONSOLE_PROMETHEUS_TOKEN", PROM_TOKEN)
@@ -272,6 +273,7 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
 # --- Read-only ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_read_only_sends_no_mutating_request_whatever_is_pressed(kube, flags, tmp_path,
                                                                        monkeypatch):
     monkeypatch.setenv("FLAGS_TOKEN", FLAG_TOKEN)
@@ -421,6 +423,7 @@ def test_cli_passes_the_tls_warning_to_the_header(tmp_path, monkeypatch, capture
         app.source.close()
 
 
+@pytest.mark.slow
 async def test_the_header_shows_the_tls_warning_in_bold_yellow():
     warning = "TLS verification OFF for Prometheus https://prom.example"
     for warnings in ((warning,), ()):

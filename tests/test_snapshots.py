@@ -7,7 +7,7 @@ import pytest
 
 from screenshots.scenes import SCENES, SIZE, build
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("name", sorted(SCENES))

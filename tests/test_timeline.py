@@ -66,6 +66,7 @@ def pane_lines(app) -> list[str]:
     return lines[start + 1:]
 
 
+@pytest.mark.slow
 async def test_flapper_folded_ack_visible_newest_at_the_bottom(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -91,6 +92,7 @@ async def test_flapper_folded_ack_visible_newest_at_the_bottom(tmp_path):
         assert len(transitions) >= 30
 
 
+@pytest.mark.slow
 async def test_enter_expands_a_folded_minute(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -109,6 +111,7 @@ async def test_enter_expands_a_folded_minute(tmp_path):
         assert "inventory-svc checkout-" not in "\n".join(pane_lines(app))
 
 
+@pytest.mark.slow
 async def test_timeline_shows_the_newest_at_80x24_and_follows(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
@@ -119,6 +122,7 @@ async def test_timeline_shows_the_newest_at_80x24_and_follows(tmp_path):
         await wait_until(pilot, lambda: "pool exhausted" in screen_text(app), "the note is shown")
 
 
+@pytest.mark.slow
 async def test_scrolled_up_the_timeline_stays_put(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
