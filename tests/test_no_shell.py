@@ -60,7 +60,6 @@ def test_the_application_starts_no_process(path):
     assert problems(path, app=not allowed) == []
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("path", python_files("tests", "screenshots"),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_tests_and_tools_never_use_a_shell(path):
