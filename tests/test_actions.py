@@ -112,7 +112,9 @@ def mutating(kube: KubeServer | None = None, flagserver: FlagServer | None = Non
 
 
 def test_unhealthy_downstream_preselects_its_restart(kube, cluster):
-    r = runner(kube, cluster=cluster)
+    # A fixed clock: the patch's restartedAt is to the second, and a loaded
+    # machine can cross a second between the plan and the check.
+    r = runner(kube, cluster=cluster, clock=FakeClock(T0))
     plan = r.plan_restart(TARGET, UNHEALTHY)
     assert (plan.action, plan.deployment, plan.namespace) == ("restart", "payment-api", NS)
     assert plan.title == "Restart deployment/payment-api (runbook Option 2)"
