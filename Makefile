@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test servers screenshots bench-startup bench-poll \
+.PHONY: demo test test-fast install install-test servers screenshots bench-startup bench-poll \
 	bench-memory bench-keys bench-load bench-soak bench-creds-soak
 
 # The tests start a real Prometheus and VictoriaMetrics (Debian packages).
@@ -40,6 +40,17 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+# The edit-test loop: no server, no subprocess, nothing slow (under a minute;
+# the unit tests and the Pilot tests on scripted or demo sources). make test
+# still runs everything.
+test-fast: $(VENV)/.test-deps
+	$(BIN)/python -m pytest -q -x -m "not slow and not integration"
+
+# The test dependencies, installed again only when pyproject.toml changes.
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
 
 screenshots: install
 	$(BIN)/python screenshots/generate.py

@@ -15,6 +15,8 @@ from tests.fakes import ScriptedSource, clock, service
 from tests.screen import wait_until
 from widgets.board import BreakerBoard
 
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
+
 
 def make_app(services, interval=1000.0):
     c = clock()

@@ -13,6 +13,8 @@ from console.sources.base import FlagSource, SourceError
 from console.sources.flags import HttpFlagService
 from tests.flagserver import PREFIX, FlagServer
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "admin-secret-token"
 FLAG = "payment-api-integration"
 
@@ -295,7 +297,7 @@ def test_a_token_file_rotated_while_a_post_was_in_flight_is_read_again_once(tmp_
 def test_a_token_swapped_in_by_symlink_is_the_one_the_next_change_carries(tmp_path):
     """A projected token (the kubelet swaps the `..data` symlink): the change
     after a rotation carries the new token at once, no 401 first."""
-    from tests.test_prom_token_rotation import ProjectedToken
+    from tests.tokenfiles import ProjectedToken
 
     sa = ProjectedToken(tmp_path / "sa")
     server = FlagServer(token=sa.tokens[0])

@@ -13,6 +13,8 @@ from console.journal import EventKind, Journal, JournalError, NoOpenIncident
 from console.model import Alert, BreakerState, FleetSnapshot, InstanceStatus, Observed, Revision
 from console.model import ServiceStatus, Transition
 
+pytestmark = pytest.mark.unit
+
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
 

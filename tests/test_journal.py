@@ -25,6 +25,8 @@ from console.journal import (
 from console.journalfile import read_events, scrub, scrub_text
 from console.recorder import ActionEvent, ActionRecorder, Stage
 
+pytestmark = pytest.mark.unit
+
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)
 
 

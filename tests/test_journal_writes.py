@@ -4,6 +4,8 @@ and the events land in the order they were made."""
 
 from __future__ import annotations
 
+import pytest
+
 import threading
 
 from textual.widgets import TabbedContent
@@ -16,7 +18,9 @@ from console.journal import Journal, append_durably
 from console.journalfile import EventKind, load_incident
 from screenshots.scenes import START
 from tests.screen import keep_notifications, quiesce, wait_until
-from tests.test_incident_loop import poll, type_text
+from tests.democonsole import polls, type_text
+
+pytestmark = pytest.mark.ui
 
 HANG_S = 20.0  # a write hangs this long at most: the old code blocked the loop for it
 
@@ -53,7 +57,7 @@ async def test_keys_answer_while_a_journal_write_hangs_and_events_land_in_order(
     shown = keep_notifications(app)
     async with app.run_test(size=(140, 40)) as pilot:
         await app.workers.wait_for_complete()
-        await poll(app, pilot, clock, 20)
+        await polls(app, pilot, clock, 20)
         assert journal.is_open
         await wait_until(pilot, lambda: not journal.pending, "the incident on disk")
 

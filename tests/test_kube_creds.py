@@ -4,33 +4,15 @@ short-lived tokens of the plugin the tests ship (tests/execplugin.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from console.sources.base import SourceError
 from console.sources.kube import KubernetesCluster
-from tests.kubeserver import KubeServer
+from tests.kubeserver import KubeServer, Plugin
 
-PLUGIN = Path(__file__).with_name("execplugin.py")
-
-
-class Plugin:
-    """The exec plugin's kubeconfig stanza and the log of its runs."""
-
-    def __init__(self, server: KubeServer, tmp_path: Path) -> None:
-        self.log = tmp_path / "plugin-runs.jsonl"
-        self.log.touch()
-        self.spec = {
-            "apiVersion": "client.authentication.k8s.io/v1", "command": str(PLUGIN),
-            "args": ["--region", "test"], "interactiveMode": "IfAvailable",
-            "env": [{"name": "KS_URL", "value": server.url},
-                    {"name": "KS_LOG", "value": str(self.log)}],
-        }
-
-    def runs(self) -> list[dict]:
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -53,6 +35,7 @@ def api_requests(kube: KubeServer) -> list:
     return [r for r in kube.requests_for() if r.path.startswith(("/api/", "/apis/"))]
 
 
+@pytest.mark.slow
 def test_20s_tokens_run_the_plugin_once_per_token_life_never_interactive(kube, tmp_path):
     cluster, plugin = connect(kube, tmp_path, ttl=20)
     try:
@@ -115,6 +98,7 @@ def test_a_failing_plugin_is_a_plain_error(kube, tmp_path):
     assert api_requests(kube) == []
 
 
+@pytest.mark.slow
 def test_pod_exec_and_log_read_after_a_refresh(kube, tmp_path):
     pod = kube.pods("shop", "api")[0]["metadata"]["name"]
     kube.set_log("shop", pod, "one\ntwo\n")
@@ -135,6 +119,7 @@ def test_pod_exec_and_log_read_after_a_refresh(kube, tmp_path):
     assert len(plugin.runs()) == 4
 
 
+@pytest.mark.slow
 def test_with_a_terminal_the_plugin_still_gets_no_terminal(kube, tmp_path):
     """The console runs with stdout a TTY; the plugin must not see it."""
     import os

@@ -10,9 +10,10 @@ from console.servicemap import ServiceEntry, ServiceMap
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from tests.fakes import ScriptedSource, clock, service
-from tests.kubeserver import KubeServer, TokenAuthority
-from tests.test_kube_creds import Plugin
-from tests.test_mitigation_ui import Health, dialog, settle
+from tests.kubeserver import KubeServer, Plugin, TokenAuthority
+from tests.screen import dialog, settle
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -21,13 +22,6 @@ def kube():
         server.add_deployment("api", "shop", replicas=2)
         server.add_deployment("payment-api", "shop", replicas=2)
         yield server
-
-
-@pytest.fixture
-def health():
-    server = Health()
-    yield server
-    server.close()
 
 
 def make_app(kube, health, tmp_path, tracker=None, clock_=None, **auth) -> tuple[CBConsoleApp, KubernetesCluster]:
@@ -159,7 +153,7 @@ async def test_after_a_revocation_the_diagnosis_pane_shows_no_401(kube, tmp_path
     after the revocation runs the plugin again and reads everything (pods,
     logs, a dependency check by pod exec); nothing in the pane says 401."""
     from tests.screen import screen_text
-    from tests.test_diagnosis_honest import diagnose, flat, settle as settle_all
+    from tests.screen import diagnose, flat, settle as settle_all
 
     for pod in kube.pods("shop"):
         kube.set_log("shop", pod["metadata"]["name"], "ERROR upstream 503\ncircuit open\n")

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.kubeserver import KubeServer, TokenAuthority
-from tests.promserver import StubPrometheus
-from tests.test_kube_creds import PLUGIN
-from tests.test_prometheus_source import fleet_handler
+from tests.kubeserver import PLUGIN, KubeServer, TokenAuthority
+from tests.promserver import StubPrometheus, fleet_handler
 
 CBCONSOLE = Path(sys.executable).with_name("cbconsole")
 CODE = "314159"

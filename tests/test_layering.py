@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 # The only console/ modules allowed to import Textual or widgets.
 UI_MODULES = {"console/app.py", "console/app_mitigate.py", "console/app_incident.py",

@@ -14,9 +14,10 @@ import pytest
 from console import cli, export, logfile, secrets
 from console.app import CBConsoleApp
 from console.sources.prometheus import PrometheusSource
-from tests.promserver import StubPrometheus
+from tests.promserver import StubPrometheus, fleet_handler
 from tests.screen import keep_notifications, screen_text, wait_until
-from tests.test_prometheus_source import fleet_handler
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 INTERVAL = 0.3
 

@@ -9,9 +9,6 @@ Prometheus without auth of its own is run behind.
 
 from __future__ import annotations
 
-import os
-import secrets as _random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,40 +18,11 @@ from console.sources.base import SourceError
 from console.sources.promauth import PrometheusAuth
 from console.sources.prometheus import PrometheusSource
 from tests.faultproxy import FaultProxy
-from tests.screen import screen_text
-from tests.test_app_prometheus import wait_for
-from tests.test_faults_prometheus import INTERVAL, TIMEOUT, header, prom  # noqa: F401 - fixture
+from tests.fxprom import INTERVAL, TIMEOUT, header
+from tests.screen import screen_text, wait_until
+from tests.tokenfiles import ProjectedToken
 
-
-class ProjectedToken:
-    """A token in the kubelet's projected-volume layout:
-    DIR/token -> ..data/token, ..data -> ..<n>, ..<n>/token the value."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir()
-        self.tokens: list[str] = []
-        self._write()
-        os.symlink("..data/token", root / "token")
-
-    @property
-    def path(self) -> Path:
-        return self.root / "token"
-
-    def _write(self) -> None:
-        self.tokens.append(f"sa-token-{len(self.tokens) + 1:03d}-{_random.token_hex(12)}")
-        new = self.root / f"..{len(self.tokens):04d}"
-        new.mkdir()
-        (new / "token").write_text(self.tokens[-1] + "\n")
-        swap = self.root / "..data_tmp"
-        os.symlink(new.name, swap)
-        old = os.readlink(self.root / "..data") if (self.root / "..data").exists() else None
-        os.replace(swap, self.root / "..data")  # the atomic swap
-        if old:
-            shutil.rmtree(self.root / old)
-
-    def rotate(self) -> None:
-        self._write()
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 
 class PollOutcomes:
@@ -82,8 +50,8 @@ def sa(tmp_path):
 
 
 @pytest.fixture
-def proxy(prom, sa):  # noqa: F811
-    with FaultProxy("127.0.0.1", prom.port) as p:
+def proxy(fx_prometheus, sa):
+    with FaultProxy("127.0.0.1", fx_prometheus.port) as p:
         p.token_file = sa.path
         yield p
 
@@ -109,7 +77,7 @@ async def test_a_token_rotated_under_a_running_console_never_fails_a_poll(proxy,
         def done():
             screens.append(screen_text(app) + "\n" + header(app))
             return polls.good >= start + 2 or polls.failed
-        await wait_for(pilot, done, 30, what)
+        await wait_until(pilot, done, what)
 
     async with app.run_test(size=(140, 40)) as pilot:
         await polls_after(0, "the first polls through the auth proxy")
@@ -121,8 +89,8 @@ async def test_a_token_rotated_under_a_running_console_never_fails_a_poll(proxy,
             # file again and sends once more.
             raced = len(proxy.requests("unauthorized"))
             proxy.before_next(sa.rotate)
-            await wait_for(pilot, lambda: len(proxy.requests("unauthorized")) > raced, 30,
-                           "a request refused after the file changed under it")
+            await wait_until(pilot, lambda: len(proxy.requests("unauthorized")) > raced,
+                             "a request refused after the file changed under it")
             await polls_after(polls.good, "polls after a rotation mid-request")
         assert polls.failed == [], polls.failed
     journal.close()

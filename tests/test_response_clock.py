@@ -4,6 +4,8 @@ with the configured `[incident] response_times_s` too."""
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import datetime, timedelta, timezone
 
 from console import postmortem
@@ -11,6 +13,8 @@ from console.clock import FakeClock
 from console.incident import IncidentTracker, TrackerConfig
 from console.journal import Journal, load_incident
 from console.model import Alert, BreakerState, FleetSnapshot, InstanceStatus, ServiceStatus
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)
 

@@ -13,6 +13,8 @@ from console.text import literal, millis, shorten
 from console.urls import check_url, without_userinfo
 from widgets import text as fmt
 
+pytestmark = pytest.mark.unit
+
 
 # --- control characters -------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from console.sources.kube import KubernetesCluster
 from tests.kubeserver import KubeServer
 from tests.promserver import free_port
 
+pytestmark = pytest.mark.integration
+
 NS = "shop"
 DEP_PATH = "/apis/apps/v1/namespaces/shop/deployments/payment-api"
 T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
