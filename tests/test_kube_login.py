@@ -19,6 +19,8 @@ import pytest
 from tests.kubeserver import PLUGIN, KubeServer, TokenAuthority
 from tests.promserver import StubPrometheus, fleet_handler
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 CBCONSOLE = Path(sys.executable).with_name("cbconsole")
 CODE = "314159"
 HEADER_OK = 'cluster: test-ctx (exec plugin "execplugin.py", expires in'
