@@ -29,11 +29,12 @@ tests/opossum/node_modules: tests/opossum/package-lock.json
 
 servers:
 	@command -v prometheus >/dev/null && command -v victoria-metrics >/dev/null \
-	  && command -v node >/dev/null && command -v npm >/dev/null || { \
+	  && command -v node >/dev/null && command -v npm >/dev/null \
+	  && command -v tmux >/dev/null || { \
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
 	    prometheus victoria-metrics $$(command -v node >/dev/null || echo nodejs) \
-	    $$(command -v npm >/dev/null || echo npm); }
+	    $$(command -v npm >/dev/null || echo npm) $$(command -v tmux >/dev/null || echo tmux); }
 
 demo: install
 	$(BIN)/cbconsole --demo

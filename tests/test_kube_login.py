@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -26,8 +27,7 @@ CODE = "314159"
 HEADER_OK = 'cluster: test-ctx (exec plugin "execplugin.py", expires in'
 PROMPT = "MFA code:"
 
-pytestmark = pytest.mark.skipif(not CBCONSOLE.exists() or not Path("/usr/bin/tmux").exists(),
-                                reason="needs the installed cbconsole and tmux")
+
 
 
 class Terminal:
@@ -35,6 +35,9 @@ class Terminal:
     screen as the operator sees it (capture-pane), keys typed (send-keys)."""
 
     def __init__(self, script: Path, size: tuple[int, int] = (140, 40)) -> None:
+        if shutil.which("tmux") is None or not CBCONSOLE.exists():
+            pytest.fail("tmux or the installed cbconsole missing: run make test "
+                        "(it installs tmux and cbconsole)", pytrace=False)
         self.name = f"cbc-login-{os.getpid()}-{time.monotonic_ns() % 10**8}"
         # No client is attached: the window takes the default size.
         self.conf = script.with_name("tmux.conf")
