@@ -3,8 +3,8 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test servers screenshots bench-startup bench-poll \
-	bench-memory bench-keys bench-load bench-soak
+.PHONY: demo test test-fast install install-test servers screenshots bench-startup bench-poll \
+	bench-memory bench-keys bench-load bench-soak bench-creds-soak
 
 # The tests start a real Prometheus and VictoriaMetrics (Debian packages).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -29,17 +29,29 @@ tests/opossum/node_modules: tests/opossum/package-lock.json
 
 servers:
 	@command -v prometheus >/dev/null && command -v victoria-metrics >/dev/null \
-	  && command -v node >/dev/null && command -v npm >/dev/null || { \
+	  && command -v node >/dev/null && command -v npm >/dev/null \
+	  && command -v tmux >/dev/null || { \
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
 	    prometheus victoria-metrics $$(command -v node >/dev/null || echo nodejs) \
-	    $$(command -v npm >/dev/null || echo npm); }
+	    $$(command -v npm >/dev/null || echo npm) $$(command -v tmux >/dev/null || echo tmux); }
 
 demo: install
 	$(BIN)/cbconsole --demo
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+# The edit-test loop: no server, no subprocess, nothing slow (under a minute;
+# the unit tests and the Pilot tests on scripted or demo sources). make test
+# still runs everything.
+test-fast: $(VENV)/.test-deps
+	$(BIN)/python -m pytest -q -x -m "not slow and not integration"
+
+# The test dependencies, installed again only when pyproject.toml changes.
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
 
 screenshots: install
 	$(BIN)/python screenshots/generate.py
@@ -65,3 +77,10 @@ bench-load: install-test
 MINUTES ?= 15
 bench-soak: install-test
 	$(BIN)/python tests/bench/soak.py --minutes $(MINUTES)
+
+# 30 min per variant at a 1 s poll with 60 s exec-plugin tokens (expiry, then
+# revocation) and the diagnosis every 10 s; CREDS_MINUTES=1 for a trial.
+CREDS_MINUTES ?= 30
+bench-creds-soak: install-test
+	$(BIN)/python tests/bench/creds_soak.py --minutes $(CREDS_MINUTES) --variant expiry
+	$(BIN)/python tests/bench/creds_soak.py --minutes $(CREDS_MINUTES) --variant revocation

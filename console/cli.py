@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import sys
 from pathlib import Path
 
-from console import __version__
+from console import __version__, profilenames
 
-PROFILES = ("runbook", "resilience4j", "envoy", "opossum", "custom")
+log = logging.getLogger(__name__)
+
+PROFILES = (*profilenames.BUILTIN, profilenames.CUSTOM)
 
 
 def positive_seconds(value: str) -> float:
@@ -22,6 +25,15 @@ def positive_seconds(value: str) -> float:
     if not 0.1 <= seconds <= 3600:
         raise argparse.ArgumentTypeError("the poll interval must be between 0.1 and 3600 seconds")
     return seconds
+
+
+def log_level(value: str) -> str:
+    from console.logfile import check_level
+
+    try:
+        return check_level(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tz", metavar="ZONE", help="time zone of the times shown (default UTC; e.g. Europe/Paris)"
     )
+    parser.add_argument(
+        "--log-level", type=log_level, metavar="LEVEL",
+        help="cbconsole.log's level, in the state dir: DEBUG, INFO (default), WARNING, ERROR",
+    )
     safety = parser.add_argument_group("safety")
     safety.add_argument(
         "--read-only", action="store_true",
@@ -97,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 # The config key each flag sets: a bad value is blamed on the flag.
 FLAG_NAMES = {
     "poll_interval_s": "--poll",
+    "log_level": "--log-level",
     "read_only": "--read-only",
     "dry_run": "--dry-run",
     "incident.timezone": "--tz",
@@ -126,6 +143,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         flags |= {"token_file": args.flags_token_file, "token_env": ""}
     return {
         "poll_interval_s": args.poll,
+        "log_level": args.log_level,
         "read_only": True if args.read_only else None,
         "dry_run": True if args.dry_run else None,
         "incident": {"timezone": args.tz},
@@ -149,7 +167,38 @@ def connect_cluster(context: str | None, namespace: str | None):
     try:
         return KubernetesCluster(context=context, namespace=namespace), ""
     except SourceError as error:
+        log.warning("no cluster: %s", error, exc_info=True)
         return None, error
+
+
+def login_on_terminal(cluster, *, again: bool = False) -> str:
+    """Run the context's exec plugin on the plain terminal, as kubectl does,
+    before the screen takes over (or, `again`, while L has it suspended), so
+    a plugin that prompts (a device code, an MFA code) prompts there. Returns
+    "" or the failure in plain words, also said on stderr: the console runs
+    on and its cluster features say why they are unavailable."""
+    from console.sources.base import SourceError
+
+    login = getattr(cluster, "login", None)
+    if login is None:
+        return ""
+    state = cluster.credential_state()
+    if state.source.startswith("exec") and sys.stdin.isatty():
+        print(f'cbconsole: logging in to context "{cluster.label}" with {state.source} '
+              "(Ctrl-C cancels)", file=sys.stderr, flush=True)
+    try:
+        login()
+    except SourceError as error:
+        after = ("the console comes back without them" if again else
+                 "the console starts without them")
+        if getattr(cluster, "needs_login", False):
+            after += "; press L in the console to log in again"
+        said = f"{error}: {after}"
+        # A fresh line: a prompt (and a ^C) may have left the cursor after it.
+        lead = "\n" if sys.stdin.isatty() else ""
+        print(f"{lead}cbconsole: {said}", file=sys.stderr, flush=True)
+        return said
+    return ""
 
 
 def connect_flags(config):
@@ -170,6 +219,7 @@ def connect_flags(config):
             verify=verify,
         )
     except (SourceError, ValueError) as error:
+        log.warning("no flag service: %s", error, exc_info=True)
         return None, str(error)
     return service, ""
 
@@ -236,6 +286,7 @@ def _build_app(args):
     except ConfigFileError as error:
         print(f"cbconsole: {error}", file=sys.stderr)
         return None, None
+    start_log(config, args)
     # Imported here so --help and config errors answer without loading Textual.
     from console.ui.app import CBConsoleApp
 
@@ -264,6 +315,7 @@ def _build_app(args):
                 show_infrastructure=config.prometheus.show_infrastructure,
             )
         except (ConfigFileError, SourceError, ValueError) as error:
+            log.warning("cannot start on Prometheus: %s", error, exc_info=True)
             print(f"cbconsole: {error}", file=sys.stderr)
             return None, None
         from console.sources.kube import ContextNotFound
@@ -277,6 +329,8 @@ def _build_app(args):
                   "--context for the current one)", file=sys.stderr)
             return None, None
         cluster_unavailable = str(cluster_unavailable)
+        if cluster is not None:
+            login_on_terminal(cluster)
         flags, flags_unavailable = connect_flags(config)
         probe = HttpProbe(timeout=config.health_timeout_s)
         service_map = config.service_map(getattr(cluster, "namespace", None) or "default")
@@ -308,6 +362,20 @@ def _build_app(args):
     return app, tracker
 
 
+def start_log(config, args) -> None:
+    """cbconsole.log beside the journal, from now on (never fatal)."""
+    from console import logfile
+    from console.paths import state_dir
+
+    directory = state_dir(demo=args.demo, override=args.state_dir or config.incident.state_dir)
+    where = logfile.setup(directory, config.log_level)
+    source = "demo" if args.demo else f"Prometheus {_public(config.prometheus.url or '')}"
+    log.info("cbconsole %s started on %s (pid %d), log level %s",
+             __version__, source, os.getpid(), config.log_level)
+    log.debug("log %s, poll every %ss, config %s", where, config.poll_interval_s,
+              "none" if args.no_config else (args.config or "default"))
+
+
 def resolve_mode(config, context: str | None):
     """Read-only (--read-only, or the kube context marked so in the config)
     wins over dry-run, which wins over live."""
@@ -332,10 +400,9 @@ def tls_warnings(config, cluster=None) -> tuple[str, ...]:
 
 def _public(url: str) -> str:
     """The URL without user:password@ (a header is no place for a secret)."""
-    from urllib.parse import urlsplit
+    from console.urls import without_userinfo
 
-    parts = urlsplit(url.strip())
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
+    return without_userinfo(url.strip())
 
 
 def open_journal(config, args, source):
@@ -352,6 +419,7 @@ def open_journal(config, args, source):
         # Another console holding the directory is followed read-only.
         journal = open_or_follow(directory)
     except JournalError as error:
+        log.warning("no journal: %s", error, exc_info=True)
         return None, f"{error}: events are NOT recorded"
     details = {}
     if not args.demo:

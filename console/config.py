@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from console.model.fleet import DEFAULT_RECOVERY_TIMEOUT_S
+from console import profilenames
 from console.paths import config_file
 from console.model.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
 from console.sources.prometheus.auth import PrometheusAuth
@@ -107,6 +108,7 @@ class ContextConfig(_Strict):
 
 class Config(_Strict):
     poll_interval_s: float = Field(default=2.0, ge=0.1, le=3600)
+    log_level: str = "INFO"  # cbconsole.log's, in the state dir
     default_recovery_timeout_s: float = Field(default=DEFAULT_RECOVERY_TIMEOUT_S, gt=0)
     # Service map defaults (console.model.servicemap): conventions of the runbook.
     namespace: str | None = None  # default: the kube context's namespace
@@ -145,6 +147,13 @@ class Config(_Strict):
             fallback_mode=self.fallback_mode,
         )
 
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        from console.logfile import check_level
+
+        return check_level(value)
+
     def is_read_only(self, context: str | None) -> bool:
         """--read-only, or the context marked read-only in the config."""
         per_context = self.contexts.get(context) if context else None
@@ -152,7 +161,7 @@ class Config(_Strict):
 
     def profile_spec(self) -> str | dict:
         p = self.prometheus
-        if p.profile == "custom":
+        if p.profile == profilenames.CUSTOM:
             if not p.custom_profile:
                 raise ConfigFileError(
                     "profile 'custom' needs a [prometheus.custom_profile] table in the config file"

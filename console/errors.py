@@ -1,6 +1,7 @@
-"""The one error every source raises, in a module of its own so that the
-data modules the widgets import (console.diagnosis.gather) can catch it without
-reaching any source."""
+"""The errors every source raises (SourceError and its kinds), in a module
+of its own so that the data modules the widgets import (console.diagnosis.gather)
+can catch them without reaching any source. Callers branch on the type,
+never on the message: that is written for the operator."""
 
 from __future__ import annotations
 
@@ -11,6 +12,41 @@ class SourceError(Exception):
 
 class Unavailable(SourceError):
     """The source is not configured at all (e.g. no cluster): say why, do not retry."""
+
+
+class Unreachable(SourceError):
+    """No answer at all (connection refused or dropped, DNS, TLS, timeout):
+    worth retrying at the next poll, unlike an answer we did not like; after
+    a change was sent, whether it landed is unknown."""
+
+
+class Unauthorized(SourceError):
+    """The service answered 401: it applied nothing."""
+
+
+class RequestTimeout(SourceError):
+    """No answer within the request's deadline."""
+
+
+def no_answer(error: BaseException) -> bool:
+    """Whether `error` says the request got no answer (so a change sent may
+    have landed all the same), by its type."""
+    return isinstance(error, (Unreachable, RequestTimeout))
+
+
+def causes(error: BaseException, limit: int = 10) -> list[BaseException]:
+    """The error and what it was raised from, innermost last: a library
+    wraps what the socket raised (ConnectionRefusedError) in its own types."""
+    chain: list[BaseException] = []
+    node: BaseException | None = error
+    while node is not None and len(chain) < limit:
+        chain.append(node)
+        node = node.__cause__ or node.__context__
+    return chain
+
+
+def caused_by(error: BaseException, *kinds: type[BaseException]) -> bool:
+    return any(isinstance(e, kinds) for e in causes(error))
 
 
 def describe_error(error: BaseException) -> str:

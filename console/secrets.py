@@ -8,15 +8,21 @@ mid-incident is masked at once, not only the one read at start.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 _lock = threading.Lock()
 _known: list[str] = []
-_MASK = "<redacted>"
+#: The one mask, wherever a secret is taken out: messages, the journal, the
+#: commands shown for copying ("Authorization: Bearer ***").
+MASK = "***"
+#: Shorter strings are not redacted everywhere (a note saying "prom" must not
+#: lose letters of "prometheus"); a source still masks its own, any length.
+MIN_REMEMBERED = 8
 
 
 def remember(secret: str | None) -> None:
     """Note a secret to redact from now on (short strings are not secrets)."""
-    if not secret or len(secret) < 8:
+    if not secret or len(secret) < MIN_REMEMBERED:
         return
     with _lock:
         if secret not in _known:
@@ -24,12 +30,16 @@ def remember(secret: str | None) -> None:
             _known.sort(key=len, reverse=True)  # longest first: no partial leftovers
 
 
-def redact(text: str) -> str:
+def redact(text: str, also: Iterable[str | None] = ()) -> str:
+    """`text` with every secret remembered, and those in `also` (a source's
+    own, any length), replaced by MASK, the longest first: a secret that
+    holds another is never left half shown."""
     if not text:
         return text
     with _lock:
-        known = list(_known)
-    for secret in known:
+        known = set(_known)
+    known.update(s for s in also if s)
+    for secret in sorted(known, key=len, reverse=True):
         if secret in text:
-            text = text.replace(secret, _MASK)
+            text = text.replace(secret, MASK)
     return text

@@ -13,11 +13,10 @@ def check_url(value: str | None) -> str | None:
     if value is None:
         return None
     text = value.strip()
+    shown = without_userinfo(text)
     if "://" not in text:
-        shown = _without_userinfo(text)
         raise ValueError(f"{shown!r} has no scheme: use http://{shown}")
     parts = urlsplit(text)
-    shown = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]).geturl()
     if parts.scheme not in ("http", "https"):
         rest = shown.split("://", 1)[1]
         raise ValueError(f"{shown!r} is not http(s): use http://{rest} or https://{rest}")
@@ -31,6 +30,15 @@ def check_url(value: str | None) -> str | None:
     return value
 
 
-def _without_userinfo(text: str) -> str:
-    authority, slash, rest = text.partition("/")
-    return authority.rsplit("@", 1)[-1] + slash + rest
+def without_userinfo(url: str) -> str:
+    """The URL without its user:password@ part, as written otherwise (no
+    parsing that could fail and hand the URL back whole, no host lowercased,
+    IPv6 brackets kept). The authority ends at the first / ? or #, as
+    urlsplit reads it; the userinfo ends at its last @. With or without
+    a scheme: the one place a URL is made fit to show."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end].rsplit("@", 1)[-1]
+    return scheme + sep + authority + rest[end:]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import fcntl
 import shutil
 import tempfile
 from pathlib import Path
@@ -51,9 +52,22 @@ SCENES = {
 }
 
 
+#: The scene lock this process holds (one at a time: released at the next build).
+_held: list = []
+
+
 def journal_dir(scene: Scene) -> Path:
-    """A fixed place (its path is on screen), emptied for each run."""
-    path = Path(tempfile.gettempdir()) / "cbconsole-scenes" / scene.name
+    """A fixed place (its path is on screen), emptied for each run. Two test
+    runs on one machine would share it, and one's journal would give the
+    other's incident a second ID: a lock on the scene keeps them apart."""
+    root = Path(tempfile.gettempdir()) / "cbconsole-scenes"
+    root.mkdir(parents=True, exist_ok=True)
+    while _held:
+        _held.pop().close()  # closing the file releases its lock
+    lock = open(root / f"{scene.name}.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    _held.append(lock)
+    path = root / scene.name
     shutil.rmtree(path, ignore_errors=True)
     return path
 

@@ -24,6 +24,13 @@ connection meets the new mode at its next request):
 - garbage: the request is swallowed and answered with bytes that are not HTTP,
   then the connection is closed.
 
+With `token_file` set, the proxy is also an auth proxy (as one in front of
+a Prometheus that has none): a request passes only with `Authorization:
+Bearer <the file's content now>`, read per request; any other is answered
+401 by the proxy (recorded as mode "unauthorized") and never forwarded.
+`before_next(fn)` runs `fn` once, as the next request arrives and before its
+token is checked: a token file rotated while the request was on its way.
+
 Every request line seen is recorded with the mode applied to it
 (`proxy.seen`), so a test can tell what reached the proxy from what reached
 the backend. Threads are daemons; `close()` cuts everything and joins them.
@@ -38,12 +45,19 @@ import socket
 import struct
 import threading
 import time
-from typing import Self
+from pathlib import Path
+from typing import Callable, Self
 
 MODES = ("pass", "refuse", "reset", "stall", "trickle", "garbage")
 _REQUEST_LINE = re.compile(rb"^([A-Z]{3,10}) (\S+) HTTP/1\.[01]\r?\n")
 #: Not HTTP, not TLS, not JSON: what a confused middlebox might send.
 GARBAGE = b"\x00\xffNOT-HTTP\x1b[31m" + random.Random(7).randbytes(48) + b"\r\n\r\n"
+
+
+_UNAUTHORIZED_BODY = b'{"status":"error","errorType":"unauthorized","error":"bearer token refused"}'
+UNAUTHORIZED = (b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_UNAUTHORIZED_BODY)
+                + _UNAUTHORIZED_BODY)
 
 
 def _abort(sock: socket.socket) -> None:
@@ -116,6 +130,8 @@ class FaultProxy:
         self.trickle_interval = trickle_interval
         self.mode = "pass"
         self.only: tuple[str, ...] | None = None
+        self.token_file: Path | None = None  # require its bearer token (see above)
+        self._before_next: Callable[[], None] | None = None
         #: (mode applied, request line) of every request seen, oldest first.
         self.seen: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -169,6 +185,20 @@ class FaultProxy:
 
     def clear(self) -> None:
         self.set("pass")
+
+    def before_next(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once, when the next request arrives, before its token is checked."""
+        with self._lock:
+            self._before_next = fn
+
+    def _authorized(self, data: bytes) -> bool:
+        with self._lock:
+            hook, self._before_next = self._before_next, None
+        if hook is not None:
+            hook()
+        sent = re.search(rb"\r\nAuthorization: Bearer (\S+)\r\n", data, re.IGNORECASE)
+        return sent is not None and sent.group(1).decode("latin-1") == \
+            self.token_file.read_text().strip()
 
     def requests(self, mode: str | None = None, method: str | None = None) -> list[str]:
         """Request lines seen (with that mode applied / of that method)."""
@@ -261,6 +291,14 @@ class FaultProxy:
                 with self._lock:
                     fault = self.mode if not self.only or method in self.only else "pass"
                     self.seen.append((fault, line))
+                if fault == "pass" and self.token_file is not None and not self._authorized(data):
+                    with self._lock:
+                        self.seen[-1] = ("unauthorized", line)
+                    try:
+                        conn.client.sendall(UNAUTHORIZED)
+                    except OSError:
+                        pass
+                    break
                 conn.fault, conn.stalled = fault, fault == "stall"
                 if fault == "garbage":
                     try:

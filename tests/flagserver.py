@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 PREFIX = "/api/v1/flags/"
+# The admin token of the console fixtures (tests/conftest.py): tests look for it in output.
+CONSOLE_TOKEN = "flag-admin-token-9f8e7d6c5b4a"
 
 
 @dataclass

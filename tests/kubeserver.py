@@ -28,7 +28,9 @@ import copy
 import fnmatch
 import hashlib
 import json
+import os
 import re
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -1197,6 +1199,45 @@ def _pod_set_ready(pod: dict, ready: bool) -> None:
         "state": ({"running": {"startedAt": now}} if ready
                   else {"waiting": {"reason": "ContainerCreating"}}),
     } for c in pod["spec"]["containers"]]
+
+
+# --- the real kubectl against it ---------------------------------------------------
+
+PLUGIN = Path(__file__).with_name("execplugin.py")
+
+
+def kubectl_runner(kube: KubeServer, kubectl_bin: str, tmp_path: Path, namespace: str = "shop"):
+    """run(*args): kubectl against `kube` with a cold, private discovery cache."""
+    config = kube.write_kubeconfig(tmp_path / "kubeconfig", namespace=namespace)
+    env = {**os.environ, "HOME": str(tmp_path / "home"),
+           "KUBECACHEDIR": str(tmp_path / "kubecache")}
+    env.pop("KUBECONFIG", None)
+
+    def run(*args: str, timeout: float = 25, popen: bool = False):
+        cmd = [kubectl_bin, "--kubeconfig", str(config), *args]
+        if popen:
+            return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+class Plugin:
+    """The exec plugin's kubeconfig stanza and the log of its runs."""
+
+    def __init__(self, server: KubeServer, tmp_path: Path) -> None:
+        self.log = tmp_path / "plugin-runs.jsonl"
+        self.log.touch()
+        self.spec = {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": str(PLUGIN),
+            "args": ["--region", "test"], "interactiveMode": "IfAvailable",
+            "env": [{"name": "KS_URL", "value": server.url},
+                    {"name": "KS_LOG", "value": str(self.log)}],
+        }
+
+    def runs(self) -> list[dict]:
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
 
 
 # --- HTTP ---------------------------------------------------------------------------

@@ -61,6 +61,26 @@ def wait_until(check: Callable[[], object], timeout: float = 20.0, interval: flo
         time.sleep(interval)
 
 
+def poll_until(source, check, what: str = "the change", timeout: float = 60.0,
+               interval: float = 0.25):
+    """Poll `source` until check(snapshot) holds; returns that snapshot, or
+    fails with `what` and the last snapshot. Every poll's transitions are
+    kept in source.seen_transitions for the test to inspect."""
+    seen = source.__dict__.setdefault("seen_transitions", [])
+    last: list = []
+
+    def attempt():
+        snap = source.poll()  # a rejected query raises: the board's STALE
+        seen.extend(snap.transitions)
+        last[:] = [snap]
+        return snap if check(snap) else None
+
+    try:
+        return wait_until(attempt, timeout=timeout, interval=interval, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nlast snapshot: {last[0] if last else None}") from None
+
+
 # --- The exporter ---------------------------------------------------------------
 
 
@@ -402,3 +422,44 @@ def vector(samples: list[tuple[dict[str, str], str]], at: float | None = None) -
             "result": [{"metric": m, "value": [at, v]} for m, v in samples],
         },
     }
+
+
+RUNBOOK_STATES = ("closed", "open", "half_open")
+
+
+def is_state_query(q: str) -> bool:
+    """The runbook profile's state query, as a poll sends it."""
+    return "(circuit_breaker_state)" in q
+
+
+def fleet_handler(n_services: int, instances: int = 3):
+    """A stub answering every query of the runbook profile for n services."""
+
+    def handler(path, params, headers):
+        q = params.get("query", "")
+        if path == "/api/v1/status/buildinfo":
+            return 200, {"status": "success", "data": {"version": "2.42.0"}}
+        if path == "/api/v1/rules":
+            return 200, {"status": "success", "data": {"groups": []}}
+        if path == "/api/v1/query_range":
+            return 200, {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        if q.startswith("topk"):
+            return 200, vector([({"__name__": "circuit_breaker_state", "service": "s0",
+                                  "state": "closed", "instance": "i0"}, "1")])
+        if q.endswith("[5m]"):
+            now = time.time()
+            values = [[now - 15 * k, "1"] for k in range(20, 0, -1)]
+            return 200, {"status": "success", "data": {"resultType": "matrix", "result": [
+                {"metric": {"service": "s0"}, "values": values}]}}
+        if is_state_query(q):
+            return 200, vector([
+                ({"service": f"s{i}", "instance": f"i{j}", "state": st},
+                 "1" if st == "closed" else "0")
+                for i in range(n_services) for j in range(instances) for st in RUNBOOK_STATES
+            ])
+        if q.startswith("sum by"):
+            return 200, vector([({"service": f"s{i}", "instance": f"i{j}"}, "0.5")
+                                for i in range(n_services) for j in range(instances)])
+        return 200, vector([])
+
+    return handler

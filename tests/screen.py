@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from widgets.confirm import ConfirmDialog
+
 # Bytes that act instead of showing: ESC (CSI/OSC sequences), BEL (ends an
 # OSC title), C1 CSI, NUL, backspace, CR, DEL, and the bidi override.
 ACTING = {
@@ -33,6 +35,16 @@ def assert_inert(text: str, where: str = "the screen") -> None:
     assert not found, f"{', '.join(found)} reached {where}"
 
 
+def rendered(widget) -> str:
+    """One widget's lines as it renders them."""
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+def row(widget, needle: str) -> str:
+    """The first line of `widget` as rendered that holds `needle`."""
+    return line_with(rendered(widget), needle)
+
+
 def line_with(text: str, needle: str) -> str:
     return next((line for line in text.splitlines() if needle in line), "")
 
@@ -43,6 +55,24 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+async def settle(app, pilot, rounds: int = 3) -> None:
+    """Let the app finish what a key or a poll started: workers, then the
+    messages they post, a few rounds (a worker's result may start another)."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def dialog(app, pilot, key: str) -> ConfirmDialog:
+    """Press `key` on a settled app; the confirmation dialog it opens."""
+    await settle(app, pilot)
+    await pilot.press(key)
+    await settle(app, pilot)
+    screen = app.screen
+    assert isinstance(screen, ConfirmDialog), f"no dialog after {key!r}: {app.screen}"
+    return screen
+
+
 async def quiesce(app, pilot) -> None:
     """Let the work in flight end before the test leaves the app: a diagnosis
     landing during teardown must not be what the test sees. (The automatic
@@ -50,9 +80,7 @@ async def quiesce(app, pilot) -> None:
     timer = getattr(app, "_diagnose_timer", None)
     if timer is not None:
         timer.stop()
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    await settle(app, pilot)
 
 
 # Generous: a loaded 2-core machine is slow, never wrong. A wait that passes
@@ -67,7 +95,7 @@ async def wait_until(pilot, condition: Callable[[], object], what: str,
     end = time.monotonic() + deadline_s
     while not condition():
         if time.monotonic() > end:
-            raise AssertionError(f"not within {deadline_s:g} s: {what}")
+            raise AssertionError(f"not within {deadline_s:g} s: {what}\n{screen_text(pilot.app)}")
         await pilot.pause(0.02)
 
 
@@ -102,3 +130,13 @@ def keep_notifications(app) -> list[str]:
 
     app.notify = keep
     return shown
+
+
+async def diagnose(app, pilot) -> None:
+    """The diagnosis pane shown and gathered again (keys 2, g)."""
+    from widgets.diagnosis import DiagnosisPane
+
+    await settle(app, pilot)
+    await pilot.press("2", "g")
+    await settle(app, pilot)
+    assert app.query_one(DiagnosisPane).display

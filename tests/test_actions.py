@@ -25,43 +25,29 @@ from console.clock import FakeClock
 from console.demo import DemoFleet
 from console.model.fleet import BreakerState as S
 from console.model.probe import HealthResult, SmokeResult
-from console.mitigations.recorder import MemoryRecorder, Stage
-from console.model.servicemap import ServiceTarget
+from console.mitigations.recorder import Stage
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from tests.flagserver import PREFIX, FlagServer
-from tests.kubeserver import KubeServer
-from tests.test_kubeserver import _runner, kubectl_bin  # noqa: F401  (fixture)
-
-NS = "shop"
-TOKEN = "admin-secret-token-7f3a9c"
-FLAG = "payment-api-integration"
-T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
-TARGET = ServiceTarget(
-    service="payment-api", namespace=NS, caller="api", downstream="payment-api",
-    health_url="http://payment-api:8080/health", flag=FLAG, env_prefix="PAYMENT_API",
-    fallback_mode="mock", smoke_url="http://payment-api:8080/api/v1/payments",
+from tests.kubeserver import KubeServer, kubectl_runner
+from tests.runners import (
+    FLAG,
+    HEALTHY,
+    NS,
+    T0,
+    TARGET,
+    TOKEN,
+    UNHEALTHY,
+    Progressions,
+    health,
+    runner,
+    stages,
 )
+
+pytestmark = pytest.mark.integration
+
 DEP_PATH = "/apis/apps/v1/namespaces/shop/deployments/payment-api"
 FALLBACK_LINE = "[INFO] payment-api fallback enabled (mode=mock)\n"
-
-
-def health(status: int | None, latency_ms: float | None = None,
-           error: str | None = None) -> HealthResult:
-    return HealthResult(url=TARGET.health_url, checked_at=T0, status=status,
-                        latency_ms=latency_ms, error=error)
-
-
-UNHEALTHY = health(503, 2500.0)
-HEALTHY = health(200, 12.0)
-
-
-class Progressions:
-    def __init__(self) -> None:
-        self.seen: list[Progress] = []
-
-    def __call__(self, progress: Progress) -> None:
-        self.seen.append(progress)
 
 
 @pytest.fixture
@@ -113,24 +99,6 @@ class FakeProbe:
         return self.result
 
 
-def runner(kube: KubeServer | None = None, **kw) -> ActionRunner:
-    """A runner whose sleep steps the test server's controller once."""
-    kw.setdefault("cluster", None)
-    kw.setdefault("flags", None)
-    kw.setdefault("probe", None)
-    kw.setdefault("recorder", MemoryRecorder())
-    kw.setdefault("context", "test-ctx")
-    kw.setdefault("poll_s", 0.01)
-    kw.setdefault("verify_timeout_s", 0.2)
-    if kube is not None:
-        kw.setdefault("sleep", lambda s: kube.step())
-    return ActionRunner(**kw)
-
-
-def stages(r: ActionRunner) -> list[Stage]:
-    return [e.stage for e in r.recorder.events]
-
-
 def mutating(kube: KubeServer | None = None, flagserver: FlagServer | None = None) -> list:
     sent = []
     if kube is not None:
@@ -144,7 +112,9 @@ def mutating(kube: KubeServer | None = None, flagserver: FlagServer | None = Non
 
 
 def test_unhealthy_downstream_preselects_its_restart(kube, cluster):
-    r = runner(kube, cluster=cluster)
+    # A fixed clock: the patch's restartedAt is to the second, and a loaded
+    # machine can cross a second between the plan and the check.
+    r = runner(kube, cluster=cluster, clock=FakeClock(T0))
     plan = r.plan_restart(TARGET, UNHEALTHY)
     assert (plan.action, plan.deployment, plan.namespace) == ("restart", "payment-api", NS)
     assert plan.title == "Restart deployment/payment-api (runbook Option 2)"
@@ -297,12 +267,12 @@ def test_restart_after_the_downstream_checks_its_health(kube, cluster):
     assert outcome.details["health"] == f"health check {TARGET.health_url} answered 200 in 12 ms"
 
 
-def test_restart_patch_is_kubectls(kube, cluster, kubectl_bin, tmp_path):  # noqa: F811
+def test_restart_patch_is_kubectls(kube, cluster, kubectl_bin, tmp_path):
     theirs_server = KubeServer(auto_step=False)
     theirs_server.start()
     try:
         theirs_server.add_deployment("payment-api", NS, replicas=3)
-        kubectl = _runner(theirs_server, kubectl_bin, tmp_path / "kubectl")
+        kubectl = kubectl_runner(theirs_server, kubectl_bin, tmp_path / "kubectl")
         result = kubectl("rollout", "restart", "deployment/payment-api", "-n", NS)
         assert result.returncode == 0, result.stderr
         [theirs] = theirs_server.requests_for("PATCH")

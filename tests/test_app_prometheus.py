@@ -4,14 +4,15 @@ console. This module runs its own Prometheus, since it kills it."""
 
 from __future__ import annotations
 
-from tests.screen import DEADLINE_S, wait_until
-
 import pytest
 
 from console.ui.app import CBConsoleApp
 from console.sources.prometheus.source import PrometheusSource
 from tests.promserver import Backend, Exporter
+from tests.screen import rendered, row, wait_until
 from widgets.board import BreakerBoard
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 R4J_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")
 
@@ -41,20 +42,6 @@ def fleet():
     finally:
         backend.stop()
         ex.close()
-
-
-def rendered(widget) -> str:
-    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
-
-
-def row(board: BreakerBoard, needle: str) -> str:
-    return next((line for line in rendered(board).splitlines() if needle in line), "")
-
-
-async def wait_for(pilot, check, timeout: float, what: str) -> None:
-    """Let the app run until check() holds (a generous deadline: how long it
-    takes is the machine's business; how many polls it takes is the test's)."""
-    await wait_until(pilot, check, what, deadline_s=max(timeout, DEADLINE_S))
 
 
 def count_polls(source) -> list[int]:
@@ -97,7 +84,7 @@ async def test_each_profile_shows_the_right_states_within_two_polls(fleet, profi
                 return True
             return False
 
-        await wait_for(pilot, shown, timeout=10, what=f"{profile} states")
+        await wait_until(pilot, shown, f"{profile} states")
         assert polls_when_shown[0] <= 2, f"shown after {polls_when_shown[0]} polls"
         for svc, (word, split) in expected.items():
             line = row(board, svc)
@@ -116,7 +103,7 @@ async def test_prometheus_killed_under_a_running_console(fleet):
     async with app.run_test(size=(140, 40)) as pilot:
         board = app.query_one(BreakerBoard)
         status = app.query_one("#status")
-        await wait_for(pilot, lambda: "OPEN" in row(board, "ui-pay"), 10, "first board")
+        await wait_until(pilot, lambda: "OPEN" in row(board, "ui-pay"), "first board")
 
         backend.kill()
         killed_at = polls[0]
@@ -128,7 +115,7 @@ async def test_prometheus_killed_under_a_running_console(fleet):
                 return True
             return False
 
-        await wait_for(pilot, stale, 10, "STALE marker")
+        await wait_until(pilot, stale, "STALE marker")
         # Stale means the last good poll is older than three intervals; the
         # poll in flight when the server died may have just succeeded.
         assert polls_when_stale[0] <= 5, f"STALE after {polls_when_stale[0]} polls"
@@ -142,10 +129,9 @@ async def test_prometheus_killed_under_a_running_console(fleet):
         assert len(board.services_shown) == 2
 
         backend.start()
-        await wait_for(
+        await wait_until(
             pilot,
             lambda: "STALE" not in rendered(status) and not board.has_class("-stale"),
-            timeout=30,
-            what="recovery after the restart",
+            "recovery after the restart",
         )
         assert "OPEN" in row(board, "ui-pay") and app.is_running

@@ -4,6 +4,8 @@ what the command palette finds."""
 
 from __future__ import annotations
 
+import pytest
+
 from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
@@ -17,6 +19,8 @@ from tests.fakes import ScriptedSource, clock, service
 from tests.screen import flat, line_with, quiesce, screen_text
 from widgets.board import BreakerBoard
 from widgets.confirm import ConfirmDialog
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 POLL_S = 2.0
 

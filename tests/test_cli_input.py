@@ -14,6 +14,8 @@ import pytest
 
 from console.cli import main
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -5,6 +5,8 @@ import pytest
 from console.cli import main
 from console.config import TOKEN_ENV, ConfigFileError, load_config
 
+pytestmark = pytest.mark.integration
+
 FILE = """
 poll_interval_s = 5
 [prometheus]

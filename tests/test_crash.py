@@ -11,8 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from console.incident.journal import EventKind, Journal
 from console.incident.store import load_incident, read_events
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 50
@@ -31,6 +35,7 @@ def confirmed_of(output: bytes) -> list[tuple[str, int]]:
                                       if line.endswith("\n"))]
 
 
+@pytest.mark.slow
 def test_every_confirmed_event_survives_kill_minus_9(tmp_path):
     rng = random.Random(20250102)
     confirmed: list[tuple[str, int]] = []

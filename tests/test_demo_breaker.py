@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from console.demo.breaker import SimBreaker
 from console.model.fleet import BreakerState as S
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 

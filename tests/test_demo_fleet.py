@@ -11,8 +11,11 @@ import pytest
 from console.clock import FakeClock
 from console.demo import DemoFleet
 from console.model.fleet import BreakerState as S
-from console.model.fleet import Deployment, FleetSnapshot, Transition
+from console.model.fleet import FleetSnapshot, Transition
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
+from tests.demofleet import FALLBACK_ON, rollout_status, set_env, wait_rollout
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone.utc)
 NS = "shop"
@@ -23,32 +26,6 @@ RESTART = {
         }
     }
 }
-
-
-def set_env(*entries: dict) -> dict:
-    """The body `kubectl set env deployment/X A=b` sends (REFERENCE.md)."""
-    return {
-        "spec": {
-            "template": {
-                "spec": {
-                    "$setElementOrder/containers": [{"name": "app"}],
-                    "containers": [
-                        {
-                            "$setElementOrder/env": [{"name": e["name"]} for e in entries],
-                            "env": list(entries),
-                            "name": "app",
-                        }
-                    ],
-                }
-            }
-        }
-    }
-
-
-FALLBACK_ON = set_env(
-    {"name": "PAYMENT_API_FALLBACK_ENABLED", "value": "true"},
-    {"name": "PAYMENT_API_FALLBACK_MODE", "value": "mock"},
-)
 
 
 def make(seed: int = 7) -> tuple[DemoFleet, FakeClock]:
@@ -67,29 +44,6 @@ def run(fleet: DemoFleet, clock: FakeClock, seconds: float, every: float = 1.0) 
 
 def transitions(snaps: list[FleetSnapshot], service: str | None = None) -> list[Transition]:
     return [t for s in snaps for t in s.transitions if service in (None, t.service)]
-
-
-def rollout_status(d: Deployment) -> str:
-    """kubectl's rollout-status logic, in its order (REFERENCE.md)."""
-    if d.generation > d.observed_generation:
-        return "waiting for spec update"
-    if d.updated_replicas < d.replicas:
-        return "updating"
-    if d.status_replicas > d.updated_replicas:
-        return "old replicas terminating"
-    if d.available_replicas < d.updated_replicas:
-        return "becoming available"
-    return "done"
-
-
-def wait_rollout(fleet: DemoFleet, clock: FakeClock, name: str, limit: float = 60.0) -> list[str]:
-    """Rollout statuses seen every 0.5 s until done; fails past `limit`."""
-    seen = [rollout_status(fleet.cluster.deployment(NS, name))]
-    while seen[-1] != "done":
-        assert len(seen) * 0.5 < limit, f"rollout of {name} not done: {seen[-5:]}"
-        clock.advance(0.5)
-        seen.append(rollout_status(fleet.cluster.deployment(NS, name)))
-    return seen
 
 
 def instances(snap: FleetSnapshot, service: str) -> dict[str, S]:
@@ -140,6 +94,7 @@ def test_rates_are_calls_per_second_over_the_window():
     assert payment.rejected_rate > 20 and payment.success_rate < 1
 
 
+@pytest.mark.slow
 def test_same_seed_same_snapshots_other_seed_differs():
     a, ca = make(7)
     b, cb = make(7)
@@ -232,6 +187,7 @@ def test_everything_else_stays_closed():
     assert fleet.health("user-svc")[0] == 200
 
 
+@pytest.mark.slow
 def test_transitions_between_polls_are_all_reported_once_in_order():
     fleet, clock = make()
     fleet.poll()

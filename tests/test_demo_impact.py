@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
@@ -18,9 +20,11 @@ from console.incident.tracker import IncidentTracker, TrackerConfig
 from console.incident.journal import Journal
 from console.incident.store import EventKind, affected_services
 from screenshots.scenes import START
-from tests.test_incident_loop import POLL_S, type_text
+from tests.democonsole import POLL_S, type_text
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import TextPrompt
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +33,7 @@ def impact_line(text: str) -> str:
     return next(x for x in text.splitlines() if x.startswith("- Requests failed:"))
 
 
+@pytest.mark.slow
 async def test_demo_impact_comes_from_the_simulations_counters(tmp_path):
     clock = FakeClock(START)
     fleet = DemoFleet(seed=7, clock=clock)

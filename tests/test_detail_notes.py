@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from console.ui.app import CBConsoleApp
 from console.model.fleet import BreakerState as S, FleetSnapshot, Transition
 from console.sources.prometheus.profiles import opossum_profile, runbook_profile
 from tests.fakes import T0, ScriptedSource, clock, service
 from tests.screen import screen_text
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 NOTE = opossum_profile().half_open_note
 

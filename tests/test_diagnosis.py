@@ -30,8 +30,10 @@ from console.model.probe import HealthResult
 from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
+from tests.healthserver import HealthServer
 from tests.kubeserver import KubeServer
-from tests.test_probe import HealthServer
+
+pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 S = BreakerState

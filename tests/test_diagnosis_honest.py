@@ -27,13 +27,14 @@ from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from screenshots.scenes import SCENES, build
+from tests.demofleet import FALLBACK_ON, wait_rollout
 from tests.fakes import ScriptedSource, clock, service
 from tests.kubeserver import KubeServer
-from tests.screen import flat, screen_text
-from tests.test_demo_fleet import FALLBACK_ON, wait_rollout
+from tests.screen import diagnose, flat, screen_text, settle
 from widgets import text as fmt
 from widgets.confirm import ConfirmDialog
-from widgets.diagnosis import DiagnosisPane
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 NO_KUBECONFIG = "no kubeconfig found (KUBECONFIG unset, ~/.kube/config missing)"
@@ -56,19 +57,6 @@ def log_column(app) -> str:
     return flat("\n".join(lines))
 
 
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def diagnose(app, pilot) -> None:
-    await settle(app, pilot)
-    await pilot.press("2", "g")
-    await settle(app, pilot)
-    assert app.query_one(DiagnosisPane).display
-
-
 def refused_kubeconfig(tmp_path) -> tuple[str, str]:
     """A kubeconfig whose API server address is a closed loopback port, and that address."""
     with KubeServer() as server:
@@ -82,6 +70,7 @@ def refused_kubeconfig(tmp_path) -> tuple[str, str]:
 # --- 1. a source that could not be read says so -------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["no-kubeconfig", "refused"])
 async def test_unread_sources_say_not_read_never_no_matching_line(where, tmp_path):
     c = clock()
@@ -117,6 +106,7 @@ async def test_unread_sources_say_not_read_never_no_matching_line(where, tmp_pat
         flags.close()
 
 
+@pytest.mark.slow
 async def test_no_pod_to_read_logs_from_is_not_no_matching_line(tmp_path):
     with KubeServer() as kube:
         kube.add_deployment("payment-api", "shop", replicas=0)
@@ -178,6 +168,7 @@ def test_an_http_answer_is_still_evidence():
     assert step.option == 2 and "no pod ready" in step.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url", ["default", "refused"])
 async def test_default_health_url_outside_the_cluster(url, tmp_path):
     with KubeServer() as kube:
@@ -247,6 +238,7 @@ def test_a_rollout_already_rolled_back_is_not_rolled_back_again():
     assert step.option == 2
 
 
+@pytest.mark.slow
 async def test_demo_next_line_names_the_rollback_first():
     app, run_before = build(SCENES["diagnosis"])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -260,6 +252,7 @@ async def test_demo_next_line_names_the_rollback_first():
         assert nxt.index("roll back") < nxt.index("restart")
 
 
+@pytest.mark.slow
 async def test_restart_dialog_names_the_rollback_first():
     app, run_before = build(SCENES["restart-dialog"])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -275,6 +268,7 @@ async def test_restart_dialog_names_the_rollback_first():
 # --- 4. dates on rollouts not made today ------------------------------------------
 
 
+@pytest.mark.slow
 async def test_rollout_history_shows_the_date_unless_today():
     app, run_before = build(SCENES["diagnosis"])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -327,6 +321,7 @@ def test_demo_smoke_through_the_caller_follows_its_breaker():
     assert fleet.probe.smoke(url).succeeded == 100
 
 
+@pytest.mark.slow
 async def test_smoke_dialog_command_runs_in_a_shell_as_shown():
     app, run_before = build(SCENES["smoke-dialog"])
     async with app.run_test(size=(160, 50)) as pilot:

@@ -32,7 +32,9 @@ from console.model.fleet import BreakerState as S
 from console.sources.prometheus.profiles import envoy_profile
 from console.sources.prometheus.source import PrometheusSource
 from console.sources.prometheus.impact import impact
-from tests.promserver import Backend, TextTarget, wait_until
+from tests.promserver import Backend, TextTarget, poll_until
+
+pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parent / "emitters"
 
@@ -82,20 +84,6 @@ def backend(request, backends) -> Backend:
     return backends[request.param].wait_ready("envoy_server_live", timeout=60)
 
 
-def poll_until(source, check, what: str, timeout: float = 60.0):
-    last = []
-
-    def attempt():
-        snap = source.poll()  # a rejected query raises: the board's STALE
-        last[:] = [snap]
-        return snap if check(snap) else None
-
-    try:
-        return wait_until(attempt, timeout=timeout, interval=0.5, what=what)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nlast snapshot: {last[0] if last else None}") from None
-
-
 #: Prometheus' rate() divides by the whole window, also while a series is
 #: younger than it: a short window reaches the true rate within seconds.
 ENVOY = envoy_profile(window="5s")
@@ -109,6 +97,7 @@ def _rejected_ready(snap, service: str, rate: float) -> bool:
 ENVOY_SERVICES = {"payments", "inventory", "ledger", "search", "audit"}
 
 
+@pytest.mark.slow
 def test_envoy_every_breaker_of_either_priority_reads_open(backend):
     """Every Envoy cluster exports both overflow counters: the poll must not
     fail with "vector cannot contain metrics with the same labelset"."""

@@ -25,7 +25,7 @@ from tests.fakes import ScriptedSource, clock, service
 from tests.faultproxy import FaultProxy
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
-from tests.test_actions import (
+from tests.runners import (
     FLAG,
     NS,
     TARGET,
@@ -35,6 +35,9 @@ from tests.test_actions import (
     runner,
     stages,
 )
+from tests.screen import settle
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 TIMEOUT = 0.5
 DEP = "payment-api"
@@ -216,12 +219,7 @@ def log_text(app) -> str:
     return out.export_text()
 
 
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["reset", "deadline"])
 async def test_restart_fault_in_the_console(kube, kproxy, patient_cluster, fault):
     """A reset PATCH, and a rollout that never completes: FAILED in the

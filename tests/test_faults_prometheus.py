@@ -21,32 +21,26 @@ from console.model.fleet import BreakerState as S
 from console.sources.base import SourceError
 from console.sources.prometheus.source import PrometheusSource
 from tests.faultproxy import FaultProxy
-from tests.promserver import Backend, Exporter, StubPrometheus, vector
-from tests.test_app_prometheus import rendered, row, wait_for
-from tests.test_prometheus_source import RUNBOOK_STATES, fleet_handler, is_state_query
+from tests.fxprom import INTERVAL, TIMEOUT, header
+from tests.promserver import (
+    RUNBOOK_STATES,
+    Backend,
+    Exporter,
+    StubPrometheus,
+    fleet_handler,
+    is_state_query,
+    vector,
+)
+from tests.screen import rendered, row, wait_until
 from widgets.board import BreakerBoard
 
-INTERVAL = 0.3  # the app's poll interval: STALE after 3 intervals without a good poll
-TIMEOUT = 1.0  # the source's HTTP timeout, longer than the poll interval
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
+
 
 
 @pytest.fixture(scope="module")
-def prom():
-    """A Prometheus scraping two services: fx-pay OPEN on 3 pods, fx-users CLOSED."""
-    ex = Exporter()
-    ex.update([
-        ("circuit_breaker_state", {"service": svc, "pod": f"{svc}-{p}", "state": s},
-         1 if s == state else 0)
-        for svc, state in (("fx-pay", "open"), ("fx-users", "closed"))
-        for p in "abc" for s in RUNBOOK_STATES
-    ])
-    backend = Backend("prometheus", ex.target)
-    try:
-        backend.wait_ready('circuit_breaker_state{service="fx-users"}', timeout=40)
-        yield backend
-    finally:
-        backend.stop()
-        ex.close()
+def prom(fx_prometheus):
+    return fx_prometheus
 
 
 @pytest.fixture
@@ -78,11 +72,6 @@ class OnePollAtATime:
                 self._in_flight -= 1
 
 
-def header(app) -> str:
-    """The header's text, unwrapped (the line is longer than the terminal)."""
-    return str(app.query_one("#status").content)
-
-
 def console(url: str) -> tuple[CBConsoleApp, PrometheusSource]:
     source = PrometheusSource(url, profile="runbook", backfill_minutes=5, timeout=TIMEOUT)
     return CBConsoleApp(source, poll_interval=INTERVAL), source
@@ -96,11 +85,11 @@ async def keys_answer(pilot, board: BreakerBoard) -> None:
 
 
 async def recovered(app, pilot, board: BreakerBoard) -> None:
-    await wait_for(
+    await wait_until(
         pilot,
         lambda: "STALE" not in header(app) and "last poll failed" not in header(app)
         and not board.has_class("-stale") and "OPEN" in row(board, "fx-pay"),
-        timeout=15, what="recovery once the fault cleared",
+        "recovery once the fault cleared",
     )
     assert app.is_running
 
@@ -113,7 +102,7 @@ async def test_prometheus_down_at_start_then_up(proxy):
     app, _ = console(proxy.url)
     async with app.run_test(size=(140, 40)) as pilot:
         board = app.query_one(BreakerBoard)
-        await wait_for(pilot, lambda: "STALE" in header(app), 10, "STALE without data")
+        await wait_until(pilot, lambda: "STALE" in header(app), "STALE without data")
         text = header(app)
         assert "last poll: none yet" in text
         assert (f" STALE  no data: Prometheus at {proxy.url} unreachable: connection refused"
@@ -124,7 +113,9 @@ async def test_prometheus_down_at_start_then_up(proxy):
 
         proxy.clear()  # Prometheus is up
         await recovered(app, pilot, board)
-        assert "3/3" in row(board, "fx-pay") and "CLOSED" in row(board, "fx-users")
+        # The board grows to two rows at its next layout: wait for it, not the clock.
+        await wait_for(pilot, lambda: "3/3" in row(board, "fx-pay")
+                       and "CLOSED" in row(board, "fx-users"), 15, "both rows")
         assert "last poll: none yet" not in header(app)
 
 
@@ -142,12 +133,12 @@ async def test_fault_mid_session_then_recovery(proxy, mode):
     async with app.run_test(size=(140, 40)) as pilot:
         board = app.query_one(BreakerBoard)
         status = app.query_one("#status")
-        await wait_for(pilot, lambda: "OPEN" in row(board, "fx-pay"), 15, "first board")
+        await wait_until(pilot, lambda: "OPEN" in row(board, "fx-pay"), "first board")
 
         proxy.set(mode)
         reason = f"Prometheus at {proxy.url} {FAULTS[mode]}"
-        await wait_for(pilot, lambda: f" STALE  {reason}" in header(app), 10,
-                       f"STALE with the {mode} reason")
+        await wait_until(pilot, lambda: f" STALE  {reason}" in header(app),
+                         f"STALE with the {mode} reason")
         assert "last poll: " in header(app) and "none yet" not in header(app)
         # The last good board stays, marked stale; keys still answer.
         assert board.has_class("-stale") and status.has_class("-stale")
@@ -170,16 +161,16 @@ async def test_slow_trickle_is_stale_meanwhile_and_delivers(proxy):
     polls = OnePollAtATime(source)
     async with app.run_test(size=(140, 40)) as pilot:
         board = app.query_one(BreakerBoard)
-        await wait_for(pilot, lambda: "OPEN" in row(board, "fx-pay"), 15, "first board")
+        await wait_until(pilot, lambda: "OPEN" in row(board, "fx-pay"), "first board")
 
         proxy.set("trickle")
-        await wait_for(pilot, lambda: " STALE  no answer from the source for " in header(app),
-                       10, "STALE while a poll trickles in")
+        await wait_until(pilot, lambda: " STALE  no answer from the source for " in header(app),
+                         "STALE while a poll trickles in")
         before = polls.good  # a trickled poll is in flight now
         assert board.has_class("-stale") and "OPEN" in row(board, "fx-pay")
         await keys_answer(pilot, board)
         # Slow is not broken: the trickled answer arrives and is used.
-        await wait_for(pilot, lambda: polls.good > before, 15, "a trickled poll completing")
+        await wait_until(pilot, lambda: polls.good > before, "a trickled poll completing")
         assert proxy.requests(mode="trickle")
         assert "last poll failed" not in header(app)  # nothing failed, it was slow
 
@@ -234,19 +225,19 @@ async def test_bad_answers_keep_the_board_and_say_why():
         app = CBConsoleApp(PrometheusSource(stub.url, timeout=TIMEOUT), poll_interval=INTERVAL)
         async with app.run_test(size=(140, 40)) as pilot:
             board = app.query_one(BreakerBoard)
-            await wait_for(pilot, lambda: board.row_count == 2, 10, "first board")
+            await wait_until(pilot, lambda: board.row_count == 2, "first board")
             shown = list(board.services_shown)
             for bad, reason in cases:
                 answer["bad"] = bad
-                await wait_for(pilot, lambda r=reason: r in header(app), 10, reason)
+                await wait_until(pilot, lambda r=reason: r in header(app), reason)
                 assert board.services_shown == shown  # the last good board stays
                 answer["bad"] = None
-                await wait_for(pilot, lambda: "last poll failed" not in header(app)
-                               and "STALE" not in header(app), 10, f"recovery after {bad}")
+                await wait_until(pilot, lambda: "last poll failed" not in header(app)
+                                 and "STALE" not in header(app), f"recovery after {bad}")
             # Held long enough, an error makes the board STALE, with the reason.
             answer["bad"] = cases[0][0]
-            await wait_for(pilot, lambda: f" STALE  {cases[0][1]}" in header(app), 10,
-                           "STALE after repeated 503s")
+            await wait_until(pilot, lambda: f" STALE  {cases[0][1]}" in header(app),
+                             "STALE after repeated 503s")
             assert board.has_class("-stale") and board.services_shown == shown
             assert app.is_running
     finally:
@@ -272,7 +263,7 @@ async def test_nan_and_infinite_values_show_as_unknown():
         app = CBConsoleApp(PrometheusSource(stub.url, timeout=TIMEOUT), poll_interval=INTERVAL)
         async with app.run_test(size=(140, 40)) as pilot:
             board = app.query_one(BreakerBoard)
-            await wait_for(pilot, lambda: "odd-svc" in row(board, "odd-svc"), 10, "odd-svc")
+            await wait_until(pilot, lambda: "odd-svc" in row(board, "odd-svc"), "odd-svc")
             line = row(board, "odd-svc")
             assert "UNKNOWN" in line and "—" in line, line
             assert not any(w in line.lower() for w in ("nan", "inf")), line

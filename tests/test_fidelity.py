@@ -12,8 +12,9 @@ from kubernetes import client, config
 
 from console.model import kubectl as ops
 from console.model.fleet import Container, Deployment
-from tests.kubeserver import KubeServer
-from tests.test_kubeserver import _runner, kubectl_bin  # noqa: F401  (fixture)
+from tests.kubeserver import KubeServer, kubectl_runner
+
+pytestmark = pytest.mark.integration
 
 NS, NAME = "shop", "api"
 FALLBACK = ops.fallback_env(ops.env_prefix("payment-api"), "mock", True)
@@ -65,9 +66,9 @@ def managers(server: KubeServer) -> set[str]:
     return {m["manager"] for m in server.deployment(NS, NAME)["metadata"].get("managedFields", [])}
 
 
-def test_fallback_env_patch_matches_kubectl_set_env(servers, kubectl_bin, tmp_path):  # noqa: F811
+def test_fallback_env_patch_matches_kubectl_set_env(servers, kubectl_bin, tmp_path):
     by_kubectl, by_us = servers
-    kubectl = _runner(by_kubectl, kubectl_bin, tmp_path / "kubectl")
+    kubectl = kubectl_runner(by_kubectl, kubectl_bin, tmp_path / "kubectl")
     args = [f"{k}={v}" for k, v in FALLBACK.items()]
     result = kubectl("set", "env", f"deployment/{NAME}", "-n", NS, *args)
     assert result.returncode == 0, result.stderr
@@ -95,9 +96,9 @@ def test_fallback_env_patch_matches_kubectl_set_env(servers, kubectl_bin, tmp_pa
     assert template(by_us) == template(by_kubectl)
 
 
-def test_restart_patch_matches_kubectl_rollout_restart(servers, kubectl_bin, tmp_path):  # noqa: F811
+def test_restart_patch_matches_kubectl_rollout_restart(servers, kubectl_bin, tmp_path):
     by_kubectl, by_us = servers
-    kubectl = _runner(by_kubectl, kubectl_bin, tmp_path / "kubectl")
+    kubectl = kubectl_runner(by_kubectl, kubectl_bin, tmp_path / "kubectl")
     result = kubectl("rollout", "restart", f"deployment/{NAME}", "-n", NS)
     assert result.returncode == 0, result.stderr
     [theirs] = by_kubectl.requests_for("PATCH")

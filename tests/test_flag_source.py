@@ -13,6 +13,8 @@ from console.sources.base import FlagSource, SourceError
 from console.sources.flags import HttpFlagService
 from tests.flagserver import PREFIX, FlagServer
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "admin-secret-token"
 FLAG = "payment-api-integration"
 
@@ -290,3 +292,35 @@ def test_a_token_file_rotated_while_a_post_was_in_flight_is_read_again_once(tmp_
     posts = server.of("POST")
     assert [p.headers.get("Authorization") for p in posts] == [
         "Bearer old-projected-token-1111", "Bearer new-projected-token-2222"]
+
+
+def test_a_token_swapped_in_by_symlink_is_the_one_the_next_change_carries(tmp_path):
+    """A projected token (the kubelet swaps the `..data` symlink): the change
+    after a rotation carries the new token at once, no 401 first."""
+    from tests.tokenfiles import ProjectedToken
+
+    sa = ProjectedToken(tmp_path / "sa")
+    server = FlagServer(token=sa.tokens[0])
+    server.put(FLAG, True)
+    service = HttpFlagService(server.url, token_file=sa.path, timeout=5)
+    try:
+        assert service.set_flag(FLAG, False).enabled is False
+        sa.rotate()
+        server.token = sa.tokens[-1]
+        assert service.set_flag(FLAG, True).enabled is True
+    finally:
+        service.close()
+        server.close()
+    assert [p.headers.get("Authorization") for p in server.of("POST")] == [
+        f"Bearer {sa.tokens[0]}", f"Bearer {sa.tokens[1]}"]
+
+
+def test_a_token_file_refused_after_reading_it_again_is_an_error_naming_the_file(
+        server, tmp_path):
+    token_file = tmp_path / "flag-token"
+    token_file.write_text("stale-flag-token-0123456789\n")
+    with HttpFlagService(server.url, token_file=token_file, timeout=5) as service:
+        msg = error_of(lambda: service.set_flag(FLAG, False))
+    assert msg == (f"the flag service rejected the token from {token_file} (401), "
+                   "also after reading the file again")
+    assert len(server.of("POST")) == 1  # the file had not changed: nothing to send again

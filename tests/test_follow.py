@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -24,8 +23,10 @@ from console.incident.journal import Journal
 from console.incident.store import EventKind, load_incident
 from console.model.fleet import Alert, BreakerState as S
 from tests.fakes import ScriptedSource, T0, clock, service
-from tests.screen import flat, quiesce, screen_text
+from tests.screen import flat, quiesce, screen_text, settle, wait_until
 from widgets.confirm import ConfirmDialog
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 60.0  # generous: a loaded 2-core machine; the wait ends at the event
@@ -104,19 +105,6 @@ def toasts(app) -> str:
         for t in app.screen.query("Toast") for y in range(t.size.height)))
 
 
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def wait_for(pilot, condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await pilot.pause(0.05)
-
-
 async def test_the_header_says_the_journal_is_followed_and_shows_the_open_incident(
         tmp_path, first):
     c = clock()
@@ -163,11 +151,11 @@ async def test_the_timeline_shows_the_first_consoles_events_as_it_writes_them(
         assert first.incident_id in screen_text(app)
         first.note("pool exhausted since rev 14")
         # Re-read each second (a worker), not at a poll: the poll is an hour away.
-        await wait_for(pilot, lambda: "pool exhausted since rev 14" in screen_text(app),
-                       "the first console's note in the second's timeline")
+        await wait_until(pilot, lambda: "pool exhausted since rev 14" in screen_text(app),
+                         "the first console's note in the second's timeline", DEADLINE_S)
         first.note("second note from alice")
-        await wait_for(pilot, lambda: "second note from alice" in screen_text(app),
-                       "the next note")
+        await wait_until(pilot, lambda: "second note from alice" in screen_text(app),
+                         "the next note", DEADLINE_S)
         assert screen_text(app).count("pool exhausted since rev 14") == 1  # new bytes only
         await quiesce(app, pilot)
 
@@ -181,7 +169,7 @@ async def test_the_follower_takes_the_journal_over_when_the_first_console_exits(
         first.note("handing over to bob")
         first.exit()
         taken = f"took over the journal: this console now records incident {first.incident_id}"
-        await wait_for(pilot, lambda: taken in toasts(app), "the takeover, said")
+        await wait_until(pilot, lambda: taken in toasts(app), "the takeover, said", DEADLINE_S)
         assert "JOURNAL" not in header(app)
         assert f"P0 incident {first.incident_id}: acknowledge (a)" in header(app)
         app.clear_notifications()
@@ -263,7 +251,7 @@ async def test_a_restart_confirmed_in_a_follower_is_in_the_export(tmp_path, firs
         assert "the export merges them" in flat(screen_text(app))
         target = app.screen.plan.target
         await pilot.press("y")
-        await wait_for(pilot, lambda: not app.in_flight, "the restart's outcome")
+        await wait_until(pilot, lambda: not app.in_flight, "the restart's outcome", DEADLINE_S)
         await quiesce(app, pilot)
     loaded = load_incident(tmp_path / "demo", first.incident_id)
     assert [e.kind for e in loaded.events] == [EventKind.INCIDENT_OPENED]  # its file: untouched

@@ -1,9 +1,13 @@
 from datetime import timedelta
 
+import pytest
+
 from console.model.history import FleetHistory
 from console.model.fleet import BreakerState as S
 from console.model.fleet import FleetSnapshot, Observed, Transition
 from tests.fakes import T0, service
+
+pytestmark = pytest.mark.unit
 
 
 def t(seconds: float, to: S = S.OPEN, frm: S = S.CLOSED, observed=Observed.LIVE) -> Transition:

@@ -29,34 +29,27 @@ from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from tests.fakes import T0, ScriptedSource, clock, service
 from tests.flagserver import FlagServer
+from tests.hostile import (
+    CONTROLS,
+    CSI,
+    EMOJI,
+    EVERYTHING,
+    HOSTILE,
+    LINK,
+    LONG,
+    MARKUP,
+    OSC_LINK,
+    OSC_TITLE,
+    RTL,
+    SHOWN,
+)
 from tests.kubeserver import KubeServer
 from tests.screen import (assert_inert, flat, keep_notifications, line_with, quiesce, screen_text,
-                          toasts_text)
+                          settle, toasts_text)
 from widgets.board import BreakerBoard
 from widgets.confirm import ConfirmDialog
 
-MARKUP = "[bold red]x[/]"
-LINK = "[link=http://evil]click[/link]"
-CSI = "\x1b[2J"
-OSC_TITLE = "\x1b]0;pwned\x07"
-OSC_LINK = "\x1b]8;;http://evil\x1b\\"
-RTL = "مرحبا שלום \u202eevil"
-EMOJI = "👩‍👩‍👧‍👦🔥"
-CONTROLS = "nul\x00bs\x08cr\rdel\x7fc1\x9b31m"
-LONG = "L" * 10_000
-HOSTILE = (MARKUP, LINK, CSI, OSC_TITLE, OSC_LINK, RTL, EMOJI, CONTROLS, LONG)
-# What each must look like on screen (escaped, or as it is).
-SHOWN = ("[bold red]x[/]", "[link=http://evil]click[/link]", "\\x1b[2J",
-         "\\x1b]0;pwned\\x07", "\\x1b]8;;http://evil\\x1b\\\\", "مرحبا", "🔥",
-         "nul\\x00bs\\x08cr\\x0ddel\\x7fc1\\x9b31m", "LLLLLLLLLL")
-EVERYTHING = "".join(HOSTILE[:-1])  # one string holding all but the long one
-
-
-async def settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 async def poll(app, pilot) -> None:
     app.start_poll()

@@ -24,6 +24,8 @@ from console.sources.prometheus.http import PromClient, Unreachable
 from console.sources.prometheus.impact import Impact, impact, increase_query
 from tests.promserver import SCRAPE_INTERVAL_S, Backend, Exporter, free_port, wait_until
 
+pytestmark = pytest.mark.integration
+
 R4J_CALLS = "resilience4j_circuitbreaker_calls_seconds_count"
 R4J_REJECTED = "resilience4j_circuitbreaker_not_permitted_calls_total"
 FAILED, OK = "circuit_breaker_failures_total", "circuit_breaker_successes_total"

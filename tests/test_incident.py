@@ -13,6 +13,8 @@ from console.incident.journal import EventKind, Journal, JournalError, NoOpenInc
 from console.model.fleet import Alert, BreakerState, FleetSnapshot, InstanceStatus, Observed, Revision
 from console.model.fleet import ServiceStatus, Transition
 
+pytestmark = pytest.mark.unit
+
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
 

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from textual.widgets import TabbedContent
 
 from console.incident.store import EventKind, list_incidents, load_incident
-from tests.screen import flat, quiesce, screen_text
-from tests.test_incident_loop import build, poll, type_text
+from tests.democonsole import build, polls, type_text
+from tests.screen import flat, quiesce, screen_text, wait_until
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, YesNo
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 
 async def opened_on_payment_api(app, pilot, clock) -> None:
     """The demo's outage is open; payment-api is selected and diagnosed."""
     await app.workers.wait_for_complete()
-    await poll(app, pilot, clock, 20)
+    await polls(app, pilot, clock, 20)
     board = app.query_one("#board")
     board.move_cursor(row=board.get_row_index("payment-api"))
     await pilot.pause()
@@ -140,14 +144,6 @@ class Gate:
         self.clock.advance(seconds)
 
 
-async def until(pilot, condition, what: str, tries: int = 400) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
 async def test_q_during_a_restart_says_what_it_waits_for_and_q_again_leaves_as_unknown(tmp_path):
     gate = Gate()
     app, clock, journal = build(tmp_path, gate)
@@ -155,12 +151,12 @@ async def test_q_during_a_restart_says_what_it_waits_for_and_q_again_leaves_as_u
         async with app.run_test(size=(140, 40), notifications=True) as pilot:
             await opened_on_payment_api(app, pilot, clock)
             await pilot.press("r")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
             await pilot.press("y")
-            await until(pilot, gate.entered.is_set, "the restart watching its rollout")
+            await wait_until(pilot, gate.entered.is_set, "the restart watching its rollout")
 
             await pilot.press("q")
-            await until(pilot, lambda: "q again" in flat(screen_text(app)), "the message")
+            await wait_until(pilot, lambda: "q again" in flat(screen_text(app)), "the message")
             text = flat(screen_text(app))
             assert "waiting for the restart's rollout to be verified" in text, text
             assert "q again to leave now" in text and "recorded as unknown" in text, text
@@ -171,7 +167,7 @@ async def test_q_during_a_restart_says_what_it_waits_for_and_q_again_leaves_as_u
             assert app.query_one("#panes", TabbedContent).active == "timeline"
 
             await pilot.press("q")
-            await until(pilot, lambda: not app.is_running, "leaving on the second q")
+            await wait_until(pilot, lambda: not app.is_running, "leaving on the second q")
     finally:
         gate.opened.set()
     stages = [e.details["stage"] for e in journal.events
@@ -187,14 +183,14 @@ async def test_q_during_a_restart_leaves_by_itself_once_it_is_verified(tmp_path)
         async with app.run_test(size=(140, 40)) as pilot:
             await opened_on_payment_api(app, pilot, clock)
             await pilot.press("r")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
             await pilot.press("y")
-            await until(pilot, gate.entered.is_set, "the restart watching its rollout")
+            await wait_until(pilot, gate.entered.is_set, "the restart watching its rollout")
             await pilot.press("q")
             await pilot.pause()
             assert app.is_running
             gate.opened.set()
-            await until(pilot, lambda: not app.is_running, "leaving once the restart ended")
+            await wait_until(pilot, lambda: not app.is_running, "leaving once the restart ended")
     finally:
         gate.opened.set()
     stages = [e.details["stage"] for e in journal.events
@@ -211,7 +207,7 @@ async def split_selected(app, pilot, service: str) -> None:
     board.move_cursor(row=board.get_row_index(service))
     await pilot.pause()
     await pilot.press("S")
-    await until(pilot, lambda: isinstance(app.screen, YesNo), "the split question")
+    await wait_until(pilot, lambda: isinstance(app.screen, YesNo), "the split question")
     await pilot.press("y")
     await pilot.pause()
 
@@ -223,7 +219,7 @@ async def test_splitting_payment_api_off_leaves_it_in_an_incident_of_its_own(tmp
         main = journal.incident_id
         assert set(open_incidents(tmp_path / "state")[main]) >= {"payment-api", "inventory-svc"}
         await split_selected(app, pilot, "payment-api")
-        await poll(app, pilot, clock, 4)
+        await polls(app, pilot, clock, 4)
         assert app.snapshot.service("payment-api").state.label == "OPEN"
         found = open_incidents(tmp_path / "state")
         assert "payment-api" not in found[main]
@@ -247,7 +243,7 @@ async def test_a_split_off_flapper_incident_starts_when_it_is_split(tmp_path):
     app, clock, journal = build(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         await opened_on_payment_api(app, pilot, clock)
-        await poll(app, pilot, clock, 60)
+        await polls(app, pilot, clock, 60)
         split_at = clock()
         await split_selected(app, pilot, "inventory-svc")
         found = open_incidents(tmp_path / "state")

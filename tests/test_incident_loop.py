@@ -6,50 +6,20 @@ from __future__ import annotations
 
 import re
 
-from console.ui.app import CBConsoleApp
-from console.clock import FakeClock
-from console.demo import DemoFleet, demo_service_map
-from console.incident.tracker import IncidentTracker, TrackerConfig
-from console.incident.journal import Journal
+import pytest
+
 from console.incident.store import EventKind, load_incident
-from screenshots.scenes import START
+from tests.democonsole import POLL_S, build, polls, type_text
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, TextPrompt
 
-POLL_S = 2.0
-
-
-def build(tmp_path, gate=None):
-    clock = FakeClock(START)
-    fleet = DemoFleet(seed=7, clock=clock)
-    journal = Journal.open_or_resume(tmp_path / "state", actor="alice", clock=clock)
-    tracker = IncidentTracker(journal, TrackerConfig(recovered_hold_s=10))
-    app = CBConsoleApp(
-        fleet, cluster=fleet.cluster, flags=fleet.flags, probe=fleet.probe,
-        service_map=demo_service_map(), tracker=tracker, export_dir=tmp_path / "exports",
-        poll_interval=3600, clock=clock, sleep=gate.bind(clock) if gate else clock.advance,
-    )
-    return app, clock, journal
-
-
-async def poll(app, pilot, clock, seconds: float) -> None:
-    for _ in range(int(seconds // POLL_S)):
-        clock.advance(POLL_S)
-        app.start_poll()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def type_text(pilot, text: str) -> None:
-    for ch in text:
-        await pilot.press("space" if ch == " " else ch)
-
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 async def test_the_whole_loop_by_keys(tmp_path):
     app, clock, journal = build(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         await app.workers.wait_for_complete()
-        await poll(app, pilot, clock, 20)
+        await polls(app, pilot, clock, 20)
         assert journal.is_open, "payment-api opened and no incident was opened"
         assert "acknowledge (a) within" in str(app.query_one("#status").content)
 
@@ -78,7 +48,7 @@ async def test_the_whole_loop_by_keys(tmp_path):
 
         # The breaker recovers: OPEN -> HALF-OPEN -> CLOSED, then holds.
         for _ in range(60):
-            await poll(app, pilot, clock, POLL_S)
+            await polls(app, pilot, clock, POLL_S)
             if any(e.kind == EventKind.SERVICE_RECOVERED and e.service == "payment-api"
                    for e in journal.events):
                 break
@@ -130,7 +100,7 @@ async def test_select_payment_api_r_y_and_the_breaker_recovers(tmp_path):
     app, clock, _ = build(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         await app.workers.wait_for_complete()
-        await poll(app, pilot, clock, 20)
+        await polls(app, pilot, clock, 20)
         board = app.query_one("#board")
         board.move_cursor(row=board.get_row_index("payment-api"))
         await pilot.pause()
@@ -142,7 +112,7 @@ async def test_select_payment_api_r_y_and_the_breaker_recovers(tmp_path):
             await pilot.pause()
         seen = []
         for _ in range(60):
-            await poll(app, pilot, clock, POLL_S)
+            await polls(app, pilot, clock, POLL_S)
             state = app.snapshot.service("payment-api").state.label
             if not seen or seen[-1] != state:
                 seen.append(state)

@@ -25,6 +25,8 @@ from console.incident.journal import (
 from console.incident.store import read_events, scrub, scrub_text
 from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
 
+pytestmark = pytest.mark.unit
+
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)
 
 

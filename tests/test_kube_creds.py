@@ -4,33 +4,15 @@ short-lived tokens of the plugin the tests ship (tests/execplugin.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from console.sources.base import SourceError
 from console.sources.kube import KubernetesCluster
-from tests.kubeserver import KubeServer
+from tests.kubeserver import KubeServer, Plugin
 
-PLUGIN = Path(__file__).with_name("execplugin.py")
-
-
-class Plugin:
-    """The exec plugin's kubeconfig stanza and the log of its runs."""
-
-    def __init__(self, server: KubeServer, tmp_path: Path) -> None:
-        self.log = tmp_path / "plugin-runs.jsonl"
-        self.log.touch()
-        self.spec = {
-            "apiVersion": "client.authentication.k8s.io/v1", "command": str(PLUGIN),
-            "args": ["--region", "test"], "interactiveMode": "IfAvailable",
-            "env": [{"name": "KS_URL", "value": server.url},
-                    {"name": "KS_LOG", "value": str(self.log)}],
-        }
-
-    def runs(self) -> list[dict]:
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -53,6 +35,7 @@ def api_requests(kube: KubeServer) -> list:
     return [r for r in kube.requests_for() if r.path.startswith(("/api/", "/apis/"))]
 
 
+@pytest.mark.slow
 def test_20s_tokens_run_the_plugin_once_per_token_life_never_interactive(kube, tmp_path):
     cluster, plugin = connect(kube, tmp_path, ttl=20)
     try:
@@ -115,6 +98,7 @@ def test_a_failing_plugin_is_a_plain_error(kube, tmp_path):
     assert api_requests(kube) == []
 
 
+@pytest.mark.slow
 def test_pod_exec_and_log_read_after_a_refresh(kube, tmp_path):
     pod = kube.pods("shop", "api")[0]["metadata"]["name"]
     kube.set_log("shop", pod, "one\ntwo\n")
@@ -135,6 +119,7 @@ def test_pod_exec_and_log_read_after_a_refresh(kube, tmp_path):
     assert len(plugin.runs()) == 4
 
 
+@pytest.mark.slow
 def test_with_a_terminal_the_plugin_still_gets_no_terminal(kube, tmp_path):
     """The console runs with stdout a TTY; the plugin must not see it."""
     import os
@@ -159,3 +144,91 @@ def test_with_a_terminal_the_plugin_still_gets_no_terminal(kube, tmp_path):
     assert len(runs) == 1
     assert runs[0]["info"]["spec"]["interactive"] is False
     assert not runs[0]["stdin_tty"]
+
+
+LOGIN_CHILD = """
+from console.sources.base import SourceError
+from console.sources.kube import KubernetesCluster
+cluster = KubernetesCluster(kubeconfig={cfg!r}, timeout=5)
+try:
+    cluster.login()
+except SourceError as error:
+    print("refused:", error)
+else:
+    print("read:", cluster.deployment("shop", "api").name)
+"""
+
+
+@pytest.mark.parametrize("mode, terminal, interactive", [
+    ("IfAvailable", True, True), ("IfAvailable", False, False), ("Never", True, False),
+    ("Always", True, True), (None, True, True)])
+def test_the_login_on_the_terminal_follows_interactive_mode(kube, tmp_path, mode, terminal,
+                                                            interactive):
+    """As client-go: the terminal's stdin and interactive:true only when
+    stdin is a terminal and interactiveMode is not Never (none: IfAvailable)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    kube.require_tokens(ttl=600)
+    plugin = Plugin(kube, tmp_path)
+    if mode is None:
+        del plugin.spec["interactiveMode"]
+    else:
+        plugin.spec["interactiveMode"] = mode
+    cfg = kube.write_kubeconfig(tmp_path / "kc", namespace="shop", exec_plugin=plugin.spec)
+    main, sub = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-c", LOGIN_CHILD.format(cfg=str(cfg))],
+                              stdin=sub if terminal else subprocess.DEVNULL,
+                              capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+                              timeout=60, check=False)
+    finally:
+        os.close(sub)
+        os.close(main)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "read: api", done.stdout
+    [run] = plugin.runs()  # the login's token serves the read after it
+    assert run["info"]["spec"]["interactive"] is interactive
+    assert run["stdin_tty"] is interactive
+
+
+def test_interactive_mode_always_without_a_terminal_is_refused_plainly(kube, tmp_path):
+    import subprocess
+    import sys
+
+    kube.require_tokens(ttl=600)
+    plugin = Plugin(kube, tmp_path)
+    plugin.spec["interactiveMode"] = "Always"
+    cfg = kube.write_kubeconfig(tmp_path / "kc", namespace="shop", exec_plugin=plugin.spec)
+    done = subprocess.run([sys.executable, "-c", LOGIN_CHILD.format(cfg=str(cfg))],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent, timeout=60, check=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip() == (
+        'refused: credentials of context "test-ctx": exec plugin "execplugin.py" needs a '
+        "terminal (interactiveMode: Always) and standard input is not one"), done.stdout
+    assert plugin.runs() == []
+
+
+def test_a_plugin_that_needs_input_fails_plainly_without_a_terminal(kube, tmp_path):
+    """No terminal was ever there (no login offered): the plugin's own words,
+    and no run ever got stdin."""
+    cluster, plugin = connect(kube, tmp_path, ttl=20)
+    plugin.spec["env"].append({"name": "KS_PROMPT", "value": "MFA code"})
+    cfg = kube.write_kubeconfig(tmp_path / "kc", namespace="shop", context="hidden",
+                                exec_plugin=plugin.spec)
+    cluster.close()
+    cluster = KubernetesCluster(kubeconfig=str(cfg), timeout=5, clock=kube.auth.now)
+    try:
+        for _ in range(2):
+            with pytest.raises(SourceError) as caught:
+                cluster.deployment("shop", "api")
+            assert "press L" not in str(caught.value)
+            assert "MFA code needed: run me interactively" in str(caught.value)
+    finally:
+        cluster.close()
+    runs = plugin.runs()
+    assert len(runs) == 2  # tried again on the next read: nothing else can help it
+    assert not any(run["info"]["spec"]["interactive"] or run["stdin_tty"] for run in runs)

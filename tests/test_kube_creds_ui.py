@@ -10,9 +10,10 @@ from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from tests.fakes import ScriptedSource, clock, service
-from tests.kubeserver import KubeServer, TokenAuthority
-from tests.test_kube_creds import Plugin
-from tests.test_mitigation_ui import Health, dialog, settle
+from tests.kubeserver import KubeServer, Plugin, TokenAuthority
+from tests.screen import dialog, settle
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -21,13 +22,6 @@ def kube():
         server.add_deployment("api", "shop", replicas=2)
         server.add_deployment("payment-api", "shop", replicas=2)
         yield server
-
-
-@pytest.fixture
-def health():
-    server = Health()
-    yield server
-    server.close()
 
 
 def make_app(kube, health, tmp_path, tracker=None, clock_=None, **auth) -> tuple[CBConsoleApp, KubernetesCluster]:
@@ -65,6 +59,8 @@ async def test_restart_after_the_first_token_died_sends_one_live_patch(kube, hea
             assert len(patches) == 1
             if "expiry" in auth:  # no expiry stated: the server's 401 is how we learn
                 assert any(r.status == 401 for r in kube.requests_for())
+            else:  # the expiry was stated: a new token before anything is sent
+                assert not any(r.status == 401 for r in kube.requests_for())
             stages = [e.stage.value for e in app.recorder.events if e.action == "restart"]
             assert stages[:4] == ["asked", "confirmed", "sent", "succeeded"]
     finally:
@@ -94,7 +90,7 @@ async def test_no_token_on_screen_in_the_journal_or_the_export(kube, health, tmp
             await settle(app, pilot)
             assert [p.status for p in kube.requests_for("PATCH")] == [500]
             text = screen_text(app)
-            assert "proxy saw token <redacted> after <redacted>" in text, text
+            assert "proxy saw token *** after ***" in text, text
     finally:
         cluster.close()
     written = "".join(p.read_text() for p in (tmp_path / "state").rglob("*.jsonl"))
@@ -150,3 +146,68 @@ async def test_a_static_token_is_named_as_such(kube, health, tmp_path):
             assert "cluster: test-ctx (token)" in screen_text(app)
     finally:
         cluster.close()
+
+
+async def test_after_a_revocation_the_diagnosis_pane_shows_no_401(kube, tmp_path):
+    """Tokens without an expiry, revoked after 30 s: the diagnosis gathered
+    after the revocation runs the plugin again and reads everything (pods,
+    logs, a dependency check by pod exec); nothing in the pane says 401."""
+    from tests.screen import screen_text
+    from tests.screen import diagnose, flat, settle as settle_all
+
+    for pod in kube.pods("shop"):
+        kube.set_log("shop", pod["metadata"]["name"], "ERROR upstream 503\ncircuit open\n")
+    kube.set_exec("shop", None, lambda argv: (0, "", "") if argv[0] == "nc" else (127, "", ""))
+    authority = kube.require_tokens(ttl=20, expiry=False, revoke_after=30)
+    plugin = Plugin(kube, tmp_path)
+    cfg = kube.write_kubeconfig(tmp_path / "kc", namespace="shop", exec_plugin=plugin.spec)
+    cluster = KubernetesCluster(kubeconfig=str(cfg), timeout=5, clock=authority.now)
+    smap = ServiceMap({"payment-api": ServiceEntry(caller="api", dependencies=["db:5432"])},
+                      namespace="shop")
+    c = clock()
+    app = CBConsoleApp(ScriptedSource(c, [service("payment-api", "open", "open")]),
+                       cluster=cluster, service_map=smap, poll_interval=3600, clock=c)
+    try:
+        async with app.run_test(size=(200, 60)) as pilot:
+            await diagnose(app, pilot)
+            before = flat(screen_text(app))
+            kube.auth.advance(31)  # every token so far is revoked; none said when
+            await pilot.press("g")
+            await settle_all(app, pilot)
+            after = flat(screen_text(app))
+    finally:
+        cluster.close()
+    for text in (before, after):
+        assert "db:5432 reachable from payment-api" in text, text  # the exec ran
+        assert "CALLER LOGS api" in text and "circuit open" in text, text
+        for bad in ("401", "nauthorized", "rejected the credentials", "deployment not read",
+                    "history not read", "pods not read", "logs not read", "db:5432 not checked"):
+            assert bad not in text, (bad, text)
+    statuses = [r.status for r in kube.requests_for() if r.path.startswith(("/api/", "/apis/"))]
+    assert statuses.count(401) == 1, statuses  # learnt from the server, once
+    assert len(plugin.runs()) == 2
+
+
+async def test_L_when_nothing_needs_a_login_says_so_and_help_lists_it(kube, health, tmp_path):
+    from tests.screen import (flat, keep_notifications, line_with, screen_text, toasts_text,
+                              wait_until)
+
+    app, cluster = make_app(kube, health, tmp_path, ttl=660)
+    try:
+        keep_notifications(app)  # on screen until read, however slow the machine
+        async with app.run_test(size=(160, 50), notifications=True) as pilot:
+            await dialog(app, pilot, "r")  # its reads fetch the token
+            await pilot.press("n")
+            await settle(app, pilot)
+            await pilot.press("L")
+            said = ('nothing needs a login: cluster test-ctx (exec plugin "execplugin.py", '
+                    "expires in 10 m)")
+            await wait_until(pilot, lambda: said in flat(toasts_text(app)), "the toast")
+            await pilot.press("question_mark")
+            await pilot.pause()
+            help_text = screen_text(app)
+            row = line_with(help_text, "Log in to the cluster again")
+            assert "L" in row.split("Log in")[0].replace("█", " ").split(), help_text
+    finally:
+        cluster.close()
+    assert len(Plugin(kube, tmp_path).runs()) == 1  # L ran nothing

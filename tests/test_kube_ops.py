@@ -12,6 +12,8 @@ from console.clock import FakeClock
 from console.demo import DemoFleet
 from console.model.fleet import Condition, Container, Deployment
 
+pytestmark = pytest.mark.unit
+
 AT = datetime(2026, 11, 27, 0, 29, 37, 512000, tzinfo=timezone.utc)
 
 

@@ -7,28 +7,19 @@ kubectl fails them: it is the yardstick, never optional.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.kubeserver import KubeServer, strategic_merge
+from tests.kubeserver import KubeServer, kubectl_runner, strategic_merge
+
+pytestmark = pytest.mark.integration
 
 NS, NAME = "shop", "api"
 DEPLOY = f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}"
-
-
-@pytest.fixture
-def kubectl_bin() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail("kubectl is not on PATH: these tests check the Kubernetes test server "
-                    "against the real kubectl (install kubectl, e.g. google-cloud-sdk's)")
-    return path
 
 
 @pytest.fixture
@@ -43,23 +34,7 @@ def kube():
 @pytest.fixture
 def kubectl(kube, kubectl_bin, tmp_path):
     """Run kubectl against `kube` with a cold, private discovery cache."""
-    return _runner(kube, kubectl_bin, tmp_path)
-
-
-def _runner(kube, kubectl_bin, tmp_path):
-    config = kube.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
-    env = {**os.environ, "HOME": str(tmp_path / "home"),
-           "KUBECACHEDIR": str(tmp_path / "kubecache")}
-    env.pop("KUBECONFIG", None)
-
-    def run(*args: str, timeout: float = 25, popen: bool = False):
-        cmd = [kubectl_bin, "--kubeconfig", str(config), *args]
-        if popen:
-            return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-
-    return run
+    return kubectl_runner(kube, kubectl_bin, tmp_path, namespace=NS)
 
 
 def patches(kube):
@@ -261,13 +236,14 @@ def test_strategic_merge_semantics():
         "a": {"y": 2}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["v1.27.16", "v1.33.1"])
 def test_other_bundled_kubectl_versions_send_the_same_patches(version, kubectl_bin, tmp_path):
     """The dispatcher picks the kubectl matching /version: the oldest and the
     newest it bundles send what 1.32 sends."""
     with KubeServer(version=version) as kube:
         kube.add_deployment(NAME, NS, replicas=2, env={"A": "1"})
-        kubectl = _runner(kube, kubectl_bin, tmp_path)
+        kubectl = kubectl_runner(kube, kubectl_bin, tmp_path, namespace=NS)
         assert kubectl("rollout", "restart", f"deployment/{NAME}", "-n", NS).returncode == 0
         assert kubectl("set", "env", f"deployment/{NAME}", "-n", NS, "FOO=bar").returncode == 0
         agents = {r.headers.get("User-Agent", "").split(" ")[0] for r in kube.requests}

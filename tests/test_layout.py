@@ -8,60 +8,14 @@ import pytest
 from textual.containers import VerticalScroll
 
 from console.ui.app import CBConsoleApp
-from console.clock import FakeClock
-from console.demo import DemoFleet, demo_service_map
-from console.incident.tracker import IncidentTracker
-from console.incident.journal import Journal
 from console.model.fleet import BreakerState as S
-from screenshots.scenes import START
+from tests.democonsole import SMALL, demo_app, incident_on_screen
 from tests.fakes import ScriptedSource, clock, service
-from tests.screen import line_with, screen_text
+from tests.screen import line_with, screen_text, wait_until
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, TextPrompt
 
-SMALL = (80, 24)
-POLL_S = 2.0
-
-
-def demo_app(tmp_path):
-    clock = FakeClock(START)
-    fleet = DemoFleet(seed=7, clock=clock)
-    journal = Journal.open_or_resume(tmp_path / "state", actor="oncall", clock=clock)
-    app = CBConsoleApp(
-        fleet, cluster=fleet.cluster, flags=fleet.flags, probe=fleet.probe,
-        service_map=demo_service_map(), tracker=IncidentTracker(journal),
-        poll_interval=3600, clock=clock, sleep=clock.advance,
-    )
-    return app, clock
-
-
-async def until(pilot, condition, what: str, rounds: int = 400) -> None:
-    """Wait for the screen to show something (a generous deadline, no fixed sleep)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}\n{screen_text(pilot.app)}")
-
-
-async def polls(app, pilot, clock, seconds: float) -> None:
-    for _ in range(int(seconds // POLL_S)):
-        clock.advance(POLL_S)
-        app.start_poll()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def incident_on_screen(app, pilot, clock) -> None:
-    """payment-api OPEN (the demo's outage) and selected; the footer is up."""
-    await app.workers.wait_for_complete()
-    await polls(app, pilot, clock, 42)
-    board = app.query_one("#board")
-    board.move_cursor(row=board.get_row_index("payment-api"))
-    await until(pilot, lambda: app.query("Footer"), "the footer is mounted")
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 def shown_bindings(app) -> list[str]:
     return [f"{app.get_key_display(b)} {b.description}" for b in app.BINDINGS if b.show]
@@ -87,7 +41,7 @@ async def test_footer_stays_one_line_when_it_fits(tmp_path):
 
 async def open_dialog(app, pilot, key: str, kind):
     await pilot.press(key)
-    await until(pilot, lambda: isinstance(app.screen, kind), f"{key} opens {kind.__name__}")
+    await wait_until(pilot, lambda: isinstance(app.screen, kind), f"{key} opens {kind.__name__}")
     await app.workers.wait_for_complete()
     await pilot.pause()
     return app.screen
@@ -116,7 +70,7 @@ async def test_action_dialog_shows_title_target_context_at_80x24(tmp_path, key):
         assert "Same as" in text and plan.title in text, text
         # The keys still work.
         await pilot.press("n")
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "n cancels")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "n cancels")
 
 
 async def test_restart_dialog_keeps_its_title_after_switching_target(tmp_path):
@@ -174,7 +128,7 @@ async def test_acknowledge_shows_on_screen_at_80x24(tmp_path):
     async with app.run_test(size=SMALL) as pilot:
         await incident_on_screen(app, pilot, clock)
         await pilot.press("a")
-        await until(pilot, lambda: "acknowledged" in screen_text(app), "the header says acknowledged")
+        await wait_until(pilot, lambda: "acknowledged" in screen_text(app), "the header says acknowledged")
 
 
 def big_fleet(n: int = 300):
@@ -189,7 +143,7 @@ async def test_300_services_at_160x45_leave_the_panes_and_header_on_screen():
     app = CBConsoleApp(ScriptedSource(c, big_fleet()), poll_interval=1000.0, clock=c)
     async with app.run_test(size=(160, 45)) as pilot:
         await app.workers.wait_for_complete()
-        await until(pilot, lambda: app.query("Footer"), "the footer is mounted")
+        await wait_until(pilot, lambda: app.query("Footer"), "the footer is mounted")
         lines = screen_text(app).splitlines()
         tabs = next((i for i, line in enumerate(lines) if "Breaker [1]" in line), None)
         assert tabs is not None, "the panes are not on screen:\n" + "\n".join(lines)

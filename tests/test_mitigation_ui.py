@@ -6,127 +6,30 @@ read-only and dry-run send nothing, errors are shown in plain words."""
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import threading
 
 import pytest
 from textual.widgets import Button
 
 from console.ui.app import CBConsoleApp
 from console.mitigations.plan import Mode
-from console.model.servicemap import ServiceEntry, ServiceMap
-from console.sources.flags import HttpFlagService
-from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from tests.fakes import ScriptedSource, clock, service
-from tests.flagserver import FlagServer
+from tests.flagserver import CONSOLE_TOKEN, FlagServer
 from tests.kubeserver import KubeServer
-from tests.screen import keep_notifications, wait_until
+from tests.screen import dialog, keep_notifications, settle, wait_until
 from widgets.confirm import ConfirmDialog
 
-TOKEN = "flag-admin-token-9f8e7d6c5b4a"
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
+
+TOKEN = CONSOLE_TOKEN
 MUTATING = ("PATCH", "POST", "PUT", "DELETE")
-
-
-class Health:
-    """GET anything -> `status`; the downstream's health endpoint."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = b'{"status": "ok"}'
-                self.send_response(owner.status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/health"
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-@pytest.fixture
-def kube():
-    with KubeServer() as server:
-        server.add_deployment("api", "shop", replicas=2, env={"LOG_LEVEL": "info"})
-        server.add_deployment("payment-api", "shop", replicas=2)
-        yield server
-
-
-@pytest.fixture
-def flags(monkeypatch):
-    server = FlagServer(token=TOKEN)
-    server.put("payment-api-integration", True)
-    monkeypatch.setenv("FLAGS_TOKEN", TOKEN)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def health():
-    server = Health()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def make_app(kube, flags, health, tmp_path):
-    made = []
-
-    def make(mode: Mode = Mode.LIVE, **kw) -> CBConsoleApp:
-        c = clock()
-        cluster = KubernetesCluster(
-            kubeconfig=str(kube.write_kubeconfig(tmp_path / "kc", namespace="shop")), timeout=2
-        )
-        flag_service = HttpFlagService(flags.url, token_env="FLAGS_TOKEN", timeout=2)
-        smap = ServiceMap(
-            {"payment-api": ServiceEntry(health_url=health.url, smoke_url=health.url)},
-            namespace="shop",
-        )
-        source = ScriptedSource(c, [service("payment-api", "open", "open")])
-        app = CBConsoleApp(
-            source, cluster=cluster, flags=flag_service, probe=HttpProbe(timeout=1),
-            service_map=smap, mode=mode, poll_interval=3600, clock=c, **kw,
-        )
-        made.append((cluster, flag_service))
-        return app
-
-    yield make
-    for cluster, flag_service in made:
-        cluster.close()
-        flag_service.close()
+# The fixtures kube, flags, health and make_app: tests/conftest.py.
 
 
 def mutating(kube: KubeServer, flags: FlagServer) -> list:
     return [r for r in kube.requests_for() if r.method in MUTATING] + [
         r for r in flags.requests if r.method in MUTATING
     ]
-
-
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def dialog(app, pilot, key: str) -> ConfirmDialog:
-    await settle(app, pilot)
-    await pilot.press(key)
-    await settle(app, pilot)
-    screen = app.screen
-    assert isinstance(screen, ConfirmDialog), f"no dialog after {key!r}: {app.screen}"
-    return screen
 
 
 async def test_restart_preselects_downstream_when_unhealthy_and_cancel_sends_nothing(

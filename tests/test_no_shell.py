@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_PACKAGES = ("console", "widgets")
 PROCESS_MODULES = {"subprocess", "os.system", "os.popen", "os.spawn", "pty", "commands"}

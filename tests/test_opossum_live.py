@@ -27,6 +27,8 @@ from console.sources.prometheus.impact import impact
 from tests.promserver import Backend, free_port, wait_until
 from widgets import text as fmt
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 SERVICE = Path(__file__).parent / "opossum"
 FLAP_S = 4.0  # the flapping downstream fails this long, then serves this long
 OPOSSUM = opossum_profile(window="5s", lookback="10m", step="1s")

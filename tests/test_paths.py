@@ -1,6 +1,10 @@
 from pathlib import Path
 
+import pytest
+
 from console.paths import state_dir
+
+pytestmark = pytest.mark.unit
 
 
 def test_demo_state_is_kept_apart_from_real_incidents(tmp_path, monkeypatch):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from console.incident import export
 from console.incident import postmortem
 from console.clock import FakeClock
@@ -15,9 +17,10 @@ from console.incident.journal import Journal
 from console.model.fleet import BreakerState
 from console.mitigations.plan import Mode
 from console.mitigations.recorder import ActionEvent, Stage
-from tests.screen import quiesce, screen_text
-from tests.test_mitigation_ui import dialog, flags, health, kube, make_app, settle  # noqa: F401
-from tests.test_postmortem import IMPACT, T0, at, fleet, record_incident, run_export
+from tests.incidents import IMPACT, at, fleet, record_incident, run_export
+from tests.screen import dialog, quiesce, screen_text, settle
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
 
@@ -182,6 +185,7 @@ def test_dry_run_cancel_and_refusal_are_not_mitigations_in_the_export(tmp_path):
            "fallback was needed" not in text
 
 
+@pytest.mark.slow
 async def test_dry_run_restart_counts_no_mitigation_on_screen(make_app, tmp_path):
     journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
     tracker = IncidentTracker(journal)
@@ -343,6 +347,7 @@ def test_impact_counts_rejected_calls_as_not_served(tmp_path):
 # --- 1b. The app's own refusals are journaled as refused, never mitigations -------
 
 
+@pytest.mark.slow
 async def test_read_only_refusals_are_journaled_as_refused_not_as_mitigations(make_app, tmp_path):
     journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
     tracker = IncidentTracker(journal)
@@ -368,6 +373,7 @@ async def test_read_only_refusals_are_journaled_as_refused_not_as_mitigations(ma
     assert section(text, "Resolution").splitlines()[2] == "- No mitigation recorded."
 
 
+@pytest.mark.slow
 async def test_a_second_press_while_in_flight_is_journaled_as_refused(make_app, kube, tmp_path):
     kube.auto_step = False  # the rollout never progresses: the restart stays in flight
     journal = Journal.open_or_resume(tmp_path / "state", actor="alice")

@@ -33,6 +33,8 @@ from console.sources.prometheus.read import (
     read_instances,
 )
 
+pytestmark = pytest.mark.unit
+
 T0 = 1_800_000_000.0
 
 

@@ -19,15 +19,20 @@ from console.model.fleet import FleetSnapshot, Observed
 from console.sources.base import BreakerSource, SourceError
 from console.sources.prometheus.source import ConfigError, PrometheusAuth, PrometheusSource
 from tests.promserver import (
+    RUNBOOK_STATES,
     Backend,
     Exporter,
     StubPrometheus,
+    fleet_handler,
     free_port,
+    is_state_query,
+    poll_until,
     vector,
     wait_until,
 )
 
-RUNBOOK_STATES = ("closed", "open", "half_open")
+pytestmark = pytest.mark.integration
+
 R4J_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")
 R4J_CALLS = "resilience4j_circuitbreaker_calls_seconds_count"
 
@@ -128,24 +133,6 @@ def prom(backends) -> Backend:
 @pytest.fixture(scope="session")
 def vm(backends) -> Backend:
     return _backend(backends, "victoria-metrics")
-
-
-def poll_until(source, check, timeout: float = 15.0, what: str = "the change") -> FleetSnapshot:
-    """Poll until check(snapshot) holds; returns that snapshot. Every poll's
-    transitions are kept in source.seen_transitions for the test to inspect."""
-    seen = source.__dict__.setdefault("seen_transitions", [])
-    last: list[FleetSnapshot] = []
-
-    def attempt():
-        snap = source.poll()
-        seen.extend(snap.transitions)
-        last[:] = [snap]
-        return snap if check(snap) else None
-
-    try:
-        return wait_until(attempt, timeout=timeout, interval=0.25, what=what)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nlast snapshot: {last[0] if last else None}") from None
 
 
 def states(snap: FleetSnapshot, service: str) -> list[S]:
@@ -355,6 +342,7 @@ def test_custom_profile_and_a_bad_query(exporter, prom):
 # --- History: backfill, then live -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_backfill_then_live_without_gaps_or_duplicates(exporter, prom, vm):
     # bf-svc has been closed since the session started.
     changes = []
@@ -410,6 +398,7 @@ def test_backfill_then_live_without_gaps_or_duplicates(exporter, prom, vm):
 # --- Alerts -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_runbook_alert_fires_with_its_activation_time(exporter, prom):
     # The runbook's rule sums every service: start from nothing open.
     exporter.set_where("circuit_breaker_state", 0, state="open")
@@ -501,44 +490,6 @@ def test_connection_refused_is_an_operator_readable_error():
     assert str(err.value) == (
         f"Prometheus at http://127.0.0.1:{port} unreachable: connection refused"
     )
-
-
-def is_state_query(q: str) -> bool:
-    """The runbook profile's state query, as a poll sends it."""
-    return "(circuit_breaker_state)" in q
-
-
-def fleet_handler(n_services: int, instances: int = 3):
-    """A stub answering every query of the runbook profile for n services."""
-
-    def handler(path, params, headers):
-        q = params.get("query", "")
-        if path == "/api/v1/status/buildinfo":
-            return 200, {"status": "success", "data": {"version": "2.42.0"}}
-        if path == "/api/v1/rules":
-            return 200, {"status": "success", "data": {"groups": []}}
-        if path == "/api/v1/query_range":
-            return 200, {"status": "success", "data": {"resultType": "matrix", "result": []}}
-        if q.startswith("topk"):
-            return 200, vector([({"__name__": "circuit_breaker_state", "service": "s0",
-                                  "state": "closed", "instance": "i0"}, "1")])
-        if q.endswith("[5m]"):
-            now = time.time()
-            values = [[now - 15 * k, "1"] for k in range(20, 0, -1)]
-            return 200, {"status": "success", "data": {"resultType": "matrix", "result": [
-                {"metric": {"service": "s0"}, "values": values}]}}
-        if is_state_query(q):
-            return 200, vector([
-                ({"service": f"s{i}", "instance": f"i{j}", "state": st},
-                 "1" if st == "closed" else "0")
-                for i in range(n_services) for j in range(instances) for st in RUNBOOK_STATES
-            ])
-        if q.startswith("sum by"):
-            return 200, vector([({"service": f"s{i}", "instance": f"i{j}"}, "0.5")
-                                for i in range(n_services) for j in range(instances)])
-        return 200, vector([])
-
-    return handler
 
 
 @pytest.mark.parametrize("n", [3, 300])

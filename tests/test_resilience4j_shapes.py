@@ -29,7 +29,9 @@ from console.ui.app import CBConsoleApp
 from console.model.fleet import BreakerState as S
 from console.sources.prometheus.profiles import resilience4j_profile
 from console.sources.prometheus.source import PrometheusSource
-from tests.promserver import Backend, TextTarget, wait_until
+from tests.promserver import Backend, TextTarget, poll_until
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 FIXTURES = Path(__file__).parent / "emitters"
 #: A short rate() window: Prometheus divides by the whole window while a
@@ -77,20 +79,6 @@ def backends(targets):
 def backend(request, backends) -> Backend:
     return backends[request.param].wait_ready(
         "resilience4j_circuitbreaker_calls_total", timeout=60)
-
-
-def poll_until(source, check, what: str, timeout: float = 60.0):
-    last = []
-
-    def attempt():
-        snap = source.poll()
-        last[:] = [snap]
-        return snap if check(snap) else None
-
-    try:
-        return wait_until(attempt, timeout=timeout, interval=0.5, what=what)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\nlast snapshot: {last[0] if last else None}") from None
 
 
 def test_two_applications_with_one_breaker_name_on_one_pod_are_two_breakers(backend):

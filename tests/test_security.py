@@ -35,8 +35,10 @@ from console.sources.prometheus.impact import prometheus_details
 from tests.fakes import ScriptedSource, clock, service
 from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
-from tests.screen import flat, keep_notifications, quiesce, screen_lines, screen_text
+from tests.screen import flat, keep_notifications, quiesce, screen_lines, screen_text, settle
 from widgets.confirm import ConfirmDialog
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 PROM_TOKEN = "prom-SECRET-7c1e9a0b3f"
 FLAG_TOKEN = "flag-SECRET-44b2d0e1aa"
@@ -145,12 +147,6 @@ def flags():
     server.close()
 
 
-async def settle(app, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
 def leaks(text: str) -> list[str]:
     return [name for name, token in (("Prometheus token", PROM_TOKEN), ("flag token", FLAG_TOKEN))
             if token in text]
@@ -159,6 +155,7 @@ def leaks(text: str) -> list[str]:
 # --- Tokens -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("CBCONSOLE_PROMETHEUS_TOKEN", PROM_TOKEN)
@@ -277,6 +274,7 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
 # --- Read-only ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_read_only_sends_no_mutating_request_whatever_is_pressed(kube, flags, tmp_path,
                                                                        monkeypatch):
     monkeypatch.setenv("FLAGS_TOKEN", FLAG_TOKEN)
@@ -426,6 +424,7 @@ def test_cli_passes_the_tls_warning_to_the_header(tmp_path, monkeypatch, capture
         app.source.close()
 
 
+@pytest.mark.slow
 async def test_the_header_shows_the_tls_warning_in_bold_yellow():
     warning = "TLS verification OFF for Prometheus https://prom.example"
     for warnings in ((warning,), ()):

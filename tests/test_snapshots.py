@@ -7,6 +7,8 @@ import pytest
 
 from screenshots.scenes import SCENES, SIZE, build
 
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
+
 
 @pytest.mark.parametrize("name", sorted(SCENES))
 def test_scene(snap_compare, name):

@@ -19,6 +19,8 @@ from tests.screen import assert_inert, line_with, quiesce, screen_lines, screen_
 from widgets.board import BreakerBoard
 from widgets.confirm import ConfirmDialog
 
+pytestmark = pytest.mark.ui
+
 POLL_S = 2.0
 
 
@@ -45,6 +47,7 @@ async def select(app, pilot, name: str) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(60, 20), (250, 70)])
 async def test_demo_at_the_smallest_and_largest_sizes(size):
     app, c = demo_app()
@@ -80,6 +83,7 @@ async def test_demo_at_the_smallest_and_largest_sizes(size):
         await quiesce(app, pilot)
 
 
+@pytest.mark.slow
 async def test_resizing_while_polls_run():
     app, c = demo_app()
     sizes = [(60, 20), (250, 70), (80, 24), (120, 30), (61, 21), (200, 50), (100, 40)]

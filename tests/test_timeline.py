@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from console.incident.store import EventKind
-from tests.screen import screen_text
-from tests.test_layout import SMALL, demo_app, incident_on_screen, polls, until
+from tests.democonsole import SMALL, demo_app, incident_on_screen, polls
+from tests.screen import screen_text, wait_until
 from widgets import timeline
 from widgets.timeline import TimelineRow
+
+pytestmark = pytest.mark.ui
 
 T0 = datetime(2026, 11, 27, 10, 41, 0, tzinfo=timezone.utc)
 
@@ -50,10 +54,10 @@ def test_operator_events_and_actions_are_never_folded():
 async def flapping_incident(app, pilot, clock, seconds=80):
     await incident_on_screen(app, pilot, clock)
     await pilot.press("a")
-    await until(pilot, lambda: app.tracker.journal.first(EventKind.ACKNOWLEDGED), "acked")
+    await wait_until(pilot, lambda: app.tracker.journal.first(EventKind.ACKNOWLEDGED), "acked")
     await polls(app, pilot, clock, seconds)
     await pilot.press("4")
-    await until(pilot, lambda: "AT (UTC)" in screen_text(app), "the timeline is shown")
+    await wait_until(pilot, lambda: "AT (UTC)" in screen_text(app), "the timeline is shown")
 
 
 def pane_lines(app) -> list[str]:
@@ -62,6 +66,7 @@ def pane_lines(app) -> list[str]:
     return lines[start + 1:]
 
 
+@pytest.mark.slow
 async def test_flapper_folded_ack_visible_newest_at_the_bottom(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -87,6 +92,7 @@ async def test_flapper_folded_ack_visible_newest_at_the_bottom(tmp_path):
         assert len(transitions) >= 30
 
 
+@pytest.mark.slow
 async def test_enter_expands_a_folded_minute(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -105,6 +111,7 @@ async def test_enter_expands_a_folded_minute(tmp_path):
         assert "inventory-svc checkout-" not in "\n".join(pane_lines(app))
 
 
+@pytest.mark.slow
 async def test_timeline_shows_the_newest_at_80x24_and_follows(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
@@ -112,9 +119,10 @@ async def test_timeline_shows_the_newest_at_80x24_and_follows(tmp_path):
         assert "Acknowledged (oncall)" in screen_text(app) or "transitions (" in screen_text(app)
         # A note written now is on screen at once, at the bottom.
         app._operator("Note", app.tracker.note, "pool exhausted", clock())
-        await until(pilot, lambda: "pool exhausted" in screen_text(app), "the note is shown")
+        await wait_until(pilot, lambda: "pool exhausted" in screen_text(app), "the note is shown")
 
 
+@pytest.mark.slow
 async def test_scrolled_up_the_timeline_stays_put(tmp_path):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
@@ -132,6 +140,6 @@ async def test_scrolled_up_the_timeline_stays_put(tmp_path):
         assert "looking back" not in screen_text(app)
         # End follows again.
         await pilot.press("end")
-        await until(pilot, lambda: "looking back" in screen_text(app), "end shows the newest")
+        await wait_until(pilot, lambda: "looking back" in screen_text(app), "end shows the newest")
         app._operator("Note", app.tracker.note, "and again", clock())
-        await until(pilot, lambda: "and again" in screen_text(app), "followed again")
+        await wait_until(pilot, lambda: "and again" in screen_text(app), "followed again")

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from rich.text import Text
 from textual.app import App
 
 from console.model.fleet import BreakerState as S
 from console.model.fleet import Observed, Transition
 from tests.fakes import T0
+from tests.hostile import EVERYTHING, LONG
 from tests.screen import assert_inert
-from tests.test_hostile_text import EVERYTHING, LONG
 from widgets import transitions as history
 from widgets.transitions import TransitionList, column_widths
+
+pytestmark = pytest.mark.ui
 
 CYCLE = ((S.CLOSED, S.OPEN), (S.OPEN, S.HALF_OPEN), (S.HALF_OPEN, S.CLOSED))
 

@@ -8,176 +8,68 @@ from datetime import datetime
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual._segment_tools import line_crop
-from textual.coordinate import Coordinate
+from textual.geometry import Region, Size, Spacing
 from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import DataTable
 
-from console.model.fleet import Alert, BreakerState, ServiceStatus
-from widgets import text as fmt
-
-TREND_WIDTH = 10
-NAME_MAX = 48  # cells: a longer (hostile) name is cut, the state stays on screen
-# (key, title, width): fixed widths, so an update never re-measures a column
-# (Textual measures every row of it: at thousands of rows that is what a poll
-# would cost). The name sizes itself once, when a row is added.
-COLUMNS = (
-    ("service", "SERVICE", None),
-    ("state", "STATE", 11),
-    ("alert", "ALERT", 7),
-    ("inst", "INST", 5),
-    ("in_state", "FOR", 6),
-    ("err", "ERR%", 6),
-    ("fail", "FAIL/s", 6),
-    ("ok", "OK/s", 5),
-    ("rej", "REJ/s", 5),
-    ("trend", "ERR% TREND", TREND_WIDTH),
-    ("probe", "NEXT PROBE", 10),
-    ("last", "LAST TRANSITION", 25),  # 09:00:05 HALF-OPEN→CLOSED; rarer ones are cut
+from console.model.fleet import Alert, ServiceStatus
+from widgets.boardrows import (  # noqa: F401  (matches, cell_line: the status line's, the tests')
+    COLUMNS, WIDTH, cell_line, columns_for, matches, name_cell, row_cells, sort_key,
 )
-WIDTH = {key: width for key, _, width in COLUMNS}
-# Where the terminal is too narrow for every column, these go first (least
-# important first), so the state and rates (SERVICE, STATE, ERR%, REJ/s)
-# stay on screen instead of being cut off on the right.
-DROP_ORDER = ("last", "trend", "in_state", "ok", "fail", "inst", "alert", "probe")
+
+HEADER = "breaker-board--header"
+CURSOR = "breaker-board--cursor"
+HOVER = "breaker-board--hover"
+PADDING = 1  # cells each side of a cell's text
 
 
-def columns_for(width: int, name_width: int, padding: int = 1) -> tuple[int, ...]:
-    """The indexes into COLUMNS of the columns shown `width` cells wide,
-    the name column `name_width` cells (its padding included)."""
-    shown = list(range(len(COLUMNS)))
-    need = name_width + sum(w + 2 * padding for _, _, w in COLUMNS[1:])
-    index = {key: i for i, (key, _, _) in enumerate(COLUMNS)}
-    for key in DROP_ORDER:
-        if need <= width:
-            break
-        shown.remove(index[key])
-        need -= WIDTH[key] + 2 * padding
-    return tuple(shown)
+class BreakerBoard(ScrollView, can_focus=True):
+    """Shows services; knows nothing of where they come from.
 
+    A header row that stays put and a row per service under it, drawn a line
+    at a time (Textual's Line API): only the lines on screen are drawn, a
+    row's cells are brought up to date when its line is drawn, and each line
+    is kept while its row's cells, the cursor and the look are the same. At
+    thousands of services a poll or a key press costs the rows on screen."""
 
-def right(value: str, column: str) -> str:
-    """A right-aligned plain cell. Plain strings are cheap to compare and are
-    only parsed when painted; they hold numbers and durations we formatted,
-    never a label value (those are Text, literal)."""
-    return value.rjust(WIDTH[column])
-
-
-def rate(value: float | None, column: str) -> str:
-    return right(fmt.rate_str(value), column)
-
-
-class _ServiceCell(Text):
-    """The service name, carrying the row's sort key (DataTable sorts on cell values)."""
-
-    sort_key: tuple = ()
-
-
-def matches(name: str, needle: str) -> bool:
-    """The board's filter: `needle` (casefolded) anywhere in the name."""
-    return needle in name.casefold()
-
-
-def sort_key(service: ServiceStatus) -> tuple:
-    """Worst class first; by name within a class, so rows do not jump about."""
-    return (service.state.rank, service.service)
-
-
-def name_cell(service: ServiceStatus) -> _ServiceCell:
-    name = _ServiceCell(fmt.literal(service.service), no_wrap=True, overflow="ellipsis")
-    name.truncate(NAME_MAX, overflow="ellipsis")
-    name.sort_key = sort_key(service)
-    return name
-
-
-def alert_cell(alert: Alert | None) -> Text:
-    if alert is None:
-        return Text("")
-    if alert.state == "firing":
-        return Text("FIRING", style="bold white on red")
-    return Text("pending", style="yellow")
-
-
-def row_cells(
-    service: ServiceStatus,
-    series: list[float | None],
-    now: datetime,
-    alert: Alert | None = None,
-) -> tuple[Text | str, ...]:
-    state = service.state
-    count, total = service.split
-    probe = ""
-    if state == BreakerState.OPEN:
-        probe = fmt.countdown(service.next_probe, now)
-    elif state == BreakerState.HALF_OPEN:
-        probe = "probing"
-    last = service.last_transition
-    last_text = (
-        Text.assemble(
-            fmt.clock_time(last.at),
-            " ",
-            (last.from_state.label, fmt.STATE_STYLE[last.from_state]),
-            "→",
-            (last.to_state.label, fmt.STATE_STYLE[last.to_state]),
-        )
-        if last
-        else Text("—", style="dim")
-    )
-    return (
-        name_cell(service),
-        fmt.state_text(state),
-        alert_cell(alert),
-        right(f"{count}/{total}", "inst"),
-        right(fmt.since(service.since, now), "in_state"),
-        fmt.percent(service.error_percent),
-        rate(service.failure_rate, "fail"),
-        rate(service.success_rate, "ok"),
-        rate(service.rejected_rate, "rej"),
-        fmt.sparkline(series, TREND_WIDTH),
-        probe,
-        last_text,
-    )
-
-
-def cell_line(value: Text | str, width: int, padding: int, pre: Style, post: Style,
-              console) -> list[Segment]:
-    """One board cell as DataTable draws a one-line cell (Styled(Padding(cell)),
-    cut to the width), without its general layout machinery, which costs ten
-    times as much. A str cell is one of our own figures: no markup in it."""
-    text = value.copy() if isinstance(value, Text) else Text(value)
-    inner = max(0, width - 2 * padding)
-    # As rich's Lines.justify does it (the padding takes the text's style).
-    if text.justify in ("right", "center"):
-        text.rstrip()
-        text.truncate(inner)
-        fill = inner - text.cell_len
-        text.pad_left(fill if text.justify == "right" else fill // 2)
-        text.pad_right(inner - text.cell_len)
-    else:
-        text.truncate(inner)
-    line = Text()
-    line.append(text)  # its own style becomes a span, as rich's wrapping does
-    segments = [Segment(" " * padding), *line.render(console)]
-    fill = inner - line.cell_len + padding
-    if fill:
-        segments.append(Segment(" " * fill))
-    return list(Segment.apply_style(segments, pre, post))
-
-
-class BreakerBoard(DataTable):
-    """Shows services; knows nothing of where they come from."""
-
+    COMPONENT_CLASSES = {HEADER, CURSOR, HOVER}
     DEFAULT_CSS = """
-    BreakerBoard.-stale { tint: $background 45%; }
+    BreakerBoard {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .breaker-board--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .breaker-board--header { background-tint: $foreground 5%; }
+        }
+        & > .breaker-board--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .breaker-board--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .breaker-board--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .breaker-board--hover { background: $block-hover-background; }
+        &.-stale { tint: $background 45%; }
+    }
     """
-    # DataTable's home/end scroll sideways (a row cursor has no column to
-    # move to) and hide the names: here they select the first / last row.
     BINDINGS = [
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "first_row", "First row", show=False),
+        Binding("end,ctrl+end", "last_row", "Last row", show=False),
     ]
 
     class ServiceSelected(Message):
@@ -186,88 +78,148 @@ class BreakerBoard(DataTable):
             super().__init__()
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.filter_text = ""
-        self._cells: dict[str, tuple[Text | str, ...]] = {}  # every column's, as drawn
-        self._visible: tuple[int, ...] = ()  # the columns shown (columns_for)
-        self._name_width = 0  # the widest name's cells
-        self._inputs = None  # the last show()'s, to draw rows scrolled into view
+        self._order: list[str] = []  # the services shown, worst first
+        self._row_of: dict[str, int] = {}
+        self._shown: dict[str, ServiceStatus] = {}
+        # service -> (the show() they are from, every column's cells); None
+        # until the row is first drawn.
+        self._cells: dict[str, tuple[int, tuple | None]] = {}
+        self._generation = 0  # one per show()
+        self._inputs = None  # the last show()'s (series, now, alerts)
         self._services: Sequence[ServiceStatus] = ()  # as last shown, and the filter then
         self._needle = ""
+        self._visible: tuple[int, ...] = ()  # the columns shown (columns_for)
+        self._widths: tuple[int, ...] = ()  # theirs, padding included
+        self._name_width = 0  # the widest name's cells
+        self._cursor = 0  # a row
+        self._hover: int | None = None  # the row under the mouse
         # The selection is a service: the operator's pick once they moved
         # the cursor, before that the one the incident is about (`about`,
         # from show()), else the one selected so far (the worst row at
         # first). Rows re-sorting never change it.
         self._chosen: str | None = None
         self._about: str | None = None
-        self._updating = False
-        # (row, column, how it is drawn) -> (the cell value, its lines): the
-        # cells on screen (840 on a 250x70 terminal) and their cursor variants.
-        self._rendered: LRUCache[tuple, tuple[object, list]] = LRUCache(2048)
-        # DataTable's line and row caches are keyed by its update count: with
-        # updates every second, nearly all of their 1,000 entries are dead
-        # lines, tens of thousands of objects that every full collection
-        # walks (130 ms at 5,000 breakers). A few screens' worth is enough.
-        for name in ("_row_render_cache", "_row_renderable_cache", "_line_cache"):
-            setattr(self, name, LRUCache(256))
-        # (row, how it is drawn) -> (the row's cells tuple, its line)
+        # (service, row, how drawn) -> (its cells tuple, its line): a few screens.
         self._lines: LRUCache[tuple, tuple[tuple, Strip]] = LRUCache(256)
+        # (service, row, column, how drawn) -> (the value, its segments): a
+        # changed row draws again only its changed cells (the clock's tick
+        # changes one: FOR).
+        self._drawn: LRUCache[tuple, tuple[object, list[Segment]]] = LRUCache(2048)
 
-    def watch_cursor_coordinate(self, old, new) -> None:
-        super().watch_cursor_coordinate(old, new)
-        if not self._updating:  # the operator moved it (keys or mouse)
-            self._chosen = self.selected_service
+    # --- what is selected ---------------------------------------------------------
 
-    def on_mount(self) -> None:
-        # The board spans the screen: its width is not known before layout.
-        self._layout_columns(self.app.size.width)
+    @property
+    def selected_service(self) -> str | None:
+        return self._order[self._cursor] if self._order else None
 
-    def _layout_columns(self, width: int | None = None) -> None:
-        """Show the columns that fit; when that changes, the table is built
-        again from the cells kept (a resize across a threshold, or a longer
-        name arriving at a narrow width)."""
-        if width is None:
-            width = self.scrollable_content_region.width or self.app.size.width
-        name = max(self._name_width, len(COLUMNS[0][1])) + 2 * self.cell_padding
-        visible = columns_for(width, name, self.cell_padding)
-        if visible == self._visible:
-            return
-        self._visible = visible
-        selected = self.selected_service
-        updating, self._updating = self._updating, True
-        with self.app.batch_update():
-            self.clear(columns=True)
-            for index in visible:
-                key, title, column_width = COLUMNS[index]
-                self.add_column(title, key=key, width=column_width)
-            for key in sorted(self._cells, key=lambda k: self._cells[k][0].sort_key):
-                self.add_row(*self._project(self._cells[key]), key=key)
-            if selected in self._cells:
-                self.move_cursor(row=self.get_row_index(selected), animate=False)
-        self._updating = updating
+    @property
+    def services_shown(self) -> list[str]:
+        """The services in display order."""
+        return list(self._order)
 
-    def _project(self, cells: tuple) -> tuple:
-        """A row's cells for the columns shown."""
-        if len(self._visible) == len(COLUMNS):
-            return cells
-        return tuple(cells[index] for index in self._visible)
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    def get_row_index(self, service: str) -> int:
+        """The row `service` is on (KeyError if it is not shown)."""
+        return self._row_of[service]
 
     def pin(self) -> None:
         """The operator acted on the selected row: from now on the cursor
         follows that service, whatever the incident is about."""
         self._chosen = self.selected_service
 
-    @property
-    def selected_service(self) -> str | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        """Select a row, as the operator's arrow keys do."""
+        self._move(row, animate)
 
-    @property
-    def services_shown(self) -> list[str]:
-        """Row keys in display order."""
-        return [row.key.value for row in self.ordered_rows]
+    def _move(self, row: int, animate: bool = False) -> None:
+        if not self._order:
+            return
+        row = max(0, min(row, len(self._order) - 1))
+        if row == self._cursor:
+            return
+        old, self._cursor = self._cursor, row
+        self.refresh_line(old + 1)
+        self.refresh_line(row + 1)
+        self._scroll_cursor_into_view(animate)
+        self._chosen = self.selected_service  # the operator moved it
+        self.post_message(self.ServiceSelected(self.selected_service))
+
+    def _scroll_cursor_into_view(self, animate: bool = False) -> None:
+        region = Region(int(self.scroll_x), self._cursor + 1, max(1, sum(self._widths)), 1)
+        # The header covers the top line of the view.
+        self.scroll_to_region(region, spacing=Spacing(top=1), animate=animate, force=True,
+                              immediate=not animate)
+
+    # --- keys and mouse -------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self._set_hover(None)
+        self._move(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._set_hover(None)
+        self._move(self._cursor + 1)
+
+    def action_first_row(self) -> None:
+        self._set_hover(None)
+        self._move(0)
+
+    def action_last_row(self) -> None:
+        self._set_hover(None)
+        self._move(len(self._order) - 1)
+
+    def action_page_down(self) -> None:
+        self._page(1)
+
+    def action_page_up(self) -> None:
+        self._page(-1)
+
+    def _page(self, direction: int) -> None:
+        """A page of rows (the view under the header), the view with them."""
+        self._set_hover(None)
+        page = max(1, self.scrollable_content_region.height - 1)
+        self.scroll_relative(y=direction * page, animate=False, force=True, immediate=True)
+        self._move(self._cursor + direction * page)
+
+    def on_click(self, event: events.Click) -> None:
+        row = self._row_at(event)
+        if row is not None:
+            event.stop()
+            self._set_hover(row)
+            self._move(row, animate=True)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._set_hover(self._row_at(event))
+
+    def on_leave(self, event: events.Leave) -> None:
+        self._set_hover(None)
+
+    def _row_at(self, event: events.MouseEvent) -> int | None:
+        """The row under the mouse (the header is none)."""
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return None
+        row = self.scroll_offset.y + offset.y - 1
+        return row if row < len(self._order) else None
+
+    def _set_hover(self, row: int | None) -> None:
+        if row == self._hover:
+            return
+        for line in (self._hover, row):
+            if line is not None:
+                self.refresh_line(line + 1)
+        self._hover = row
+
+    # --- content --------------------------------------------------------------------
 
     def show(
         self,
@@ -278,189 +230,165 @@ class BreakerBoard(DataTable):
         about: str | None = None,
     ) -> None:
         """Bring the rows up to date: sorted worst first, the cursor on the
-        selected service, and only the rows on screen redrawn (a row is
-        drawn when it scrolls into view): at thousands of rows, building
-        and updating every cell each second is what would stall the keys.
-        `series(service)` gives a row's error trend, asked for rows drawn;
+        selected service. A row's cells are made when its line is drawn:
+        `series(service)` gives its error trend, asked for rows on screen;
         `about` is the service the open incident is about, if any."""
         needle = self.filter_text.casefold()
         alerts = alerts or {}
+        self._generation += 1
         if (self._inputs is not None and services is self._services
-                and needle == self._needle and alerts == self._inputs[3]
+                and needle == self._needle and alerts == self._inputs[2]
                 and about == self._about):
             # The same poll a second later: only the ages and countdowns move.
-            self._inputs = (self._inputs[0], series, now, alerts)
-            with self.app.batch_update():
-                self._draw_visible()
+            self._inputs = (series, now, alerts)
+            self.refresh()
             return
-        self._services, self._needle, self._about = services, needle, about
-        shown = {s.service: s for s in services if matches(s.service, needle)}
-        self._inputs = (shown, series, now, alerts)
         before = self.selected_service
-        self._updating = True
-        with self.app.batch_update():
-            for gone in [k for k in self._cells if k not in shown]:
-                self.remove_row(gone)
-                del self._cells[gone]
-            for key, service in shown.items():
-                old = self._cells.get(key)
-                if old is None:
-                    cells = self._row(service)
-                    self.add_row(*self._project(cells), key=key)
-                    self._cells[key] = cells
-                    self._name_width = max(self._name_width, cells[0].cell_len)
-                    continue
-                # A row's name is its key; only the sort key it carries can change.
-                if sort_key(service) != old[0].sort_key:
-                    name = name_cell(service)
-                    self.update_cell(key, "service", name, update_width=False)
-                    self._cells[key] = (name, *old[1:])
-            self._layout_columns()  # a longer name may leave less room
-            order = sorted(shown, key=lambda k: sort_key(shown[k]))
-            if order != self.services_shown:
-                self.sort("service", key=lambda cell: cell.sort_key)
-            target = next((name for name in (self._chosen, about, before) if name in shown), None)
-            row = self.get_row_index(target) if target is not None else 0
-            if row != self.cursor_row:
-                # The operator's pick stays where they scrolled the view.
-                self.move_cursor(row=row, animate=False, scroll=target != self._chosen)
-            self._draw_visible()
-        self._updating = False
+        self._services, self._needle, self._about = services, needle, about
+        self._inputs = (series, now, alerts)
+        shown = {s.service: s for s in services if matches(s.service, needle)}
+        self._shown = shown
+        for gone in [key for key in self._cells if key not in shown]:
+            del self._cells[gone]
+        for key, service in shown.items():
+            if key not in self._cells:
+                self._cells[key] = (0, None)
+                self._name_width = max(self._name_width, name_cell(service).cell_len)
+        order = sorted(shown, key=lambda key: sort_key(shown[key]))
+        if order != self._order:
+            self._order = order
+            self._row_of = {key: row for row, key in enumerate(order)}
+        self._layout_columns()  # a longer name may leave less room
+        height = self.virtual_size.height
+        self._set_virtual_size()
+        target = next((name for name in (self._chosen, about, before) if name in shown), None)
+        row = self._row_of[target] if target is not None else 0
+        if row != self._cursor:
+            self._cursor = row
+            self._scroll_cursor_into_view()
+            if self.virtual_size.height != height:  # once the new height is laid out
+                self.call_after_refresh(self._scroll_cursor_into_view)
+        self.refresh()
         if self.selected_service != before:
             self.post_message(self.ServiceSelected(self.selected_service))
 
-    def _row(self, service: ServiceStatus) -> tuple[Text | str, ...]:
-        _, series, now, alerts = self._inputs
-        return row_cells(service, series(service.service), now,
-                         alerts.get(service.service))
+    def _row_cells(self, key: str) -> tuple:
+        """The row's cells as of the last show(); a cell equal to the one
+        drawn before stays the same object (its drawing is kept)."""
+        generation, cells = self._cells[key]
+        if generation == self._generation and cells is not None:
+            return cells
+        series, now, alerts = self._inputs
+        fresh = row_cells(self._shown[key], series(key), now, alerts.get(key))
+        if cells is not None:
+            fresh = tuple(old if old == new else new for old, new in zip(cells, fresh))
+            if all(old is new for old, new in zip(cells, fresh)):
+                fresh = cells
+        self._cells[key] = (self._generation, fresh)
+        return fresh
 
-    def _draw_visible(self) -> None:
-        """The newest cells for the rows on screen, and a margin."""
-        if self._inputs is None:
-            return
-        shown = self._inputs[0]
-        top, margin = int(self.scroll_y), 10
-        for row in self.ordered_rows[max(0, top - margin): top + self.size.height + margin]:
-            key = row.key.value
-            service = shown.get(key)
-            if service is None:
-                continue
-            old = self._cells[key]
-            cells, changed = list(old), False
-            for index, ((column, _, _), new, was) in enumerate(zip(COLUMNS, self._row(service), old)):
-                if new != was:
-                    if index in self._visible:
-                        self.update_cell(key, column, new, update_width=False)
-                    cells[index], changed = new, True
-            if changed:
-                # A new tuple: the row's line is drawn again, its unchanged
-                # cells (the same objects) from their cached lines.
-                self._cells[key] = tuple(cells)
+    # --- layout ---------------------------------------------------------------------
 
-    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
-        """A board line, kept while its row's cells are the same tuple. After
-        any update DataTable draws every line on screen again (its line
-        caches count updates table-wide): the clock's tick, which ages every
-        row, and each poll. Here an unchanged row is one lookup, and a
-        changed one is its cells side by side as DataTable lays them out for
-        a row cursor without fixed columns, labels or zebra stripes (the
-        board's; anything else takes DataTable's path).
-        test_lines_are_drawn_as_datatable_draws_them holds it to that."""
-        width = self.size.width
-        try:
-            row_key, line_no = self._get_offsets(y)
-        except LookupError:
-            return Strip.blank(width, base_style)
-        if (self.cursor_type != "row" or self.fixed_columns or self.fixed_rows
-                or self.zebra_stripes or self._labelled_row_exists):
-            return super()._render_line(y, x1, x2, base_style)
-        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
-        drawn = (x1, x2, width, widths, base_style, self.show_cursor, self._show_hover_cursor,
-                 self._pseudo_class_state)
-        if row_key is self._header_row_key:  # the same titles: kept while drawn the same
-            key = ("header", self._visible, self.hover_coordinate, self.cursor_coordinate.row,
-                   *drawn)
-            hit = self._lines.get(key)
-            if hit is None:
-                hit = self._lines[key] = (COLUMNS, super()._render_line(y, x1, x2, base_style))
-            return hit[1]
-        cells = self._cells.get(row_key.value)
-        if cells is None:
-            return super()._render_line(y, x1, x2, base_style)
-        row_index = self._row_locations.get(row_key)
-        cursor = self.cursor_coordinate.row == row_index
-        hover = self.hover_coordinate.row == row_index
-        key = (row_key, line_no, row_index, cursor, hover, *drawn)
-        hit = self._lines.get(key)
-        if hit is not None and hit[0] is cells:
-            return hit[1]
-        segments: list[Segment] = []
-        for column_index, (value, column_width) in enumerate(zip(self._project(cells), widths)):
-            segments += self._cell_lines(value, row_key, row_index, column_index, base_style,
-                                         column_width, cursor, hover)[line_no]
-        extend, _ = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            False, False,
-        )
-        extend = base_style + extend + Style.from_meta(
-            {"row": row_index, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * max(0, width - sum(widths)), extend))
-        strip = Strip(line_crop(segments, x1, x2, width)).adjust_cell_length(
-            width, base_style).simplify()
-        self._lines[key] = (cells, strip)
-        return strip
-
-    def _render_cell(self, row_index: int, column_index: int, base_style, width: int,
-                     cursor: bool = False, hover: bool = False):
-        """DataTable renders every cell again after any update (its caches
-        count updates table-wide), and the board updates some cells every
-        second: each frame rendered every cell on screen through rich's
-        layout, the bulk of what a key press waited behind at 5,000
-        breakers. Here a cell's lines are kept while its value is the same
-        object (update_cell puts a new one), and drawn by cell_line. (The
-        private names are textual 8.2.8's, which pyproject pins; the board
-        snapshots and test_cells_are_drawn_as_datatable_draws_them fail if
-        the drawing ever differs.)"""
-        if row_index < 0 or column_index < 0:  # the header
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key, column_key = self.coordinate_to_cell_key(Coordinate(row_index, column_index))
-        return self._cell_lines(self.get_cell(row_key, column_key), row_key, row_index,
-                                column_index, base_style, width, cursor, hover)
-
-    def _cell_lines(self, value, row_key, row_index: int, column_index: int, base_style,
-                    width: int, cursor: bool, hover: bool) -> list:
-        key = (row_key, row_index, column_index, base_style, width, cursor, hover,
-               self._show_hover_cursor, self._pseudo_class_state)
-        hit = self._rendered.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        component, post = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
-        )
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
-        lines = [cell_line(value, width, self.cell_padding, pre, post, self.app.console)]
-        self._rendered[key] = (value, lines)
-        return lines
-
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._rendered.clear()
-        self._lines.clear()
-
-    def notify_style_update(self) -> None:
-        self._rendered.clear()  # a theme or focus change restyles every cell
-        self._lines.clear()
-        super().notify_style_update()
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self._draw_visible()
+    def on_mount(self) -> None:
+        # The board spans the screen: its width is not known before layout.
+        self._layout_columns(self.app.size.width)
 
     def on_resize(self) -> None:
         self._layout_columns()
-        self._draw_visible()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        self.post_message(self.ServiceSelected(event.row_key.value))
+    def _layout_columns(self, width: int | None = None) -> None:
+        """Show the columns that fit (a resize across a threshold, or a
+        longer name arriving at a narrow width, changes them)."""
+        if width is None:
+            width = self.scrollable_content_region.width or self.app.size.width
+        name = max(self._name_width, len(COLUMNS[0][1])) + 2 * PADDING
+        visible = columns_for(width, name, PADDING)
+        widths = tuple(name if index == 0 else WIDTH[COLUMNS[index][0]] + 2 * PADDING
+                       for index in visible)
+        if (visible, widths) != (self._visible, self._widths):
+            self._visible, self._widths = visible, widths
+            self._set_virtual_size()
+            self.refresh()
+
+    def _set_virtual_size(self) -> None:
+        size = Size(sum(self._widths), len(self._order) + 1)  # the header, the rows
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def notify_style_update(self) -> None:
+        self._lines.clear()  # a theme or focus change restyles every line
+        self._drawn.clear()
+        super().notify_style_update()
+
+    # --- drawing --------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if not self._visible:
+            return Strip.blank(width, base)
+        scroll_x, scroll_y = self.scroll_offset
+        if y == 0:
+            return self._header_line(scroll_x, width, base)
+        row = scroll_y + y - 1
+        if row >= len(self._order):
+            return Strip.blank(width, base)
+        return self._row_line(row, scroll_x, width, base)
+
+    def _styles(self, cursor: bool, hover: bool) -> tuple[Style, Style]:
+        """The row's component style, and what goes over each cell's own
+        style: the cursor's text colour wins over a state's, a state's
+        background (OPEN's red) over the cursor's."""
+        component = Style()
+        if hover:
+            component += self.get_component_rich_style(HOVER)
+        if cursor:
+            component += self.get_component_rich_style(CURSOR)
+        return component, Style.from_color(color=component.color)
+
+    def _header_line(self, x: int, width: int, base: Style) -> Strip:
+        style = self.get_component_rich_style(HEADER)
+        key = ("header", self._visible, self._widths, x, width, base, style)
+        hit = self._lines.get(key)
+        if hit is None:
+            console = self.app.console
+            segments: list[Segment] = []
+            for column, (index, column_width) in enumerate(zip(self._visible, self._widths)):
+                pre = style + Style.from_meta({"row": -1, "column": column})
+                segments += cell_line(Text(COLUMNS[index][1]), column_width, PADDING, pre,
+                                      Style(), console)
+            hit = self._lines[key] = (COLUMNS, self._finish(segments, style, -1, x, width, base))
+        return hit[1]
+
+    def _row_line(self, row: int, x: int, width: int, base: Style) -> Strip:
+        key = self._order[row]
+        cells = self._row_cells(key)
+        cursor, hover = row == self._cursor, row == self._hover
+        component, post = self._styles(cursor, hover)
+        look = (row, self._visible, self._widths, x, width, base, component)
+        line_key = (key, look)
+        hit = self._lines.get(line_key)
+        if hit is not None and hit[0] is cells:
+            return hit[1]
+        console = self.app.console
+        segments: list[Segment] = []
+        for column, (index, column_width) in enumerate(zip(self._visible, self._widths)):
+            value = cells[index]
+            cell_key = (key, row, index, column_width, base, component)
+            drawn = self._drawn.get(cell_key)
+            if drawn is None or drawn[0] is not value:
+                pre = base + Style.from_meta({"row": row, "column": column}) + component
+                drawn = self._drawn[cell_key] = (
+                    value, cell_line(value, column_width, PADDING, pre, post, console))
+            segments += drawn[1]
+        strip = self._finish(segments, base + component, row, x, width, base)
+        self._lines[line_key] = (cells, strip)
+        return strip
+
+    def _finish(self, segments: list[Segment], fill: Style, row: int, x: int, width: int,
+                base: Style) -> Strip:
+        """The cells, then the row's style out to the right edge, seen from
+        `x` (scrolled sideways), `width` cells."""
+        out = fill + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
+        segments.append(Segment(" " * max(0, width - sum(self._widths)), out))
+        return Strip(segments).crop(x, x + width).adjust_cell_length(width, base).simplify()

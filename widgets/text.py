@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 
 from console.model.fleet import Alert, BreakerState
+from console.text import literal, millis  # noqa: F401 - one copy: widgets use fmt.millis
 
 STATE_STYLE = {
     BreakerState.OPEN: "bold white on red",
@@ -29,29 +30,6 @@ STATE_STYLE = {
 _ZONE: timezone | ZoneInfo = timezone.utc
 _ZONE_LABEL = "UTC"
 _SPARK = "▁▂▃▄▅▆▇█"
-
-
-# Unicode's Bidi_Control characters: an override (U+202E) reorders the rest
-# of the line in a bidi-aware terminal, so a label could make its row read
-# as something else. Right-to-left letters themselves are shown as they are.
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                          "\u2066\u2067\u2068\u2069")
-
-
-def literal(value: str) -> str:
-    """The value with every control character shown as an escape (ESC as \\x1b,
-    RLO as \\u202e), so it renders as the characters it holds and can neither
-    move the cursor nor reorder the line."""
-    out = []
-    for ch in value:
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0 or ch == "\\":
-            out.append("\\\\" if ch == "\\" else f"\\x{code:02x}")
-        elif ch in BIDI_CONTROLS:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def clipped(value: str, width: int, style: str = "") -> Text:
@@ -88,13 +66,6 @@ def duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-def millis(ms: float | None) -> str:
-    """A latency: 12 ms, 2.5 s."""
-    if ms is None:
-        return "—"
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def since(then: datetime | None, now: datetime) -> str:

@@ -14,6 +14,7 @@ console's own host: the network that matters is the pod's.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from console.model.kubectl import RolloutStatus, fallback_enabled, rollback_comm
 from console.model.fleet import BreakerState, Deployment, Flag, Pod, Revision, ServiceStatus
 from console.model.probe import HealthResult, Probe
 from console.model.servicemap import ServiceTarget
+
+log = logging.getLogger(__name__)
 
 # console.sources.base's ClusterSource and FlagSource: not imported, as the
 # widgets import this module for its data and must reach no source.
@@ -168,6 +171,7 @@ def check_health(probe: Probe | None, url: str | None, now: datetime) -> HealthR
     try:
         return probe.check(url)
     except Exception as exc:  # noqa: BLE001 - a probe must not sink the whole diagnosis
+        log.warning("health check of %s failed", url, exc_info=True)
         return HealthResult(url=url, checked_at=now, error=f"probe failed: {type(exc).__name__}")
 
 

@@ -5,6 +5,7 @@ writing the same journal, and takes no lock."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from console.clock import Clock, system_clock
-from console.incident.tracker import first, start_time
+from console.incident.events import first, start_time
 from console.incident.store import (
     EventKind,
     IncidentSummary,
@@ -27,6 +28,8 @@ from console.incident.store import (
 from console.paths import state_dir
 
 IMPACT_TIMEOUT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 def _zone(name: str) -> str:
@@ -63,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not query Prometheus for the failed share of requests")
     parser.add_argument("--tz", type=_zone, default="UTC", metavar="ZONE",
                         help="time zone of the times shown (default UTC)")
+    from console.cli import log_level
+
+    parser.add_argument("--log-level", type=log_level, default="INFO", metavar="LEVEL",
+                        help="cbconsole.log's level, in the state dir (default INFO)")
     return parser
 
 
@@ -87,10 +94,13 @@ def count_impact(events: list[JournalEvent], now: datetime):
                       start, end, auth=auth_from_details(opened.details),
                       timeout=IMPACT_TIMEOUT_S)
     except Unreachable as exc:
+        log.warning("impact not counted: Prometheus unreachable", exc_info=True)
         return f"Prometheus unreachable: {exc}"
     except SourceError as exc:
+        log.warning("impact not counted: the query failed", exc_info=True)
         return f"Prometheus query failed: {exc}"
     except (ValidationError, ValueError) as exc:
+        log.warning("impact not counted: the incident's Prometheus details", exc_info=True)
         return f"cannot query Prometheus: {type(exc).__name__}"
 
 
@@ -210,17 +220,23 @@ def main(argv: list[str], clock: Clock = system_clock) -> int:
     args = build_parser().parse_args(argv)
     real = state_dir(demo=False, override=args.state_dir)
     demo = state_dir(demo=True, override=args.state_dir)
+    from console import logfile
+
+    logfile.setup(real, args.log_level)  # the demo's incidents are exported from here too
+    log.info("cbconsole export %s", " ".join(argv))
     if args.list:
         sys.stdout.write(list_all(real, demo, args.tz))
         return 0
     found = _choose(args, real, demo)
     if isinstance(found, str):
+        log.warning("export: %s", found)
         print(f"cbconsole export: {found}", file=sys.stderr)
         return 1
     directory, chosen = found
     try:
         loaded = load_incident(directory, chosen.id)
     except OSError as exc:
+        log.warning("cannot read %s", chosen.path, exc_info=True)
         print(f"cbconsole export: cannot read {chosen.path}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
@@ -245,6 +261,7 @@ def main(argv: list[str], clock: Clock = system_clock) -> int:
     try:
         write_atomically(args.output, text)
     except OSError as exc:
+        log.warning("cannot write %s", args.output, exc_info=True)
         print(f"cbconsole export: cannot write {args.output}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1

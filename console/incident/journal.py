@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import getpass
+import logging
 import os
 import re
 import threading
@@ -39,6 +40,8 @@ from console.incident.store import (
     summarize,
 )
 from console.mitigations.recorder import ActionEvent
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "EventKind", "IncidentSummary", "Journal", "JournalError", "JournalEvent",
@@ -73,6 +76,7 @@ def current_user() -> str:
     try:
         return getpass.getuser() or "unknown"
     except Exception:  # no USER/LOGNAME and no passwd entry (containers)
+        log.debug("no user name", exc_info=True)
         return "unknown"
 
 
@@ -132,6 +136,14 @@ class Journal:
         self.clock = clock
         self._writer = writer
         self._mutex = threading.RLock()  # poll and action workers both append
+        # One write at a time, taken before the mutex and never under it: the
+        # mutex is not held during the I/O, so readers on the event loop never
+        # wait for a disk.
+        self._write_lock = threading.Lock()
+        #: Called (any thread, under the mutex) instead of writing at once when
+        #: set: a writer thread drains `flush_pending` (the console's). Unset,
+        #: `add` writes before it returns.
+        self.on_pending: Callable[[Journal], None] | None = None
         self._lock_fd: int | None = None
         #: What was wrong in the files read at start (torn or bad lines, ...).
         self.problems: list[str] = []
@@ -228,6 +240,8 @@ class Journal:
         beside this one: written under the same lock, by the same writer."""
         other = Journal(self.state_dir, actor=self.actor, clock=self.clock, writer=self._writer)
         other._mutex = self._mutex
+        other._write_lock = self._write_lock
+        other.on_pending = self.on_pending
         other._parent = self
         self._siblings.append(other)
         if resume is not None:
@@ -337,33 +351,41 @@ class Journal:
             )
             self._remember(event)
             self._pending.append((self._path, event))
-            self.flush_pending()
+            if self.on_pending is not None:
+                self.on_pending(self)  # written by the writer thread, in order
+            else:
+                self.flush_pending()
             return event
 
     def flush_pending(self) -> bool:
-        """Write the waiting events, in order. True when none is left."""
-        with self._mutex:
-            path = self._path
-            try:
-                if self._pending:
-                    self._lock()
-                while self._pending:
+        """Write the waiting events, in order. True when none is left. One
+        writer at a time; the mutex is held only between the writes."""
+        with self._write_lock:
+            while True:
+                with self._mutex:
+                    if not self._pending:
+                        self.problem = None
+                        return True
                     path, event = self._pending[0]
-                    data = event.model_dump_json().encode() + b"\n"
-                    if self._newline_first == path:
-                        data = b"\n" + data  # never glue onto a line without its end
+                    glue = self._newline_first == path
+                data = event.model_dump_json().encode() + b"\n"
+                if glue:
+                    data = b"\n" + data  # never glue onto a line without its end
+                try:
+                    self._lock()
                     self._writer(path, data)
-                    if self._newline_first == path:
+                except JournalLocked as exc:
+                    with self._mutex:
+                        self.problem = str(exc)
+                    return False
+                except OSError as exc:
+                    with self._mutex:
+                        self.problem = self._describe(exc, path or self.state_dir)
+                    return False
+                with self._mutex:
+                    if glue:
                         self._newline_first = None
                     self._pending.pop(0)
-            except JournalLocked as exc:
-                self.problem = str(exc)
-                return False
-            except OSError as exc:
-                self.problem = self._describe(exc, path or self.state_dir)
-                return False
-            self.problem = None
-            return True
 
     @staticmethod
     def _describe(exc: OSError, path: Path) -> str:
@@ -383,9 +405,9 @@ class Journal:
     def close(self) -> bool:
         """Try the waiting events once more and release the lock. False if
         some could not be written (they are lost with the process)."""
-        with self._mutex:
-            sides = all([s.flush_pending() for s in self._siblings])
-            done = self.flush_pending() and sides
+        sides = all([s.flush_pending() for s in self._siblings])
+        done = self.flush_pending() and sides
+        with self._write_lock, self._mutex:
             if self._lock_fd is not None and self._parent is None:
                 os.close(self._lock_fd)
                 self._lock_fd = None

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from console import secrets
 from console.incident import applied as mitigations
-from console.incident.tracker import (
-    RESPONSE_TIMES_S, alert_time, current_text, first, start_time, without_moved,
-)
+from console.incident.tracker import current_text, without_moved
+from console.incident.events import alert_time, first, response_clock, start_time
 from console.incident.store import EventKind, JournalEvent, RootCauseCategory, affected_services
 from console.model.fleet import BreakerState
 from console.mitigations.recorder import Stage
+from console.text import JSON_UNESCAPED, literal, one_line
 
 if TYPE_CHECKING:
     from console.sources.prometheus.impact import Impact
@@ -78,26 +78,18 @@ PREVENTION = {
 # Control characters (C0, DEL, C1) and Unicode's bidi controls: the export is
 # read with cat and less, where ESC ] 0 ; ... BEL retitles the terminal and
 # U+202E reorders the line. Every markdown line goes through `visible`.
-_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
-_JSON_UNESCAPED = re.compile(f"[\x7f-\x9f{_BIDI}]")  # json.dumps escapes C0 itself
 # What Markdown can read as syntax inside a line: a service called
 # "pay_*api*" must not come out as "pay<em>api</em>". Names come from the
 # fleet's labels; free text (notes, root cause) is the operator's own markdown.
 _MARKDOWN = re.compile(r"[\\`*_\[\]()<>|~&]")
 
 
-def _escape_control(m: re.Match) -> str:
-    code = ord(m[0])
-    return f"\\x{code:02x}" if code < 0xA0 else f"\\u{code:04x}"
-
-
 def visible(line: str) -> str:
     """One markdown line with every control character written as an escape,
-    as the console shows it (widgets.text.literal): ESC as \\x1b, RLO as
+    as the console shows it (console.text.literal): ESC as \\x1b, RLO as
     \\u202e. Backslashes are the pieces' business (`md_name`, `md_text`),
     so that these escapes stay unambiguous."""
-    return _CONTROLS.sub(_escape_control, line)
+    return literal(line, backslash=False)
 
 
 def md_name(value) -> str:
@@ -109,7 +101,7 @@ def md_name(value) -> str:
 def md_text(value) -> str:
     """Free text for a markdown line: one line, its markdown kept, a
     backslash doubled (so a literal "\\x1b" never reads as an escape)."""
-    return _one_line(value).replace("\\", "\\\\")
+    return one_line(value).replace("\\", "\\\\")
 
 
 def json_text(doc: dict) -> str:
@@ -119,7 +111,7 @@ def json_text(doc: dict) -> str:
     import json
 
     text = json.dumps(doc, indent=2, ensure_ascii=False)
-    return _JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n"
+    return JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n"
 
 
 def _clock(at: datetime | None, tz: ZoneInfo, seconds: bool = False) -> str | None:
@@ -143,10 +135,6 @@ def _hhmm(delta: timedelta) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _one_line(value) -> str:
-    return " ".join(str(value).split())
-
-
 def _state(value) -> str:
     try:
         return BreakerState(value).label
@@ -154,7 +142,7 @@ def _state(value) -> str:
         return str(value)
 
 
-def describe(e: JournalEvent, name=str, text=_one_line) -> str:
+def describe(e: JournalEvent, name=str, text=one_line) -> str:
     """One event as a timeline line; `name` and `text` escape the names and
     the free text in it (for markdown: md_name, md_text)."""
     d = e.details
@@ -255,7 +243,7 @@ def _undo(rollout: JournalEvent, opened: datetime, name, text) -> str:
 
 
 def _prevention(events, category: RootCauseCategory | None, services: list[str],
-                overdue: bool, response_s: float | None, name=str, text=_one_line) -> list[str]:
+                overdue: bool, response_s: float | None, name=str, text=one_line) -> list[str]:
     names = [name(s) for s in services] or ["the service"]
     svc = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     fill = dict(svc=svc, names=" ".join(names))
@@ -379,7 +367,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     """The postmortem's content. `impact`: counted calls, or why they are
     unknown (a string), or None when no Prometheus was recorded. `markdown`:
     names and event texts escaped for a markdown line (JSON keeps them as is)."""
-    name, text = (md_name, md_text) if markdown else (str, _one_line)
+    name, text = (md_name, md_text) if markdown else (str, one_line)
     zone = ZoneInfo(tz)
     events = sorted(without_moved(events), key=lambda e: e.id)
     by_time = sorted(events, key=lambda e: (e.at, e.id))
@@ -445,7 +433,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         except ValueError:
             category = None
     severity = str(opened.details.get("severity") or "unknown") if opened else "unknown"
-    clock = _response(events, severity)
+    clock = _response(events, now)
     end = resolved.at if resolved else None
     resolution = []
     for chain in carried_out:
@@ -495,15 +483,15 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     }
 
 
-def _response(events: list[JournalEvent], severity: str) -> dict | None:
-    t0, ack = start_time(events), first(events, EventKind.ACKNOWLEDGED)
-    seconds = RESPONSE_TIMES_S.get(severity)
-    if t0 is None or seconds is None:
+def _response(events: list[JournalEvent], now: datetime) -> dict | None:
+    """The response clock as the journal recorded it (the header's own)."""
+    clock = response_clock(events, now)
+    if clock is None:
         return None
-    deadline = t0 + timedelta(seconds=seconds)
-    return {"response_s": seconds, "deadline": deadline.isoformat(),
-            "acknowledged_at": ack.at.isoformat() if ack else None,
-            "overdue": ack.at > deadline if ack else None}
+    return {"response_s": clock.response_s, "deadline": clock.deadline.isoformat(),
+            "acknowledged_at": (clock.acknowledged_at.isoformat()
+                                if clock.acknowledged_at else None),
+            "overdue": clock.overdue if clock.acknowledged_at else None}
 
 
 def render_json(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,

@@ -79,12 +79,13 @@ class JournalEvent(BaseModel):
 # --- Secrets -----------------------------------------------------------------------
 
 _SECRET_KEY = re.compile(r"authorization|token|password|passwd|secret|api[_-]?key|cookie", re.I)
+_MASKED = re.escape(secrets.MASK)
 _SCRUBS = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
-    (re.compile(r"(?i)(authorization\s*+[:=]\s*+)(?!(?:bearer|basic)\s+\*\*\*)[^\n,;\"']+"),
-     r"\1***"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {secrets.MASK}"),
+    (re.compile(r"(?i)(authorization\s*+[:=]\s*+)(?!(?:bearer|basic)\s+" + _MASKED
+                + r")[^\n,;\"']+"), rf"\1{secrets.MASK}"),
     (re.compile(r"(?i)([?&;\s]|^)((?:access_|id_|refresh_)?token|api_?key|password|secret)"
-                r"=([^&\s\"']+)"), r"\1\2=***"),
+                r"=([^&\s\"']+)"), rf"\1\2={secrets.MASK}"),
 )
 
 
@@ -101,7 +102,7 @@ def scrub(details: dict[str, Detail] | None) -> dict[str, Detail]:
     clean: dict[str, Detail] = {}
     for key, value in (details or {}).items():
         if isinstance(value, str):
-            value = "***" if _SECRET_KEY.search(key) and value else scrub_text(value)
+            value = secrets.MASK if _SECRET_KEY.search(key) and value else scrub_text(value)
         clean[str(key)] = value
     return clean
 

@@ -17,6 +17,16 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from console.incident.events import (  # noqa: F401 - re-exported for the app
+    RESPONSE_TIMES_S,
+    ResponseClock,
+    alert_time,
+    first,
+    parse_time,
+    response_clock,
+    response_seconds,
+    start_time,
+)
 from console.incident.journal import Journal, JournalError, NoOpenIncident
 from console.incident.store import (
     Detail,
@@ -35,8 +45,6 @@ from console.model.fleet import (
     Transition,
 )
 
-#: RUNBOOK-004's response times (Escalation).
-RESPONSE_TIMES_S = {"P0": 300.0, "P1": 1800.0}
 #: Transitions kept per service before they belong to an incident (the lead-up).
 RECENT_PER_SERVICE = 100
 
@@ -62,54 +70,7 @@ class TrackerConfig(BaseModel):
     dedup_tolerance_s: float = 30.0
 
 
-class ResponseClock(BaseModel):
-    """The header's response clock: acknowledge before `deadline`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    severity: str
-    started_at: datetime  # the alert's activation, else the incident's opening
-    deadline: datetime
-    remaining: timedelta  # at acknowledgement if acknowledged; negative when late
-    overdue: bool
-    acknowledged_at: datetime | None = None
-
-
 # --- Reading an incident's events (shared with the postmortem) ---------------------
-
-
-def first(events: Iterable[JournalEvent] | Journal, kind: EventKind) -> JournalEvent | None:
-    """The first event of a kind: from a list, or from the journal's index."""
-    if isinstance(events, Journal):
-        return events.first(kind)
-    return next((e for e in events if e.kind == kind), None)
-
-
-def parse_time(value: Detail) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return at if at.tzinfo else None
-
-
-def alert_time(events: Iterable[JournalEvent] | Journal) -> datetime | None:
-    """When the alert became active, if an alert was ever seen."""
-    events = events if isinstance(events, Journal) else list(events)
-    opened = first(events, EventKind.INCIDENT_OPENED)
-    if opened and opened.details.get("alert_active_at"):
-        return parse_time(opened.details["alert_active_at"])
-    fired = first(events, EventKind.ALERT_FIRED)
-    return fired.at if fired else None
-
-
-def start_time(events: Iterable[JournalEvent] | Journal) -> datetime | None:
-    """The incident's T+0: the alert's activation, else its opening."""
-    events = events if isinstance(events, Journal) else list(events)
-    opened = first(events, EventKind.INCIDENT_OPENED)
-    return alert_time(events) or (opened.at if opened else None)
 
 
 def current_text(events: Iterable[JournalEvent], event_id: int, key: str = "text") -> str | None:
@@ -308,6 +269,7 @@ class IncidentTracker:
         details: dict[str, Detail] = {
             **self.source_details,
             "severity": self.config.severity,
+            "response_s": response_seconds(self.config.severity, self.config.response_times_s),
             "opened_by": "alert" if alert else "breaker",
             "alert": alert.name if alert else None,
             "alert_active_at": _iso(alert.active_at) if alert else None,
@@ -427,8 +389,8 @@ class IncidentTracker:
         clock = self.response_clock(at)
         details: dict[str, Detail] = {}
         if clock:
-            details = {"severity": clock.severity, "deadline": _iso(clock.deadline),
-                       "overdue": clock.overdue}
+            details = {"severity": clock.severity, "response_s": clock.response_s,
+                       "deadline": _iso(clock.deadline), "overdue": clock.overdue}
         return self._add(EventKind.ACKNOWLEDGED, at=at, details=details)[-1]
 
     def note(self, text: str, at: datetime | None = None) -> JournalEvent:
@@ -482,7 +444,9 @@ class IncidentTracker:
         moved = [e for e in self.journal.events if e.service == service and e.kind in MOVED]
         side_journal = self.journal.sibling()
         side_journal.open_incident(service, services=[service], at=at, details={
-            **self.source_details, "severity": self.config.severity, "opened_by": "split",
+            **self.source_details, "severity": self.config.severity,
+            "response_s": response_seconds(self.config.severity, self.config.response_times_s),
+            "opened_by": "split",
             "split_from": main, "alert": None, "alert_active_at": None, "first_open_at": None,
         })
         for e in moved:
@@ -523,25 +487,9 @@ class IncidentTracker:
     # --- Response clock ------------------------------------------------------------
 
     def response_clock(self, now: datetime) -> ResponseClock | None:
-        """Deadline, time remaining and overdue for the header; None without an
-        incident. Counts from the alert's activation (else the opening) until
-        acknowledged; after that it shows how the acknowledgement did."""
-        journal = self.journal  # asked every second: its index, not a scan
-        opened = first(journal, EventKind.INCIDENT_OPENED)
-        if opened is None:
-            return None
-        severity = str(opened.details.get("severity") or self.config.severity)
-        seconds = self.config.response_times_s.get(severity) or RESPONSE_TIMES_S.get(
-            severity, RESPONSE_TIMES_S["P0"])
-        started = start_time(journal) or opened.at
-        deadline = started + timedelta(seconds=seconds)
-        ack = first(journal, EventKind.ACKNOWLEDGED)
-        resolved = first(journal, EventKind.RESOLVED)
-        until = ack.at if ack else (resolved.at if resolved else now)
-        remaining = deadline - until
-        return ResponseClock(severity=severity, started_at=started, deadline=deadline,
-                             remaining=remaining, overdue=remaining < timedelta(0),
-                             acknowledged_at=ack.at if ack else None)
+        """The header's response clock (console.incident.events.response_clock)."""
+        return response_clock(self.journal, now, severity=self.config.severity,  # its index
+                              response_times_s=self.config.response_times_s)
 
     # --- Helpers -------------------------------------------------------------------
 

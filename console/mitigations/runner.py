@@ -15,6 +15,7 @@ is the first plan without one, so a dialog can toggle between `plan` and
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from dataclasses import replace
@@ -24,12 +25,15 @@ from typing import Callable
 from console.model import kubectl as ops
 from console.clock import Clock, system_clock
 from console.diagnosis.gather import WorkloadView, downstream_failing, health_unknown
-from console.errors import first_line
+from console.errors import first_line, no_answer
 from console.model.fleet import Deployment
 from console.mitigations.plan import Mode, Outcome, Plan, Progress
 from console.model.probe import HealthResult, Probe
+
+log = logging.getLogger(__name__)
 from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
 from console.model.servicemap import ServiceTarget
+from console.text import millis, shorten
 from console.sources.base import ClusterSource, FlagSource, SourceError
 from console.sources.flags import FLAGS_PATH, MASK, curl_equivalent, flag_url
 
@@ -341,6 +345,7 @@ class ActionRunner:
         try:
             return self._execute(plan, step)
         except Exception as exc:  # a bug or a library surprise: still close the record
+            log.exception("the %s of %s failed unexpectedly", plan.action, plan.target)
             return step.failed(f"unexpected error: {type(exc).__name__}: {_short(first_line(exc))}")
 
     def _execute(self, plan: Plan, step: _Step) -> Outcome:
@@ -390,7 +395,7 @@ class ActionRunner:
         try:
             cluster.patch_deployment(ns, name, plan.patch, plan.field_manager or "")
         except SourceError as exc:
-            if "unreachable" not in str(exc):
+            if not no_answer(exc):
                 return step.failed(str(exc))  # answered: refused, nothing applied
             # No answer (reset, timeout): the PATCH may have landed all the
             # same. A read is safe; it says so before anyone sends it again.
@@ -487,6 +492,7 @@ class ActionRunner:
         try:
             result = self.probe.check(url)
         except Exception as exc:  # the probe is informative here, never fatal
+            log.warning("health check after the restart failed", exc_info=True)
             return f"not checked: {type(exc).__name__}"
         return _health_words(None, result)
 
@@ -619,7 +625,7 @@ class _Step:
         try:
             self._report(Progress(fraction, message))
         except Exception:  # a broken progress display must not abandon a rollout watch
-            pass
+            log.warning("progress report failed", exc_info=True)
 
     def failed(self, message: str, details: dict | None = None,
                verified: bool | None = None) -> Outcome:
@@ -645,15 +651,11 @@ def _health_words(target: ServiceTarget | None, health: HealthResult | None) -> 
         where = f" of {target.downstream}" if target else ""
         return f"no health check result{where}"
     if health.status is not None:
-        took = f" in {_latency(health.latency_ms)}" if health.latency_ms is not None else ""
+        took = f" in {millis(health.latency_ms)}" if health.latency_ms is not None else ""
         return f"health check {health.url} answered {health.status}{took}"
     if health.error:
         return f"health check {health.url} got no answer: {health.error}"
     return f"health check {health.url}: no verdict"
-
-
-def _latency(ms: float) -> str:
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def _ms(value: float | None) -> str:
@@ -679,5 +681,4 @@ def _flag_curl(source: FlagSource | None, base: str, name: str, enable: bool) ->
 
 
 def _short(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+    return shorten(text, _DETAIL_LIMIT)

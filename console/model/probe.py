@@ -15,6 +15,11 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 
+class NoAnswer(str):
+    """A probe's error words that mean no answer within the timeout (counted
+    as "timeout" by the load test): told by the type, not by the words."""
+
+
 @dataclass(frozen=True)
 class HealthResult:
     url: str
@@ -81,7 +86,7 @@ def smoke_result(url: str, results: list[tuple[int | None, float | None, str | N
     failures: Counter[str] = Counter()
     for status, _, error in results:
         if status is None:
-            failures["timeout" if error and error.startswith("no answer") else error or "?"] += 1
+            failures["timeout" if isinstance(error, NoAnswer) else error or "?"] += 1
         elif not 200 <= status < 300:
             failures[str(status)] += 1
     succeeded = sum(1 for status, _, _ in results if status is not None and 200 <= status < 300)

@@ -4,9 +4,10 @@
       -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"enabled": false}'
     curl http://feature-flags:8080/api/v1/flags/NAME      # verify
 
-Reads are open; a change needs the admin bearer token, read from an
-environment variable or a file at the moment of the change (tokens rotate) and
-never kept, logged, shown or put in an error message.
+Reads are open; a change needs the admin bearer token, from an environment
+variable at the moment of the change, or from a file read again whenever it
+changed and on a 401 (tokens rotate: console/sources/tokenfile.py); never
+logged, shown or put in an error message.
 
 Blocking, on one reused httpx.Client: the app calls it from thread workers.
 """
@@ -23,18 +24,18 @@ from urllib.parse import quote
 
 from console import secrets as _secrets
 from console.model.fleet import Flag
+from console.errors import Unauthorized, Unreachable, caused_by
 from console.sources.base import SourceError
+from console.text import shorten
+from console.urls import without_userinfo
+from console.sources.tokenfile import TokenFile
 
 if TYPE_CHECKING:  # imported where used: console.mitigations.runner (and so the demo) needs no httpx
     import httpx
 
 FLAGS_PATH = "/api/v1/flags/"
-MASK = "***"
+MASK = _secrets.MASK
 _BODY_LIMIT = 200
-
-
-class _Unauthorized(SourceError):
-    """The flag service answered 401."""
 
 
 class HttpFlagService:
@@ -55,13 +56,17 @@ class HttpFlagService:
             raise ValueError("give token_env or token_file, not both")
         parsed = httpx.URL(url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise SourceError(f"flag service URL must be http(s)://host[:port]: {url!r}")
+            raise SourceError("flag service URL must be http(s)://host[:port]: "
+                              f"{without_userinfo(url.strip())!r}")
         self._url = str(parsed).rstrip("/")
         self._password = parsed.password or None  # only ever scrubbed from messages
-        self.url = str(parsed.copy_with(username=None, password=None)).rstrip("/")
+        self.url = without_userinfo(self._url)
         self.label = "flags " + self.url
         self.token_env = token_env
         self.token_file = Path(token_file) if token_file else None
+        # Read again when the file changes (a projected token rotates) and on a 401.
+        self._token_file = (TokenFile(self.token_file, "flag service token")
+                            if self.token_file else None)
         self.timeout = timeout
         self._client = httpx.Client(
             timeout=timeout,
@@ -81,13 +86,18 @@ class HttpFlagService:
         token = self._token()
         try:
             self._post(name, enabled, token)
-        except _Unauthorized:
+        except Unauthorized:
             # A 401 means the service changed nothing; a token file may have
             # rotated meanwhile (a projected token): read it again, send once more.
-            fresh = self._token()
-            if fresh == token:
+            if self._token_file is None:
                 raise
-            self._post(name, enabled, fresh)
+            fresh = self._token(again=True)
+            if fresh == token:
+                raise self._refused_file() from None
+            try:
+                self._post(name, enabled, fresh)
+            except Unauthorized:
+                raise self._refused_file() from None
         flag = self.get_flag(name)
         if flag.enabled != enabled:
             still = "enabled" if flag.enabled else "disabled"
@@ -125,7 +135,13 @@ class HttpFlagService:
             return f"token from {self.token_file}"
         return "no token"
 
-    def _token(self) -> str:
+    def _refused_file(self) -> SourceError:
+        return SourceError(f"the flag service rejected the token from {self.token_file} "
+                           "(401), also after reading the file again")
+
+    def _token(self, again: bool = False) -> str:
+        if self._token_file is not None:
+            return self._token_file.reread() if again else self._token_file.read()
         if self.token_env:
             value = os.environ.get(self.token_env, "").strip()
             if not value:
@@ -133,17 +149,6 @@ class HttpFlagService:
                     f"flag service token: environment variable {self.token_env} is not set"
                 )
             where = f"${self.token_env}"
-        elif self.token_file:
-            try:
-                value = self.token_file.read_text().strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                why = getattr(exc, "strerror", None) or "not text"
-                raise SourceError(
-                    f"flag service token: cannot read {self.token_file}: {why}"
-                ) from None
-            if not value:
-                raise SourceError(f"flag service token: {self.token_file} is empty")
-            where = str(self.token_file)
         else:
             raise SourceError(
                 "flag service token: none configured (give token_env or token_file)"
@@ -171,28 +176,30 @@ class HttpFlagService:
         try:
             response = self._client.request(method, url, json=json, headers=headers)
         except httpx.TimeoutException:
-            raise SourceError(
+            raise Unreachable(
                 f"flag service at {self.url} unreachable: no answer within {self.timeout:g}s"
             ) from None
         except httpx.ConnectError as exc:
-            why = "connection refused" if "refused" in str(exc).lower() else _short(str(exc))
-            raise SourceError(
+            why = ("connection refused" if caused_by(exc, ConnectionRefusedError)
+                   else _short(_scrubbed(str(exc), scrub)))
+            raise Unreachable(
                 _scrubbed(f"flag service at {self.url} unreachable: {why}", scrub)
             ) from None
         except httpx.RemoteProtocolError as exc:
             # Not the bytes themselves: they may be anything (and are of no use).
+            # (httpcore says a disconnection in words only: no type of its own.)
             why = ("connection closed by the server" if "disconnected" in str(exc)
                    else "it answered something that is not HTTP")
-            raise SourceError(f"flag service at {self.url} unreachable: {why}") from None
+            raise Unreachable(f"flag service at {self.url} unreachable: {why}") from None
         except httpx.HTTPError as exc:
-            if "reset" in str(exc).lower():
-                raise SourceError(
+            if caused_by(exc, ConnectionResetError):
+                raise Unreachable(
                     f"flag service at {self.url} unreachable: connection reset"
                 ) from None
-            raise SourceError(
+            raise Unreachable(
                 _scrubbed(
                     f"flag service at {self.url} unreachable: "
-                    f"{_short(str(exc)) or type(exc).__name__}",
+                    f"{_short(_scrubbed(str(exc), scrub)) or type(exc).__name__}",
                     scrub,
                 )
             ) from None
@@ -200,7 +207,7 @@ class HttpFlagService:
         if 200 <= status < 300:
             return response
         if status == 401:
-            raise _Unauthorized("the flag service rejected the token (401)")
+            raise Unauthorized("the flag service rejected the token (401)")
         if status == 403:
             raise SourceError(
                 "the flag service refused: the token may not change flags (403)"
@@ -296,11 +303,8 @@ def _timestamp(value) -> datetime | None:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _BODY_LIMIT else text[: _BODY_LIMIT - 1] + "…"
+    return shorten(text, _BODY_LIMIT)
 
 
-def _scrubbed(message: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, MASK)
-    return message
+def _scrubbed(message: str, secrets: tuple[str | None, ...]) -> str:
+    return _secrets.redact(message, secrets)

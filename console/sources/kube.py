@@ -13,6 +13,7 @@ SourceError in plain words, with no token, key or header in it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -20,10 +21,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit, urlunsplit
 
 from console import secrets as _secrets
-from console.errors import first_line
+from console.errors import Unauthorized, Unreachable, first_line
 from console.model.fleet import (
     EXIT_NOT_FOUND,
     Condition,
@@ -35,6 +35,10 @@ from console.model.fleet import (
 )
 from console.sources.base import SourceError, Unavailable
 from console.sources.kubecreds import CredentialState, ExecCredentials
+from console.text import shorten
+from console.urls import without_userinfo
+
+log = logging.getLogger(__name__)
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
@@ -67,16 +71,7 @@ def _kubeconfig_paths(explicit: str | None) -> tuple[list[str], str]:
 
 def _public_url(url: str) -> str:
     """The server URL without any user:password part."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
+    return without_userinfo(url)
 
 
 def _time(text: str | None) -> datetime | None:
@@ -252,8 +247,10 @@ class KubernetesCluster:
             try:
                 contexts, current = kconfig.list_kube_config_contexts(config_file)
             except ConfigException as exc:
+                log.warning("kubeconfig %s unusable", where, exc_info=True)
                 raise Unavailable(f"kubeconfig {where} unusable: {first_line(exc)}") from None
             except Exception as exc:  # unreadable or not YAML
+                log.warning("kubeconfig %s unreadable", where, exc_info=True)
                 raise Unavailable(f"kubeconfig {where} unreadable: {type(exc).__name__}") \
                     from None
             chosen = None
@@ -270,9 +267,11 @@ class KubernetesCluster:
             try:
                 exec_spec, base_dir = self._load(kconfig, config_file, chosen["name"], cfg)
             except ConfigException as exc:
+                log.warning("kube context unusable", exc_info=True)
                 raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
                                   f"{where}: {first_line(exc)}") from None
             except Exception as exc:  # e.g. an exec credential plugin failing
+                log.warning("kube context unusable", exc_info=True)
                 raise SourceError(f'cannot use context "{chosen["name"]}" of kubeconfig '
                                   f"{where}: {type(exc).__name__}") from None
             self.label = chosen["name"]
@@ -341,6 +340,18 @@ class KubernetesCluster:
         if self._creds is not None:
             return self._creds.state()
         return CredentialState(self.label, self._static_source)
+
+    def login(self) -> None:
+        """Run the context's exec plugin on the terminal (ExecCredentials.login):
+        before the screen, or with it suspended. Nothing to do for a token or
+        a certificate from the kubeconfig."""
+        if self._creds is not None:
+            self._creds.login()
+
+    @property
+    def needs_login(self) -> bool:
+        """The exec plugin needs the terminal (the header offers L)."""
+        return self._creds is not None and self._creds.needs_login
 
     def credential_words(self) -> str:
         """The credential state in a few words, e.g. 'exec plugin "aws", expires in 14 m'."""
@@ -428,7 +439,7 @@ class KubernetesCluster:
         worker.start()
         worker.join(timeout + self.timeout)
         if not outcome:
-            raise SourceError(f"exec in pod {pod}: API server at {self.server} unreachable: "
+            raise Unreachable(f"exec in pod {pod}: API server at {self.server} unreachable: "
                               f"no answer within {timeout + self.timeout:g} s")
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
@@ -457,6 +468,7 @@ class KubernetesCluster:
             stdout, stderr = ws.read_channel(1), ws.read_channel(2)
             status = ws.read_channel(3) if finished else ""
         except Exception as exc:  # noqa: BLE001 - the websocket broke off midway
+            log.warning("exec in pod %s: the stream broke off", pod, exc_info=True)
             raise SourceError(self._scrub(f"exec in pod {pod}: the stream broke off: "
                                           f"{type(exc).__name__}")) from None
         finally:
@@ -552,9 +564,13 @@ class KubernetesCluster:
                     continue
                 message = (self._unauthorized(retried) if exc.status == 401 else
                            self._api_message(exc, verb, resource, namespace, name))
+                kind = (Unauthorized if exc.status == 401 else
+                        SourceError if exc.status else Unreachable)  # 0: the client's TLS error
             except (u3.HTTPError, OSError) as exc:
+                log.warning("API server %s unreachable", self.server, exc_info=True)
                 message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
-            raise SourceError(self._scrub(message)) from None
+                kind = Unreachable
+            raise kind(self._scrub(message)) from None
         raise AssertionError("unreachable")
 
     def _api_message(self, exc: Any, verb: str, resource: tuple[str, str], namespace: str,
@@ -631,9 +647,8 @@ class KubernetesCluster:
             _secrets.remember(secret)
 
     def _scrub(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "<redacted>")
-        return _secrets.redact(message)  # tokens the plugin gave, refreshed ones too
+        # Its own secrets, and the tokens the plugin gave, refreshed ones too.
+        return _secrets.redact(message, self._secrets)
 
 
 def _handshake_status(exc: BaseException) -> int | None:
@@ -675,7 +690,7 @@ def _status_of(exc: Any) -> tuple[str, str]:
     message = str(status.get("message") or "").strip()
     reason = str(status.get("reason") or exc.reason or "").strip()
     if not message and body and not status:
-        message = first_line(body)[:200]
+        message = shorten(first_line(body), 200)
     return message, reason
 
 

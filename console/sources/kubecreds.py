@@ -9,13 +9,30 @@ stdin, its stderr captured and `spec.interactive: false`; its token is kept
 until `expirationTimestamp` minus a few seconds, or until the server refuses
 it. Every token obtained is handed to console.secrets at once.
 
-Blocking (runs a process): call from workers only.
+The one exception is `login()`, the run on the terminal, as kubectl does it:
+before the screen takes over (console.cli) and with the screen suspended (the
+L key). There, as client-go decides it, the plugin gets `interactive: true`
+and the terminal's stdin when stdin is a terminal and the kubeconfig's
+interactiveMode is not Never; Always without a terminal is refused.
+
+The rule for "needs a login": once cbconsole has had a terminal to log in on
+(login() ran with stdin a TTY) and interactiveMode is not Never, a refresh
+that fails while the screen is up (the plugin exits non-zero or gives no
+token, or interactiveMode is Always) is taken as one that needs the terminal:
+the header says "press L to log in", and the plugin is not run again
+non-interactively until then (a plugin that needs a human would only fail
+again, or send an MFA push per request). kubectl would have given such a run
+the terminal anyway; L shows the plugin's own words when it was something else.
+
+Blocking (runs a process): call from workers only; login() only where the
+terminal is free (before App.run, or inside App.suspend()).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -27,10 +44,14 @@ from typing import Callable
 from console import secrets
 from console.errors import first_line
 from console.sources.base import SourceError
+from console.text import shorten
 
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 MARGIN_S = 10.0  # refresh this long before the stated expiry
 PLUGIN_TIMEOUT_S = 60.0  # aws eks get-token takes about a second; a hung plugin must not hang us
+# A human reads a device code or finds a phone on the terminal; Ctrl-C ends it sooner.
+LOGIN_TIMEOUT_S = 900.0
+LOGIN_HINT = "press L to log in"
 
 
 @dataclass(frozen=True)
@@ -42,9 +63,12 @@ class CredentialState:
     expires_at: float | None = None  # Unix seconds, when the plugin said so
     refreshed_at: float | None = None  # last plugin run that gave a token
     error: str = ""  # the last failure, in plain words; "" when fine
+    needs_login: bool = False  # the plugin needs the terminal: the L key
 
     def words(self, now: float) -> str:
         """One line for the header, e.g. 'exec plugin "aws", expires in 14 m'."""
+        if self.needs_login:  # the plugin's own words are in the pane and at L
+            return login_words(self.context, self.refreshed_at)
         if self.error:
             return self.error if self.source in self.error else f"{self.source}: {self.error}"
         parts = [self.source]
@@ -67,6 +91,11 @@ def _span(seconds: float) -> str:
     return f"{seconds // 3600} h"
 
 
+def login_words(context: str, refreshed_at: float | None) -> str:
+    had = "expired" if refreshed_at is not None else "not obtained"
+    return f'credentials for context "{context}" {had}: {LOGIN_HINT}'
+
+
 def plugin_name(spec: dict) -> str:
     return Path(str(spec.get("command") or "?")).name
 
@@ -87,23 +116,80 @@ class ExecCredentials:
         self._expires: float | None = None
         self._obtained: float | None = None
         self._error = ""
+        self._needs_login = False
+        self.terminal = False  # a login() had a terminal: L can log in again
         self.runs = 0
 
     @property
     def source(self) -> str:
         return f'exec plugin "{self.name}"'
 
+    @property
+    def interactive_mode(self) -> str:
+        # client-go's default for a stanza without one (v1beta1) is IfAvailable.
+        return str(self.spec.get("interactiveMode") or "IfAvailable")
+
+    @property
+    def needs_login(self) -> bool:
+        with self._lock:
+            return self._needs_login
+
     def state(self) -> CredentialState:
         with self._lock:
             return CredentialState(self.context, self.source, self._expires, self._obtained,
-                                   self._error)
+                                   self._error, self._needs_login)
 
     def token(self) -> str:
         """A live token: the cached one, or a fresh one from the plugin."""
         with self._lock:
             if self._token is None or not self._fresh():
+                if self._needs_login:
+                    raise SourceError(f"{login_words(self.context, self._obtained)} "
+                                      f"({self._error})")
                 self._run()
             return self._token  # type: ignore[return-value]
+
+    def login(self) -> None:
+        """Run the plugin on the terminal, as kubectl would: interactive when
+        stdin is a terminal and interactiveMode allows it, its stderr (its
+        prompts) on the terminal either way. Raises SourceError in plain
+        words, also for Ctrl-C. Only where nothing else draws on the terminal."""
+        tty = _stdin_is_tty()
+        mode = self.interactive_mode
+        interactive = tty and mode != "Never"
+        self.terminal = interactive
+        if mode == "Always" and not tty:
+            with self._lock:
+                self._fail(f"{self.source} needs a terminal (interactiveMode: Always) "
+                           "and standard input is not one")
+        # Ctrl-C while the screen is suspended must end the login, not the
+        # console (asyncio's handler would cancel the app): the plugin gets
+        # the SIGINT too, and subprocess kills it when we are interrupted.
+        previous = signal.getsignal(signal.SIGINT)
+        swapped = _main_thread() and previous is not signal.default_int_handler
+        if swapped:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.runs += 1
+            done = self._spawn(interactive=interactive)
+        except KeyboardInterrupt:
+            with self._lock:
+                self._needs_login = interactive
+                self._fail(f"login with {self.source} cancelled (Ctrl-C)")
+        except SourceError:
+            with self._lock:
+                self._needs_login = interactive
+            raise
+        finally:
+            if swapped:
+                signal.signal(signal.SIGINT, previous)
+        with self._lock:
+            self._needs_login = False
+            try:
+                self._take(done)
+            except SourceError:
+                self._needs_login = interactive
+                raise
 
     def now(self) -> float:
         return self._clock()
@@ -134,14 +220,14 @@ class ExecCredentials:
             command = os.path.join(self._base_dir, command)
         return [command, *[str(a) for a in self.spec.get("args") or []]]
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, interactive: bool = False) -> dict[str, str]:
         env = dict(os.environ)
         for item in self.spec.get("env") or []:
             if isinstance(item, dict) and item.get("name"):
                 env[str(item["name"])] = str(item.get("value") or "")
         api_version = self.spec.get("apiVersion") or EXEC_API_VERSIONS[0]
         info: dict = {"apiVersion": api_version, "kind": "ExecCredential",
-                      "spec": {"interactive": False}}
+                      "spec": {"interactive": interactive}}
         if self.spec.get("provideClusterInfo"):
             info["spec"]["cluster"] = {"server": self._server}
         env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
@@ -152,25 +238,51 @@ class ExecCredentials:
         raise SourceError(f'credentials of context "{self.context}": {self._error}')
 
     def _run(self) -> None:
+        """The non-interactive run (the lock held): no stdin, stderr kept."""
         self._token = None
-        if self.spec.get("interactiveMode") == "Always":
-            self._fail(f"{self.source} needs a terminal (interactiveMode: Always); "
-                       "log in with kubectl on a terminal first")
+        if self.interactive_mode == "Always":
+            self._needs_login = self.terminal
+            self._fail(f"{self.source} needs a terminal (interactiveMode: Always); " + (
+                LOGIN_HINT if self.terminal else "log in with kubectl on a terminal first"))
         self.runs += 1
-        argv = self._argv()
         try:
-            done = subprocess.run(argv, env=self._env(), stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=PLUGIN_TIMEOUT_S, check=False)
+            self._take(self._spawn(interactive=False))
+        except SourceError:
+            # A plugin that needs a human fails without one: offer L (see the top).
+            self._needs_login = self.terminal and self.interactive_mode != "Never"
+            if self._needs_login:
+                raise SourceError(f"{login_words(self.context, self._obtained)} "
+                                  f"({self._error})") from None
+            raise
+
+    def _spawn(self, *, interactive: bool) -> subprocess.CompletedProcess:
+        argv = self._argv()
+        if interactive:  # the terminal's stdin and stderr, as kubectl gives them
+            io = {"stdin": None, "stdout": subprocess.PIPE, "stderr": None}
+        else:
+            io = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE,
+                  "stderr": subprocess.PIPE}
+        timeout = LOGIN_TIMEOUT_S if interactive else PLUGIN_TIMEOUT_S
+        try:
+            return subprocess.run(argv, env=self._env(interactive), timeout=timeout,
+                                  check=False, **io)
         except FileNotFoundError:
             hint = first_line(str(self.spec.get("installHint") or ""))
             self._fail(f"{self.source} not found ({argv[0]})" + (f": {hint}" if hint else ""))
         except subprocess.TimeoutExpired:
-            self._fail(f"{self.source} gave no answer within {PLUGIN_TIMEOUT_S:g} s")
+            self._fail(f"{self.source} gave no answer within {timeout:g} s")
         except OSError as exc:
             self._fail(f"{self.source} could not be run: {exc.strerror or type(exc).__name__}")
+        raise AssertionError("unreachable")
+
+    def _take(self, done: subprocess.CompletedProcess) -> None:
+        """Read the plugin's ExecCredential (the lock held)."""
         if done.returncode != 0:
-            said = first_line(done.stderr.decode("utf-8", "replace")) or "no message"
-            self._fail(f"{self.source} failed (exit {done.returncode}): {said[:200]}")
+            said = first_line((done.stderr or b"").decode("utf-8", "replace"))
+            if done.stderr is None:  # it spoke on the terminal
+                said = said or "see its message above"
+            self._fail(f"{self.source} failed (exit {done.returncode}): "
+                       f"{shorten(said or 'no message', 200)}")
         try:
             out = json.loads(done.stdout)
         except ValueError:
@@ -188,6 +300,17 @@ class ExecCredentials:
         self._obtained = self._clock()
         self._expires = _rfc3339(status.get("expirationTimestamp"))
         self._error = ""
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return os.isatty(0)
+    except OSError:
+        return False
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _rfc3339(text: object) -> float | None:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from console.clock import Clock, system_clock
-from console.errors import first_line
-from console.model.probe import HealthResult, SmokeResult, smoke_result
+from console.errors import causes, first_line
+from console.model.probe import HealthResult, NoAnswer, SmokeResult, smoke_result
 
 
 class HttpProbe:
@@ -46,18 +46,13 @@ class HttpProbe:
 
     def _words(self, exc: Exception) -> str:
         httpx = self._httpx
-        chain: list[BaseException] = []
-        node: BaseException | None = exc
-        while node is not None and len(chain) < 10:
-            chain.append(node)
-            node = node.__cause__ or node.__context__
+        chain = causes(exc)
         if isinstance(exc, httpx.TimeoutException):
-            return f"no answer within {self.timeout:g} s"
+            return NoAnswer(f"no answer within {self.timeout:g} s")
         if any(isinstance(e, ssl.SSLError) for e in chain):
             tls = next(e for e in chain if isinstance(e, ssl.SSLError))
             return f"TLS failed: {getattr(tls, 'reason', None) or first_line(tls)}"
-        if any(isinstance(e, ConnectionRefusedError) for e in chain) or \
-                "refused" in str(exc).lower():
+        if any(isinstance(e, ConnectionRefusedError) for e in chain):
             return "connection refused"
         text = " ".join(str(e) for e in chain).lower()
         if "name or service not known" in text or "nodename nor servname" in text \

@@ -1,9 +1,10 @@
 """The Textual application: polls the breaker source in a thread worker and
 keeps the board, the panes and the header up to date. The mitigation keys
-live in mitigation_flow, the incident keys in incident_flow."""
+live in app_mitigate, the incident keys in app_incident."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import suppress
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Input, TabbedContent, TabPane
 
+from console import logfile
 from console.mitigations.runner import ActionRunner
 from console.ui.incident_flow import IncidentKeys
+from console.ui.journal_writer import JournalWrites
 from console.ui.mitigation_flow import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.errors import describe_error
 from console.clock import Clock, system_clock
@@ -42,6 +45,8 @@ from widgets.footer import KeyFooter
 from widgets.status import StatusLine, filter_view
 from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
+
+log = logging.getLogger(__name__)
 
 STALE_AFTER_POLLS = 3
 MAX_BACKOFF_S = 10.0  # an outage's end must show within seconds
@@ -118,6 +123,10 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         Binding("slash", "filter", "Filter", key_display="/", show=False, id="filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
         Binding("p", "poll_now", "Poll now", show=False, id="poll-now"),
+        # Not in the footer: the header says "press L" when a login is needed.
+        Binding("L", "login", "Log in", key_display="L", show=False, id="login",
+                tooltip="Log in to the cluster again: the screen is suspended while the "
+                        "credential plugin runs on the terminal"),
     ]
 
     def __init__(
@@ -161,6 +170,11 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self._next_poll = None
         self.tracker = tracker
         self.tracker_lock = threading.RLock()  # fed by the poll worker, keys on the loop
+        # Journal writes (each an fsync) in a worker, in order: never on the loop.
+        self.journal_writes = JournalWrites(self, self._journals)
+        for journal in self._journals():
+            self.journal_writes.attach(journal)
+        self._log_unavailable_said = False  # said once a session
         # Why there is no journal (e.g. another console holds the directory).
         self.journal_unavailable = journal_unavailable
         self.escalation = escalation or []
@@ -231,16 +245,22 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
                 await self.view(pane, TabPane).mount(widget)
             await self.mount(KeyFooter())
         except (MountError, NoMatches):
+            log.debug("quit before the first frame was out", exc_info=True)
             return  # quit before the first frame was out
         self.refresh_views()
 
     def _tick(self) -> None:
-        # Events waiting for a writable disk are retried, in order.
-        for tracker in [self.tracker, *self.tracker.split_off] if self.tracker else []:
-            if tracker.journal.pending:
-                tracker.journal.flush_pending()
+        self.journal_writes.retry()  # events waiting for a writable disk, in order
         self._follow_tick()  # a journal another console writes: read what it added
+        self._say_log_unavailable()
         self.refresh_views()
+
+    def _say_log_unavailable(self) -> None:
+        """Once: the log file could not be written (the console carries on)."""
+        words = logfile.unavailable_words()
+        if words and not self._log_unavailable_said:
+            self._log_unavailable_said = True
+            self.notify(words, severity="warning", timeout=15)
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
         """Notifications quote service names and servers' errors: shown as
@@ -266,6 +286,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             if not isinstance(snapshot, FleetSnapshot):
                 raise SourceError(f"the source answered {type(snapshot).__name__}, not a snapshot")
         except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
+            log.warning("poll failed: %s", self.source.label, exc_info=True)
             self.post_message(PollFailed(describe_error(error)))
         else:
             if self.tracker is not None:
@@ -463,7 +484,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def action_help(self) -> None:
         # The app's own bindings, straight from BINDINGS, then the widgets'
-        # navigation keys in one line each (DataTable binds many more).
+        # navigation keys in one line each.
         rows = [
             (self.get_key_display(binding), binding.tooltip or binding.description)
             for binding in self.BINDINGS
@@ -508,3 +529,31 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def action_poll_now(self) -> None:
         self.start_poll()
+
+    def action_login(self) -> None:
+        """L: the exec plugin on the plain terminal (a device code, an MFA
+        prompt), the screen suspended meanwhile, as Textual's suspend is
+        meant to be used: blocking, the terminal given away until it returns."""
+        from textual.app import SuspendNotSupported
+
+        from console.cli import login_on_terminal
+
+        cluster = self.cluster
+        if cluster is None or not getattr(cluster, "needs_login", False):
+            self.notify(f"nothing needs a login: cluster {self._cluster_words()}",
+                        title="Log in")
+            return
+        try:
+            with self.suspend():
+                said = login_on_terminal(cluster, again=True)
+        except SuspendNotSupported:
+            self.notify("this terminal cannot be handed to the credential plugin: log in "
+                        "with kubectl on another terminal, then press L again",
+                        title="Log in", severity="error")
+            return
+        self.refresh_views()
+        if said:
+            self.notify(said, title="Log in failed", severity="error", timeout=15)
+            return
+        self.notify(f"logged in: cluster {self._cluster_words()}", title="Log in")
+        self.action_diagnose()  # the pane's cluster reads, with the new token

@@ -6,6 +6,7 @@ the first frame does not need them."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import suppress
 from datetime import datetime
@@ -22,6 +23,9 @@ from console.incident.store import EventKind, RootCauseCategory
 from console.model.fleet import BreakerState
 from widgets.status import ResponseView
 from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
+
+
+log = logging.getLogger(__name__)
 
 
 def _state_label(value) -> str:
@@ -54,6 +58,7 @@ class IncidentKeys:
             with self.tracker_lock:
                 return call(*args)
         except Exception as error:  # noqa: BLE001 - JournalError, ValueError, OSError
+            log.warning("journal call %s failed", getattr(call, "__name__", call), exc_info=True)
             message = f"journal: {describe_error(error)}"
             if threading.get_ident() == self.loop_thread:
                 self.notify(message, severity="error", timeout=10)
@@ -61,6 +66,27 @@ class IncidentKeys:
                 with suppress(RuntimeError):  # the app is closing: nothing to tell
                     self.call_from_thread(self.notify, message, severity="error", timeout=10)
             return None
+
+    def _journals(self) -> list:
+        """Every journal this console writes: its incident's and split-offs'."""
+        if self.tracker is None:
+            return []
+        return [t.journal for t in [self.tracker, *self.tracker.split_off]]
+
+    def on_journal_due(self) -> None:
+        self.journal_writes.start()
+
+    def on_journal_written(self) -> None:
+        for words, problem in self.journal_writes.written():
+            if problem is None:
+                self.notify(f"{words}: recorded")
+            else:
+                self._not_written(words, problem)
+        self.refresh_views()
+
+    def _not_written(self, what: str, problem: str | None) -> None:
+        self.notify(f"{what}: NOT yet written ({problem}); kept in memory and retried",
+                    severity="error", timeout=15)
 
     # --- a journal another console writes (console.incident.follow) ----------------------------
 
@@ -115,6 +141,7 @@ class IncidentKeys:
             if mine is not None:
                 taken = IncidentTracker(mine, tracker.config, tracker.source_details)
         except Exception as error:  # noqa: BLE001 - shown, never fatal; tried again next tick
+            log.warning("reading the followed journal failed", exc_info=True)
             with suppress(RuntimeError):  # the app is closing
                 self.call_from_thread(self.notify, f"journal: {describe_error(error)}",
                                       severity="error", timeout=10)
@@ -132,6 +159,8 @@ class IncidentKeys:
             with self.tracker_lock:
                 self.tracker = taken
                 self.recorder.forward = taken.journal
+            for journal in self._journals():  # its split-off incidents' too
+                self.journal_writes.attach(journal)
             journal = taken.journal
             where = (f"this console now records incident {journal.incident_id}"
                      if journal.is_open else f"this console now records {journal.state_dir}")
@@ -201,6 +230,7 @@ class IncidentKeys:
         journal = tracker.journal
         events = journal.events
         drawn = (journal.incident_id, len(events))
+        drawn = (*drawn, len(journal.pending))  # an event written since is redrawn
         if drawn == getattr(self, "_timeline_drawn", None) and not journal.pending:
             # Only the summary's duration moves between events.
             pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
@@ -264,9 +294,11 @@ class IncidentKeys:
         journal = getattr(call, "__self__", self.tracker).journal  # the incident it went to
         if journal.is_written(event):
             self.notify(f"{what}: recorded")
+        elif journal.on_pending is not None and not journal.problem:
+            # Said once the writer has it on disk (on_journal_written).
+            self.journal_writes.say_when_written(journal, event, what)
         else:
-            self.notify(f"{what}: NOT yet written ({journal.problem}); kept in "
-                        "memory and retried", severity="error", timeout=15)
+            self._not_written(what, journal.problem)
         self.refresh_views()
 
     def _need_open_incident(self) -> bool:
@@ -440,6 +472,7 @@ class IncidentKeys:
             path = directory / f"postmortem-{incident_id}.md"
             write_atomically(path, text)
         except Exception as error:  # noqa: BLE001
+            log.warning("export of %s failed", incident_id, exc_info=True)
             self.call_from_thread(self.notify, f"Export failed: {describe_error(error)}",
                                   severity="error", timeout=15)
             return

@@ -4,6 +4,7 @@ with every step through the one recorder. Mixed into CBConsoleApp."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import suppress
 from datetime import datetime
@@ -21,6 +22,8 @@ from console.mitigations.plan import Mode, Outcome, Plan, Progress
 from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
 from widgets.actionlog import ActionLog
 from widgets.diagnosis import DiagnosisPane
+
+log = logging.getLogger(__name__)
 
 MUTATING = ("restart", "fallback", "flag")
 ACTION_NAMES = {"restart": "restart", "fallback": "fallback", "flag": "flag change",
@@ -148,6 +151,7 @@ class MitigationKeys:
                 context=self.runner.context,
             )
         except Exception as error:  # noqa: BLE001 - shown in the pane, never fatal
+            log.warning("diagnosis of %s failed", service, exc_info=True)
             self.post_message(DiagnosisReady(service, None, describe_error(error)))
         else:
             self.post_message(DiagnosisReady(service, diagnosis, None))
@@ -218,6 +222,7 @@ class MitigationKeys:
             else:
                 plan = self.runner.plan_smoke(target)
         except Exception as error:  # noqa: BLE001
+            log.warning("planning the %s of %s failed", action, service, exc_info=True)
             self.post_message(PlanReady(key, None, describe_error(error)))
         else:
             self.post_message(PlanReady(key, plan, None))
@@ -254,6 +259,7 @@ class MitigationKeys:
         try:
             call(*args)
         except Exception as error:  # noqa: BLE001 - recording must not take the app down
+            log.warning("recording failed", exc_info=True)
             self.notify(describe_error(error), severity="error")
 
     @work(thread=True, exit_on_error=False, group="execute")
@@ -265,6 +271,7 @@ class MitigationKeys:
         except ActionAbandoned:
             return  # the operator left; UNKNOWN is recorded
         except Exception as error:  # noqa: BLE001
+            log.warning("the %s of %s failed", *key, exc_info=True)
             outcome = Outcome(ok=False, message=describe_error(error))
         self.post_message(ActionDone(key, plan, outcome))
 

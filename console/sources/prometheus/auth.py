@@ -18,7 +18,7 @@ class PrometheusAuth(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bearer_token_env: str | None = None
-    bearer_token_file: Path | None = None  # re-read per request: tokens rotate
+    bearer_token_file: Path | None = None  # re-read when it changes: tokens rotate
     username: str | None = None
     password_env: str | None = None
     password_file: Path | None = None

@@ -10,6 +10,7 @@ reach a repr, a label, an error message or a log line.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections import deque
 from datetime import datetime, timezone
@@ -21,14 +22,15 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from console import secrets
+from console.errors import Unreachable
 from console.sources.base import SourceError
 from console.sources.prometheus.profiles import ConfigError
 from console.sources.prometheus.auth import PrometheusAuth
+from console.text import shorten
+from console.urls import without_userinfo
+from console.sources.tokenfile import TokenFile
 
-
-class Unreachable(SourceError):
-    """No answer at all (connection refused or dropped, DNS, TLS, timeout):
-    worth retrying at the next poll, unlike an answer we did not like."""
+log = logging.getLogger(__name__)
 
 
 class _SecretAuth(requests.auth.AuthBase):
@@ -54,13 +56,12 @@ def split_url(url: str) -> tuple[str, bool]:
             f"Prometheus URL must be http(s)://host[:port][/path], got {_safe(url)!r}"
         )
     had_userinfo = "@" in parts.netloc
-    netloc = parts.netloc.rsplit("@", 1)[-1]
+    netloc = urlsplit(without_userinfo(url.strip())).netloc
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), had_userinfo
 
 
 def _safe(url: str) -> str:
-    parts = urlsplit(url)
-    return url if "@" not in parts.netloc else url.replace(parts.netloc.rsplit("@", 1)[0] + "@", "")
+    return without_userinfo(url)
 
 
 class _Answer(Exception):
@@ -71,6 +72,7 @@ class _Answer(Exception):
         super().__init__(status)
         self.status, self.reason = status, reason
         self.error_type, self.error, self.body = error_type, error, body
+        self.reread = False  # refused again after the secret file was read again
 
 
 def _check_answer(response: requests.Response, *args, **kwargs) -> requests.Response:
@@ -101,8 +103,7 @@ def _check_answer(response: requests.Response, *args, **kwargs) -> requests.Resp
 
 def _short(text: str, limit: int = 160) -> str:
     text = re.sub(r"<[^>]+>", " ", text)  # an HTML error page from a proxy
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 class PromClient:
@@ -119,11 +120,19 @@ class PromClient:
         session = requests.Session()
         session.verify = self.auth.verify
         session.cert = self.auth.cert
+        # A secret in a file is re-read when the file changes and on a 401.
+        self._secret_file: TokenFile | None = None
+        if self.auth.bearer_token_file:
+            self._secret_file = TokenFile(self.auth.bearer_token_file, "bearer token",
+                                          error=ConfigError)
+        elif self.auth.password_file:
+            self._secret_file = TokenFile(self.auth.password_file, "password",
+                                          error=ConfigError, header_safe=False)
         if self.auth.bearer_token_env or self.auth.bearer_token_file:
-            self._remember(self.auth.token())  # fail early on a missing token
-            session.auth = _SecretAuth(lambda: f"Bearer {self._remember(self.auth.token())}")
+            self._remember(self._bearer())  # fail early on a missing token
+            session.auth = _SecretAuth(lambda: f"Bearer {self._remember(self._bearer())}")
         elif self.auth.username:
-            self._remember(self.auth.password())
+            self._remember(self._password())
             session.auth = _SecretAuth(self._basic_header)
         session.hooks["response"].append(self._count)
         session.hooks["response"].append(_check_answer)
@@ -144,8 +153,14 @@ class PromClient:
             secrets.remember(secret)  # masked in the journal and exports too
         return secret
 
+    def _bearer(self) -> str | None:
+        return self._secret_file.read() if self._secret_file else self.auth.token()
+
+    def _password(self) -> str | None:
+        return self._secret_file.read() if self._secret_file else self.auth.password()
+
     def _basic_header(self) -> str:
-        password = self._remember(self.auth.password()) or ""
+        password = self._remember(self._password()) or ""
         raw = f"{self.auth.username}:{password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
@@ -216,7 +231,7 @@ class PromClient:
     def _call(self, call, promql: str | None, what: str, timeout: float | None = None):
         error: SourceError
         try:
-            result = call()
+            result = self._send(call)
         except SourceError as exc:  # a ConfigError from reading a secret
             error = type(exc)(self._redact(str(exc)))
         except _Answer as answer:
@@ -224,6 +239,7 @@ class PromClient:
         except requests.exceptions.RequestException as exc:
             error = Unreachable(self._redact(self._transport_reason(exc, timeout or self.timeout)))
         except (ValueError, KeyError, TypeError) as exc:
+            log.warning("unexpected answer to the %s query", what, exc_info=True)
             error = SourceError(
                 f"Prometheus at {self.url} sent an unexpected answer to the {what} "
                 f"query ({type(exc).__name__})"
@@ -237,6 +253,25 @@ class PromClient:
         # Raised here, outside the except blocks: no __context__ chains the
         # original exception (or an echoed body) into a logged traceback.
         raise error
+
+    def _send(self, call):
+        """`call()`; after a 401 with a secret from a file, the file is read
+        again and the request sent once more: the file may have been replaced
+        between our read and the server's check (a projected token rotates).
+        A 401 means nothing was done with the request, so sending it again is
+        safe; only once, so a wrong file costs one request more, not a storm."""
+        try:
+            return call()
+        except _Answer as answer:
+            if answer.status != 401 or self._secret_file is None:
+                raise
+        self._remember(self._secret_file.reread())
+        try:
+            return call()
+        except _Answer as answer:
+            if answer.status == 401:
+                answer.reread = True
+            raise
 
     def _transport_reason(self, exc: requests.exceptions.RequestException,
                           timeout: float) -> str:
@@ -276,13 +311,19 @@ class PromClient:
                 f"{at} rejected the {what} query `{promql}`: {detail}"
             ))
         if status == 200 and answer.reason == "malformed JSON":
-            return SourceError(f"{at} answered malformed JSON: {_short(answer.body, 80)!r}")
+            return SourceError(f"{at} answered malformed JSON: {_short(self._redact(answer.body), 80)!r}")
         if status == 200 and answer.error:
             return SourceError(
                 self._redact(f"{at} answered an error to the {what} query: {detail}")
             )
         if status == 200:
             return SourceError(f"{at} answered without data to the {what} query")
+        if status == 401 and answer.reread and self._secret_file is not None:
+            return SourceError(
+                f"{at} refused the credentials: HTTP 401 {answer.reason}, also after "
+                f"reading the {self._secret_file.what} file {self._secret_file.path} again "
+                "(check that the file holds what Prometheus accepts)"
+            )
         if status in (401, 403):
             return SourceError(
                 f"{at} refused the credentials: HTTP {status} {answer.reason} "
@@ -292,12 +333,10 @@ class PromClient:
             return SourceError(
                 f"{at} answered HTTP 404 for the {what} query: is this the Prometheus API base URL?"
             )
-        body = detail or _short(answer.body)
+        body = detail or _short(self._redact(answer.body))
         reason = f" {answer.reason}" if answer.reason else ""
         message = f"{at} answered HTTP {status}{reason}: {body}".rstrip(": ")
         return SourceError(self._redact(message))
 
     def _redact(self, message: str) -> str:
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return message
+        return secrets.redact(message, self._secrets)

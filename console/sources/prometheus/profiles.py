@@ -18,6 +18,7 @@ from typing import Collection
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from console import profilenames
 from console.model.fleet import BreakerState
 from console.sources.base import SourceError
 
@@ -421,12 +422,8 @@ def opossum_profile(window: str = DEFAULT_RATE_WINDOW, lookback: str = "1h",
     )
 
 
-BUILTIN = {
-    "runbook": runbook_profile,
-    "resilience4j": resilience4j_profile,
-    "envoy": envoy_profile,
-    "opossum": opossum_profile,
-}
+BUILTIN = dict(zip(profilenames.BUILTIN, (
+    runbook_profile, resilience4j_profile, envoy_profile, opossum_profile)))
 
 
 class CustomProfileConfig(BaseModel):
@@ -491,4 +488,5 @@ def get_profile(spec: str | dict | Profile) -> Profile:
         return BUILTIN[spec]()
     except KeyError:
         names = ", ".join(sorted(BUILTIN))
-        raise ConfigError(f"unknown metric profile {spec!r}: choose {names}, or custom") from None
+        raise ConfigError(f"unknown metric profile {spec!r}: choose {names}, "
+                          f"or {profilenames.CUSTOM}") from None
