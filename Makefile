@@ -38,7 +38,9 @@ servers:
 demo: install
 	$(BIN)/cbconsole --demo
 
+# The import contracts first (pyproject.toml, [tool.importlinter]): seconds.
 test: install-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 screenshots: install

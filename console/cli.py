@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from console import __version__
+from console.clock import Clock, system_clock
 
 PROFILES = ("runbook", "resilience4j", "envoy", "opossum", "custom")
 
@@ -174,12 +175,19 @@ def connect_flags(config):
     return service, ""
 
 
+def export(argv: list[str], clock: Clock = system_clock) -> int:
+    """`cbconsole export`, handed the adapter that counts an impact on the
+    Prometheus the incident recorded."""
+    from console.incident.export import main as export_main
+    from console.sources.prometheus.impact import read_recorded
+
+    return export_main(argv, clock, read_impact=read_recorded)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["export"]:
-        from console.incident.export import main as export_main
-
-        return export_main(argv[1:])
+        return export(argv[1:])
     args = build_parser().parse_args(argv)
     # Imports and set-up make ~75,000 objects that live as long as the
     # console: no collection while they are made (~50 ms of the start).

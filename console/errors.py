@@ -13,6 +13,11 @@ class Unavailable(SourceError):
     """The source is not configured at all (e.g. no cluster): say why, do not retry."""
 
 
+class Unreachable(SourceError):
+    """No answer at all (connection refused or dropped, DNS, TLS, timeout):
+    worth retrying at the next poll, unlike an answer we did not like."""
+
+
 def describe_error(error: BaseException) -> str:
     """A one-line reason for the operator. SourceErrors are written for them;
     anything else is a bug in a source, named by its type."""

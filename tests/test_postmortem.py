@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from console import cli
 from console.incident import export
 from console.incident import postmortem
 from console.clock import FakeClock
@@ -181,7 +182,7 @@ def test_json_has_the_same_content(tmp_path):
 
 
 def run_export(argv, capsys, now=at(30)):
-    code = export.main(argv, clock=lambda: now)
+    code = cli.export(argv, clock=lambda: now)
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -12,7 +12,8 @@ import pytest
 
 from console.clock import FakeClock
 from console.demo import DemoFleet
-from console.model.probe import HealthResult, Probe, percentiles, smoke_result
+from console.model.probe import HealthResult, percentiles, smoke_result
+from console.ports import Probe
 from console.sources.probe import HttpProbe
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)

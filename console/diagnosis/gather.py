@@ -17,18 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from console.errors import SourceError
 from console.model.kubectl import RolloutStatus, fallback_enabled, rollback_command, rollout_status
 from console.model.fleet import BreakerState, Deployment, Flag, Pod, Revision, ServiceStatus
-from console.model.probe import HealthResult, Probe
+from console.model.probe import HealthResult
 from console.model.servicemap import ServiceTarget
-
-# console.sources.base's ClusterSource and FlagSource: not imported, as the
-# widgets import this module for its data and must reach no source.
-ClusterSource = Any
-FlagSource = Any
+from console.ports import ClusterSource, FlagSource, Probe
 
 LIKELY_CAUSE_WINDOW = timedelta(minutes=30)
 CALLER_STILL_OPEN = timedelta(minutes=5)  # runbook: healthy downstream, breaker open past 5 min

@@ -23,7 +23,7 @@ from console.model.fleet import BreakerState
 from console.mitigations.recorder import Stage
 
 if TYPE_CHECKING:
-    from console.sources.prometheus.impact import Impact
+    from console.model.impact import Impact
 
 FILL_IN = "(to be filled in)"
 NOT_RECORDED = "not recorded"

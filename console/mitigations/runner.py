@@ -27,11 +27,12 @@ from console.diagnosis.gather import WorkloadView, downstream_failing, health_un
 from console.errors import first_line
 from console.model.fleet import Deployment
 from console.mitigations.plan import Mode, Outcome, Plan, Progress
-from console.model.probe import HealthResult, Probe
+from console.model.probe import HealthResult
 from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
 from console.model.servicemap import ServiceTarget
-from console.sources.base import ClusterSource, FlagSource, SourceError
-from console.sources.flags import FLAGS_PATH, MASK, curl_equivalent, flag_url
+from console.errors import SourceError
+from console.model.flagapi import FLAGS_PATH, MASK, curl_equivalent, flag_url
+from console.ports import ClusterSource, FlagSource, Probe
 
 __all__ = ["ActionRunner", "Mode", "Outcome", "Plan", "Progress", "swap"]
 

@@ -29,7 +29,7 @@ from console.incident.tracker import IncidentTracker
 from console.incident.store import EventKind
 from console.model.fleet import Alert, FleetSnapshot
 from console.mitigations.plan import Mode, Plan, Progress
-from console.model.probe import Probe
+from console.ports import Probe
 from console.mitigations.recorder import ActionRecorder
 from console.model.servicemap import ServiceMap
 from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError

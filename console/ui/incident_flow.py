@@ -428,12 +428,13 @@ class IncidentKeys:
         from console.incident.export import count_impact, write_atomically
 
         from console.incident.store import merge_side_events
+        from console.sources.prometheus.impact import read_recorded
 
         try:
             state_dir = self.tracker.journal.state_dir
             events, _ = merge_side_events(state_dir, incident_id, events)  # a follower's actions
             now = self.clock()
-            impact = count_impact(events, now)
+            impact = count_impact(events, now, read_recorded)
             text = postmortem.render(events, impact, now=now, tz=self.timezone_name)
             directory = self.export_dir or tracker.journal.state_dir / "exports"
             directory.mkdir(parents=True, exist_ok=True)

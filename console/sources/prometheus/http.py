@@ -21,14 +21,10 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from console import secrets
+from console.errors import Unreachable
 from console.sources.base import SourceError
 from console.sources.prometheus.profiles import ConfigError
 from console.sources.prometheus.auth import PrometheusAuth
-
-
-class Unreachable(SourceError):
-    """No answer at all (connection refused or dropped, DNS, TLS, timeout):
-    worth retrying at the next poll, unlike an answer we did not like."""
 
 
 class _SecretAuth(requests.auth.AuthBase):
