@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Input, TabbedContent, TabPane
 
+from console.mitigations.registry import MITIGATIONS
 from console.mitigations.runner import ActionRunner
 from console.ui.incident_flow import IncidentKeys
 from console.ui.mitigation_flow import ACTION_NAMES, AppRecorder, MitigationKeys
@@ -88,14 +89,8 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("r", "act('restart')", "Restart", id="restart",
-                tooltip="Restart the downstream or the caller deployment (runbook Options 2, 1)"),
-        Binding("f", "act('fallback')", "Fallback", id="fallback",
-                tooltip="Turn the caller's fallback on, or off again (runbook Option 3)"),
-        Binding("d", "act('flag')", "Flag", id="flag",
-                tooltip="Disable the feature flag, or re-enable it (runbook Option 4)"),
-        Binding("s", "act('smoke')", "Smoke", id="smoke",
-                tooltip="Smoke test: 100 requests to the smoke URL, success %, p50, p95"),
+        *(Binding(m.key, f"act('{m.name}')", m.label, id=m.name, tooltip=m.tooltip)
+          for m in MITIGATIONS),
         Binding("g", "diagnose", "Diagnose", id="diagnose",
                 tooltip="Diagnose the selected service again (health, rollouts, pods, logs)"),
         Binding("a", "acknowledge", "Ack", id="acknowledge",
