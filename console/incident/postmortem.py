@@ -230,7 +230,7 @@ def likely_causes(events: list[JournalEvent]) -> list[tuple[JournalEvent, dateti
     """Rollouts seen that finished within the diagnosis' likely-cause window
     before their service's breaker opened (what it marks LIKELY CAUSE), with
     that opening time."""
-    from console.diagnosis.gather import LIKELY_CAUSE_WINDOW
+    from console.diagnosis.findings import LIKELY_CAUSE_WINDOW
 
     found = []
     for e in events:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Callable, Protocol
 
 from console.clock import Clock
-from console.diagnosis.gather import Diagnosis
+from console.diagnosis.findings import Diagnosis
 from console.mitigations.plan import Mode, Outcome, Plan, Progress
 from console.mitigations.recorder import Stage
 from console.model.servicemap import ServiceTarget

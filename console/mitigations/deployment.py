@@ -5,6 +5,7 @@ where they differ (DeploymentChange's hooks)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from console.errors import SourceError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.diagnosis.gather import Diagnosis
+from console.diagnosis.findings import Diagnosis
 from console.errors import SourceError
 from console.mitigations.base import Runner, Step
 from console.mitigations.deployment import DeploymentChange, elapsed, read

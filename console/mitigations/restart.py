@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from console.diagnosis.gather import Diagnosis, WorkloadView, downstream_failing, health_unknown
+from console.diagnosis.decide import downstream_failing, health_unknown
+
+from console.diagnosis.findings import Diagnosis, WorkloadView
 from console.mitigations.base import Runner, Step, fresh
 from console.mitigations.deployment import DeploymentChange, read
 from console.mitigations.plan import Outcome, Plan

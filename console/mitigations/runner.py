@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Callable
 
 from console.clock import Clock, system_clock
-from console.diagnosis.gather import Diagnosis, WorkloadView
+from console.diagnosis.findings import Diagnosis, WorkloadView
 from console.errors import first_line
 from console.mitigations import fallback, flag, restart, smoke
 from console.mitigations.base import READ_ONLY_REFUSAL, Step

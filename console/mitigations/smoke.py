@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 
-from console.diagnosis.gather import Diagnosis
+from console.diagnosis.findings import Diagnosis
 from console.errors import SourceError
 from console.mitigations.base import Mitigation, Runner, Step
 from console.mitigations.plan import Outcome, Plan

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from console import secrets as _secrets
 from console.model.fleet import Flag
-from console.model.flagapi import FLAGS_PATH, MASK, curl_equivalent, flag_url
+from console.model.flagapi import FLAGS_PATH, MASK, curl_equivalent
 from console.model.flagapi import escape as _escape
 from console.sources.base import SourceError
 

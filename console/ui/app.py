@@ -24,7 +24,7 @@ from console.ui.incident_flow import IncidentKeys
 from console.ui.mitigation_flow import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.errors import describe_error
 from console.clock import Clock, system_clock
-from console.diagnosis.gather import Diagnosis
+from console.diagnosis.findings import Diagnosis
 from console.model.history import FleetHistory
 from console.incident.tracker import IncidentTracker
 from console.incident.store import EventKind

@@ -14,7 +14,7 @@ from textual import work
 from textual.message import Message
 
 from console.incident import applied as mitigations
-from console.diagnosis.gather import Diagnosis
+from console.diagnosis.findings import Diagnosis
 from console.errors import describe_error
 from console.incident.follow import FollowedJournal, take_over
 from console.incident.tracker import IncidentTracker, current_text, start_time, without_moved

@@ -15,7 +15,8 @@ from textual.message import Message
 
 from console.mitigations.base import READ_ONLY_REFUSAL
 from console.mitigations.registry import BY_NAME, MITIGATIONS
-from console.diagnosis.gather import Diagnosis, gather
+from console.diagnosis.findings import Diagnosis
+from console.diagnosis.gather import gather
 from console.errors import describe_error
 from console.incident.applied import REFUSED
 from console.mitigations.plan import Mode, Outcome, Plan, Progress
