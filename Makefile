@@ -39,7 +39,9 @@ servers:
 demo: install
 	$(BIN)/cbconsole --demo
 
+# The import contracts first (pyproject.toml, [tool.importlinter]): seconds.
 test: install-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # The edit-test loop: no server, no subprocess, nothing slow (under a minute;

@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 from console import __version__, profilenames
+from console.clock import Clock, system_clock
+from console.logfile import log_level
+from console.ui.login import login_on_terminal
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +28,6 @@ def positive_seconds(value: str) -> float:
     if not 0.1 <= seconds <= 3600:
         raise argparse.ArgumentTypeError("the poll interval must be between 0.1 and 3600 seconds")
     return seconds
-
-
-def log_level(value: str) -> str:
-    from console.logfile import check_level
-
-    try:
-        return check_level(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,36 +165,6 @@ def connect_cluster(context: str | None, namespace: str | None):
         return None, error
 
 
-def login_on_terminal(cluster, *, again: bool = False) -> str:
-    """Run the context's exec plugin on the plain terminal, as kubectl does,
-    before the screen takes over (or, `again`, while L has it suspended), so
-    a plugin that prompts (a device code, an MFA code) prompts there. Returns
-    "" or the failure in plain words, also said on stderr: the console runs
-    on and its cluster features say why they are unavailable."""
-    from console.sources.base import SourceError
-
-    login = getattr(cluster, "login", None)
-    if login is None:
-        return ""
-    state = cluster.credential_state()
-    if state.source.startswith("exec") and sys.stdin.isatty():
-        print(f'cbconsole: logging in to context "{cluster.label}" with {state.source} '
-              "(Ctrl-C cancels)", file=sys.stderr, flush=True)
-    try:
-        login()
-    except SourceError as error:
-        after = ("the console comes back without them" if again else
-                 "the console starts without them")
-        if getattr(cluster, "needs_login", False):
-            after += "; press L in the console to log in again"
-        said = f"{error}: {after}"
-        # A fresh line: a prompt (and a ^C) may have left the cursor after it.
-        lead = "\n" if sys.stdin.isatty() else ""
-        print(f"{lead}cbconsole: {said}", file=sys.stderr, flush=True)
-        return said
-    return ""
-
-
 def connect_flags(config):
     """(flag service, "") or (None, why not)."""
     from console.sources.base import SourceError
@@ -224,12 +188,19 @@ def connect_flags(config):
     return service, ""
 
 
+def export(argv: list[str], clock: Clock = system_clock) -> int:
+    """`cbconsole export`, handed the adapter that counts an impact on the
+    Prometheus the incident recorded."""
+    from console.incident.export import main as export_main
+    from console.sources.prometheus.impact import read_recorded
+
+    return export_main(argv, clock, read_impact=read_recorded)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["export"]:
-        from console.incident.export import main as export_main
-
-        return export_main(argv[1:])
+        return export(argv[1:])
     args = build_parser().parse_args(argv)
     # Imports and set-up make ~75,000 objects that live as long as the
     # console: no collection while they are made (~50 ms of the start).

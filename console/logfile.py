@@ -9,6 +9,7 @@ is dropped and `problem()` says why, for the console to say it once.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import logging
 import logging.handlers
@@ -17,7 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-from console.incident.store import scrub_text
+from console.secrets import scrub_text
 
 LOG_NAME = "cbconsole.log"
 MAX_BYTES = 5 * 1024 * 1024
@@ -147,3 +148,11 @@ def shutdown() -> None:
         _problem = None
     logging.captureWarnings(False)
     logging.getLogger().setLevel(logging.WARNING)
+
+
+def log_level(value: str) -> str:
+    """--log-level's argparse type: a clear message for a bad level."""
+    try:
+        return check_level(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -7,6 +7,7 @@ mid-incident is masked at once, not only the one read at start.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 
@@ -42,4 +43,23 @@ def redact(text: str, also: Iterable[str | None] = ()) -> str:
     for secret in sorted(known, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
+    return text
+
+
+_MASKED = re.escape(MASK)
+_SCRUBS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    (re.compile(r"(?i)(authorization\s*+[:=]\s*+)(?!(?:bearer|basic)\s+" + _MASKED
+                + r")[^\n,;\"']+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)([?&;\s]|^)((?:access_|id_|refresh_)?token|api_?key|password|secret)"
+                r"=([^&\s\"']+)"), rf"\1\2={MASK}"),
+)
+
+
+def scrub_text(text: str) -> str:
+    """Mask what looks like a credential. The sources mask already: this is the
+    journal's own guard, since a journal file outlives the session."""
+    text = redact(text)  # every token obtained so far, refreshed ones too
+    for pattern, repl in _SCRUBS:
+        text = pattern.sub(repl, text)
     return text

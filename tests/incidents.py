@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from console.incident import export
+from console import cli
 from console.clock import FakeClock
 from console.incident.tracker import IncidentTracker
 from console.incident.journal import Journal
 from console.model.fleet import Alert, BreakerState, FleetSnapshot, InstanceStatus, Revision
 from console.model.fleet import ServiceStatus, Transition
 from console.mitigations.recorder import ActionEvent, Stage
-from console.sources.prometheus.impact import Impact
+from console.model.impact import Impact
 
 T0 = datetime(2025, 1, 2, 10, 15, tzinfo=timezone.utc)  # the alert's activation
 O, C, H = BreakerState.OPEN, BreakerState.CLOSED, BreakerState.HALF_OPEN
@@ -88,6 +88,6 @@ IMPACT = Impact(start=T0, end=at(16), services=("payment-api",), failed=1240.0,
 
 
 def run_export(argv, capsys, now=at(30)):
-    code = export.main(argv, clock=lambda: now)
+    code = cli.export(argv, clock=lambda: now)
     out, err = capsys.readouterr()
     return code, out, err

@@ -9,14 +9,9 @@ import pytest
 
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.diagnosis.gather import (
-    LOG_LINES,
-    NO_HEALTH_URL,
-    RevisionView,
-    WorkloadView,
-    gather,
-    next_step,
-)
+from console.diagnosis.decide import next_step
+from console.diagnosis.findings import LOG_LINES, NO_HEALTH_URL, RevisionView, WorkloadView
+from console.diagnosis.gather import gather
 from console.model.kubectl import RolloutStatus
 from console.model.fleet import (
     BreakerState,

@@ -17,7 +17,8 @@ import pytest
 from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
-from console.diagnosis.gather import RevisionView, WorkloadView, next_step
+from console.diagnosis.decide import next_step
+from console.diagnosis.findings import RevisionView, WorkloadView
 from console.model.kubectl import RolloutStatus
 from console.model.fleet import BreakerState as S
 from console.model.fleet import Pod, Revision

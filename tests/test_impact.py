@@ -159,7 +159,7 @@ def test_increase_queries_of_the_builtin_profiles():
 def test_export_counts_the_impact_of_a_recorded_incident(prom, window, tmp_path, capsys):
     import json
 
-    from console.incident import export
+    from console import cli
     from console.incident.journal import EventKind, Journal
     from console.sources.prometheus.source import PrometheusSource
     from console.sources.prometheus.impact import prometheus_details
@@ -171,7 +171,7 @@ def test_export_counts_the_impact_of_a_recorded_incident(prom, window, tmp_path,
     with Journal.open_or_resume(tmp_path) as journal:
         journal.open_incident("imp-a", at=start, details=details)
         journal.append(EventKind.RESOLVED, at=end)
-    assert export.main(["--state-dir", str(tmp_path), "--format", "json"]) == 0
+    assert cli.export(["--state-dir", str(tmp_path), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["impact"]["requests_failed_share"] == pytest.approx(0.3, rel=1e-9)
     assert doc["impact"]["source"] == f"{prom.url} (runbook)"

@@ -1,10 +1,14 @@
-"""The architecture rules, checked on the source so they stay true:
-widgets know nothing of the sources; the model, the sources and the non-UI
-logic in console/ run without Textual."""
+"""The architecture rules, checked on the source so they stay true: the
+import-linter contracts in pyproject.toml (layers, the core without adapters
+or Textual, widgets without sources, sources and demo independent, no import
+circles). `make test` runs lint-imports too; this puts a broken contract in
+the pytest run as well."""
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,63 +16,54 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
-# The only console/ modules allowed to import Textual or widgets.
-UI_MODULES = {"console/app.py", "console/app_mitigate.py", "console/app_incident.py",
-              "console/app_journal.py"}
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+def lint(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"],
+        cwd=root, capture_output=True, text=True, timeout=300, check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+    )
 
 
-def modules(package: str) -> list[Path]:
-    found = sorted((ROOT / package).rglob("*.py"))
-    assert found, f"no modules under {package}/"
-    return found
+def test_the_import_contracts_are_kept():
+    result = lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
-def rel(path: Path) -> str:
-    return path.relative_to(ROOT).as_posix()
+def _copy(tmp_path: Path) -> Path:
+    for name in ("console", "widgets"):
+        shutil.copytree(ROOT / name, tmp_path / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
 
 
-# The data the widgets may receive: plain models, no source, no I/O.
-DATA_MODULES = ("console.model.fleet", "console.mitigations.plan", "console.mitigations.recorder", "console.diagnosis.gather",
-                "console.model.probe", "console.text")
+def _append(path: Path, line: str) -> None:
+    path.write_text(path.read_text() + f"\n{line}\n")
 
 
-def _data_module(name: str) -> bool:
-    return any(name == m or name.startswith(m + ".") for m in DATA_MODULES)
+def test_a_core_module_importing_a_source_breaks_a_contract(tmp_path):
+    root = _copy(tmp_path)
+    _append(root / "console/model/fleet.py", "import console.sources.kube  # noqa")
+    result = lint(root)
+    assert result.returncode != 0
+    assert "The core reaches no adapter, no UI and no I/O library BROKEN" in result.stdout
 
 
-@pytest.mark.parametrize("path", modules("widgets"), ids=rel)
-def test_widgets_import_only_data_from_console(path):
-    bad = {name for name in imports(path) if name.startswith("console") and not _data_module(name)}
-    assert not bad, f"{rel(path)} imports {sorted(bad)}"
+def test_a_widget_importing_the_demo_breaks_a_contract(tmp_path):
+    root = _copy(tmp_path)
+    _append(root / "widgets/board.py", "import console.demo.fleet  # noqa")
+    result = lint(root)
+    assert result.returncode != 0
+    assert "Widgets show data: no adapter, no I/O library BROKEN" in result.stdout
 
 
-@pytest.mark.parametrize("module", DATA_MODULES)
-def test_data_modules_reach_no_source(module):
-    path = ROOT / (module.replace(".", "/") + ".py")
-    bad = {n for n in imports(path) if n.startswith(("console.sources", "console.demo", "httpx"))}
-    assert not bad, f"{module} imports {sorted(bad)}"
-
-
-@pytest.mark.parametrize(
-    "path", [p for p in modules("console") if rel(p) not in UI_MODULES], ids=rel
-)
-def test_console_core_does_not_import_textual(path):
-    bad = {n for n in imports(path) if n.split(".")[0] in ("textual", "widgets")}
-    assert not bad, f"{rel(path)} imports {sorted(bad)}"
-
-
-def test_the_rule_catches_a_violation(tmp_path):
-    sample = tmp_path / "bad.py"
-    sample.write_text("from textual.widgets import DataTable\nimport console.sources.base\n")
-    assert {"textual.widgets", "console.sources.base"} <= imports(sample)
+def test_an_import_circle_breaks_a_contract(tmp_path):
+    root = _copy(tmp_path)
+    _append(root / "console/incident/store.py", "import console.incident.journal  # noqa")
+    result = lint(root)
+    assert result.returncode != 0
+    assert "No import circles between the modules of a package BROKEN" in result.stdout

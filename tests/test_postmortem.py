@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from console import cli
 from console.incident import export
 from console.incident import postmortem
 from console.clock import FakeClock
 from console.incident.tracker import IncidentTracker
 from console.incident.journal import Journal, load_incident
 from console.model.fleet import Alert, BreakerState
-from console.sources.prometheus.impact import Impact
+from console.model.impact import Impact
 from tests.incidents import IMPACT, T0, at, fleet, record_incident, run_export
 from tests.promserver import free_port
 

@@ -9,7 +9,8 @@ import pytest
 
 from console.clock import FakeClock
 from console.demo import DemoFleet
-from console.model.probe import HealthResult, NoAnswer, Probe, percentiles, smoke_result
+from console.model.probe import HealthResult, NoAnswer, percentiles, smoke_result
+from console.ports import Probe
 from console.sources.probe import HttpProbe
 from tests.healthserver import HealthServer
 

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from console import cli
-from console.incident import export
 from console.ui.app import CBConsoleApp
 from console.config import load_config
 from console.incident.tracker import IncidentTracker
@@ -259,7 +258,7 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
     # to the Prometheus the incident recorded, now gone).
     for fmt in ("md", "json"):
         out = tmp_path / f"postmortem.{fmt}"
-        assert export.main(["--state-dir", str(state), "--format", fmt, "-o", str(out)]) == 0
+        assert cli.export(["--state-dir", str(state), "--format", fmt, "-o", str(out)]) == 0
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "kc"]
     assert any(p.parent.name == "exports" for p in files), "the e key wrote no export"
     assert sum(p.suffix in (".md", ".json") for p in files) >= 3

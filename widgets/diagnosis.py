@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from console.diagnosis.gather import LOG_TAIL, Diagnosis, WorkloadView
+from console.diagnosis.findings import LOG_TAIL, Diagnosis, WorkloadView
 from console.model.probe import HealthResult
 from widgets import text as fmt
 

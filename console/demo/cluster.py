@@ -4,21 +4,18 @@ kubectl get / rollout history / logs / patch would answer for namespace shop."""
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING
 
 from console.demo.kube import SimDeployment, SimPod
 from console.demo.topology import DEPENDENCIES, NAMESPACE, SERVICE_PORT, TICK_S
 from console.model.fleet import EXIT_NOT_FOUND, Deployment, ExecResult, Pod, Revision
-from console.sources.base import SourceError
-
-if TYPE_CHECKING:
-    from console.demo.fleet import DemoFleet
+from console.errors import SourceError
+from console.demo.world import World
 
 
 class DemoCluster:
     label = "demo-cluster"
 
-    def __init__(self, fleet: DemoFleet) -> None:
+    def __init__(self, fleet: World) -> None:
         self._fleet = fleet
 
     def deployment(self, namespace: str, name: str) -> Deployment:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from console.demo.topology import DOWNSTREAMS
 from console.model.fleet import Flag
-from console.sources.base import SourceError
-
-if TYPE_CHECKING:
-    from console.demo.fleet import DemoFleet
+from console.errors import SourceError
+from console.demo.world import World
 
 
 class DemoFlags:
@@ -17,7 +14,7 @@ class DemoFlags:
 
     label = "demo flags"
 
-    def __init__(self, fleet: DemoFleet) -> None:
+    def __init__(self, fleet: World) -> None:
         self._fleet = fleet
 
     def get_flag(self, name: str) -> Flag:

@@ -39,7 +39,7 @@ from console.model.fleet import (
     ServiceStatus,
     Transition,
 )
-from console.sources.base import SourceError
+from console.errors import SourceError
 
 MAX_PENDING = 10_000  # transitions kept for the next poll, if nobody polls for hours
 TRUE = {"true", "1", "yes", "on"}

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from console.demo.topology import CONTAINER, NAMESPACE, REPLICAS, TICK_S
 from console.model.fleet import Condition, Container, Deployment, Pod, Revision
-from console.sources.base import SourceError
+from console.errors import SourceError
 
 # Kubernetes' own alphabet for generated names (no vowels, no look-alikes).
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"

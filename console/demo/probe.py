@@ -11,21 +11,19 @@ feature flag off means the caller serves no such call (503)."""
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from console.demo.topology import NAMESPACE, Downstream, caller_path
 from console.model.fleet import BreakerState
 from console.model.probe import HealthResult, SmokeResult, smoke_result
+from console.demo.world import World
 
-if TYPE_CHECKING:
-    from console.demo.fleet import DemoFleet
 
 UNRESOLVED = "host name does not resolve"
 
 
 class DemoProbe:
-    def __init__(self, fleet: DemoFleet) -> None:
+    def __init__(self, fleet: World) -> None:
         self._fleet = fleet
 
     def service(self, url: str) -> str | None:

@@ -16,98 +16,21 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from console.diagnosis.decide import next_step
+from console.diagnosis.findings import (
+    LIKELY_CAUSE_WINDOW, LOG_LINES, LOG_PODS, LOG_TAIL, EXEC_TIMEOUT, NC_WAIT_S, NO_HEALTH_URL,
+    PARTS, RevisionView, LogLine, WorkloadView, DependencyCheck, Diagnosis,
+)
 from console.errors import SourceError
-from console.model.kubectl import RolloutStatus, fallback_enabled, rollback_command, rollout_status
-from console.model.fleet import BreakerState, Deployment, Flag, Pod, Revision, ServiceStatus
-from console.model.probe import HealthResult, Probe
+from console.model.fleet import BreakerState, Pod, ServiceStatus
+from console.model.kubectl import fallback_enabled, rollout_status
+from console.model.probe import HealthResult
 from console.model.servicemap import ServiceTarget
 
 log = logging.getLogger(__name__)
-
-# console.sources.base's ClusterSource and FlagSource: not imported, as the
-# widgets import this module for its data and must reach no source.
-ClusterSource = Any
-FlagSource = Any
-
-LIKELY_CAUSE_WINDOW = timedelta(minutes=30)
-CALLER_STILL_OPEN = timedelta(minutes=5)  # runbook: healthy downstream, breaker open past 5 min
-LOG_LINES = 20  # per workload, newest first
-LOG_PODS = 5  # pods whose logs are read, per workload
-LOG_TAIL = 200  # lines read per pod
-EXEC_TIMEOUT = 5.0  # s, for one `nc -w 2` in a pod
-NC_WAIT_S = 2
-NO_HEALTH_URL = "no health_url in the service map"
-PARTS = ("deployment", "rollout history", "pods", "logs")  # what a WorkloadView reads
-
-
-@dataclass(frozen=True)
-class RevisionView:
-    revision: Revision
-    current: bool  # the revision the deployment runs now
-    likely_cause: bool  # finished within LIKELY_CAUSE_WINDOW before the breaker opened
-
-
-@dataclass(frozen=True)
-class LogLine:
-    pod: str
-    text: str  # as the pod wrote it: untrusted, escape before rendering
-
-
-@dataclass(frozen=True)
-class WorkloadView:
-    role: str  # "downstream" or "caller"
-    name: str  # deployment name
-    deployment: Deployment | None = None
-    rollout: RolloutStatus | None = None
-    revisions: tuple[RevisionView, ...] = ()
-    pods: tuple[Pod, ...] = ()
-    log_filter: str = ""  # "circuit" for the caller, "ERROR" for the downstream
-    logs: tuple[LogLine, ...] = ()  # newest first, at most LOG_LINES
-    log_pods: tuple[str, ...] = ()  # the pods whose log tails were read
-    error: str | None = None  # why some of the above is unknown
-    # What could not be read and why: ("deployment" | "rollout history" |
-    # "pods" | "logs" | "logs of <pod>", why). Empty is not "nothing found".
-    unread: tuple[tuple[str, str], ...] = ()
-
-    def why_unread(self, what: str) -> str | None:
-        return next((why for part, why in self.unread if part == what), None)
-
-
-@dataclass(frozen=True)
-class DependencyCheck:
-    address: str  # host:port
-    reachable: bool | None  # None: not checked
-    detail: str  # what nc said, or why it was not checked
-    pod: str | None = None  # the downstream pod it was checked from
-
-
-@dataclass(frozen=True)
-class NextStep:
-    option: int | None  # the runbook's Option 1-4, None when nothing to do
-    key: str | None  # the console key that does it: r, f, d
-    text: str
-    rollbacks: tuple[str, ...] = ()  # the `kubectl rollout undo` commands to run first
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    target: ServiceTarget
-    gathered_at: datetime
-    health: HealthResult | None
-    downstream: WorkloadView
-    caller: WorkloadView
-    dependencies: tuple[DependencyCheck, ...]
-    fallback_on: bool | None  # the caller's <PREFIX>_FALLBACK_ENABLED; None unknown
-    flag: Flag | None
-    flag_error: str | None
-    next_step: NextStep
-
-
-# --- gathering ---------------------------------------------------------------------
+from console.ports import ClusterSource, FlagSource, Probe
 
 
 def gather(
@@ -321,123 +244,3 @@ def check_dependencies(cluster: ClusterSource | None, target: ServiceTarget,
 
 
 # --- the runbook's decision --------------------------------------------------------
-
-
-def _minutes(delta: timedelta) -> str:
-    return f"{max(0, round(delta.total_seconds() / 60))} min"
-
-
-def downstream_failing(health: HealthResult | None, downstream: WorkloadView) -> str | None:
-    """Why the downstream counts as failing, or None when nothing says so.
-    Health counts only when it answered: no answer to the console's host is
-    unknown, not failing."""
-    if health is not None and health.healthy is False:
-        return f"{downstream.name} is failing (health {health.status})"
-    if downstream.rollout is not None and downstream.rollout.failed:
-        return f"{downstream.name} is failing ({downstream.rollout.message})"
-    if downstream.pods and not any(p.ready for p in downstream.pods):
-        return f"{downstream.name} is failing (no pod ready)"
-    return None
-
-
-def next_step(
-    target: ServiceTarget,
-    *,
-    state: BreakerState | None,
-    open_for: timedelta | None,
-    health: HealthResult | None,
-    downstream: WorkloadView,
-    caller: WorkloadView,
-    fallback_on: bool | None,
-    flag: Flag | None,
-    opened_at: datetime,
-    context: str | None = None,
-) -> NextStep:
-    """The runbook's Mitigation decision, from what the diagnosis found. A
-    rollout that is the likely cause is rolled back first: a restart does
-    not undo a deploy."""
-    if state is BreakerState.CLOSED:
-        return NextStep(None, None, "breaker closed: nothing to do")
-    rollbacks, commands, hints = [], [], []
-    for view in (downstream, caller):
-        back, hint = rollback(view, target.namespace, opened_at, context)
-        if back:
-            rollbacks.append(back[0])
-            commands.append(back[1])
-        hints += [hint] if hint else []
-    step = _runbook_option(target, state=state, open_for=open_for, health=health,
-                           downstream=downstream, fallback_on=fallback_on, flag=flag)
-    if not rollbacks:
-        return NextStep(step.option, step.key, " ".join([step.text, *hints]))
-    then = step.text[0].lower() + step.text[1:]
-    return NextStep(None, None, " ".join([*rollbacks, *hints, f"After that: {then}"]),
-                    rollbacks=tuple(commands))
-
-
-def rollback(view: WorkloadView, namespace: str, opened_at: datetime,
-             context: str | None = None) -> tuple[tuple[str, str] | None, str | None]:
-    """((the rollback to do first, its command), a note) for a likely-cause
-    rollout of `view`.
-    It goes back to the revision that ran before the first likely cause: by
-    creation time, as `rollout undo` renumbers the revision it restores, so
-    one already restored is the current one and nothing is left to undo."""
-    causes = [r for r in view.revisions if r.likely_cause]
-    if not causes:
-        return None, None
-    cause = min(causes, key=lambda r: r.revision.created_at).revision
-    rolled = (f"revision {cause.revision} rolled out {_minutes(opened_at - cause.created_at)} "
-              "before the breaker opened")
-    said = f"deployment/{view.name} {rolled}"
-    before = [r for r in view.revisions if r.revision.created_at < cause.created_at]
-    if not before:
-        return None, f"{said}; no earlier revision to roll back to."
-    previous = max(before, key=lambda r: r.revision.created_at)
-    if previous.current:
-        return None, f"{said}; already rolled back (revision {previous.revision.revision} runs)."
-    command = rollback_command(context, namespace, view.name, previous.revision.revision)
-    return (f"roll back deployment/{view.name} first: {rolled}, and a restart does not "
-            f"undo a deploy: `{command}`.", command), None
-
-
-def health_unknown(target: ServiceTarget, health: HealthResult | None) -> str:
-    """Why health is unknown, and how to know it."""
-    name = target.downstream
-    if health is not None and health.unknown_from_here:
-        return (f"{name} health unknown from here ({health.error}): no evidence about {name} "
-                f"itself. Check it before acting; to check it from here, set health_url under "
-                f"[services.{target.service}] in the config file to a URL this host reaches.")
-    why = health.error if health is not None and health.error else "not checked"
-    text = f"{name} health unknown ({why}): check it before acting"
-    if health is not None and health.error == NO_HEALTH_URL:
-        text += f"; set health_url under [services.{target.service}] in the config file"
-    return text + "."
-
-
-def _runbook_option(target: ServiceTarget, *, state: BreakerState | None,
-                    open_for: timedelta | None, health: HealthResult | None,
-                    downstream: WorkloadView, fallback_on: bool | None,
-                    flag: Flag | None) -> NextStep:
-    """The runbook's Options 1-4, from health, rollout and pods."""
-    failing = downstream_failing(health, downstream)
-    if failing:
-        text = [f"{failing}: restart the downstream deployment/{target.downstream} "
-                "(Option 2, r)."]
-        if fallback_on is False:
-            text.append(f"If it stays down: Option 3 (f) turns on {target.caller}'s fallback "
-                        f"(mode {target.fallback_mode}).")
-        if flag is not None and flag.enabled:
-            text.append(f"Or Option 4 (d) disables the feature flag {flag.name}.")
-        return NextStep(2, "r", " ".join(text))
-    if health is None or health.healthy is None:
-        return NextStep(None, None, health_unknown(target, health))
-    if state is BreakerState.OPEN and open_for is not None and open_for > CALLER_STILL_OPEN:
-        return NextStep(1, "r", f"{target.downstream} is healthy but the breaker has been open "
-                        f"for {_minutes(open_for)}: restart the caller deployment/"
-                        f"{target.caller} (Option 1, r).")
-    if state is BreakerState.HALF_OPEN:
-        text = f"{target.downstream} is healthy: the breaker is probing, wait for it to close."
-    else:
-        text = (f"{target.downstream} is healthy: the breaker should close at its next "
-                f"half-open probe; restart the caller if it is still open after "
-                f"{_minutes(CALLER_STILL_OPEN)}.")
-    return NextStep(None, None, text)

@@ -25,9 +25,10 @@ from console.incident.store import (
     load_incident,
     merge_side_events,
 )
+from console.errors import SourceError, Unreachable
+from console.model.impact import Impact
 from console.paths import state_dir
-
-IMPACT_TIMEOUT_S = 10.0
+from console.ports import ImpactReader
 
 log = logging.getLogger(__name__)
 
@@ -66,33 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not query Prometheus for the failed share of requests")
     parser.add_argument("--tz", type=_zone, default="UTC", metavar="ZONE",
                         help="time zone of the times shown (default UTC)")
-    from console.cli import log_level
+    from console.logfile import log_level
 
     parser.add_argument("--log-level", type=log_level, default="INFO", metavar="LEVEL",
                         help="cbconsole.log's level, in the state dir (default INFO)")
     return parser
 
 
-def count_impact(events: list[JournalEvent], now: datetime):
-    """The impact from the Prometheus the incident recorded, else from the
-    call totals its journal sampled: an Impact, the reason it is unknown
-    (str), or None when there is neither."""
+def count_impact(events: list[JournalEvent], now: datetime,
+                 read_impact: ImpactReader | None = None):
+    """The impact from the Prometheus the incident recorded (read through
+    `read_impact`), else from the call totals its journal sampled: an Impact,
+    the reason it is unknown (str), or None when there is neither."""
     opened = first(events, EventKind.INCIDENT_OPENED)
     url = opened.details.get("prometheus_url") if opened else None
     if not url:
         return sampled_impact(events)
+    if read_impact is None:
+        return "Prometheus not queried: this command has no Prometheus reader"
     from pydantic import ValidationError
-
-    from console.sources.base import SourceError
-    from console.sources.prometheus.http import Unreachable
-    from console.sources.prometheus.impact import auth_from_details, impact, profile_from_details
 
     resolved = first(events, EventKind.RESOLVED)
     start, end = start_time(events), resolved.at if resolved else now
     try:
-        return impact(str(url), profile_from_details(opened.details), affected_services(events),
-                      start, end, auth=auth_from_details(opened.details),
-                      timeout=IMPACT_TIMEOUT_S)
+        return read_impact(opened.details, affected_services(events), start, end)
     except Unreachable as exc:
         log.warning("impact not counted: Prometheus unreachable", exc_info=True)
         return f"Prometheus unreachable: {exc}"
@@ -112,8 +110,6 @@ def sampled_impact(events: list[JournalEvent]):
     the demo keeps them): per affected service, the growth from its first
     sample to its last up to the resolution. A drop (the source restarted
     and counts from 0 again) leaves that interval out."""
-    from console.sources.prometheus.impact import Impact
-
     resolved = first(events, EventKind.RESOLVED)
     services = affected_services(events)
     samples: dict[str, list[JournalEvent]] = {s: [] for s in services}
@@ -216,7 +212,8 @@ def _choose(args, real: Path, demo: Path) -> tuple[Path, IncidentSummary] | str:
     return primary, chosen
 
 
-def main(argv: list[str], clock: Clock = system_clock) -> int:
+def main(argv: list[str], clock: Clock = system_clock,
+         read_impact: ImpactReader | None = None) -> int:
     args = build_parser().parse_args(argv)
     real = state_dir(demo=False, override=args.state_dir)
     demo = state_dir(demo=True, override=args.state_dir)
@@ -246,7 +243,7 @@ def main(argv: list[str], clock: Clock = system_clock) -> int:
     for problem in loaded.problems:
         print(f"cbconsole export: warning: {problem}", file=sys.stderr)
     now = clock()
-    impact = "not counted (--no-impact)" if args.no_impact else count_impact(events, now)
+    impact = "not counted (--no-impact)" if args.no_impact else count_impact(events, now, read_impact)
 
     from console.incident import postmortem
 

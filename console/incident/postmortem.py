@@ -23,7 +23,7 @@ from console.mitigations.recorder import Stage
 from console.text import JSON_UNESCAPED, literal, one_line
 
 if TYPE_CHECKING:
-    from console.sources.prometheus.impact import Impact
+    from console.model.impact import Impact
 
 FILL_IN = "(to be filled in)"
 NOT_RECORDED = "not recorded"
@@ -218,7 +218,7 @@ def likely_causes(events: list[JournalEvent]) -> list[tuple[JournalEvent, dateti
     """Rollouts seen that finished within the diagnosis' likely-cause window
     before their service's breaker opened (what it marks LIKELY CAUSE), with
     that opening time."""
-    from console.diagnosis.gather import LIKELY_CAUSE_WINDOW
+    from console.diagnosis.findings import LIKELY_CAUSE_WINDOW
 
     found = []
     for e in events:

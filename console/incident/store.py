@@ -78,26 +78,8 @@ class JournalEvent(BaseModel):
 
 # --- Secrets -----------------------------------------------------------------------
 
+scrub_text = secrets.scrub_text  # the journal's guard; one copy, with the log's
 _SECRET_KEY = re.compile(r"authorization|token|password|passwd|secret|api[_-]?key|cookie", re.I)
-_MASKED = re.escape(secrets.MASK)
-_SCRUBS = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {secrets.MASK}"),
-    (re.compile(r"(?i)(authorization\s*+[:=]\s*+)(?!(?:bearer|basic)\s+" + _MASKED
-                + r")[^\n,;\"']+"), rf"\1{secrets.MASK}"),
-    (re.compile(r"(?i)([?&;\s]|^)((?:access_|id_|refresh_)?token|api_?key|password|secret)"
-                r"=([^&\s\"']+)"), rf"\1\2={secrets.MASK}"),
-)
-
-
-def scrub_text(text: str) -> str:
-    """Mask what looks like a credential. The sources mask already: this is the
-    journal's own guard, since a journal file outlives the session."""
-    text = secrets.redact(text)  # every token obtained so far, refreshed ones too
-    for pattern, repl in _SCRUBS:
-        text = pattern.sub(repl, text)
-    return text
-
-
 def scrub(details: dict[str, Detail] | None) -> dict[str, Detail]:
     clean: dict[str, Detail] = {}
     for key, value in (details or {}).items():

@@ -1,7 +1,7 @@
 """HTTP probes of a downstream: the runbook's health check and its
 verification load test (`s`). Read-only towards the cluster.
 
-The results and the Probe interface; `console.sources.probe.HttpProbe`
+The results (the Probe interface is in console.ports); `console.sources.probe.HttpProbe`
 probes over the network (httpx), the demo fleet's `DemoProbe` answers for its
 simulated services. Blocking: call from workers.
 """
@@ -12,7 +12,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 
 class NoAnswer(str):
@@ -58,13 +57,6 @@ class SmokeResult:
     @property
     def success_percent(self) -> float | None:
         return 100.0 * self.succeeded / self.sent if self.sent else None
-
-
-@runtime_checkable
-class Probe(Protocol):
-    def check(self, url: str) -> HealthResult: ...
-
-    def smoke(self, url: str, requests: int = 100, concurrency: int = 10) -> SmokeResult: ...
 
 
 def percentiles(latencies: list[float]) -> tuple[float | None, float | None]:

@@ -1,67 +1,9 @@
-"""The three interfaces the screens read and act through.
-
-Every method may block (network, Kubernetes client): the app calls them from
-thread workers only. Every failure is a SourceError whose message is fit for
-the operator's eyes (no token, no stack trace).
-"""
+"""The interfaces the screens read and act through live in console.ports;
+the names stay importable from here for the adapters."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 from console.errors import SourceError, Unavailable
-from console.model.fleet import Deployment, ExecResult, Flag, FleetSnapshot, Pod, Revision
+from console.ports import BreakerSource, ClusterSource, FlagSource
 
 __all__ = ["BreakerSource", "ClusterSource", "FlagSource", "SourceError", "Unavailable"]
-
-
-@runtime_checkable
-class BreakerSource(Protocol):
-    #: Where the data comes from, for the header ("demo fleet", a Prometheus URL).
-    label: str
-
-    def poll(self) -> FleetSnapshot:
-        """The breakers as they are now, with the transitions seen since the last poll."""
-        ...
-
-
-@runtime_checkable
-class ClusterSource(Protocol):
-    #: The cluster context, for the header.
-    label: str
-
-    def deployment(self, namespace: str, name: str) -> Deployment: ...
-
-    def rollout_history(self, namespace: str, name: str) -> list[Revision]:
-        """Revisions oldest first, as `kubectl rollout history` lists them."""
-        ...
-
-    def pods(self, namespace: str, deployment: str) -> list[Pod]: ...
-
-    def logs(self, namespace: str, pod: str, tail: int = 100) -> list[str]:
-        """The last `tail` lines of the pod's log, oldest first."""
-        ...
-
-    def patch_deployment(
-        self, namespace: str, name: str, patch: dict, field_manager: str
-    ) -> Deployment:
-        """Apply a strategic merge patch, as kubectl does."""
-        ...
-
-    def exec_in_pod(
-        self, namespace: str, pod: str, command: list[str], timeout: float = 5.0
-    ) -> ExecResult:
-        """Run `command` (argv, no shell, no tty, no stdin) in the pod's
-        default container, as `kubectl exec POD -- COMMAND` does. A missing
-        executable is exit_code 127; a refused exec (403: RBAC needs verb
-        create on pods/exec) raises SourceError."""
-        ...
-
-
-@runtime_checkable
-class FlagSource(Protocol):
-    label: str
-
-    def get_flag(self, name: str) -> Flag: ...
-
-    def set_flag(self, name: str, enabled: bool) -> Flag: ...

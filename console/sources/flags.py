@@ -15,26 +15,24 @@ Blocking, on one reused httpx.Client: the app calls it from thread workers.
 from __future__ import annotations
 
 import os
-import shlex
 import ssl
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from console import secrets as _secrets
 from console.model.fleet import Flag
 from console.errors import Unauthorized, Unreachable, caused_by
+from console.model.flagapi import FLAGS_PATH, MASK, curl_equivalent
+from console.model.flagapi import escape as _escape
 from console.sources.base import SourceError
 from console.text import shorten
 from console.urls import without_userinfo
 from console.sources.tokenfile import TokenFile
 
-if TYPE_CHECKING:  # imported where used: console.mitigations.runner (and so the demo) needs no httpx
+if TYPE_CHECKING:  # imported where used: the demo needs no httpx
     import httpx
 
-FLAGS_PATH = "/api/v1/flags/"
-MASK = _secrets.MASK
 _BODY_LIMIT = 200
 
 
@@ -240,40 +238,6 @@ class HttpFlagService:
             enabled=data["enabled"],
             updated_at=_timestamp(data.get("updated_at", data.get("updatedAt"))),
         )
-
-
-def flag_url(base_url: str, name: str) -> str:
-    """Where a flag lives: BASE/api/v1/flags/NAME, the name escaped."""
-    return base_url.rstrip("/") + FLAGS_PATH + _escape(name)
-
-
-def curl_equivalent(base_url: str, name: str, enabled: bool) -> str:
-    """The runbook's command for a change on the service at `base_url`,
-    token masked, shell-quoted (also for flag sources without a URL)."""
-    body = '{"enabled": %s}' % ("true" if enabled else "false")
-    return " ".join(
-        [
-            "curl -X POST",
-            shlex.quote(flag_url(base_url, name)),
-            "-H",
-            shlex.quote(f"Authorization: Bearer {MASK}"),
-            "-H",
-            shlex.quote("Content-Type: application/json"),
-            "-d",
-            shlex.quote(body),
-        ]
-    )
-
-
-def _escape(name: str) -> str:
-    """One path segment, whatever the name: `/` is escaped and a name of only
-    dots is escaped too (httpx, like browsers, would resolve `..`)."""
-    if not name:
-        raise SourceError("a flag needs a name")
-    segment = quote(name, safe="")
-    if set(segment) == {"."}:
-        segment = segment.replace(".", "%2E")
-    return segment
 
 
 def _ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:

@@ -1,13 +1,12 @@
 """The Textual application: polls the breaker source in a thread worker and
 keeps the board, the panes and the header up to date. The mitigation keys
-live in app_mitigate, the incident keys in app_incident."""
+live in mitigation_flow, the incident keys in incident_flow."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -15,27 +14,27 @@ from textual import on, work
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.widget import MountError
 from textual.widgets import Input, TabbedContent, TabPane
 
+from console.mitigations.registry import MITIGATIONS
 from console import logfile
 from console.mitigations.runner import ActionRunner
 from console.ui.incident_flow import IncidentKeys
 from console.ui.journal_writer import JournalWrites
+from console.ui.timeline_view import TimelineView
+from console.ui.poller import Poller, PollFailed, Polled, PollState
 from console.ui.mitigation_flow import ACTION_NAMES, AppRecorder, MitigationKeys
-from console.errors import describe_error
 from console.clock import Clock, system_clock
-from console.diagnosis.gather import Diagnosis
+from console.diagnosis.findings import Diagnosis
 from console.model.history import FleetHistory
 from console.incident.tracker import IncidentTracker
 from console.incident.store import EventKind
 from console.model.fleet import Alert, FleetSnapshot
 from console.mitigations.plan import Mode, Plan, Progress
-from console.model.probe import Probe
 from console.mitigations.recorder import ActionRecorder
 from console.model.servicemap import ServiceMap
-from console.sources.base import BreakerSource, ClusterSource, FlagSource, SourceError
+from console.ports import BreakerSource, ClusterSource, FlagSource, Probe
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
 from widgets.commands import KeyCommands
@@ -47,32 +46,6 @@ from widgets.text import multiline, set_zone
 from widgets.timeline import TimelinePane
 
 log = logging.getLogger(__name__)
-
-STALE_AFTER_POLLS = 3
-MAX_BACKOFF_S = 10.0  # an outage's end must show within seconds
-
-
-class Polled(Message):
-    def __init__(self, snapshot: FleetSnapshot) -> None:
-        self.snapshot = snapshot
-        super().__init__()
-
-
-class PollFailed(Message):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__()
-
-
-@dataclass
-class PollState:
-    """What the header needs to tell the truth about freshness."""
-
-    last_good_at: datetime | None = None
-    error: str | None = None
-    error_at: datetime | None = None
-    failures: int = 0
-    started_at: datetime | None = None  # of the poll in flight, if any
 
 
 class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
@@ -93,14 +66,8 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("r", "act('restart')", "Restart", id="restart",
-                tooltip="Restart the downstream or the caller deployment (runbook Options 2, 1)"),
-        Binding("f", "act('fallback')", "Fallback", id="fallback",
-                tooltip="Turn the caller's fallback on, or off again (runbook Option 3)"),
-        Binding("d", "act('flag')", "Flag", id="flag",
-                tooltip="Disable the feature flag, or re-enable it (runbook Option 4)"),
-        Binding("s", "act('smoke')", "Smoke", id="smoke",
-                tooltip="Smoke test: 100 requests to the smoke URL, success %, p50, p95"),
+        *(Binding(m.key, f"act('{m.name}')", m.label, id=m.name, tooltip=m.tooltip)
+          for m in MITIGATIONS),
         Binding("g", "diagnose", "Diagnose", id="diagnose",
                 tooltip="Diagnose the selected service again (health, rollouts, pods, logs)"),
         Binding("a", "acknowledge", "Ack", id="acknowledge",
@@ -166,8 +133,8 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.clock = clock
         self.history = FleetHistory()
         self.snapshot: FleetSnapshot | None = None
-        self.poll_state = PollState()
-        self._next_poll = None
+        self.poller = Poller(self, source, clock=clock, interval=poll_interval,
+                             feed=self._feed_tracker)
         self.tracker = tracker
         self.tracker_lock = threading.RLock()  # fed by the poll worker, keys on the loop
         # Journal writes (each an fsync) in a worker, in order: never on the loop.
@@ -205,6 +172,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.diagnosis_errors: dict[str, str] = {}
         self.diagnosing: set[str] = set()
         self._diagnose_timer = None
+        self.timeline = TimelineView()
 
     # --- layout -------------------------------------------------------------
 
@@ -222,7 +190,6 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     def on_load(self) -> None:
         self.loop_thread = threading.get_ident()
-        self._opened_at = self.clock()
         # Before the terminal and the widgets are set up: the first answer
         # can then be on the first frame.
         self.start_poll()
@@ -269,77 +236,37 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
 
     # --- polling --------------------------------------------------------------
 
-    def start_poll(self) -> None:
-        """Start one poll unless one is in flight: polls never overlap."""
-        if self.poll_state.started_at is not None:
-            return
-        if self._next_poll is not None:
-            self._next_poll.stop()
-            self._next_poll = None
-        self.poll_state.started_at = self.clock()
-        self._poll()
+    @property
+    def poll_state(self) -> PollState:
+        return self.poller.state
 
-    @work(thread=True, exit_on_error=False, group="poll")
-    def _poll(self) -> None:
-        try:
-            snapshot = self.source.poll()
-            if not isinstance(snapshot, FleetSnapshot):
-                raise SourceError(f"the source answered {type(snapshot).__name__}, not a snapshot")
-        except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
-            log.warning("poll failed: %s", self.source.label, exc_info=True)
-            self.post_message(PollFailed(describe_error(error)))
-        else:
-            if self.tracker is not None:
-                # Here, not on the event loop: each event costs an fsync.
-                self._journal(self.tracker.feed, snapshot)
-            self.post_message(Polled(snapshot))
+    def start_poll(self) -> None:
+        self.poller.start()
+
+    def stale_reason(self, now: datetime) -> str | None:
+        return self.poller.stale_reason(now)
+
+    def _feed_tracker(self, snapshot: FleetSnapshot) -> None:
+        """In the poll worker: each event costs an fsync."""
+        if self.tracker is not None:
+            self._journal(self.tracker.feed, snapshot)
 
     def on_polled(self, message: Polled) -> None:
-        state = self.poll_state
-        state.started_at = None
-        state.last_good_at = self.clock()
-        state.error = state.error_at = None
-        state.failures = 0
+        self.poller.succeeded()
         self.snapshot = message.snapshot
         self.history.apply(message.snapshot)
         self.refresh_views()
-        self._schedule_poll(self.poll_interval)
 
     def on_poll_failed(self, message: PollFailed) -> None:
-        state = self.poll_state
-        state.started_at = None
-        state.error = message.reason
-        state.error_at = self.clock()
-        state.failures += 1
+        error_at = self.poller.failed(message.reason)
         if self.snapshot is not None:
             # The last good data stays, carrying why it is no longer current.
             self.snapshot = self.snapshot.model_copy(
-                update={"error": message.reason, "error_at": state.error_at}
+                update={"error": message.reason, "error_at": error_at}
             )
             if self.tracker is not None:
                 self._journal(self.tracker.feed, self.snapshot, True)
         self.refresh_views()
-        # Capped exponential backoff: a struggling backend is not hammered.
-        delay = min(self.poll_interval * 2 ** (state.failures - 1), max(MAX_BACKOFF_S, self.poll_interval))
-        self._schedule_poll(delay)
-
-    def _schedule_poll(self, delay: float) -> None:
-        self._next_poll = self.set_timer(delay, self.start_poll, name="next-poll")
-
-    def stale_reason(self, now: datetime) -> str | None:
-        """Why the data on screen cannot be trusted as current, or None."""
-        state = self.poll_state
-        limit = STALE_AFTER_POLLS * self.poll_interval
-        if state.last_good_at is None and state.error is not None:
-            return f"no data: {state.error}"
-        # Before the first good poll, the wait counts from the start.
-        reference = state.last_good_at or self._opened_at
-        age = (now - reference).total_seconds()
-        if age <= limit:
-            return None
-        if state.error is not None:
-            return state.error
-        return f"no answer from the source for {int(age)}s"
 
     # --- views ----------------------------------------------------------------
 
@@ -536,7 +463,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         meant to be used: blocking, the terminal given away until it returns."""
         from textual.app import SuspendNotSupported
 
-        from console.cli import login_on_terminal
+        from console.ui.login import login_on_terminal
 
         cluster = self.cluster
         if cluster is None or not getattr(cluster, "needs_login", False):

@@ -14,25 +14,15 @@ from datetime import datetime
 from textual import work
 from textual.message import Message
 
-from console.incident import applied as mitigations
-from console.diagnosis.gather import Diagnosis
+from console.diagnosis.findings import Diagnosis
 from console.errors import describe_error
 from console.incident.follow import FollowedJournal, take_over
-from console.incident.tracker import IncidentTracker, current_text, start_time, without_moved
+from console.incident.tracker import IncidentTracker, current_text
 from console.incident.store import EventKind, RootCauseCategory
-from console.model.fleet import BreakerState
 from widgets.status import ResponseView
-from widgets.timeline import IncidentView, TimelinePane, TimelineRow, summary_text
-
+from widgets.timeline import TimelinePane
 
 log = logging.getLogger(__name__)
-
-
-def _state_label(value) -> str:
-    try:
-        return BreakerState(value).label
-    except ValueError:
-        return str(value)
 
 
 class Followed(Message):
@@ -222,65 +212,7 @@ class IncidentKeys:
                               f"{diagnosis.target.namespace}/{view.name}", rv.revision)
 
     def _show_timeline(self, now: datetime) -> None:
-        tracker = self.incident_tracker()
-        pane = self.view(TimelinePane)
-        if tracker is None or tracker.journal.incident_id is None:
-            pane.show(None, [], now)
-            return
-        journal = tracker.journal
-        events = journal.events
-        drawn = (journal.incident_id, len(events))
-        drawn = (*drawn, len(journal.pending))  # an event written since is redrawn
-        if drawn == getattr(self, "_timeline_drawn", None) and not journal.pending:
-            # Only the summary's duration moves between events.
-            pane.query_one("#timeline-summary").update(summary_text(self._incident_view, now))
-            return
-        events = without_moved(events)  # a split service's went with it
-        from console.incident import postmortem  # the first incident event brings it in
-
-        t0 = start_time(events)
-        pending = {e.id for e in journal.pending}
-        # Every event, in time order (the pane folds a flapper's transitions
-        # and draws only what is on screen); each event's text made once.
-        texts = getattr(self, "_timeline_texts", None)
-        if texts is None or texts[0] != journal.incident_id:
-            texts = self._timeline_texts = (journal.incident_id, {})
-        described = texts[1]
-        rows = []
-        for e in sorted(events, key=lambda e: (e.at, e.id)):
-            if e.kind == EventKind.COUNTERS:
-                continue  # the impact's samples: the journal's, not the incident's
-            text = described.get(e.id)
-            if text is None:
-                text = described[e.id] = postmortem.describe(e)
-            rows.append(TimelineRow(
-                at=e.at,
-                offset=postmortem.offset(e.at, t0) or "",
-                kind=e.kind.value,
-                service=e.service,
-                text=text,
-                written=e.id not in pending,
-                state=_state_label(e.details.get("to"))
-                if e.kind == EventKind.BREAKER_TRANSITION else "",
-            ))
-        resolved = next((e for e in events if e.kind == EventKind.RESOLVED), None)
-        states = {}
-        for name in tracker.services:
-            status = self.snapshot.service(name) if self.snapshot else None
-            if status is not None:
-                states[name] = status.state
-        self._incident_view = IncidentView(
-            incident_id=journal.incident_id,
-            started_at=t0,
-            ended_at=resolved.at if resolved else None,
-            states=states,
-            mitigations=mitigations.count(events),  # no dry run, cancel or refusal
-            acknowledged=any(e.kind == EventKind.ACKNOWLEDGED for e in events),
-            root_caused=any(e.kind == EventKind.ROOT_CAUSE for e in events),
-            journal=str(journal.path or ""),
-        )
-        self._timeline_drawn = drawn
-        pane.show(self._incident_view, rows, now)
+        self.timeline.draw(self.view(TimelinePane), self.incident_tracker(), self.snapshot, now)
 
     def _operator(self, what: str, call, *args) -> None:
         """An operator event: recorded, and said to be only once it is on disk."""
@@ -460,12 +392,13 @@ class IncidentKeys:
         from console.incident.export import count_impact, write_atomically
 
         from console.incident.store import merge_side_events
+        from console.sources.prometheus.impact import read_recorded
 
         try:
             state_dir = self.tracker.journal.state_dir
             events, _ = merge_side_events(state_dir, incident_id, events)  # a follower's actions
             now = self.clock()
-            impact = count_impact(events, now)
+            impact = count_impact(events, now, read_recorded)
             text = postmortem.render(events, impact, now=now, tz=self.timezone_name)
             directory = self.export_dir or tracker.journal.state_dir / "exports"
             directory.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ with every step through the one recorder. Mixed into CBConsoleApp."""
 from __future__ import annotations
 
 import logging
+
 import threading
 from contextlib import suppress
 from datetime import datetime
@@ -14,8 +15,10 @@ from textual.app import App
 from textual.css.query import NoMatches
 from textual.message import Message
 
-from console.mitigations.runner import READ_ONLY_REFUSAL
-from console.diagnosis.gather import Diagnosis, gather
+from console.mitigations.base import READ_ONLY_REFUSAL
+from console.mitigations.registry import BY_NAME, MITIGATIONS
+from console.diagnosis.findings import Diagnosis
+from console.diagnosis.gather import gather
 from console.errors import describe_error
 from console.incident.applied import REFUSED
 from console.mitigations.plan import Mode, Outcome, Plan, Progress
@@ -25,13 +28,9 @@ from widgets.diagnosis import DiagnosisPane
 
 log = logging.getLogger(__name__)
 
-MUTATING = ("restart", "fallback", "flag")
-ACTION_NAMES = {"restart": "restart", "fallback": "fallback", "flag": "flag change",
-                "smoke": "smoke test"}
+ACTION_NAMES = {m.name: m.words for m in MITIGATIONS}
 #: What q waits for while an action runs.
-WAITING_FOR = {"restart": "the restart's rollout to be verified",
-               "fallback": "the fallback's rollout to be verified",
-               "flag": "the flag change to be confirmed", "smoke": "the smoke test to end"}
+WAITING_FOR = {m.name: m.waiting_for for m in MITIGATIONS}
 
 
 class ActionAbandoned(BaseException):
@@ -183,7 +182,7 @@ class MitigationKeys:
             self._refused(action, service,
                           f"the {ACTION_NAMES[action]} of {service} is already in progress")
             return
-        if self.mode == Mode.READ_ONLY and action in MUTATING:
+        if self.mode == Mode.READ_ONLY and BY_NAME[action].mutating:
             # Refused before any request, reads included.
             self.notify(f"READ-ONLY: {ACTION_NAMES[action]} of {service} refused; nothing sent.",
                         severity="error")
@@ -204,23 +203,7 @@ class MitigationKeys:
     def _plan(self, key: tuple[str, str], diagnosis: Diagnosis | None) -> None:
         action, service = key
         try:
-            target = self.service_map.target(service)
-            if action == "restart":
-                fresh = diagnosis is not None and (
-                    self.clock() - diagnosis.gathered_at
-                ).total_seconds() < 30
-                health = diagnosis.health if fresh else None
-                if health is None and self.probe is not None and target.health_url:
-                    health = self.probe.check(target.health_url)
-                plan = self.runner.plan_restart(
-                    target, health, diagnosis.downstream if fresh else None,
-                    diagnosis.next_step.rollbacks if fresh else ())
-            elif action == "fallback":
-                plan = self.runner.plan_fallback(target)
-            elif action == "flag":
-                plan = self.runner.plan_flag(target)
-            else:
-                plan = self.runner.plan_smoke(target)
+            plan = self.runner.plan(action, self.service_map.target(service), diagnosis)
         except Exception as error:  # noqa: BLE001
             log.warning("planning the %s of %s failed", action, service, exc_info=True)
             self.post_message(PlanReady(key, None, describe_error(error)))

@@ -15,8 +15,7 @@ import math
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from console.model.impact import Impact
 from console.sources.base import SourceError
 from console.sources.prometheus.profiles import Profile, get_profile
 from console.sources.prometheus.http import PromClient, PrometheusAuth
@@ -25,46 +24,6 @@ from console.sources.prometheus.http import PromClient, PrometheusAuth
 #: quotes but no "[".
 _RATE = re.compile(r"\b(?:i?rate)\(\s*([^\[\]()]+?)\s*\[[^\]]+\]\s*\)")
 ROLES = ("failures", "successes", "rejected")
-
-
-class Impact(BaseModel):
-    """Counted calls over [start, end]. None: the profile has no such counter."""
-
-    model_config = ConfigDict(frozen=True)
-
-    start: datetime
-    end: datetime
-    services: tuple[str, ...] = ()
-    failed: float | None = None
-    succeeded: float | None = None
-    rejected: float | None = None
-    per_service: dict[str, dict[str, float | None]] = Field(default_factory=dict)
-    source: str = ""  # "Prometheus URL (profile)"
-    #: The counter query each role was counted with (None: the profile has none).
-    counters: dict[str, str | None] = Field(default_factory=dict)
-
-    @property
-    def total(self) -> float | None:
-        parts = [self.failed, self.succeeded]
-        if None in parts:
-            return None
-        return sum(parts) + (self.rejected or 0.0)
-
-    @property
-    def failed_share(self) -> float | None:
-        """failed / (failed + succeeded + rejected where known); None without calls."""
-        total = self.total
-        if total is None or total <= 0 or self.failed is None:
-            return None
-        return self.failed / total
-
-    @property
-    def not_served_share(self) -> float | None:
-        """(failed + rejected) / total: what the callers saw fail."""
-        total = self.total
-        if total is None or total <= 0 or self.failed is None:
-            return None
-        return (self.failed + (self.rejected or 0.0)) / total
 
 
 def increase_query(rate_query: str, window_s: int, by: tuple[str, ...]) -> str:
@@ -145,3 +104,11 @@ def profile_from_details(details: dict) -> Profile:
 def auth_from_details(details: dict) -> PrometheusAuth | None:
     raw = details.get("prometheus_auth")
     return PrometheusAuth.model_validate_json(raw) if raw else None
+
+
+def read_recorded(details: dict, services: list[str], start: datetime, end: datetime,
+                  timeout: float = 10.0) -> Impact:
+    """The ImpactReader the export is handed: the impact from the Prometheus
+    an incident recorded (its URL, profile and where its credentials are)."""
+    return impact(str(details["prometheus_url"]), profile_from_details(details), services,
+                  start, end, auth=auth_from_details(details), timeout=timeout)

@@ -1,0 +1,89 @@
+"""What a diagnosis found, as data: the widgets show it, the mitigations
+preselect from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from console.model.fleet import Deployment, Flag, Pod, Revision
+from console.model.kubectl import RolloutStatus
+from console.model.probe import HealthResult
+from console.model.servicemap import ServiceTarget
+
+
+LIKELY_CAUSE_WINDOW = timedelta(minutes=30)
+CALLER_STILL_OPEN = timedelta(minutes=5)  # runbook: healthy downstream, breaker open past 5 min
+LOG_LINES = 20  # per workload, newest first
+LOG_PODS = 5  # pods whose logs are read, per workload
+LOG_TAIL = 200  # lines read per pod
+EXEC_TIMEOUT = 5.0  # s, for one `nc -w 2` in a pod
+NC_WAIT_S = 2
+NO_HEALTH_URL = "no health_url in the service map"
+PARTS = ("deployment", "rollout history", "pods", "logs")  # what a WorkloadView reads
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    revision: Revision
+    current: bool  # the revision the deployment runs now
+    likely_cause: bool  # finished within LIKELY_CAUSE_WINDOW before the breaker opened
+
+
+@dataclass(frozen=True)
+class LogLine:
+    pod: str
+    text: str  # as the pod wrote it: untrusted, escape before rendering
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    role: str  # "downstream" or "caller"
+    name: str  # deployment name
+    deployment: Deployment | None = None
+    rollout: RolloutStatus | None = None
+    revisions: tuple[RevisionView, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    log_filter: str = ""  # "circuit" for the caller, "ERROR" for the downstream
+    logs: tuple[LogLine, ...] = ()  # newest first, at most LOG_LINES
+    log_pods: tuple[str, ...] = ()  # the pods whose log tails were read
+    error: str | None = None  # why some of the above is unknown
+    # What could not be read and why: ("deployment" | "rollout history" |
+    # "pods" | "logs" | "logs of <pod>", why). Empty is not "nothing found".
+    unread: tuple[tuple[str, str], ...] = ()
+
+    def why_unread(self, what: str) -> str | None:
+        return next((why for part, why in self.unread if part == what), None)
+
+
+@dataclass(frozen=True)
+class DependencyCheck:
+    address: str  # host:port
+    reachable: bool | None  # None: not checked
+    detail: str  # what nc said, or why it was not checked
+    pod: str | None = None  # the downstream pod it was checked from
+
+
+@dataclass(frozen=True)
+class NextStep:
+    option: int | None  # the runbook's Option 1-4, None when nothing to do
+    key: str | None  # the console key that does it: r, f, d
+    text: str
+    rollbacks: tuple[str, ...] = ()  # the `kubectl rollout undo` commands to run first
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    target: ServiceTarget
+    gathered_at: datetime
+    health: HealthResult | None
+    downstream: WorkloadView
+    caller: WorkloadView
+    dependencies: tuple[DependencyCheck, ...]
+    fallback_on: bool | None  # the caller's <PREFIX>_FALLBACK_ENABLED; None unknown
+    flag: Flag | None
+    flag_error: str | None
+    next_step: NextStep
+
+
+# --- gathering ---------------------------------------------------------------------

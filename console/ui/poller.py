@@ -1,0 +1,126 @@
+"""Polling the breaker source: one poll in flight at most, the next one
+after the interval, a capped backoff after failures, and the one place that
+decides whether the data on screen is STALE. The poll runs in a thread
+worker, which also feeds the incident tracker (each event costs an fsync)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from textual.app import App
+from textual.message import Message
+
+from console.clock import Clock
+from console.errors import SourceError, describe_error
+from console.model.fleet import FleetSnapshot
+from console.ports import BreakerSource
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER_POLLS = 3
+MAX_BACKOFF_S = 10.0  # an outage's end must show within seconds
+
+
+class Polled(Message):
+    def __init__(self, snapshot: FleetSnapshot) -> None:
+        self.snapshot = snapshot
+        super().__init__()
+
+
+class PollFailed(Message):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__()
+
+
+@dataclass
+class PollState:
+    """What the header needs to tell the truth about freshness."""
+
+    last_good_at: datetime | None = None
+    error: str | None = None
+    error_at: datetime | None = None
+    failures: int = 0
+    started_at: datetime | None = None  # of the poll in flight, if any
+
+
+class Poller:
+    """Schedules the polls on `app` (its timers and workers) and posts
+    Polled / PollFailed to it; `feed` gets each good snapshot in the worker."""
+
+    def __init__(self, app: App, source: BreakerSource, *, clock: Clock, interval: float,
+                 feed: Callable[[FleetSnapshot], None]) -> None:
+        self.app = app
+        self.source = source
+        self.clock = clock
+        self.interval = interval
+        self.feed = feed
+        self.state = PollState()
+        self.opened_at: datetime | None = None
+        self._next = None
+
+    def start(self) -> None:
+        """Start one poll unless one is in flight: polls never overlap."""
+        if self.opened_at is None:
+            self.opened_at = self.clock()
+        if self.state.started_at is not None:
+            return
+        if self._next is not None:
+            self._next.stop()
+            self._next = None
+        self.state.started_at = self.clock()
+        self.app.run_worker(self._poll, name="_poll", group="poll", thread=True,
+                            exit_on_error=False)
+
+    def _poll(self) -> None:
+        try:
+            snapshot = self.source.poll()
+            if not isinstance(snapshot, FleetSnapshot):
+                raise SourceError(f"the source answered {type(snapshot).__name__}, not a snapshot")
+        except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
+            log.warning("poll failed: %s", self.source.label, exc_info=True)
+            self.app.post_message(PollFailed(describe_error(error)))
+        else:
+            self.feed(snapshot)
+            self.app.post_message(Polled(snapshot))
+
+    def succeeded(self) -> None:
+        state = self.state
+        state.started_at = None
+        state.last_good_at = self.clock()
+        state.error = state.error_at = None
+        state.failures = 0
+        self._schedule(self.interval)
+
+    def failed(self, reason: str) -> datetime:
+        """Records the failure and schedules the retry; returns when it failed."""
+        state = self.state
+        state.started_at = None
+        state.error = reason
+        state.error_at = self.clock()
+        state.failures += 1
+        # Capped exponential backoff: a struggling backend is not hammered.
+        self._schedule(min(self.interval * 2 ** (state.failures - 1),
+                           max(MAX_BACKOFF_S, self.interval)))
+        return state.error_at
+
+    def _schedule(self, delay: float) -> None:
+        self._next = self.app.set_timer(delay, self.start, name="next-poll")
+
+    def stale_reason(self, now: datetime) -> str | None:
+        """Why the data on screen cannot be trusted as current, or None."""
+        state = self.state
+        limit = STALE_AFTER_POLLS * self.interval
+        if state.last_good_at is None and state.error is not None:
+            return f"no data: {state.error}"
+        # Before the first good poll, the wait counts from the start.
+        reference = state.last_good_at or self.opened_at or now
+        age = (now - reference).total_seconds()
+        if age <= limit:
+            return None
+        if state.error is not None:
+            return state.error
+        return f"no answer from the source for {int(age)}s"
