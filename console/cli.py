@@ -261,6 +261,7 @@ def _build_app(args):
                 backfill_minutes=config.prometheus.backfill_minutes,
                 alert_name=config.prometheus.alert_name,
                 timeout=config.prometheus.timeout_s,
+                deadline=config.poll_deadline_s,
                 show_infrastructure=config.prometheus.show_infrastructure,
             )
         except (ConfigFileError, SourceError, ValueError) as error:

@@ -13,6 +13,16 @@ class Unavailable(SourceError):
     """The source is not configured at all (e.g. no cluster): say why, do not retry."""
 
 
+class TimedOut(SourceError):
+    """A request's total deadline passed before its whole answer came (a
+    server that answers a byte at a time): the request may have reached the
+    server and been acted on, so a change is read back, never sent again."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 def describe_error(error: BaseException) -> str:
     """A one-line reason for the operator. SourceErrors are written for them;
     anything else is a bug in a source, named by its type."""
