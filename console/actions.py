@@ -24,7 +24,7 @@ from typing import Callable
 from console import kube_ops as ops
 from console.clock import Clock, system_clock
 from console.diagnosis import WorkloadView, downstream_failing, health_unknown
-from console.errors import first_line
+from console.errors import TimedOut, first_line
 from console.model import Deployment
 from console.plan import Mode, Outcome, Plan, Progress
 from console.probe import HealthResult, Probe
@@ -390,10 +390,11 @@ class ActionRunner:
         try:
             cluster.patch_deployment(ns, name, plan.patch, plan.field_manager or "")
         except SourceError as exc:
-            if "unreachable" not in str(exc):
+            if not isinstance(exc, TimedOut) and "unreachable" not in str(exc):
                 return step.failed(str(exc))  # answered: refused, nothing applied
-            # No answer (reset, timeout): the PATCH may have landed all the
-            # same. A read is safe; it says so before anyone sends it again.
+            # No (whole) answer (reset, timeout, the deadline): the PATCH may
+            # have landed all the same. A read is safe; it says so before
+            # anyone sends it again.
             return self._lost_answer(plan, step, exc)
         done, words, dep = self._watch(ns, name, step)
         if not done:

@@ -167,6 +167,7 @@ def connect_flags(config):
             token_env=None if f.token_file else (f.token_env or None),
             token_file=f.token_file,
             timeout=f.timeout_s,
+            deadline=f.deadline_s,
             verify=verify,
         )
     except (SourceError, ValueError) as error:

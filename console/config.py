@@ -67,6 +67,8 @@ class FlagsConfig(_Strict):
     ca_file: Path | None = None
     insecure_skip_verify: bool = False
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # A request's total time (a trickled answer); default twice timeout_s.
+    deadline_s: float | None = Field(default=None, gt=0, le=600)
 
     @field_validator("url")
     @classmethod

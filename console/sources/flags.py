@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from console import secrets as _secrets
+from console.errors import TimedOut
 from console.model import Flag
 from console.sources.base import SourceError
+from console.sources.deadline import Deadline, guard_httpx
 
 if TYPE_CHECKING:  # imported where used: console.actions (and so the demo) needs no httpx
     import httpx
@@ -48,6 +50,7 @@ class HttpFlagService:
         token_file: Path | None = None,
         timeout: float = 5.0,
         verify: bool | str = True,
+        deadline: float | None = None,
     ) -> None:
         import httpx
 
@@ -63,12 +66,15 @@ class HttpFlagService:
         self.token_env = token_env
         self.token_file = Path(token_file) if token_file else None
         self.timeout = timeout
+        #: A request's total time: a trickled answer cannot hold a read or the POST.
+        self.deadline = deadline or 2 * timeout
         self._client = httpx.Client(
             timeout=timeout,
             verify=_ssl_verify(verify),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "cbconsole"},
         )
+        guard_httpx(self._client)
 
     # --- FlagSource ----------------------------------------------------------------
 
@@ -168,34 +174,21 @@ class HttpFlagService:
 
         url = self._url + FLAGS_PATH + _escape(name)
         scrub = tuple(s for s in (*secrets, self._password) if s)
+        deadline = Deadline(self.deadline)
+        error: SourceError | None = None
         try:
-            response = self._client.request(method, url, json=json, headers=headers)
-        except httpx.TimeoutException:
-            raise SourceError(
-                f"flag service at {self.url} unreachable: no answer within {self.timeout:g}s"
-            ) from None
-        except httpx.ConnectError as exc:
-            why = "connection refused" if "refused" in str(exc).lower() else _short(str(exc))
-            raise SourceError(
-                _scrubbed(f"flag service at {self.url} unreachable: {why}", scrub)
-            ) from None
-        except httpx.RemoteProtocolError as exc:
-            # Not the bytes themselves: they may be anything (and are of no use).
-            why = ("connection closed by the server" if "disconnected" in str(exc)
-                   else "it answered something that is not HTTP")
-            raise SourceError(f"flag service at {self.url} unreachable: {why}") from None
+            with deadline:
+                response = self._client.request(method, url, json=json, headers=headers)
         except httpx.HTTPError as exc:
-            if "reset" in str(exc).lower():
-                raise SourceError(
-                    f"flag service at {self.url} unreachable: connection reset"
-                ) from None
-            raise SourceError(
-                _scrubbed(
-                    f"flag service at {self.url} unreachable: "
-                    f"{_short(str(exc)) or type(exc).__name__}",
-                    scrub,
-                )
-            ) from None
+            error = self._unreachable(exc, scrub)
+        if deadline.expired:
+            # Cut off by the deadline, whatever broke (an answer cut mid-headers
+            # can even look whole): a POST may have been acted on, and the
+            # caller reads the flag back.
+            error = TimedOut(f"flag service at {self.url} timed out after "
+                             f"{self.deadline:g} s", self.deadline)
+        if error is not None:
+            raise error  # outside the except block: nothing chained
         status = response.status_code
         if 200 <= status < 300:
             return response
@@ -209,6 +202,24 @@ class HttpFlagService:
             raise SourceError(f'flag "{name}" not found')
         body = _short(_scrubbed(response.text, scrub)) or response.reason_phrase
         raise SourceError(_scrubbed(f"the flag service answered {status}: {body}", scrub))
+
+    def _unreachable(self, exc: Exception, scrub: tuple[str, ...]) -> SourceError:
+        import httpx
+
+        at = f"flag service at {self.url} unreachable"
+        if isinstance(exc, httpx.TimeoutException):
+            return SourceError(f"{at}: no answer within {self.timeout:g}s")
+        if isinstance(exc, httpx.ConnectError):
+            why = "connection refused" if "refused" in str(exc).lower() else _short(str(exc))
+            return SourceError(_scrubbed(f"{at}: {why}", scrub))
+        if isinstance(exc, httpx.RemoteProtocolError):
+            # Not the bytes themselves: they may be anything (and are of no use).
+            why = ("connection closed by the server" if "disconnected" in str(exc)
+                   else "it answered something that is not HTTP")
+            return SourceError(f"{at}: {why}")
+        if "reset" in str(exc).lower():
+            return SourceError(f"{at}: connection reset")
+        return SourceError(_scrubbed(f"{at}: {_short(str(exc)) or type(exc).__name__}", scrub))
 
     def _parse(self, name: str, response: httpx.Response) -> Flag:
         try:

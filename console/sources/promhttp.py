@@ -228,10 +228,15 @@ class PromClient:
         # A slow call's own (longer) timeout stretches its deadline likewise.
         with _deadline.within(max(self.deadline, 2 * (timeout or self.timeout))) as deadline:
             try:
-                return self._answer(call, promql, what, timeout)
+                result = self._answer(call, promql, what, timeout)
             except SourceError:
                 if not deadline.expired:
                     raise
+            else:
+                # Cut off mid-headers, an answer can look whole (no length
+                # seen, read to the end): past the deadline none is used.
+                if not deadline.expired:
+                    return result
         # Whatever broke the request, the deadline did (raised outside the
         # except block: nothing chained, as below).
         raise PollTimedOut(f"Prometheus at {self.url} timed out after {deadline.seconds:g} s",
