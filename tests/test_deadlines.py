@@ -7,16 +7,18 @@ and the flag test server."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
 from console.app import CBConsoleApp
 from console.diagnosis import EXEC_TIMEOUT
+from console.errors import TimedOut
 from console.recorder import Stage
 from console.servicemap import ServiceEntry, ServiceMap
 from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
-from console.sources.prometheus import PrometheusSource
+from console.sources.prometheus import PrometheusSource, Unreachable
 from tests.fakes import ScriptedSource, clock, service
 from tests.faultproxy import FaultProxy
 from tests.flagserver import FlagServer
@@ -79,6 +81,22 @@ async def test_trickling_prometheus_makes_the_board_stale_timed_out(proxy):
         await wait_until(pilot, lambda: "STALE" not in header(app)
                          and "last poll failed" not in header(app), "recovery")
         assert app.is_running
+
+
+def test_a_trickled_poll_is_a_typed_timeout_and_logs_no_traceback(proxy, caplog):
+    source = PrometheusSource(proxy.url, backfill_minutes=5, timeout=TIMEOUT,
+                              deadline=DEADLINE)
+    source.poll()
+    trickling(proxy)
+    with pytest.raises(TimedOut) as err:
+        source.poll()
+    assert str(err.value) == f"Prometheus at {proxy.url} timed out after {DEADLINE:g} s"
+    assert err.value.seconds == DEADLINE and isinstance(err.value, Unreachable)
+    # The answer cut off mid-headers is ours to cut: urllib3 does not log a
+    # traceback about its headers (printed on a terminal by `cbconsole export`).
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    proxy.clear()
+    assert source.poll().services  # and the next poll works
 
 
 def test_the_poll_deadline_is_the_interval_at_least_twice_the_timeout():

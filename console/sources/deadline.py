@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import socket
 import threading
 import time
@@ -137,7 +138,16 @@ def _guarded_pools() -> dict[str, type]:
     class TLSPool(HTTPSConnectionPool):
         ConnectionCls = TLSConnection
 
+    # An answer the deadline cut off mid-headers makes urllib3 log a warning
+    # with a traceback (on the terminal of `cbconsole export`): not for ours.
+    logging.getLogger("urllib3.connection").addFilter(_not_cut_off_by_us)
     return {"http": Pool, "https": TLSPool}
+
+
+def _not_cut_off_by_us(record: logging.LogRecord) -> bool:
+    deadline = current()  # the filter runs on the thread that logs
+    return not (deadline is not None and deadline.expired
+                and record.getMessage().startswith("Failed to parse headers"))
 
 
 def guard_pools(manager: Any) -> Any:
