@@ -571,7 +571,7 @@ class KubernetesCluster:
                 # seen, read to the end): past the deadline none is used.
                 if not deadline.expired:
                     return data
-                message = ""
+                message = ""  # raised as TimedOut below
             except self._api_exception as exc:
                 # A 401 is answered before admission or storage: the API server
                 # applied nothing, so sending the same request again once with
