@@ -180,6 +180,7 @@ def connect_flags(config):
             token_env=None if f.token_file else (f.token_env or None),
             token_file=f.token_file,
             timeout=f.timeout_s,
+            deadline=f.deadline_s,
             verify=verify,
         )
     except (SourceError, ValueError) as error:
@@ -283,6 +284,7 @@ def _build_app(args):
                 backfill_minutes=config.prometheus.backfill_minutes,
                 alert_name=config.prometheus.alert_name,
                 timeout=config.prometheus.timeout_s,
+                deadline=config.poll_deadline_s,
                 show_infrastructure=config.prometheus.show_infrastructure,
             )
         except (ConfigFileError, SourceError, ValueError) as error:

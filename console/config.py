@@ -45,6 +45,10 @@ class PrometheusConfig(_Strict):
     backfill_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     alert_name: str = "CircuitBreakerOpen"
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # A poll's total time, all its requests together: a server trickling its
+    # answer fails the poll after it. Default: the poll interval, at least
+    # twice timeout_s (Config.poll_deadline_s).
+    deadline_s: float | None = Field(default=None, gt=0, le=3600)
     # Istio's own clusters (BlackHoleCluster, xds-grpc, inbound|…) as board rows.
     show_infrastructure: bool = False
 
@@ -64,6 +68,8 @@ class FlagsConfig(_Strict):
     ca_file: Path | None = None
     insecure_skip_verify: bool = False
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # A request's total time (a trickled answer); default twice timeout_s.
+    deadline_s: float | None = Field(default=None, gt=0, le=600)
 
     @field_validator("url")
     @classmethod
@@ -123,6 +129,11 @@ class Config(_Strict):
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     services: dict[str, ServiceEntry] = Field(default_factory=dict)
+
+    @property
+    def poll_deadline_s(self) -> float:
+        p = self.prometheus
+        return p.deadline_s or max(self.poll_interval_s, 2 * p.timeout_s)
 
     def recovery_timeouts(self) -> dict[str, float]:
         return {

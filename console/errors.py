@@ -24,14 +24,20 @@ class Unauthorized(SourceError):
     """The service answered 401: it applied nothing."""
 
 
-class RequestTimeout(SourceError):
-    """No answer within the request's deadline."""
+class TimedOut(SourceError):
+    """A request's total deadline passed before its whole answer came (a
+    server that answers a byte at a time): the request may have reached the
+    server and been acted on, so a change is read back, never sent again."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
 
 
 def no_answer(error: BaseException) -> bool:
     """Whether `error` says the request got no answer (so a change sent may
     have landed all the same), by its type."""
-    return isinstance(error, (Unreachable, RequestTimeout))
+    return isinstance(error, (Unreachable, TimedOut))
 
 
 def causes(error: BaseException, limit: int = 10) -> list[BaseException]:

@@ -5,6 +5,7 @@ backend (Prometheus, the Kubernetes API test server, the flag test server).
     source = PrometheusSource(proxy.url)
     proxy.set("stall")            # every new request from now on
     proxy.set("reset", only=("PATCH",))   # only mutating requests
+    proxy.set("trickle", path="/log")     # only requests whose target has "/log"
     proxy.clear()                 # back to "pass"
 
 Modes, switchable at runtime, decided per HTTP request (a kept-alive
@@ -132,6 +133,7 @@ class FaultProxy:
         self.only: tuple[str, ...] | None = None
         self.token_file: Path | None = None  # require its bearer token (see above)
         self._before_next: Callable[[], None] | None = None
+        self.path: str | None = None
         #: (mode applied, request line) of every request seen, oldest first.
         self.seen: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -163,13 +165,15 @@ class FaultProxy:
 
     # --- Controls ----------------------------------------------------------------
 
-    def set(self, mode: str, *, only: tuple[str, ...] | None = None) -> None:
+    def set(self, mode: str, *, only: tuple[str, ...] | None = None,
+            path: str | None = None) -> None:
         """Apply `mode` to every request from now on (`only`: to these HTTP
-        methods only; the others pass)."""
+        methods only; `path`: to request targets containing it; the others pass)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
         with self._lock:
             self.mode, self.only = mode, tuple(m.upper() for m in only) if only else None
+            self.path = path
             conns = list(self._conns)
         if mode == "refuse":
             self._unlisten()
@@ -286,10 +290,12 @@ class FaultProxy:
                 break
             start = _REQUEST_LINE.match(data)
             if start:
-                method = start.group(1).decode()
+                method, target = start.group(1).decode(), start.group(2).decode("latin-1")
                 line = data.split(b"\r\n", 1)[0].decode("latin-1")
                 with self._lock:
-                    fault = self.mode if not self.only or method in self.only else "pass"
+                    chosen = ((not self.only or method in self.only)
+                              and (self.path is None or self.path in target))
+                    fault = self.mode if chosen else "pass"
                     self.seen.append((fault, line))
                 if fault == "pass" and self.token_file is not None and not self._authorized(data):
                     with self._lock:

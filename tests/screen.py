@@ -140,3 +140,23 @@ async def diagnose(app, pilot) -> None:
     await pilot.press("2", "g")
     await settle(app, pilot)
     assert app.query_one(DiagnosisPane).display
+
+
+def left_pane(app) -> str:
+    """The diagnosis pane's findings column, lines joined (the log column cut off)."""
+    lines = [line.split("│", 1)[0] for line in screen_text(app).splitlines()]
+    return flat("\n".join(lines))
+
+
+def log_column(app) -> str:
+    lines = [line.split("│", 1)[1] for line in screen_text(app).splitlines() if "│" in line]
+    return flat("\n".join(lines))
+
+
+def log_text(app) -> str:
+    """The action log's entries, as text."""
+    from rich.console import Console
+
+    out = Console(width=400, record=True)
+    out.print(app.query_one("#action-entries").content)
+    return out.export_text()

@@ -31,7 +31,7 @@ from screenshots.scenes import SCENES, build
 from tests.demofleet import FALLBACK_ON, wait_rollout
 from tests.fakes import ScriptedSource, clock, service
 from tests.kubeserver import KubeServer
-from tests.screen import diagnose, flat, screen_text, settle
+from tests.screen import diagnose, flat, left_pane, log_column, screen_text, settle
 from widgets import text as fmt
 from widgets.confirm import ConfirmDialog
 
@@ -45,17 +45,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def left_pane(app) -> str:
-    """The diagnosis pane's findings column, lines joined (the log column cut off)."""
-    lines = [line.split("│", 1)[0] for line in screen_text(app).splitlines()]
-    return flat("\n".join(lines))
-
-
-def log_column(app) -> str:
-    lines = [line.split("│", 1)[1] for line in screen_text(app).splitlines() if "│" in line]
-    return flat("\n".join(lines))
 
 
 def refused_kubeconfig(tmp_path) -> tuple[str, str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from rich.console import Console
 
 from console.ui.app import CBConsoleApp
 from console.mitigations.recorder import Stage
@@ -35,7 +34,7 @@ from tests.runners import (
     runner,
     stages,
 )
-from tests.screen import settle
+from tests.screen import settle, log_text
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
@@ -211,12 +210,6 @@ def test_flag_service_refusing(flags, flagserver, fproxy):
 
 
 # --- As the operator sees it -----------------------------------------------------------------
-
-
-def log_text(app) -> str:
-    out = Console(width=400, record=True)
-    out.print(app.query_one("#action-entries").content)
-    return out.export_text()
 
 
 @pytest.mark.slow

@@ -72,8 +72,9 @@ class OnePollAtATime:
                 self._in_flight -= 1
 
 
-def console(url: str) -> tuple[CBConsoleApp, PrometheusSource]:
-    source = PrometheusSource(url, profile="runbook", backfill_minutes=5, timeout=TIMEOUT)
+def console(url: str, deadline: float | None = None) -> tuple[CBConsoleApp, PrometheusSource]:
+    source = PrometheusSource(url, profile="runbook", backfill_minutes=5, timeout=TIMEOUT,
+                              deadline=deadline)
     return CBConsoleApp(source, poll_interval=INTERVAL), source
 
 
@@ -154,10 +155,11 @@ async def test_fault_mid_session_then_recovery(proxy, mode):
 
 async def test_slow_trickle_is_stale_meanwhile_and_delivers(proxy):
     """Answers a few bytes at a time: each poll takes seconds (longer than
-    three intervals). The header says so while it lasts, the data that does
-    arrive is shown, and nothing runs twice at once."""
+    three intervals, within the poll's deadline). The header says so while it
+    lasts, the data that does arrive is shown, and nothing runs twice at once.
+    (Past the deadline: test_deadlines.py.)"""
     proxy.trickle_bytes, proxy.trickle_interval = 4, 0.01  # a poll: ~3 s
-    app, source = console(proxy.url)
+    app, source = console(proxy.url, deadline=120)
     polls = OnePollAtATime(source)
     async with app.run_test(size=(140, 40)) as pilot:
         board = app.query_one(BreakerBoard)

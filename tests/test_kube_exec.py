@@ -8,6 +8,7 @@ import socket
 
 import pytest
 
+from console.errors import TimedOut
 from console.model.fleet import ExecResult
 from console.sources.base import SourceError
 from console.sources.kube import KubernetesCluster
@@ -144,7 +145,10 @@ def test_refused_and_silent_api_servers(tmp_path):
     with socket.socket() as s:  # accepts (backlog) and never answers
         s.bind(("127.0.0.1", port))
         s.listen()
-        with pytest.raises(SourceError, match="unreachable: no answer within"):
+        # The handshake's wait is bounded by the exec's deadline: its
+        # command time plus the request deadline (twice the timeout).
+        with pytest.raises(TimedOut, match=f"^exec in pod p: API server at "
+                                           f"http://127.0.0.1:{port} timed out after 0.9 s$"):
             source.exec_in_pod("default", "p", NC, timeout=0.3)
 
 

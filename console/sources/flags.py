@@ -29,6 +29,8 @@ from console.sources.base import SourceError
 from console.text import shorten
 from console.urls import without_userinfo
 from console.sources.tokenfile import TokenFile
+from console.errors import TimedOut
+from console.sources.deadline import Deadline, guard_httpx
 
 if TYPE_CHECKING:  # imported where used: the demo needs no httpx
     import httpx
@@ -47,6 +49,7 @@ class HttpFlagService:
         token_file: Path | None = None,
         timeout: float = 5.0,
         verify: bool | str = True,
+        deadline: float | None = None,
     ) -> None:
         import httpx
 
@@ -66,12 +69,15 @@ class HttpFlagService:
         self._token_file = (TokenFile(self.token_file, "flag service token")
                             if self.token_file else None)
         self.timeout = timeout
+        #: A request's total time: a trickled answer cannot hold a read or the POST.
+        self.deadline = deadline or 2 * timeout
         self._client = httpx.Client(
             timeout=timeout,
             verify=_ssl_verify(verify),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "cbconsole"},
         )
+        guard_httpx(self._client)
 
     # --- FlagSource ----------------------------------------------------------------
 
@@ -171,36 +177,21 @@ class HttpFlagService:
 
         url = self._url + FLAGS_PATH + _escape(name)
         scrub = tuple(s for s in (*secrets, self._password) if s)
+        deadline = Deadline(self.deadline)
+        error: SourceError | None = None
         try:
-            response = self._client.request(method, url, json=json, headers=headers)
-        except httpx.TimeoutException:
-            raise Unreachable(
-                f"flag service at {self.url} unreachable: no answer within {self.timeout:g}s"
-            ) from None
-        except httpx.ConnectError as exc:
-            why = ("connection refused" if caused_by(exc, ConnectionRefusedError)
-                   else _short(_scrubbed(str(exc), scrub)))
-            raise Unreachable(
-                _scrubbed(f"flag service at {self.url} unreachable: {why}", scrub)
-            ) from None
-        except httpx.RemoteProtocolError as exc:
-            # Not the bytes themselves: they may be anything (and are of no use).
-            # (httpcore says a disconnection in words only: no type of its own.)
-            why = ("connection closed by the server" if "disconnected" in str(exc)
-                   else "it answered something that is not HTTP")
-            raise Unreachable(f"flag service at {self.url} unreachable: {why}") from None
+            with deadline:
+                response = self._client.request(method, url, json=json, headers=headers)
         except httpx.HTTPError as exc:
-            if caused_by(exc, ConnectionResetError):
-                raise Unreachable(
-                    f"flag service at {self.url} unreachable: connection reset"
-                ) from None
-            raise Unreachable(
-                _scrubbed(
-                    f"flag service at {self.url} unreachable: "
-                    f"{_short(_scrubbed(str(exc), scrub)) or type(exc).__name__}",
-                    scrub,
-                )
-            ) from None
+            error = self._unreachable(exc, scrub)
+        if deadline.expired:
+            # Cut off by the deadline, whatever broke (an answer cut mid-headers
+            # can even look whole): a POST may have been acted on, and the
+            # caller reads the flag back.
+            error = TimedOut(f"flag service at {self.url} timed out after "
+                             f"{self.deadline:g} s", self.deadline)
+        if error is not None:
+            raise error  # outside the except block: nothing chained
         status = response.status_code
         if 200 <= status < 300:
             return response
@@ -214,6 +205,27 @@ class HttpFlagService:
             raise SourceError(f'flag "{name}" not found')
         body = _short(_scrubbed(response.text, scrub)) or response.reason_phrase
         raise SourceError(_scrubbed(f"the flag service answered {status}: {body}", scrub))
+
+    def _unreachable(self, exc: Exception, scrub: tuple[str, ...]) -> SourceError:
+        import httpx
+
+        at = f"flag service at {self.url} unreachable"
+        if isinstance(exc, httpx.TimeoutException):
+            return Unreachable(f"{at}: no answer within {self.timeout:g}s")
+        if isinstance(exc, httpx.ConnectError):
+            why = ("connection refused" if caused_by(exc, ConnectionRefusedError)
+                   else _short(_scrubbed(str(exc), scrub)))
+            return Unreachable(_scrubbed(f"{at}: {why}", scrub))
+        if isinstance(exc, httpx.RemoteProtocolError):
+            # Not the bytes themselves: they may be anything (and are of no use).
+            # (httpcore says a disconnection in words only: no type of its own.)
+            why = ("connection closed by the server" if "disconnected" in str(exc)
+                   else "it answered something that is not HTTP")
+            return Unreachable(f"{at}: {why}")
+        if caused_by(exc, ConnectionResetError):
+            return Unreachable(f"{at}: connection reset")
+        return Unreachable(_scrubbed(
+            f"{at}: {_short(_scrubbed(str(exc), scrub)) or type(exc).__name__}", scrub))
 
     def _parse(self, name: str, response: httpx.Response) -> Flag:
         try:

@@ -6,7 +6,9 @@ in-cluster service account. The `kubernetes` package is imported in the
 constructor only: it costs about 0.25 s, which the demo must not pay.
 
 Responses are read as plain JSON (`_preload_content=False`) and mapped to the
-model here; every call carries `_request_timeout`. Every failure is a
+model here; every call carries `_request_timeout` (per socket operation) and
+runs under a total deadline (a server trickling its answer cannot hold a
+read or a PATCH). Every failure is a
 SourceError in plain words, with no token, key or header in it.
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from console import secrets as _secrets
-from console.errors import Unauthorized, Unreachable, first_line
+from console.errors import TimedOut, Unauthorized, Unreachable, first_line
 from console.model.fleet import (
     EXIT_NOT_FOUND,
     Condition,
@@ -34,6 +36,7 @@ from console.model.fleet import (
     Revision,
 )
 from console.sources.base import SourceError, Unavailable
+from console.sources.deadline import Deadline, guard_pools, watch
 from console.sources.kubecreds import CredentialState, ExecCredentials
 from console.text import shorten
 from console.urls import without_userinfo
@@ -218,8 +221,11 @@ class KubernetesCluster:
 
     def __init__(self, *, kubeconfig: str | None = None, context: str | None = None,
                  namespace: str | None = None, timeout: float = 5.0,
+                 deadline: float | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         self.timeout = timeout
+        #: A request's total time (twice the timeout: a stall still says "no answer within").
+        self.deadline = deadline or 2 * timeout
         self._secrets: list[str] = []
         paths, where = _kubeconfig_paths(kubeconfig)
         in_cluster = (not paths and not kubeconfig
@@ -296,8 +302,14 @@ class KubernetesCluster:
         # timeout would multiply) nor on answers.
         cfg.retries = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0)
         self._client = kclient.ApiClient(cfg)
+        guard_pools(self._client.rest_client.pool_manager)
         self._apps = kclient.AppsV1Api(self._client)
         self._core = kclient.CoreV1Api(self._client)
+        # The exec stream swaps its ApiClient's call_api for a WebSocket one
+        # while it connects: on the shared client, other threads' requests
+        # would go over WebSocket meanwhile (for good behind a hung
+        # handshake). Each exec gets a client of its own.
+        self._exec_api = lambda: kclient.CoreV1Api(kclient.ApiClient(cfg))
         self._api_exception = kclient.ApiException
 
     @staticmethod
@@ -423,24 +435,32 @@ class KubernetesCluster:
         """`kubectl exec POD -- COMMAND` over the WebSocket channel protocol;
         the exit code comes from the error channel's Status. A missing
         executable is exit_code 127 (the runtime's words in stderr)."""
-        import threading
-
         outcome: list = []
+        # The command's own time, plus a request's deadline for the handshake.
+        total = timeout + self.deadline
+        timed_out = TimedOut(self._timed_out(total, f"exec in pod {pod}: "), total)
 
         def run() -> None:
             try:
-                outcome.append(self._exec(namespace, pod, list(command), timeout))
+                with Deadline(total) as deadline:
+                    try:
+                        result = self._exec(namespace, pod, list(command), timeout)
+                    except SourceError:
+                        if not deadline.expired:
+                            raise
+                    # The stream was cut off by the deadline: what came is not all.
+                    outcome.append(timed_out if deadline.expired else result)
             except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
                 outcome.append(exc)
 
         # The websocket client has no connect or handshake timeout: bound the
-        # whole call; a hung handshake leaves only a daemon thread behind.
+        # whole call; a hung handshake leaves only a daemon thread behind
+        # (once connected, the deadline shuts its socket down).
         worker = threading.Thread(target=run, name="kube-exec", daemon=True)
         worker.start()
-        worker.join(timeout + self.timeout)
+        worker.join(total)
         if not outcome:
-            raise Unreachable(f"exec in pod {pod}: API server at {self.server} unreachable: "
-                              f"no answer within {timeout + self.timeout:g} s")
+            raise timed_out
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
         return outcome[0]
@@ -450,9 +470,10 @@ class KubernetesCluster:
 
         for retried in (False, True):
             try:
-                ws = stream(self._core.connect_get_namespaced_pod_exec, pod, namespace,
+                ws = stream(self._exec_api().connect_get_namespaced_pod_exec, pod, namespace,
                             command=command, stdin=False, stdout=True, stderr=True, tty=False,
                             _preload_content=False, _request_timeout=timeout)
+                watch(getattr(getattr(ws, "sock", None), "sock", None))  # the deadline's
                 break
             except self._api_exception as exc:
                 # Refused at the handshake: the command never ran, so once more.
@@ -550,12 +571,19 @@ class KubernetesCluster:
         import urllib3.exceptions as u3
 
         for retried in (False, True):
+            deadline = Deadline(self.deadline)
             try:
-                response = call(_preload_content=False, _request_timeout=self.timeout)
-                try:
-                    return response.data
-                finally:
-                    response.release_conn()
+                with deadline:
+                    response = call(_preload_content=False, _request_timeout=self.timeout)
+                    try:
+                        data = response.data
+                    finally:
+                        response.release_conn()
+                # Cut off mid-headers, an answer can look whole (no length
+                # seen, read to the end): past the deadline none is used.
+                if not deadline.expired:
+                    return data
+                message = ""  # raised as TimedOut below
             except self._api_exception as exc:
                 # A 401 is answered before admission or storage: the API server
                 # applied nothing, so sending the same request again once with
@@ -570,8 +598,15 @@ class KubernetesCluster:
                 log.warning("API server %s unreachable", self.server, exc_info=True)
                 message = f"API server at {self.server} unreachable: {self._network_words(exc)}"
                 kind = Unreachable
+            if deadline.expired:
+                # Cut off by the deadline, whatever broke: a PATCH may have
+                # been acted on, and the caller reads back whether it landed.
+                raise TimedOut(self._scrub(self._timed_out(self.deadline)), self.deadline)
             raise kind(self._scrub(message)) from None
         raise AssertionError("unreachable")
+
+    def _timed_out(self, seconds: float, what: str = "") -> str:
+        return f"{what}API server at {self.server} timed out after {seconds:g} s"
 
     def _api_message(self, exc: Any, verb: str, resource: tuple[str, str], namespace: str,
                      name: str | None) -> str:

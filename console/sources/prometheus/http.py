@@ -22,7 +22,8 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from console import secrets
-from console.errors import Unreachable
+from console.errors import TimedOut, Unreachable
+from console.sources import deadline as _deadline
 from console.sources.base import SourceError
 from console.sources.prometheus.profiles import ConfigError
 from console.sources.prometheus.auth import PrometheusAuth
@@ -31,6 +32,11 @@ from console.urls import without_userinfo
 from console.sources.tokenfile import TokenFile
 
 log = logging.getLogger(__name__)
+
+
+class PollTimedOut(Unreachable, TimedOut):
+    """The total deadline passed mid-answer (a trickling server): retried at
+    the next poll like no answer at all."""
 
 
 class _SecretAuth(requests.auth.AuthBase):
@@ -109,10 +115,13 @@ def _short(text: str, limit: int = 160) -> str:
 class PromClient:
     """Instant and range queries over one reused connection."""
 
-    def __init__(self, url: str, auth: PrometheusAuth | None = None, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, auth: PrometheusAuth | None = None, timeout: float = 5.0,
+                 deadline: float | None = None) -> None:
         self.url, self.had_userinfo = split_url(url)
         self.auth = auth or PrometheusAuth()
         self.timeout = timeout
+        #: A request's total time (a poll's deadline covers all its requests).
+        self.deadline = deadline or 2 * timeout
         self.requests = 0  # HTTP requests answered, for the benchmark
         self.queries = 0  # of which PromQL queries
         self.recent: deque[str] = deque(maxlen=20)  # their paths, newest last
@@ -145,6 +154,7 @@ class PromClient:
             url=self.url, session=session, retry=retry,
             timeout=(min(timeout, 3.0), timeout),
         )
+        _deadline.guard_session(session)
 
     def _remember(self, secret: str | None) -> str | None:
         """Note a secret to redact from messages (the last few: files rotate)."""
@@ -229,6 +239,24 @@ class PromClient:
     # --- Errors -----------------------------------------------------------------
 
     def _call(self, call, promql: str | None, what: str, timeout: float | None = None):
+        # A slow call's own (longer) timeout stretches its deadline likewise.
+        with _deadline.within(max(self.deadline, 2 * (timeout or self.timeout))) as deadline:
+            try:
+                result = self._answer(call, promql, what, timeout)
+            except SourceError:
+                if not deadline.expired:
+                    raise
+            else:
+                # Cut off mid-headers, an answer can look whole (no length
+                # seen, read to the end): past the deadline none is used.
+                if not deadline.expired:
+                    return result
+        # Whatever broke the request, the deadline did (raised outside the
+        # except block: nothing chained, as below).
+        raise PollTimedOut(f"Prometheus at {self.url} timed out after {deadline.seconds:g} s",
+                           deadline.seconds)
+
+    def _answer(self, call, promql: str | None, what: str, timeout: float | None):
         error: SourceError
         try:
             result = self._send(call)

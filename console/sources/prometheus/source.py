@@ -24,6 +24,7 @@ from console.model.fleet import (
     Transition,
 )
 from console.sources.base import SourceError
+from console.sources.deadline import Deadline
 from console.sources.prometheus.profiles import ConfigError, Profile, get_profile
 from console.sources.prometheus.history import StateTracker, scrape_interval
 from console.sources.prometheus.http import PromClient, PrometheusAuth, Unreachable
@@ -74,10 +75,14 @@ class PrometheusSource:
         alert_name: str = "CircuitBreakerOpen",
         clock: Clock = system_clock,
         timeout: float = 5.0,
+        deadline: float | None = None,
         show_infrastructure: bool = False,
     ) -> None:
         self.profile = get_profile(profile)
         self._client = PromClient(url, auth, timeout)
+        #: A poll's total time, all its requests together (default: twice
+        #: the timeout, so a stall still says "did not answer within").
+        self.deadline = deadline or 2 * timeout
         self.url = self._client.url  # without userinfo
         self.label = f"Prometheus {self.url} ({self.profile.name})"
         self.recovery_timeouts = dict(recovery_timeouts or {})
@@ -135,8 +140,12 @@ class PrometheusSource:
     def poll(self) -> FleetSnapshot:
         with self._lock:
             n_requests, n_queries = self._client.requests, self._client.queries
+            budget = self.deadline
+            if not self._backfilled:  # the first poll reads up to an hour of history too
+                budget += self._client.timeout * BACKFILL_TIMEOUT_FACTOR
             try:
-                return self._poll()
+                with Deadline(budget):
+                    return self._poll()
             finally:
                 self.last_poll_requests = self._client.requests - n_requests
                 self.last_poll_queries = self._client.queries - n_queries
