@@ -115,8 +115,8 @@ async def test_prometheus_down_at_start_then_up(proxy):
         proxy.clear()  # Prometheus is up
         await recovered(app, pilot, board)
         # The board grows to two rows at its next layout: wait for it, not the clock.
-        await wait_for(pilot, lambda: "3/3" in row(board, "fx-pay")
-                       and "CLOSED" in row(board, "fx-users"), 15, "both rows")
+        await wait_until(pilot, lambda: "3/3" in row(board, "fx-pay")
+                         and "CLOSED" in row(board, "fx-users"), "both rows")
         assert "last poll: none yet" not in header(app)
 
 
