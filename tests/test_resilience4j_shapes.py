@@ -83,8 +83,13 @@ def backend(request, backends) -> Backend:
 
 def test_two_applications_with_one_breaker_name_on_one_pod_are_two_breakers(backend):
     source = PrometheusSource(backend.url, profile=R4J, backfill_minutes=0)
+    # Both targets' first scrapes may fall between one poll's queries: an
+    # instance seen by one query and not yet by the state query is UNKNOWN
+    # for that poll. Wait for both states, not for a lucky poll.
     snap = poll_until(source, lambda s: s.service("inventory")
-                      and len(s.service("inventory").instances) == 2, what="both inventory breakers")
+                      and len(s.service("inventory").instances) == 2
+                      and S.UNKNOWN not in {i.state for i in s.service("inventory").instances},
+                      what="both inventory breakers with their states")
     inventory = {i.instance: i for i in snap.service("inventory").instances}
     assert {k: i.state for k, i in inventory.items()} == {
         "web-0/orders": S.OPEN, "web-0/billing": S.CLOSED}  # not one CONFLICT
