@@ -130,3 +130,23 @@ def make_app(kube, flags, health, tmp_path):
 def fx_prometheus():
     """The fault tests' real Prometheus (tests/fxprom.py), one per module."""
     yield from _fx_prometheus()
+
+
+@pytest.fixture
+def flagserver():
+    """The runbook's flag service holding the flag, enabled (tests.runners' names)."""
+    from tests.runners import FLAG, TOKEN
+
+    server = FlagServer(token=TOKEN)
+    server.put(FLAG, True)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fproxy(flagserver):
+    """A fault proxy in front of the flag service."""
+    from tests.faultproxy import FaultProxy
+
+    with FaultProxy("127.0.0.1", flagserver.port) as proxy:
+        yield proxy

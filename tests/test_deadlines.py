@@ -21,7 +21,6 @@ from console.sources.kube import KubernetesCluster
 from console.sources.prometheus.source import PrometheusSource, Unreachable
 from tests.fakes import ScriptedSource, clock, service
 from tests.faultproxy import FaultProxy
-from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
 from tests.fxprom import header
 from tests.runners import FLAG, NS, TARGET, TOKEN, UNHEALTHY, Progressions, runner
@@ -213,20 +212,6 @@ async def test_the_diagnosis_says_which_part_timed_out(kube, kproxy, cluster, pa
 # --- The flag service ---------------------------------------------------------------------
 
 FLAG_DEADLINE = 1.0
-
-
-@pytest.fixture
-def flagserver():
-    server = FlagServer(token=TOKEN)
-    server.put(FLAG, True)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fproxy(flagserver):
-    with FaultProxy("127.0.0.1", flagserver.port) as proxy:
-        yield proxy
 
 
 @pytest.fixture

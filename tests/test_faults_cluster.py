@@ -22,7 +22,6 @@ from console.sources.flags import HttpFlagService
 from console.sources.kube import KubernetesCluster
 from tests.fakes import ScriptedSource, clock, service
 from tests.faultproxy import FaultProxy
-from tests.flagserver import FlagServer
 from tests.kubeserver import KubeServer
 from tests.runners import (
     FLAG,
@@ -78,20 +77,6 @@ def proxied_cluster(kube, kproxy, tmp_path, timeout: float) -> KubernetesCluster
     config["clusters"][0]["cluster"]["server"] = kproxy.url  # through the proxy
     path.write_text(json.dumps(config))
     return KubernetesCluster(kubeconfig=str(path), timeout=timeout)
-
-
-@pytest.fixture
-def flagserver():
-    server = FlagServer(token=TOKEN)
-    server.put(FLAG, True)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fproxy(flagserver):
-    with FaultProxy("127.0.0.1", flagserver.port) as proxy:
-        yield proxy
 
 
 @pytest.fixture
