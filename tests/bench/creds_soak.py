@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.procstats import rss_mb  # noqa: E402
+from tests.bench.procstats import CountingSource, rss_mb  # noqa: E402
 from tests.kubeserver import KubeServer  # noqa: E402
 from tests.promserver import Backend, Exporter  # noqa: E402
 
@@ -44,25 +44,10 @@ from console.ui.app import CBConsoleApp  # noqa: E402
 from console.cli import long_session_gc  # noqa: E402
 from console.model.servicemap import ServiceEntry, ServiceMap  # noqa: E402
 from console.sources.kube import KubernetesCluster  # noqa: E402
-from console.sources.prometheus.source import PrometheusSource  # noqa: E402
 
 PLUGIN = Path(__file__).resolve().parents[1] / "execplugin.py"
 SERVICE = "payment-api"
 STATES = ("closed", "open", "half_open")
-
-
-class CountingSource(PrometheusSource):
-    polls = 0
-    failures = 0
-
-    def poll(self):
-        try:
-            snapshot = super().poll()
-        except Exception:
-            self.failures += 1
-            raise
-        self.polls += 1
-        return snapshot
 
 
 def start_prometheus() -> tuple[Exporter, Backend]:

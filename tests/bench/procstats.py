@@ -8,6 +8,8 @@ import statistics
 import threading
 import time
 
+from console.sources.prometheus.source import PrometheusSource
+
 
 def rss_mb() -> float:
     """Resident set size now, in MiB (VmRSS)."""
@@ -108,3 +110,19 @@ class LagProbe:
     async def stop(self) -> None:
         self._running = False
         await self._task
+
+
+class CountingSource(PrometheusSource):
+    """The real source, its good and failed polls counted (the soaks)."""
+
+    polls = 0
+    failures = 0
+
+    def poll(self):
+        try:
+            snapshot = super().poll()
+        except Exception:
+            self.failures += 1
+            raise
+        self.polls += 1
+        return snapshot

@@ -36,7 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.procstats import (  # noqa: E402
-    LagProbe, history_size, median, open_fds, rss_mb, start_flipfleet, stop, threads,
+    CountingSource, LagProbe, history_size, median, open_fds, rss_mb, start_flipfleet, stop,
+    threads,
 )
 from tests.promserver import Backend, wait_until  # noqa: E402
 
@@ -44,21 +45,6 @@ from console.ui.app import CBConsoleApp  # noqa: E402
 from console.cli import long_session_gc  # noqa: E402
 from console.incident.tracker import IncidentTracker  # noqa: E402
 from console.incident.journal import Journal  # noqa: E402
-from console.sources.prometheus.source import PrometheusSource  # noqa: E402
-
-
-class CountingSource(PrometheusSource):
-    polls = 0
-    failures = 0
-
-    def poll(self):
-        try:
-            snapshot = super().poll()
-        except Exception:
-            self.failures += 1
-            raise
-        self.polls += 1
-        return snapshot
 
 
 async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: Path) -> list[dict]:
