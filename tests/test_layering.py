@@ -45,25 +45,17 @@ def _append(path: Path, line: str) -> None:
     path.write_text(path.read_text() + f"\n{line}\n")
 
 
-def test_a_core_module_importing_a_source_breaks_a_contract(tmp_path):
+@pytest.mark.parametrize("module, line, broken", [
+    ("console/model/fleet.py", "import console.sources.kube  # noqa",
+     "The core reaches no adapter, no UI and no I/O library"),
+    ("widgets/board.py", "import console.demo.fleet  # noqa",
+     "Widgets show data: no adapter, no I/O library"),
+    ("console/incident/store.py", "import console.incident.journal  # noqa",
+     "No import circles between the modules of a package"),
+], ids=["core-imports-a-source", "widget-imports-the-demo", "import-circle"])
+def test_a_forbidden_import_breaks_its_contract(tmp_path, module, line, broken):
     root = _copy(tmp_path)
-    _append(root / "console/model/fleet.py", "import console.sources.kube  # noqa")
+    _append(root / module, line)
     result = lint(root)
     assert result.returncode != 0
-    assert "The core reaches no adapter, no UI and no I/O library BROKEN" in result.stdout
-
-
-def test_a_widget_importing_the_demo_breaks_a_contract(tmp_path):
-    root = _copy(tmp_path)
-    _append(root / "widgets/board.py", "import console.demo.fleet  # noqa")
-    result = lint(root)
-    assert result.returncode != 0
-    assert "Widgets show data: no adapter, no I/O library BROKEN" in result.stdout
-
-
-def test_an_import_circle_breaks_a_contract(tmp_path):
-    root = _copy(tmp_path)
-    _append(root / "console/incident/store.py", "import console.incident.journal  # noqa")
-    result = lint(root)
-    assert result.returncode != 0
-    assert "No import circles between the modules of a package BROKEN" in result.stdout
+    assert f"{broken} BROKEN" in result.stdout
