@@ -209,6 +209,25 @@ async def test_the_diagnosis_says_which_part_timed_out(kube, kproxy, cluster, pa
         assert app.is_running
 
 
+async def test_g_pressed_while_the_reads_hang_gathers_again_after_them(kube, kproxy, cluster):
+    """The press asks for reads made after it (L's new token, a fix just
+    deployed): one gather in flight does not swallow it."""
+    c = clock()
+    app = CBConsoleApp(ScriptedSource(c, [service(DEP, "open")]), cluster=cluster,
+                       service_map=ServiceMap(namespace=NS), poll_interval=3600, clock=c)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(app, pilot)
+        trickling(kproxy)
+        await pilot.press("2", "g")
+        assert app.diagnosing  # the hanging reads are under way
+        kproxy.clear()
+        await pilot.press("g")
+        await settle(app, pilot, rounds=6)
+        findings = left_pane(app)
+        assert "not read: API server" not in findings, findings
+        assert f'deployment "{DEP}" successfully rolled out' in findings, findings
+
+
 # --- The flag service ---------------------------------------------------------------------
 
 FLAG_DEADLINE = 1.0

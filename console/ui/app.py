@@ -171,6 +171,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.diagnoses: dict[str, Diagnosis] = {}
         self.diagnosis_errors: dict[str, str] = {}
         self.diagnosing: set[str] = set()
+        self.diagnose_again: set[str] = set()  # pressed while a gather ran
         self._diagnose_timer = None
         self.timeline = TimelineView()
 

@@ -128,7 +128,12 @@ class MitigationKeys:
 
     def action_diagnose(self) -> None:
         service = self.selected_service()
-        if service is None or service in self.diagnosing:
+        if service is None:
+            return
+        if service in self.diagnosing:
+            # Reads under way may predate what the press is about (a login, a
+            # rollout): one more gather follows them.
+            self.diagnose_again.add(service)
             return
         self.diagnosing.add(service)
         with suppress(NoMatches):  # tearing down
@@ -157,6 +162,11 @@ class MitigationKeys:
 
     def on_diagnosis_ready(self, message: DiagnosisReady) -> None:
         self.diagnosing.discard(message.service)
+        if message.service in self.diagnose_again:
+            self.diagnose_again.discard(message.service)
+            self.diagnosing.add(message.service)
+            breaker = self.snapshot.service(message.service) if self.snapshot else None
+            self._gather(message.service, breaker)
         if message.diagnosis is not None:
             self.diagnoses[message.service] = message.diagnosis
             self._rollouts_seen(message.diagnosis)
