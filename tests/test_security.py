@@ -383,7 +383,7 @@ def test_tls_verification_is_on_by_default_for_every_client(tmp_path):
             "users": [{"name": "u", "user": {}}],
             "contexts": [{"name": name, "context": {"cluster": name, "user": "u"}}]}))
         cluster = KubernetesCluster(kubeconfig=str(kubeconfig))
-        assert cluster._client.configuration.verify_ssl is (not insecure)
+        assert cluster._api.client.configuration.verify_ssl is (not insecure)
         assert cluster.verify_tls is (not insecure)
         assert cli.tls_warnings(config, cluster) == (
             ("TLS verification OFF for the cluster insecure (kubeconfig)",) if insecure else ())
