@@ -25,6 +25,7 @@ from console.model.fleet import (
 )
 from console.sources.base import SourceError
 from console.sources.deadline import Deadline
+from console.sources.prometheus.alertrules import AlertRules
 from console.sources.prometheus.profiles import ConfigError, Profile, get_profile
 from console.sources.prometheus.history import StateTracker, scrape_interval
 from console.sources.prometheus.http import PromClient, PrometheusAuth, Unreachable
@@ -40,8 +41,6 @@ from console.sources.prometheus.read import (
 
 __all__ = ["ConfigError", "PrometheusAuth", "PrometheusSource", "Unreachable"]
 
-#: Re-read the alerting rules (is there a rule behind a silent ALERTS?) this often.
-RULES_RECHECK_S = 300.0
 #: Prometheus refuses range queries of more than 11,000 points per series.
 MAX_BACKFILL_POINTS = 10_000
 #: The window whose raw samples give the scrape interval.
@@ -107,9 +106,7 @@ class PrometheusSource:
         self._backfill_failures = 0
         self._lock = threading.Lock()
         self._notices: dict[str, str] = {}  # topic -> notice
-        self._rules_checked_at: float | None = None
-        self._rule_exists = False
-        self._rules_error: str | None = None
+        self._alert_rules = AlertRules(self._client, alert_name)
         # Backfilled transitions not yet delivered (the poll that read them failed).
         self._pending: list[Transition] = []
         if self._client.had_userinfo:
@@ -317,42 +314,9 @@ class PrometheusSource:
 
     def _alerts(self, at: float) -> tuple[Alert, ...]:
         result = self._client.query(alerts_query(self.alert_name), at, "alert")
-        self._alert_visibility(bool(result), at)
-        return read_alerts(result, self.alert_name, self.profile.service_labels)
-
-    def _alert_visibility(self, seen: bool, now: float) -> None:
-        """No ALERTS series means "not active" only where a rule could make one.
-        VictoriaMetrics has no ALERTS without vmalert: say the state is unknown."""
-        if seen:
-            self._rule_exists = True
-            self._notices.pop("alerts", None)
-            return
-        if self._rules_checked_at is None or now - self._rules_checked_at > RULES_RECHECK_S:
-            try:
-                data = self._client.get("/api/v1/rules?type=alert", "alerting rules")
-                groups = data.get("groups", []) if isinstance(data, dict) else []
-                self._rule_exists = any(
-                    r.get("name") == self.alert_name
-                    for g in groups for r in g.get("rules", ())
-                )
-                self._rules_error = None
-                self._rules_checked_at = now
-            except Unreachable:
-                pass  # keep what we knew; ask again next poll
-            except SourceError as exc:
-                self._rule_exists, self._rules_error = False, str(exc)
-                self._rules_checked_at = now
-        name = self.alert_name
-        if self._rule_exists:
-            self._notices.pop("alerts", None)
-        elif self._rules_error:
-            self._notices["alerts"] = (
-                f"no ALERTS series for {name} and the alerting rules cannot be listed "
-                f"({self._rules_error}): alert state unknown"
-            )
+        notice = self._alert_rules.notice(bool(result), at)
+        if notice:
+            self._notices["alerts"] = notice
         else:
-            self._notices["alerts"] = (
-                f"this backend has no ALERTS series and no alerting rule {name} "
-                "(VictoriaMetrics without vmalert?): alert state unknown"
-            )
-
+            self._notices.pop("alerts", None)
+        return read_alerts(result, self.alert_name, self.profile.service_labels)
