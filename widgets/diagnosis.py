@@ -14,6 +14,7 @@ from textual.widgets import Static
 from console.diagnosis.findings import LOG_TAIL, Diagnosis, WorkloadView
 from console.model.probe import HealthResult
 from widgets import text as fmt
+from widgets.clusterview import cluster_group
 
 LOG_LINE_MAX = 400  # characters of one log line shown
 
@@ -242,6 +243,9 @@ class DiagnosisPane(Horizontal):
                 Text(""),
                 workload_table(d.downstream, now),
                 workload_table(d.caller, now),
+                Text(""),
+                cluster_group(d.cluster, downstream=d.target.downstream, caller=d.target.caller,
+                              now=now),
                 Text(""),
                 dependencies_text(d),
             )

@@ -36,6 +36,7 @@ from console.model.fleet import (
     Revision,
 )
 from console.sources.base import SourceError, Unavailable
+from console.sources import kubediag
 from console.sources.deadline import Deadline, guard_pools, watch
 from console.sources.kubecreds import CredentialState, ExecCredentials
 from console.text import shorten
@@ -429,6 +430,16 @@ class KubernetesCluster:
                 name, namespace, patch, field_manager=field_manager, **kw),
             verb="patch", resource=_DEPLOYMENTS, namespace=namespace, name=name)
         return deployment_from(obj)
+
+    # ClusterDiagnostics: the reads live in console/sources/kubediag.py.
+    def service_endpoints(self, namespace: str, service: str):
+        return kubediag.service_endpoints(self._json, self._client, namespace, service)
+
+    def warning_events(self, namespace: str, deployment: str):
+        return kubediag.warning_events(self._json, self._client, namespace, deployment)
+
+    def network_policies(self, namespace: str):
+        return kubediag.network_policies(self._json, self._client, namespace)
 
     def exec_in_pod(self, namespace: str, pod: str, command: list[str],
                     timeout: float = 5.0) -> ExecResult:
