@@ -180,3 +180,24 @@ async def test_the_pane_shows_what_the_cluster_sees(kube, make_app):
     assert "BLOCKS NetworkPolicy deny-egress (Egress, selects api's pods) blocks api → " \
         "payment-api" in pane
     assert "NEXT Option 2: NetworkPolicy deny-egress" in pane, pane
+
+
+def test_the_demo_cluster_answers_plausibly():
+    from console.clock import FakeClock
+    from console.demo import DemoFleet, demo_service_map
+
+    clock = FakeClock(datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc))
+    fleet = DemoFleet(clock=clock)
+    clock.advance(90)
+    d = gather(demo_service_map().target("payment-api"), cluster=fleet.cluster,
+               probe=fleet.probe, flags=fleet.flags,
+               breaker=fleet.poll().service("payment-api"), now=clock())
+    seen = d.cluster
+    # Slow answers fail a probe now and then; the pods stay ready behind the Service.
+    assert (seen.endpoints.ready, seen.endpoints.total) == (3, 3)
+    [unhealthy] = seen.warnings
+    assert unhealthy.reason == "Unhealthy" and unhealthy.count == 3 * 4
+    assert unhealthy.message.startswith("Readiness probe failed: Get \"http://10.244.")
+    assert [p.policy.name for p in seen.policies] == ["default-deny-ingress", "allow-from-api"]
+    assert seen.blocks == ()  # the allow rule lets api through
+    assert d.next_step.text.startswith("roll back deployment/payment-api first")
