@@ -180,6 +180,9 @@ async def test_the_pane_shows_what_the_cluster_sees(kube, make_app):
     assert "BLOCKS NetworkPolicy deny-egress (Egress, selects api's pods) blocks api → " \
         "payment-api" in pane
     assert "NEXT Option 2: NetworkPolicy deny-egress" in pane, pane
+    # The runbook's `kubectl exec api-pod -- curl`, beside the host's HEALTH line.
+    assert "from inside pod/api-" in pane and "not checked: neither curl nor wget is in " \
+        "the image of api-" in pane
 
 
 def test_the_demo_cluster_answers_plausibly():
@@ -201,3 +204,51 @@ def test_the_demo_cluster_answers_plausibly():
     assert [p.policy.name for p in seen.policies] == ["default-deny-ingress", "allow-from-api"]
     assert seen.blocks == ()  # the allow rule lets api through
     assert d.next_step.text.startswith("roll back deployment/payment-api first")
+
+
+# --- check from inside (runbook Diagnosis 2) ----------------------------------------
+
+def _tools(*present):
+    """An image holding only `present`: curl answering 503 in 0.25 s, BusyBox
+    wget printing the status line as it does with -S."""
+    from tests.kubeserver import not_found
+
+    def run(command):
+        if command[0] not in present:
+            raise not_found(command)
+        if command[0] == "curl":
+            return 0, "503 0.250000", ""
+        return 1, "", "  HTTP/1.1 200 OK\n  Content-Type: application/json\n"
+    return run
+
+
+@pytest.mark.parametrize("present, said", [
+    (("curl", "wget"), ("curl", 503, 250.0, None)),
+    (("wget",), ("wget", 200, None, None)),
+    ((), (None, None, None, "neither curl nor wget is in the image of {pod}")),
+])
+def test_health_from_inside_a_caller_pod_with_what_the_image_has(kube, cluster, present, said):
+    kube.set_exec(NS, None, _tools(*present))
+    d = diagnose(cluster, health_url="http://payment-api:8080/health")
+    check = d.inside
+    callers = {p["metadata"]["name"] for p in kube.pods(NS, "api")}
+    assert check.pod in callers
+    assert (check.tool, check.status, check.latency_ms, check.error) == (
+        *said[:3], said[3] and said[3].format(pod=check.pod))
+    ran = [r.query["command"] for r in kube.requests_for(path=f"*/pods/{check.pod}/exec")]
+    assert ran[0] == ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                      "--max-time", "3", "http://payment-api:8080/health"]
+    if "curl" not in present:
+        assert ran[1] == ["wget", "-q", "-S", "-O", "/dev/null", "-T", "3",
+                          "http://payment-api:8080/health"]
+
+
+def test_a_tls_failure_inside_is_said_in_plain_words(kube, cluster):
+    kube.set_exec(NS, None, lambda command: (
+        60, "000 0.010000", "curl: (60) SSL certificate problem: unable to get local issuer "
+        "certificate\n"))
+    check = diagnose(cluster, health_url="https://payment-api:8443/health").inside
+    assert check.status is None and check.tool == "curl"
+    assert check.error == ("TLS: the server's certificate is not trusted (unknown issuer or "
+                           "expired) (curl: (60) SSL certificate problem: unable to get local "
+                           "issuer certificate)")

@@ -10,7 +10,7 @@ from datetime import datetime
 from rich.console import Group
 from rich.text import Text
 
-from console.diagnosis.clusterview import ClusterView
+from console.diagnosis.clusterview import ClusterView, InsideCheck
 from widgets import text as fmt
 
 MESSAGE_MAX = 300  # characters of one event message shown
@@ -91,3 +91,32 @@ def cluster_group(view: ClusterView | None, *, downstream: str, caller: str,
     return Group(head, endpoints_text(view, downstream),
                  warnings_group(view, downstream, now),
                  policies_group(view, downstream, caller))
+
+
+def inside_text(check: InsideCheck | None) -> Text | None:
+    """The health URL from inside a caller pod, under the host's HEALTH line."""
+    if check is None:
+        return None
+    text = Text.assemble(("        from inside ", "dim"))
+    if check.pod:
+        text.append_text(fmt.label(f"pod/{check.pod}"))
+    if check.tool:
+        text.append(f" ({check.tool})", style="dim")
+    text.append("  ")
+    if check.status is not None:
+        latency = ("" if check.latency_ms is None
+                   else f" in {fmt.millis(check.latency_ms)}")
+        text.append(f"{check.status}{latency}  ")
+        if check.healthy:
+            text.append("HEALTHY", style="bold green")
+        else:
+            text.append(" FAILING ", style="bold white on red")
+        if check.error:
+            text.append(f" ({fmt.literal(check.error)})", style="dim")
+    elif check.tool:  # it ran and got no HTTP answer: say what broke
+        text.append("NO ANSWER: ", style="bold red")
+        text.append(fmt.literal(check.error or "unknown"), style="red")
+    else:
+        text.append("not checked: ", style="yellow")
+        text.append(fmt.literal(check.error or "unknown"), style="yellow")
+    return text

@@ -66,6 +66,8 @@ class DemoCluster(DemoClusterView):
         reaches the demo's databases and every service's :8080."""
         with self._fleet.running() as tick:
             self._pod(namespace, pod)
+            if command and command[0] == "curl":
+                return self.curl(command)
             if not command or command[0] != "nc":
                 name = command[0] if command else ""
                 return ExecResult(

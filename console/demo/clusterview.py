@@ -12,6 +12,7 @@ import zlib
 from console.demo.topology import NAMESPACE, SERVICE_PORT, TICK_S
 from console.demo.world import World
 from console.errors import SourceError
+from console.model.fleet import ExecResult
 from console.model.cluster import (
     EndpointCount, LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule, WarningEvent,
 )
@@ -61,6 +62,16 @@ class DemoClusterView:
         with self._fleet.running():
             self._deployment(namespace, None)
             return list(POLICIES)
+
+    def curl(self, command: list[str]) -> ExecResult:
+        """`curl -sS -o /dev/null -w '%{http_code} %{time_total}' ... URL` to a
+        service's :8080, as the fleet's health answers it from a pod."""
+        url = command[-1]
+        host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].split(".", 1)[0]
+        if host not in self._fleet.deployments:
+            return ExecResult(exit_code=6, stderr=f"curl: (6) Could not resolve host: {host}\n")
+        status, latency_ms = self._fleet.health(host)
+        return ExecResult(exit_code=0, stdout=f"{status} {latency_ms / 1000:.6f}")
 
     def _deployment(self, namespace: str, name: str | None):
         if namespace != NAMESPACE:

@@ -55,6 +55,24 @@ class ClusterView:
         return self.endpoints is not None and self.endpoints.ready == 0
 
 
+@dataclass(frozen=True)
+class InsideCheck:
+    """The health URL fetched from inside a caller pod (console.diagnosis.inside)."""
+
+    url: str
+    pod: str | None  # the caller pod it ran in
+    tool: str | None  # "curl" or "wget"; None: not run
+    status: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None  # in plain words: why no status, or why not checked
+
+    @property
+    def healthy(self) -> bool | None:
+        if self.status is None:
+            return None
+        return 200 <= self.status < 300
+
+
 def fold(events: list[WarningEvent]) -> tuple[FoldedWarning, ...]:
     """Group by reason, counts summed; groups newest first (events come newest first)."""
     groups: dict[str, list[WarningEvent]] = {}

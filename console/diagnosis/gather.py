@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from console.diagnosis import clusterview
 from console.diagnosis.decide import next_step
+from console.diagnosis.inside import check_inside
 from console.diagnosis.findings import (
     LIKELY_CAUSE_WINDOW, LOG_LINES, LOG_PODS, LOG_TAIL, EXEC_TIMEOUT, NC_WAIT_S, NO_HEALTH_URL,
     PARTS, RevisionView, LogLine, WorkloadView, DependencyCheck, Diagnosis,
@@ -54,6 +55,7 @@ def gather(
                       cluster_unavailable)
     dependencies = check_dependencies(cluster, target, downstream, cluster_unavailable)
     seen = cluster_view(cluster, target, downstream, caller, cluster_unavailable)
+    inside = check_inside(cluster, target, caller, cluster_unavailable)
     fallback_on = (fallback_enabled(caller.deployment, target.env_prefix)
                    if caller.deployment is not None else None)
     flag, flag_error = None, None
@@ -73,7 +75,8 @@ def gather(
     )
     return Diagnosis(target=target, gathered_at=now, health=health, downstream=downstream,
                      caller=caller, dependencies=dependencies, fallback_on=fallback_on,
-                     flag=flag, flag_error=flag_error, next_step=step, cluster=seen)
+                     flag=flag, flag_error=flag_error, next_step=step, cluster=seen,
+                     inside=inside)
 
 
 def cluster_view(cluster: ClusterSource | None, target: ServiceTarget, downstream: WorkloadView,
