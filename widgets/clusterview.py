@@ -120,3 +120,23 @@ def inside_text(check: InsideCheck | None) -> Text | None:
         text.append("not checked: ", style="yellow")
         text.append(fmt.literal(check.error or "unknown"), style="yellow")
     return text
+
+
+# Runbook Diagnosis 1-5: where the pane does each, from the console's host or
+# from inside the cluster (the API server, or a pod through the exec API).
+RUNBOOK_STEPS = (
+    ("1", "affected service", "the board, from Prometheus (this host)"),
+    ("2", "health", "HEALTH from this host + from inside a caller pod (exec)"),
+    ("3", "recent changes", "rollout history from the API server; git log not read here"),
+    ("4", "error patterns", "log tails from the API server"),
+    ("5", "dependencies", "nc from inside a downstream pod (exec)"),
+)
+
+
+def runbook_steps_text() -> Text:
+    text = Text.assemble(("RUNBOOK ", "bold"))
+    for n, what, where in RUNBOOK_STEPS:
+        text.append(f" {n} {what}: ", style="dim bold")
+        text.append(where, style="dim")
+        text.append(" ·" if n != RUNBOOK_STEPS[-1][0] else "", style="dim")
+    return text

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from console.diagnosis.findings import LOG_TAIL, Diagnosis, WorkloadView
 from console.model.probe import HealthResult
 from widgets import text as fmt
-from widgets.clusterview import cluster_group, inside_text
+from widgets.clusterview import cluster_group, inside_text, runbook_steps_text
 
 LOG_LINE_MAX = 400  # characters of one log line shown
 
@@ -249,6 +249,8 @@ class DiagnosisPane(Horizontal):
                               now=now),
                 Text(""),
                 dependencies_text(d),
+                Text(""),
+                runbook_steps_text(),
             )
         )
         logs.update(logs_group(d))
