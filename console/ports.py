@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from console.model.cluster import EndpointCount, NetworkPolicy, WarningEvent
 from console.model.fleet import Deployment, ExecResult, Flag, FleetSnapshot, Pod, Revision
 from console.model.impact import Impact
 from console.model.probe import HealthResult, SmokeResult
 
-__all__ = ["BreakerSource", "ClusterSource", "FlagSource", "ImpactReader", "Probe"]
+__all__ = ["BreakerSource", "ClusterDiagnostics", "ClusterSource", "FlagSource", "ImpactReader", "Probe"]
 
 
 @runtime_checkable
@@ -60,6 +61,23 @@ class ClusterSource(Protocol):
         executable is exit_code 127; a refused exec (403: RBAC needs verb
         create on pods/exec) raises SourceError."""
         ...
+
+
+@runtime_checkable
+class ClusterDiagnostics(Protocol):
+    """What the cluster itself sees of a service (the diagnosis pane); a
+    ClusterSource without these reads says so in the pane."""
+
+    def service_endpoints(self, namespace: str, service: str) -> EndpointCount:
+        """The Service's EndpointSlices, else its v1 Endpoints."""
+        ...
+
+    def warning_events(self, namespace: str, deployment: str) -> list[WarningEvent]:
+        """Warning events of the deployment, its ReplicaSets and pods, and
+        OOMKilled last states; newest first."""
+        ...
+
+    def network_policies(self, namespace: str) -> list[NetworkPolicy]: ...
 
 
 @runtime_checkable

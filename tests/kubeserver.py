@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
+from tests import kubeobjects
+
 __all__ = ["KubeServer", "Recorded", "TokenAuthority", "strategic_merge", "merge_patch", "json_patch"]
 
 SERVER_VERSION = "v1.32.4"
@@ -49,6 +51,7 @@ RESOURCES = {
     "deployments": ("apps", "v1", "Deployment", "DeploymentList"),
     "replicasets": ("apps", "v1", "ReplicaSet", "ReplicaSetList"),
     "pods": ("", "v1", "Pod", "PodList"),
+    **kubeobjects.RESOURCES,  # services, endpoints, events, endpointslices, networkpolicies
 }
 
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -75,6 +78,7 @@ CORE_V1 = {
         _res("pods/exec", "PodExecOptions", verbs=["create", "get"]),
         _res("pods/log", "Pod", verbs=["get"]),
         _res("pods/status", "Pod", verbs=["get", "patch", "update"]),
+        *kubeobjects.CORE_RESOURCES,
     ],
 }
 APPS_V1 = {
@@ -983,8 +987,20 @@ class KubeServer:
         if path == "/apis":
             group = {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
                      "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}
-            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}, \
+            groups = [group] + [{"name": g, "versions": [{"groupVersion": f"{g}/v1",
+                                                          "version": "v1"}],
+                                 "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}}
+                                for g in kubeobjects.GROUPS]
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}, \
                 "application/json"
+        if path.removeprefix("/apis/") in kubeobjects.GROUPS:
+            g = path.removeprefix("/apis/")
+            return 200, {"kind": "APIGroup", "apiVersion": "v1", "name": g,
+                         "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+                         "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"}}, \
+                "application/json"
+        if path.removeprefix("/apis/").removesuffix("/v1") in kubeobjects.GROUPS:
+            return 200, kubeobjects.GROUPS[path[len("/apis/"):-len("/v1")]], "application/json"
         if path == "/apis/apps":
             return 200, {"kind": "APIGroup", "apiVersion": "v1", "name": "apps",
                          "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
@@ -995,8 +1011,8 @@ class KubeServer:
         if path == "/apis/apps/v1":
             return 200, APPS_V1, "application/json"
 
-        m = re.fullmatch(r"/(?:api/v1|apis/apps/v1)(?:/namespaces/([^/]+))?/([a-z]+)"
-                         r"(?:/([^/]+))?(?:/([a-z]+))?", path)
+        m = re.fullmatch(r"/(?:api/v1|apis/(?:apps|discovery\.k8s\.io|networking\.k8s\.io)/v1)"
+                         r"(?:/namespaces/([^/]+))?/([a-z]+)(?:/([^/]+))?(?:/([a-z]+))?", path)
         if not m or m.group(2) not in RESOURCES:
             if re.fullmatch(r"/api/v1/namespaces/[^/]+", path) and method == "GET":
                 ns = path.rsplit("/", 1)[1]
@@ -1007,7 +1023,8 @@ class KubeServer:
         ns, plural, name, sub = m.groups()
         group, version, kind, list_kind = RESOURCES[plural]
         api_version = f"{group}/{version}" if group else version
-        if path.startswith("/api/v1") == bool(group):
+        if path.startswith("/api/v1") == bool(group) or (
+                group and not path.startswith(f"/apis/{group}/")):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         gr = f"{plural}.{group}" if group else plural
 
@@ -1016,6 +1033,8 @@ class KubeServer:
                            {"name": name, "group": group, "kind": plural})
 
         with self._lock:
+            if plural in ("endpoints", "endpointslices"):
+                kubeobjects.sync_endpoints(self)  # the controllers, as of this read
             if name is None:
                 if method != "GET":
                     raise ApiError(405, "MethodNotAllowed",

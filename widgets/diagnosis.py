@@ -14,6 +14,7 @@ from textual.widgets import Static
 from console.diagnosis.findings import LOG_TAIL, Diagnosis, WorkloadView
 from console.model.probe import HealthResult
 from widgets import text as fmt
+from widgets.clusterview import cluster_group, inside_text, runbook_steps_text
 
 LOG_LINE_MAX = 400  # characters of one log line shown
 
@@ -238,12 +239,18 @@ class DiagnosisPane(Horizontal):
                 title,
                 next_step_text(d),
                 health_text(d.health),
+                *filter(None, [inside_text(d.inside)]),
                 mitigation_state_text(d),
                 Text(""),
                 workload_table(d.downstream, now),
                 workload_table(d.caller, now),
                 Text(""),
+                cluster_group(d.cluster, downstream=d.target.downstream, caller=d.target.caller,
+                              now=now),
+                Text(""),
                 dependencies_text(d),
+                Text(""),
+                runbook_steps_text(),
             )
         )
         logs.update(logs_group(d))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zlib
 
+from console.demo.clusterview import DemoClusterView
 from console.demo.kube import SimDeployment, SimPod
 from console.demo.topology import DEPENDENCIES, NAMESPACE, SERVICE_PORT, TICK_S
 from console.model.fleet import EXIT_NOT_FOUND, Deployment, ExecResult, Pod, Revision
@@ -12,7 +13,7 @@ from console.errors import SourceError
 from console.demo.world import World
 
 
-class DemoCluster:
+class DemoCluster(DemoClusterView):
     label = "demo-cluster"
 
     def __init__(self, fleet: World) -> None:
@@ -65,6 +66,8 @@ class DemoCluster:
         reaches the demo's databases and every service's :8080."""
         with self._fleet.running() as tick:
             self._pod(namespace, pod)
+            if command and command[0] == "curl":
+                return self.curl(command)
             if not command or command[0] != "nc":
                 name = command[0] if command else ""
                 return ExecResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from console.diagnosis.clusterview import ClusterView, next_notes
 from console.diagnosis.findings import CALLER_STILL_OPEN, NO_HEALTH_URL, WorkloadView, NextStep
 from console.model.fleet import BreakerState, Flag
 from console.model.kubectl import rollback_command
@@ -16,10 +17,14 @@ def _minutes(delta: timedelta) -> str:
     return f"{max(0, round(delta.total_seconds() / 60))} min"
 
 
-def downstream_failing(health: HealthResult | None, downstream: WorkloadView) -> str | None:
+def downstream_failing(health: HealthResult | None, downstream: WorkloadView,
+                       cluster: ClusterView | None = None) -> str | None:
     """Why the downstream counts as failing, or None when nothing says so.
     Health counts only when it answered: no answer to the console's host is
-    unknown, not failing."""
+    unknown, not failing. No ready endpoint comes first: it is why callers fail."""
+    from_cluster, _ = next_notes(cluster)
+    if from_cluster:
+        return from_cluster
     if health is not None and health.healthy is False:
         return f"{downstream.name} is failing (health {health.status})"
     if downstream.rollout is not None and downstream.rollout.failed:
@@ -41,6 +46,7 @@ def next_step(
     flag: Flag | None,
     opened_at: datetime,
     context: str | None = None,
+    cluster: ClusterView | None = None,
 ) -> NextStep:
     """The runbook's Mitigation decision, from what the diagnosis found. A
     rollout that is the likely cause is rolled back first: a restart does
@@ -55,11 +61,13 @@ def next_step(
             commands.append(back[1])
         hints += [hint] if hint else []
     step = _runbook_option(target, state=state, open_for=open_for, health=health,
-                           downstream=downstream, fallback_on=fallback_on, flag=flag)
+                           downstream=downstream, fallback_on=fallback_on, flag=flag,
+                           cluster=cluster)
+    _, first = next_notes(cluster)  # a blocking NetworkPolicy: said before anything
     if not rollbacks:
-        return NextStep(step.option, step.key, " ".join([step.text, *hints]))
+        return NextStep(step.option, step.key, " ".join([*first, step.text, *hints]))
     then = step.text[0].lower() + step.text[1:]
-    return NextStep(None, None, " ".join([*rollbacks, *hints, f"After that: {then}"]),
+    return NextStep(None, None, " ".join([*first, *rollbacks, *hints, f"After that: {then}"]),
                     rollbacks=tuple(commands))
 
 
@@ -105,9 +113,9 @@ def health_unknown(target: ServiceTarget, health: HealthResult | None) -> str:
 def _runbook_option(target: ServiceTarget, *, state: BreakerState | None,
                     open_for: timedelta | None, health: HealthResult | None,
                     downstream: WorkloadView, fallback_on: bool | None,
-                    flag: Flag | None) -> NextStep:
-    """The runbook's Options 1-4, from health, rollout and pods."""
-    failing = downstream_failing(health, downstream)
+                    flag: Flag | None, cluster: ClusterView | None = None) -> NextStep:
+    """The runbook's Options 1-4, from health, rollout, pods and endpoints."""
+    failing = downstream_failing(health, downstream, cluster)
     if failing:
         text = [f"{failing}: restart the downstream deployment/{target.downstream} "
                 "(Option 2, r)."]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from console.diagnosis.clusterview import ClusterView, InsideCheck
 from console.model.fleet import Deployment, Flag, Pod, Revision
 from console.model.kubectl import RolloutStatus
 from console.model.probe import HealthResult
@@ -84,6 +85,8 @@ class Diagnosis:
     flag: Flag | None
     flag_error: str | None
     next_step: NextStep
+    cluster: ClusterView | None = None  # endpoints, Warning events, NetworkPolicies
+    inside: InsideCheck | None = None  # the health URL from inside a caller pod
 
 
 # --- gathering ---------------------------------------------------------------------

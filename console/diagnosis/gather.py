@@ -18,7 +18,9 @@ import logging
 import re
 from datetime import datetime, timedelta
 
+from console.diagnosis import clusterview
 from console.diagnosis.decide import next_step
+from console.diagnosis.inside import check_inside
 from console.diagnosis.findings import (
     LIKELY_CAUSE_WINDOW, LOG_LINES, LOG_PODS, LOG_TAIL, EXEC_TIMEOUT, NC_WAIT_S, NO_HEALTH_URL,
     PARTS, RevisionView, LogLine, WorkloadView, DependencyCheck, Diagnosis,
@@ -52,6 +54,8 @@ def gather(
     caller = workload(cluster, "caller", target.namespace, target.caller, opened_at,
                       cluster_unavailable)
     dependencies = check_dependencies(cluster, target, downstream, cluster_unavailable)
+    seen = cluster_view(cluster, target, downstream, caller, cluster_unavailable)
+    inside = check_inside(cluster, target, caller, cluster_unavailable)
     fallback_on = (fallback_enabled(caller.deployment, target.env_prefix)
                    if caller.deployment is not None else None)
     flag, flag_error = None, None
@@ -67,11 +71,27 @@ def gather(
     step = next_step(
         target, state=state, open_for=(now - since) if since else None, health=health,
         downstream=downstream, caller=caller, fallback_on=fallback_on, flag=flag,
-        opened_at=opened_at, context=context,
+        opened_at=opened_at, context=context, cluster=seen,
     )
     return Diagnosis(target=target, gathered_at=now, health=health, downstream=downstream,
                      caller=caller, dependencies=dependencies, fallback_on=fallback_on,
-                     flag=flag, flag_error=flag_error, next_step=step)
+                     flag=flag, flag_error=flag_error, next_step=step, cluster=seen,
+                     inside=inside)
+
+
+def cluster_view(cluster: ClusterSource | None, target: ServiceTarget, downstream: WorkloadView,
+                 caller: WorkloadView, cluster_unavailable: str) -> clusterview.ClusterView:
+    """What the cluster sees of the path: endpoints, events, NetworkPolicies."""
+    if cluster is None:
+        return clusterview.ClusterView(endpoints_error=cluster_unavailable,
+                                       warnings_error=cluster_unavailable,
+                                       policies_error=cluster_unavailable)
+
+    def labels(view: WorkloadView) -> dict[str, str] | None:
+        return dict(view.deployment.selector) if view.deployment is not None else None
+
+    return clusterview.read(cluster, target, downstream_labels=labels(downstream),
+                            caller_labels=labels(caller))
 
 
 def breaker_opened_at(breaker: ServiceStatus | None, now: datetime) -> datetime:

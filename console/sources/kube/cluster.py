@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from console.model.fleet import Deployment, ExecResult, Pod, Revision
-from console.sources.kube import podexec, reads, writes
+from console.sources.kube import diag, podexec, reads, writes
 from console.sources.kube.kubeconfig import load as load_context
 from console.sources.kube.session import KubeApi
 from console.sources.kubecreds import CredentialState
@@ -77,6 +77,16 @@ class KubernetesCluster:
 
     def logs(self, namespace: str, pod: str, tail: int = 100) -> list[str]:
         return reads.logs(self._api, namespace, pod, tail)
+
+    # ClusterDiagnostics (console.ports): what the cluster sees of a service.
+    def service_endpoints(self, namespace: str, service: str):
+        return diag.service_endpoints(self._api, namespace, service)
+
+    def warning_events(self, namespace: str, deployment: str):
+        return diag.warning_events(self._api, namespace, deployment)
+
+    def network_policies(self, namespace: str):
+        return diag.network_policies(self._api, namespace)
 
     def exec_in_pod(self, namespace: str, pod: str, command: list[str],
                     timeout: float = 5.0) -> ExecResult:

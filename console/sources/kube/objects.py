@@ -11,7 +11,10 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 
 
-def _time(text: str | None) -> datetime | None:
+EPOCH = datetime.fromtimestamp(0, timezone.utc)
+
+
+def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
@@ -113,7 +116,7 @@ def history_from(deployment: dict, replicasets: list[dict]) -> list[Revision]:
     for revision in sorted(by_revision):
         meta = by_revision[revision].get("metadata") or {}
         cause = (meta.get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION) or None
-        created = _time(meta.get("creationTimestamp")) or datetime.fromtimestamp(0, timezone.utc)
+        created = parse_time(meta.get("creationTimestamp")) or EPOCH
         out.append(Revision(revision=revision, replicaset=meta.get("name", ""),
                             change_cause=cause, created_at=created))
     return out
@@ -128,7 +131,7 @@ def pod_from(obj: dict) -> Pod:
         ready = ready_cond.get("status") == "True"
     else:
         ready = bool(statuses) and all(cs.get("ready") for cs in statuses)
-    created = _time(meta.get("creationTimestamp")) or datetime.fromtimestamp(0, timezone.utc)
+    created = parse_time(meta.get("creationTimestamp")) or EPOCH
     return Pod(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
