@@ -73,7 +73,9 @@ class DiagnosisController:
 
     def selected(self, service: str | None) -> None:
         """The cursor moved: scrolling through the board must not fire a
-        diagnosis per row."""
+        diagnosis per row (nor a late one after the screens are gone)."""
+        if not self.selection.mounted():
+            return
         if self.timer is not None:
             self.timer.stop()
         if service and service not in self.diagnoses:
