@@ -129,7 +129,7 @@ def build(scene: Scene):
         await app.workers.wait_for_complete()
         for _ in range(int(scene.seconds // POLL_S)):
             clock.advance(POLL_S)
-            app.start_poll()
+            app.poller.start()
             await app.workers.wait_for_complete()
             await pilot.pause()
         if scene.select:
@@ -138,10 +138,10 @@ def build(scene: Scene):
         await pilot.pause()
         # The automatic diagnosis of a selected row waits 0.5 s of real time,
         # so it may have run at any poll above: once more, on the scene's clock.
-        if app._diagnose_timer is not None:
-            app._diagnose_timer.stop()
+        if app.diagnosis.timer is not None:
+            app.diagnosis.timer.stop()
         await app.workers.wait_for_complete()
-        app.diagnoses.clear()
+        app.diagnosis.diagnoses.clear()
         app.action_diagnose()
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -159,7 +159,7 @@ def build(scene: Scene):
         async def polls(seconds: float) -> None:
             for _ in range(int(seconds // POLL_S)):
                 clock.advance(POLL_S)
-                app.start_poll()
+                app.poller.start()
                 await app.workers.wait_for_complete()
                 await pilot.pause()
                 toasts.expire()

@@ -46,7 +46,7 @@ async def polls(app, pilot, clock, seconds: float) -> None:
     """`seconds` of the scene's time, a poll every POLL_S, each one landed."""
     for _ in range(int(seconds // POLL_S)):
         clock.advance(POLL_S)
-        app.start_poll()
+        app.poller.start()
         await app.workers.wait_for_complete()
         await pilot.pause()
 

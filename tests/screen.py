@@ -77,7 +77,7 @@ async def quiesce(app, pilot) -> None:
     """Let the work in flight end before the test leaves the app: a diagnosis
     landing during teardown must not be what the test sees. (The automatic
     diagnosis of a newly selected row waits 0.5 s on a timer.)"""
-    timer = getattr(app, "_diagnose_timer", None)
+    timer = app.diagnosis.timer
     if timer is not None:
         timer.stop()
     await settle(app, pilot)

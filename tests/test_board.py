@@ -26,7 +26,7 @@ def make_app(services, interval=1000.0):
 
 
 async def poll(app, pilot):
-    app.start_poll()
+    app.poller.start()
     await app.workers.wait_for_complete()
     await pilot.pause()
 
@@ -131,7 +131,7 @@ async def test_stale_marker_when_source_fails_keeps_last_data():
         assert "STALE" not in line and "retrying" in line
 
         c.advance(7)  # the last good poll is now older than three 2 s intervals
-        app.refresh_views()
+        app.views.refresh()
         await pilot.pause()
         line = " ".join(rendered_lines(status))
         assert "STALE" in line and "connection refused by 127.0.0.1:9090" in line
@@ -150,9 +150,9 @@ async def test_stale_when_poll_hangs_without_error():
     async with app.run_test(size=(140, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        app.poll_state.started_at = c()  # a poll in flight that never returns
+        app.poller.state.started_at = c()  # a poll in flight that never returns
         c.advance(10)
-        app.refresh_views()
+        app.views.refresh()
         await pilot.pause()
         line = " ".join(rendered_lines(app.query_one("#status")))
         assert "STALE" in line and "no answer from the source for 10s" in line
@@ -167,7 +167,7 @@ async def test_stale_when_the_first_poll_never_answers():
         status = app.query_one("#status")
         assert "STALE" not in " ".join(rendered_lines(status))
         c.advance(7)
-        app.refresh_views()
+        app.views.refresh()
         await pilot.pause()
         line = " ".join(rendered_lines(status))
         assert "STALE" in line and "no answer from the source for 7s" in line
@@ -271,7 +271,7 @@ async def test_a_poll_landing_after_exit_draws_nothing_and_does_not_crash():
         await app.workers.wait_for_complete()
         await pilot.pause()
     # The app has torn its screens down; late messages must be harmless.
-    app.refresh_views()
+    app.views.refresh()
     app._selected(BreakerBoard.ServiceSelected("payment-api"))
 
 
@@ -298,7 +298,7 @@ async def test_rows_scrolled_into_view_show_the_newest_values():
         board = app.query_one(BreakerBoard)
         assert "svc-199" not in "\n".join(rendered_lines(board))  # off screen
         source.services = [service(n, fail=7.0 if n == "svc-199" else 1.0) for n in names]
-        app.start_poll()
+        app.poller.start()
         await app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.press("end")
@@ -380,11 +380,11 @@ async def test_kept_lines_are_never_stale(size, scroll_x):
             if step == "poll":
                 source.services = [service(s.service, S.OPEN, fail=9.0) for s in services[:5]]
                 source.services += services[5:]
-                app.start_poll()
+                app.poller.start()
                 await app.workers.wait_for_complete()
             elif step == "tick":
                 c.advance(7)
-                app.refresh_views()
+                app.views.refresh()
             else:
                 board.blur()
             await pilot.pause()

@@ -52,7 +52,7 @@ async def settle(app, pilot) -> None:
 async def poll(app, pilot, c=None, seconds: float = 0.0) -> None:
     if c is not None:
         c.advance(seconds)
-    app.start_poll()
+    app.poller.start()
     await settle(app, pilot)
 
 

@@ -89,8 +89,8 @@ def test_without_a_kubeconfig_the_board_says_why_cluster_features_are_off(monkey
     monkeypatch.setattr(CBConsoleApp, "run", lambda self: started.append(self))
     assert main(["--prometheus", "http://127.0.0.1:9", "--config", str(write(tmp_path, ""))]) == 0
     [app] = started
-    assert app.cluster is None
-    assert "no kubeconfig found" in app.cluster_unavailable
+    assert app.diagnosis.cluster is None
+    assert "no kubeconfig found" in app.diagnosis.cluster_unavailable
 
 
 def test_with_a_kubeconfig_the_board_names_its_context(monkeypatch, tmp_path):
@@ -106,7 +106,7 @@ def test_with_a_kubeconfig_the_board_names_its_context(monkeypatch, tmp_path):
         monkeypatch.setattr(CBConsoleApp, "run", lambda self: started.append(self))
         assert main(["--prometheus", "http://127.0.0.1:9", "--config", str(write(tmp_path, ""))]) == 0
         [app] = started
-        assert app.cluster.label == "prod-eu" and app.cluster.namespace == "shop"
+        assert app.diagnosis.cluster.label == "prod-eu" and app.diagnosis.cluster.namespace == "shop"
     finally:
         server.stop()
 

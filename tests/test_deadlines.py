@@ -61,9 +61,9 @@ async def test_trickling_prometheus_makes_the_board_stale_timed_out(proxy):
         await wait_until(pilot, lambda: proxy.requests(mode="trickle"), "a trickled request")
 
         # The keys answer while the poll hangs: the cursor moves, help opens.
-        first = app.selected_service()
+        first = app.selection.service()
         await pilot.press("down")
-        assert app.selected_service() != first
+        assert app.selection.service() != first
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: not app.screen.query(BreakerBoard), "the help screen")
         await pilot.press("escape")
@@ -153,17 +153,17 @@ async def test_restart_whose_answer_trickles_is_sent_once_and_read_back(kube, kp
         assert app.screen.plan.deployment == DEP
         trickling(kproxy, only=("PATCH",))  # the reads, the read-back too, pass
         await pilot.press("y")
-        await wait_until(pilot, lambda: app.recorder.events
-                         and app.recorder.events[-1].stage is Stage.FAILED, "the restart failed")
+        await wait_until(pilot, lambda: app.mitigations.recorder.events
+                         and app.mitigations.recorder.events[-1].stage is Stage.FAILED, "the restart failed")
         await settle(app, pilot)
         text = " ".join(log_text(app).split())
         assert (f"API server at {kproxy.url} timed out after {KUBE_DEADLINE:g} s; the change "
                 f"did reach deployment/{DEP}: do not send it again") in text, text
-        assert app.recorder.events[-1].details["applied"] == "yes"
+        assert app.mitigations.recorder.events[-1].details["applied"] == "yes"
         assert len(kube.requests_for("PATCH")) == 1  # sent once, never again
         patch_at = max(i for i, r in enumerate(kube.requests_for()) if r.method == "PATCH")
         assert any(r.method == "GET" for r in kube.requests_for()[patch_at + 1:])  # read back
-        assert app.is_running and not app.in_flight
+        assert app.is_running and not app.mitigations.in_flight
 
 
 def test_fallback_patch_that_trickles_is_read_back(kube, kproxy, cluster):
@@ -219,7 +219,7 @@ async def test_g_pressed_while_the_reads_hang_gathers_again_after_them(kube, kpr
         await settle(app, pilot)
         trickling(kproxy)
         await pilot.press("2", "g")
-        assert app.diagnosing  # the hanging reads are under way
+        assert app.diagnosis.gathering  # the hanging reads are under way
         kproxy.clear()
         await pilot.press("g")
         await settle(app, pilot, rounds=6)

@@ -52,7 +52,7 @@ async def test_demo_impact_comes_from_the_simulations_counters(tmp_path):
 
     async def poll(pilot) -> None:
         clock.advance(POLL_S)
-        app.start_poll()
+        app.poller.start()
         await app.workers.wait_for_complete()
         await pilot.pause()
         for name in affected_services(journal.events) if journal.is_open else ():

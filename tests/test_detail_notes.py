@@ -45,7 +45,7 @@ async def detail_text(transitions, note) -> str:
     async with app.run_test(size=(160, 40)) as pilot:
         for _ in range(200):  # until the first poll is on screen
             await pilot.pause()
-            if app.snapshot is not None and "checkout-pod-0" in screen_text(app):
+            if app.poller.snapshot is not None and "checkout-pod-0" in screen_text(app):
                 break
         await pilot.pause()
         return screen_text(app)

@@ -228,6 +228,6 @@ async def test_restart_fault_in_the_console(kube, kproxy, patient_cluster, fault
             assert "unreachable: connection reset; the change did reach" in text, text
         else:
             assert f'deployment "{DEP}" exceeded its progress deadline' in text, text
-        assert app.recorder.events[-1].stage is Stage.FAILED
+        assert app.mitigations.recorder.events[-1].stage is Stage.FAILED
         assert len(kube.requests_for("PATCH")) == 1
-        assert app.is_running and not app.in_flight
+        assert app.is_running and not app.mitigations.in_flight

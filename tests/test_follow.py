@@ -251,7 +251,7 @@ async def test_a_restart_confirmed_in_a_follower_is_in_the_export(tmp_path, firs
         assert "the export merges them" in flat(screen_text(app))
         target = app.screen.plan.target
         await pilot.press("y")
-        await wait_until(pilot, lambda: not app.in_flight, "the restart's outcome", DEADLINE_S)
+        await wait_until(pilot, lambda: not app.mitigations.in_flight, "the restart's outcome", DEADLINE_S)
         await quiesce(app, pilot)
     loaded = load_incident(tmp_path / "demo", first.incident_id)
     assert [e.kind for e in loaded.events] == [EventKind.INCIDENT_OPENED]  # its file: untouched

@@ -52,7 +52,7 @@ from widgets.confirm import ConfirmDialog
 pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
 async def poll(app, pilot) -> None:
-    app.start_poll()
+    app.poller.start()
     await settle(app, pilot)
 
 
@@ -166,7 +166,7 @@ async def test_hostile_poll_errors_in_the_header():
         assert_inert(text)
         assert "last poll failed, retrying: upstream said [bold red]x[/][link=http://evil]" in flat(text)
         c.advance(60)  # STALE, carrying the same reason
-        app.refresh_views()
+        app.views.refresh()
         await pilot.pause()
         text = screen_text(app)
         assert_inert(text)
@@ -215,7 +215,7 @@ async def test_hostile_cluster_and_flag_text_in_diagnosis_dialogs_and_action_log
     source = ScriptedSource(c, [service("payment-api", S.OPEN), service("ok-svc")])
     app = CBConsoleApp(source, cluster=cluster, flags=flag_service, service_map=smap,
                        poll_interval=3600, clock=c)
-    app.runner.verify_timeout_s = 0.2
+    app.mitigations.runner.verify_timeout_s = 0.2
     keep_notifications(app)
     try:
         async with app.run_test(size=(200, 60), notifications=True) as pilot:
@@ -243,7 +243,7 @@ async def test_hostile_cluster_and_flag_text_in_diagnosis_dialogs_and_action_log
             assert_inert(screen_text(app), "the fallback dialog")
             await pilot.press("y")
             await settle(app, pilot)
-            assert app.recorder.events[-1].stage.value == "failed"
+            assert app.mitigations.recorder.events[-1].stage.value == "failed"
             text = screen_text(app)
             assert_inert(text, "the action log")
             assert "admission webhook: [bold red]x[/][link=http://evil]click[/link]" in flat(text)
@@ -292,7 +292,7 @@ async def test_hostile_text_in_the_timeline_and_the_postmortem(tmp_path):
         tracker.note(f"saw {EVERYTHING}", c())
         tracker.root_cause(f"cause {OSC_LINK}{LINK}", "other", c())
         await pilot.press("4")
-        app.refresh_views()
+        app.views.refresh()
         await settle(app, pilot)
         text = screen_text(app)
         assert_inert(text, "the timeline")

@@ -220,7 +220,7 @@ async def test_splitting_payment_api_off_leaves_it_in_an_incident_of_its_own(tmp
         assert set(open_incidents(tmp_path / "state")[main]) >= {"payment-api", "inventory-svc"}
         await split_selected(app, pilot, "payment-api")
         await polls(app, pilot, clock, 4)
-        assert app.snapshot.service("payment-api").state.label == "OPEN"
+        assert app.poller.snapshot.service("payment-api").state.label == "OPEN"
         found = open_incidents(tmp_path / "state")
         assert "payment-api" not in found[main]
         [own] = [i for i, services in found.items() if "payment-api" in services]

@@ -104,7 +104,7 @@ async def test_select_payment_api_r_y_and_the_breaker_recovers(tmp_path):
         board = app.query_one("#board")
         board.move_cursor(row=board.get_row_index("payment-api"))
         await pilot.pause()
-        assert app.snapshot.service("payment-api").state.label == "OPEN"
+        assert app.poller.snapshot.service("payment-api").state.label == "OPEN"
         keys = ["r", "y"]
         for key in keys:
             await pilot.press(key)
@@ -113,7 +113,7 @@ async def test_select_payment_api_r_y_and_the_breaker_recovers(tmp_path):
         seen = []
         for _ in range(60):
             await polls(app, pilot, clock, POLL_S)
-            state = app.snapshot.service("payment-api").state.label
+            state = app.poller.snapshot.service("payment-api").state.label
             if not seen or seen[-1] != state:
                 seen.append(state)
             if state == "CLOSED":
@@ -121,6 +121,6 @@ async def test_select_payment_api_r_y_and_the_breaker_recovers(tmp_path):
         assert seen[-1] == "CLOSED", seen
         # The probe may pass between two polls: the transitions show HALF-OPEN.
         moves = [(t.from_state.label, t.to_state.label)
-                 for t in reversed(app.history.transitions("payment-api"))]
+                 for t in reversed(app.poller.history.transitions("payment-api"))]
         assert ("OPEN", "HALF-OPEN") in moves and ("HALF-OPEN", "CLOSED") in moves, moves
         assert len(keys) <= 3

@@ -61,7 +61,7 @@ async def test_restart_after_the_first_token_died_sends_one_live_patch(kube, hea
                 assert any(r.status == 401 for r in kube.requests_for())
             else:  # the expiry was stated: a new token before anything is sent
                 assert not any(r.status == 401 for r in kube.requests_for())
-            stages = [e.stage.value for e in app.recorder.events if e.action == "restart"]
+            stages = [e.stage.value for e in app.mitigations.recorder.events if e.action == "restart"]
             assert stages[:4] == ["asked", "confirmed", "sent", "succeeded"]
     finally:
         cluster.close()
@@ -112,7 +112,7 @@ async def test_the_header_shows_where_credentials_come_from_and_how_they_stand(k
             await dialog(app, pilot, "r")
             await pilot.press("n")
             await settle(app, pilot)
-            app.refresh_views()
+            app.views.refresh()
             await pilot.pause()
             assert 'cluster: test-ctx (exec plugin "execplugin.py", expires in 10 m)' \
                 in screen_text(app)
@@ -120,7 +120,7 @@ async def test_the_header_shows_where_credentials_come_from_and_how_they_stand(k
             kube.auth.fail_plugin = "MFA required"
             await pilot.press("r")
             await settle(app, pilot)
-            app.refresh_views()
+            app.views.refresh()
             await pilot.pause()
             text = screen_text(app)
             assert ('cluster: test-ctx (exec plugin "execplugin.py" failed (exit 1): '

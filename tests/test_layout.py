@@ -91,7 +91,7 @@ async def test_note_prompt_shows_title_and_incident_at_80x24(tmp_path):
         await incident_on_screen(app, pilot, clock)
         await open_dialog(app, pilot, "n", TextPrompt)
         text = screen_text(app)
-        incident = app.tracker.journal.incident_id
+        incident = app.journal.tracker.journal.incident_id
         assert "Note for the incident timeline" in text, text
         assert incident in line_with(text, "Incident"), text
 
@@ -103,7 +103,7 @@ async def test_root_cause_prompt_shows_title_incident_and_field_at_80x24(tmp_pat
         await open_dialog(app, pilot, "c", RootCausePrompt)
         text = screen_text(app)
         assert "Root cause identified" in text, text
-        assert app.tracker.journal.incident_id in line_with(text, "Incident"), text
+        assert app.journal.tracker.journal.incident_id in line_with(text, "Incident"), text
         # Typing goes to the sentence, which is on screen.
         for ch in "pool":
             await pilot.press(ch)
@@ -117,7 +117,7 @@ async def test_resolve_dialog_shows_title_and_services_at_80x24(tmp_path):
         await incident_on_screen(app, pilot, clock)
         await open_dialog(app, pilot, "R", TextPrompt)
         text = screen_text(app)
-        assert f"Resolve incident {app.tracker.journal.incident_id}?" in text, text
+        assert f"Resolve incident {app.journal.tracker.journal.incident_id}?" in text, text
         assert "payment-api" in line_with(text, "Services"), text
         assert "enter resolves" in text, text
 

@@ -79,7 +79,7 @@ async def test_tokens_in_an_exception_are_scrubbed_in_the_log(tmp_path, monkeypa
         source.poll = poll
         app = CBConsoleApp(source, poll_interval=INTERVAL)
         async with app.run_test(size=(140, 40)) as pilot:
-            await wait_until(pilot, lambda: app.snapshot is not None, "a first good poll")
+            await wait_until(pilot, lambda: app.poller.snapshot is not None, "a first good poll")
             secrets.remember(kube_token)  # as console.sources.kubecreds does on a refresh
             failing["on"] = True
             await wait_until(pilot, lambda: "unexpected answer" in log_text(tmp_path),
@@ -103,11 +103,11 @@ async def test_an_unwritable_state_dir_still_runs_and_says_the_log_is_unavailabl
     (app,) = built
     shown = keep_notifications(app)
     async with app.run_test(size=(140, 40)) as pilot:
-        await wait_until(pilot, lambda: app.snapshot is not None, "the demo's first poll")
+        await wait_until(pilot, lambda: app.poller.snapshot is not None, "the demo's first poll")
         logging.getLogger("console.test").error("more to log while the log is unavailable")
         polls = set()
         # Several polls, so several ticks: the notice is said once, not each second.
-        await wait_until(pilot, lambda: polls.add(id(app.snapshot)) or len(polls) > 4,
+        await wait_until(pilot, lambda: polls.add(id(app.poller.snapshot)) or len(polls) > 4,
                          "five polls")
         assert app.is_running
     said = [m for m in shown if "Log file unavailable" in m]

@@ -47,7 +47,7 @@ async def test_restart_preselects_downstream_when_unhealthy_and_cancel_sends_not
         await settle(app, pilot)
         assert not isinstance(app.screen, ConfirmDialog)
         assert mutating(kube, flags) == []
-        stages = [(e.action, e.stage.value) for e in app.recorder.events]
+        stages = [(e.action, e.stage.value) for e in app.mitigations.recorder.events]
         assert stages[-2:] == [("restart", "asked"), ("restart", "cancelled")]
 
 
@@ -69,7 +69,7 @@ async def test_restart_preselects_caller_when_healthy_and_confirm_sends_one_patc
         body = patches[0].json()
         assert "kubectl.kubernetes.io/restartedAt" in body["spec"]["template"]["metadata"][
             "annotations"]
-        stages = [e.stage.value for e in app.recorder.events if e.action == "restart"]
+        stages = [e.stage.value for e in app.mitigations.recorder.events if e.action == "restart"]
         assert stages[:4] == ["asked", "confirmed", "sent", "succeeded"]
 
 
@@ -100,7 +100,7 @@ async def test_enter_on_the_focused_cancel_button_cancels(make_app, kube, flags)
 
 async def test_fallback_sends_kubectl_set_env_patch_once(make_app, kube, flags):
     app = make_app()
-    app.runner.verify_timeout_s = 0.5  # the test server's new pods never log "fallback"
+    app.mitigations.runner.verify_timeout_s = 0.5  # the test server's new pods never log "fallback"
     async with app.run_test(size=(140, 40)) as pilot:
         box = await dialog(app, pilot, "f")
         assert "PAYMENT_API_FALLBACK_ENABLED=true" in box.plan.equivalent
@@ -115,7 +115,7 @@ async def test_fallback_sends_kubectl_set_env_patch_once(make_app, kube, flags):
         assert env["PAYMENT_API_FALLBACK_ENABLED"] == "true"
         assert env["PAYMENT_API_FALLBACK_MODE"] == "mock"
         # The runbook's check (new pods log "fallback") failed, and it says so.
-        verified = [e for e in app.recorder.events if e.stage.value == "verified"]
+        verified = [e for e in app.mitigations.recorder.events if e.stage.value == "verified"]
         assert verified and verified[-1].details.get("verified") == "no"
         assert "fallback" in log_text(app)
 
@@ -132,7 +132,7 @@ async def test_flag_disable_posts_once_with_the_token_and_hides_it(make_app, kub
         assert len(posts) == 1
         assert posts[0].json() == {"enabled": False}
         assert flags.flags["payment-api-integration"]["enabled"] is False
-        assert all(TOKEN not in json.dumps(e.model_dump(mode="json")) for e in app.recorder.events)
+        assert all(TOKEN not in json.dumps(e.model_dump(mode="json")) for e in app.mitigations.recorder.events)
 
 
 @pytest.mark.parametrize("key", ["r", "f", "d"])
@@ -140,7 +140,7 @@ async def test_read_only_refuses_before_any_request(make_app, kube, flags, key):
     app = make_app(mode=Mode.READ_ONLY)
     async with app.run_test(size=(140, 40)) as pilot:
         # The diagnosis of the selected service reads the cluster by itself.
-        await wait_until(pilot, lambda: "payment-api" in app.diagnoses,
+        await wait_until(pilot, lambda: "payment-api" in app.diagnosis.diagnoses,
                          "the automatic diagnosis")
         await settle(app, pilot)
         kube.clear()
@@ -162,7 +162,7 @@ async def test_dry_run_shows_the_dialog_and_sends_nothing(make_app, kube, flags,
         await settle(app, pilot)
         assert mutating(kube, flags) == []
         assert any("dry run" in e.details.get("message", "").lower()
-                   for e in app.recorder.events)
+                   for e in app.mitigations.recorder.events)
 
 
 async def test_second_press_while_in_flight_only_says_so(make_app, kube, flags):
@@ -175,7 +175,7 @@ async def test_second_press_while_in_flight_only_says_so(make_app, kube, flags):
             await pilot.press("y")
             await wait_until(pilot, lambda: len(kube.requests_for("PATCH")) == 1,
                              "the restart sent")
-            assert ("restart", "payment-api") in app.in_flight
+            assert ("restart", "payment-api") in app.mitigations.in_flight
             await pilot.press("r")
             await wait_until(pilot, lambda: any("already in progress" in m for m in shown),
                              f"the second press answered (said: {shown})")
@@ -184,7 +184,7 @@ async def test_second_press_while_in_flight_only_says_so(make_app, kube, flags):
             assert not isinstance(app.screen, ConfirmDialog)
             assert len(kube.requests_for("PATCH")) == 1
         finally:
-            app.runner.rollout_timeout_s = 0  # let the watch end so the test can
+            app.mitigations.runner.rollout_timeout_s = 0  # let the watch end so the test can
             kube.auto_step = True
 
 
@@ -217,7 +217,7 @@ async def test_kubernetes_errors_are_shown_in_plain_words(make_app, kube, code, 
         await settle(app, pilot)
         assert len(kube.requests_for("PATCH")) == 1  # never retried blindly
         assert words in log_text(app)
-        assert app.recorder.events[-1].stage.value == "failed"
+        assert app.mitigations.recorder.events[-1].stage.value == "failed"
 
 
 async def test_missing_deployment_is_refused_in_the_dialog(make_app, kube, health):
@@ -294,5 +294,5 @@ async def test_a_cancel_is_logged_against_the_target_shown_when_cancelled(make_a
         line = line_with(screen_text(app), "CANCELLED")
         assert "shop/deployment/api" in line, line
         assert "payment-api" not in line.split("CANCELLED", 1)[1], line
-        cancelled = [e for e in app.recorder.events if e.stage.value == "cancelled"]
+        cancelled = [e for e in app.mitigations.recorder.events if e.stage.value == "cancelled"]
         assert [e.target for e in cancelled] == ["shop/deployment/api"]

@@ -196,7 +196,7 @@ async def test_dry_run_restart_counts_no_mitigation_on_screen(make_app, tmp_path
         await settle(app, pilot)
         assert any(e.details.get("dry_run") == "true" for e in journal.events)
         await pilot.press("4")
-        app.refresh_views()
+        app.views.refresh()
         await settle(app, pilot)
         assert "mitigations 0" in screen_text(app)
         await quiesce(app, pilot)
@@ -358,7 +358,7 @@ async def test_read_only_refusals_are_journaled_as_refused_not_as_mitigations(ma
             await pilot.press(key)
             await settle(app, pilot)
         await pilot.press("4")
-        app.refresh_views()
+        app.views.refresh()
         await settle(app, pilot)
         assert "mitigations 0" in screen_text(app)
         await quiesce(app, pilot)
@@ -388,7 +388,7 @@ async def test_a_second_press_while_in_flight_is_journaled_as_refused(make_app, 
                 break
         await pilot.press("r")
         await pilot.pause()
-        app.runner.rollout_timeout_s = 0  # let the watch end so the test can
+        app.mitigations.runner.rollout_timeout_s = 0  # let the watch end so the test can
         kube.auto_step = True
         await quiesce(app, pilot)
     text = postmortem.render(journal.events, None, now=journal.events[-1].at)

@@ -175,7 +175,7 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
     app = CBConsoleApp(source, cluster=cluster, flags=flag_service,
                        service_map=ServiceMap({}, namespace="shop"), tracker=tracker,
                        export_dir=tmp_path / "exports", poll_interval=3600)
-    app.runner.verify_timeout_s = 0.2
+    app.mitigations.runner.verify_timeout_s = 0.2
     seen += [repr(source), repr(flag_service)]
 
     async def press(*keys: str) -> None:
@@ -185,7 +185,7 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
             seen.append(screen_text(app))
 
     async def poll() -> None:
-        app.start_poll()
+        app.poller.start()
         await settle(app, pilot)
         seen.append(screen_text(app))
 
@@ -227,8 +227,8 @@ async def test_tokens_appear_nowhere(prom, kube, flags, tmp_path, monkeypatch, c
         cluster.close()
         flag_service.close()
         tracker.journal.close()
-    seen += [json.dumps(e.model_dump(mode="json")) for e in app.recorder.events]
-    seen += [str(app.poll_state.error), repr(app.diagnosis_errors)]
+    seen += [json.dumps(e.model_dump(mode="json")) for e in app.mitigations.recorder.events]
+    seen += [str(app.poller.state.error), repr(app.diagnosis.errors)]
 
     # The exception messages, straight from the sources.
     answering = StubPrometheus(PROM_TOKEN)
@@ -343,10 +343,10 @@ def test_cli_opens_a_read_only_context_read_only(kube, prom, tmp_path, monkeypat
                      "--state-dir", str(tmp_path / "state")])
     assert code == 0
     (app,) = captured_app
-    assert app.cluster is not None and app.cluster.label == context
-    assert app.mode == mode
-    assert app.runner.mode == mode
-    app.cluster.close()
+    assert app.diagnosis.cluster is not None and app.diagnosis.cluster.label == context
+    assert app.mitigations.mode == mode
+    assert app.mitigations.runner.mode == mode
+    app.diagnosis.cluster.close()
 
 
 # --- TLS --------------------------------------------------------------------------------
@@ -418,9 +418,9 @@ def test_cli_passes_the_tls_warning_to_the_header(tmp_path, monkeypatch, capture
         argv = ["--prometheus", "https://prom.example", "--state-dir", str(tmp_path / "s")]
         assert cli.main(argv + ["--prometheus-insecure"] * insecure) == 0
         app = captured_app.pop()
-        assert app.warnings == (("TLS verification OFF for Prometheus https://prom.example",)
+        assert app.views.warnings == (("TLS verification OFF for Prometheus https://prom.example",)
                                 if insecure else ())
-        app.source.close()
+        app.poller.source.close()
 
 
 @pytest.mark.slow
@@ -443,7 +443,7 @@ async def test_the_header_shows_the_tls_warning_in_bold_yellow():
             color = styles[0].color.get_truecolor()
             assert color.red > 150 and color.green > 150 and color.blue < 100, color  # yellow
             # It stays: still there after polls and when the source fails.
-            app.source.error = SourceError("down")
-            app.start_poll()
+            app.poller.source.error = SourceError("down")
+            app.poller.start()
             await settle(app, pilot)
             assert warning in screen_text(app)

@@ -36,7 +36,7 @@ def demo_app():
 async def polls(app, pilot, c, seconds: float) -> None:
     for _ in range(int(seconds // POLL_S)):
         c.advance(POLL_S)
-        app.start_poll()
+        app.poller.start()
         await app.workers.wait_for_complete()
         await pilot.pause()
 
@@ -79,7 +79,7 @@ async def test_demo_at_the_smallest_and_largest_sizes(size):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmDialog)
-        assert any(e.stage.value == "confirmed" for e in app.recorder.events)
+        assert any(e.stage.value == "confirmed" for e in app.mitigations.recorder.events)
         await quiesce(app, pilot)
 
 
@@ -92,7 +92,7 @@ async def test_resizing_while_polls_run():
         await select(app, pilot, "payment-api")
         for size in sizes:
             c.advance(POLL_S)
-            app.start_poll()  # a poll in flight while the terminal changes size
+            app.poller.start()  # a poll in flight while the terminal changes size
             await pilot.resize_terminal(*size)
             await pilot.pause()
             await app.workers.wait_for_complete()

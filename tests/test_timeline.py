@@ -54,7 +54,7 @@ def test_operator_events_and_actions_are_never_folded():
 async def flapping_incident(app, pilot, clock, seconds=80):
     await incident_on_screen(app, pilot, clock)
     await pilot.press("a")
-    await wait_until(pilot, lambda: app.tracker.journal.first(EventKind.ACKNOWLEDGED), "acked")
+    await wait_until(pilot, lambda: app.journal.tracker.journal.first(EventKind.ACKNOWLEDGED), "acked")
     await polls(app, pilot, clock, seconds)
     await pilot.press("4")
     await wait_until(pilot, lambda: "AT (UTC)" in screen_text(app), "the timeline is shown")
@@ -79,7 +79,7 @@ async def test_flapper_folded_ack_visible_newest_at_the_bottom(tmp_path):
         # The newest event is the last line drawn.
         from console.incident import postmortem
 
-        newest = max(app.tracker.journal.events, key=lambda e: (e.at, e.id))
+        newest = max(app.journal.tracker.journal.events, key=lambda e: (e.at, e.id))
         drawn = [line for line in shown if line.strip() and "palette" not in line
                  and "Quit" not in line and "Escalate" not in line]
         if newest.kind == EventKind.BREAKER_TRANSITION:  # folded into its minute
@@ -87,7 +87,7 @@ async def test_flapper_folded_ack_visible_newest_at_the_bottom(tmp_path):
         else:
             assert postmortem.describe(newest) in drawn[-1], text
         # The journal still holds every transition.
-        transitions = [e for e in app.tracker.journal.events
+        transitions = [e for e in app.journal.tracker.journal.events
                        if e.kind == EventKind.BREAKER_TRANSITION and e.service == "inventory-svc"]
         assert len(transitions) >= 30
 
@@ -118,7 +118,7 @@ async def test_timeline_shows_the_newest_at_80x24_and_follows(tmp_path):
         await flapping_incident(app, pilot, clock, seconds=20)
         assert "Acknowledged (oncall)" in screen_text(app) or "transitions (" in screen_text(app)
         # A note written now is on screen at once, at the bottom.
-        app._operator("Note", app.tracker.note, "pool exhausted", clock())
+        app.journal.record("Note", app.journal.tracker.note, "pool exhausted", clock())
         await wait_until(pilot, lambda: "pool exhausted" in screen_text(app), "the note is shown")
 
 
@@ -133,7 +133,7 @@ async def test_scrolled_up_the_timeline_stays_put(tmp_path):
         await pilot.press("home")
         await pilot.pause()
         before = [line[:60] for line in pane_lines(app)[:2]]  # not the scrollbar
-        app._operator("Note", app.tracker.note, "looking back", clock())
+        app.journal.record("Note", app.journal.tracker.note, "looking back", clock())
         await polls(app, pilot, clock, 10)
         await pilot.pause()
         assert [line[:60] for line in pane_lines(app)[:2]] == before
@@ -141,5 +141,5 @@ async def test_scrolled_up_the_timeline_stays_put(tmp_path):
         # End follows again.
         await pilot.press("end")
         await wait_until(pilot, lambda: "looking back" in screen_text(app), "end shows the newest")
-        app._operator("Note", app.tracker.note, "and again", clock())
+        app.journal.record("Note", app.journal.tracker.note, "and again", clock())
         await wait_until(pilot, lambda: "and again" in screen_text(app), "followed again")

@@ -1,194 +1,73 @@
-"""The console's incident keys and timeline: the tracker fed from every
-poll, the operator's events (a n N c R S), the response clock in the header,
-the postmortem export (e) and the escalation contacts (x). Mixed into
-CBConsoleApp. The prompts and the postmortem are imported when first used:
-the first frame does not need them."""
+"""The operator's incident keys (a n N c R S), the response clock in the
+header, the postmortem export (e) and the escalation contacts (x). The
+prompts and the postmortem are imported when first used: the first frame
+does not need them."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from contextlib import suppress
 from datetime import datetime
+from pathlib import Path
+from typing import Callable
 
-from textual import work
-from textual.message import Message
+from textual.app import App
 
-from console.diagnosis.findings import Diagnosis
+from console.clock import Clock
 from console.errors import describe_error
-from console.incident.follow import FollowedJournal, take_over
-from console.incident.tracker import IncidentTracker, current_text
 from console.incident.store import EventKind, RootCauseCategory
+from console.incident.tracker import IncidentTracker, current_text
+from console.ui.diagnosis_flow import DiagnosisController
+from console.ui.journal_bridge import JournalBridge
+from console.ui.poller import Poller
+from console.ui.selection import Selection
 from widgets.status import ResponseView
-from widgets.timeline import TimelinePane
 
 log = logging.getLogger(__name__)
 
 
-class Followed(Message):
-    """A followed journal was read again; `taken`: the tracker of the journal
-    this console now holds, the other console having exited."""
+class IncidentController:
+    """Every event goes through `journal` (None tracker: says why); `app`
+    shows the prompts and runs the export worker; `diagnosis` preselects a
+    root cause, `poller`'s snapshot says which services are still open;
+    `redraw` draws every view."""
 
-    def __init__(self, tracker: IncidentTracker, taken: IncidentTracker | None) -> None:
-        self.tracker = tracker
-        self.taken = taken
-        super().__init__()
+    def __init__(self, app: App, *, journal: JournalBridge, selection: Selection, poller: Poller,
+                 diagnosis: DiagnosisController, clock: Clock,
+                 escalation: list[tuple[str, str]], export_dir: Path | None,
+                 timezone_name: str, redraw: Callable[[], None]) -> None:
+        self.app = app
+        self.journal = journal
+        self.selection = selection
+        self.poller = poller
+        self.diagnosis = diagnosis
+        self.clock = clock
+        self.escalation = escalation
+        self.export_dir = export_dir
+        self.timezone_name = timezone_name
+        self.redraw = redraw
 
-
-class IncidentKeys:
-    """The incident journal's side of the console; `self.tracker` may be None
-    (no journal: the header says why)."""
-
-    # --- incident journal -----------------------------------------------------------
-
-    def _journal(self, call, *args):
-        """Run one tracker call, from the event loop or the poll worker; a
-        journal failure is shown, never fatal."""
-        try:
-            with self.tracker_lock:
-                return call(*args)
-        except Exception as error:  # noqa: BLE001 - JournalError, ValueError, OSError
-            log.warning("journal call %s failed", getattr(call, "__name__", call), exc_info=True)
-            message = f"journal: {describe_error(error)}"
-            if threading.get_ident() == self.loop_thread:
-                self.notify(message, severity="error", timeout=10)
-            else:
-                with suppress(RuntimeError):  # the app is closing: nothing to tell
-                    self.call_from_thread(self.notify, message, severity="error", timeout=10)
-            return None
-
-    def _journals(self) -> list:
-        """Every journal this console writes: its incident's and split-offs'."""
-        if self.tracker is None:
-            return []
-        return [t.journal for t in [self.tracker, *self.tracker.split_off]]
-
-    def on_journal_due(self) -> None:
-        self.journal_writes.start()
-
-    def on_journal_written(self) -> None:
-        for words, problem in self.journal_writes.written():
-            if problem is None:
-                self.notify(f"{words}: recorded")
-            else:
-                self._not_written(words, problem)
-        self.refresh_views()
-
-    def _not_written(self, what: str, problem: str | None) -> None:
-        self.notify(f"{what}: NOT yet written ({problem}); kept in memory and retried",
-                    severity="error", timeout=15)
-
-    # --- a journal another console writes (console.incident.follow) ----------------------------
-
-    def _followed(self) -> FollowedJournal | None:
-        journal = self.tracker.journal if self.tracker is not None else None
-        return journal if isinstance(journal, FollowedJournal) else None
-
-    def _refused_here(self, what: str) -> bool:
-        """An incident key in a console that follows another one's journal:
-        it writes nothing and says where to do it."""
-        followed = self._followed()
-        if followed is None:
-            return False
-        subject = "this incident" if followed.incident_id else "the incidents"
-        self.notify(f"Read-only journal here: another console records {subject} "
-                    f"(pid {followed.holder}): use it to {what}. Nothing was changed.",
-                    severity="warning", timeout=10)
-        return True
-
-    def _not_journaled_warning(self) -> str | None:
-        """For a mutating dialog in a follower: said before it is confirmed."""
-        followed = self._followed()
-        if followed is None:
-            return None
-        side = followed.side_file
-        if side is None:
-            return (f"This action will NOT be journaled in this console: {followed.who} "
-                    "records incidents here, and none is open: it is recorded nowhere.")
-        return (f"This action will NOT be journaled in this console: {followed.who} records "
-                f"this incident. Its steps are kept in {side.name} in the state directory; "
-                "the export merges them. Say so in the other console (n).")
-
-    def _follow_tick(self) -> None:
-        """Each second, in a worker (file reads): what the other console
-        wrote, and whether its lock is free to take over."""
-        if self._followed() is None:
-            return
-        if any(w.group == "follow" and not w.is_finished for w in self.workers):
-            return  # the last read is still going: reads never overlap
-        self._follow(self.tracker)
-
-    @work(thread=True, exit_on_error=False, group="follow")
-    def _follow(self, tracker: IncidentTracker) -> None:
-        journal = tracker.journal
-        taken = None
-        try:
-            changed = journal.refresh()
-            if changed:
-                with self.tracker_lock:
-                    tracker.reload()
-            mine = take_over(journal)
-            if mine is not None:
-                taken = IncidentTracker(mine, tracker.config, tracker.source_details)
-        except Exception as error:  # noqa: BLE001 - shown, never fatal; tried again next tick
-            log.warning("reading the followed journal failed", exc_info=True)
-            with suppress(RuntimeError):  # the app is closing
-                self.call_from_thread(self.notify, f"journal: {describe_error(error)}",
-                                      severity="error", timeout=10)
-            return
-        if changed or taken is not None:
-            self.post_message(Followed(tracker, taken))
-
-    def on_followed(self, message: Followed) -> None:
-        taken = message.taken
-        if message.tracker is not self.tracker:
-            if taken is not None:
-                taken.journal.close()  # a stale read: never keep a lock nobody uses
-            return
-        if taken is not None:
-            with self.tracker_lock:
-                self.tracker = taken
-                self.recorder.forward = taken.journal
-            for journal in self._journals():  # its split-off incidents' too
-                self.journal_writes.attach(journal)
-            journal = taken.journal
-            where = (f"this console now records incident {journal.incident_id}"
-                     if journal.is_open else f"this console now records {journal.state_dir}")
-            self.notify(f"The other console has exited: took over the journal: {where}.",
-                        timeout=15)
-            for problem in journal.problems:
-                self.notify(f"journal: {problem}", severity="warning", timeout=15)
-        self.refresh_views()
-
-    def _journal_problem(self) -> str | None:
-        if self.tracker is None:
-            return self.journal_unavailable or None
-        followed = self._followed()
-        if followed is not None:
-            text = (f"followed read-only: {followed.who} records this incident"
-                    if followed.incident_id else
-                    f"followed read-only: {followed.who} records incidents here; none is open")
-            return f"{text} ({followed.problem})" if followed.problem else text
-        journal = next((t.journal for t in [self.tracker, *self.tracker.split_off]
-                        if t.journal.problem), self.tracker.journal)
-        if journal.problem:
-            waiting = len(journal.pending)
-            return f"{journal.problem}: {waiting} event(s) kept in memory, retried every second"
-        return None
-
-    def incident_tracker(self):
+    def tracker(self) -> IncidentTracker | None:
         """The tracker of the incident the keys act on: the selected service's
         own after a split, else the console's. None without a journal."""
-        if self.tracker is None:
-            return None
-        return self.tracker.for_service(self.selected_service())
+        return self.journal.for_service(self.selection.service())
 
-    def _response_view(self, now: datetime) -> ResponseView | None:
-        tracker = self.incident_tracker()
+    def about(self) -> str | None:
+        """The service the open incident is about: the one it was opened
+        for while it is in it, else the first still in it."""
+        tracker = self.journal.tracker
+        if tracker is None or not tracker.is_open:
+            return None
+        services = tracker.services
+        opened = tracker.journal.first(EventKind.INCIDENT_OPENED)
+        if opened is not None and opened.service in services:
+            return opened.service
+        return services[0] if services else None
+
+    def response_view(self, now: datetime) -> ResponseView | None:
+        tracker = self.tracker()
         if tracker is not None and not tracker.is_open:
             # The selected service's incident is over: another one open still counts.
-            tracker = next((t for t in [self.tracker, *self.tracker.split_off] if t.is_open),
-                           tracker)
+            tracker = next((t for t in self.journal.trackers() if t.is_open), tracker)
         if tracker is None or not tracker.is_open:
             return None
         clock = tracker.response_clock(now)
@@ -201,85 +80,66 @@ class IncidentKeys:
             acknowledged=clock.acknowledged_at is not None,
         )
 
-    def _rollouts_seen(self, diagnosis: Diagnosis) -> None:
-        """Rollouts of an affected service's deployments go into the incident."""
-        tracker = self.tracker.for_service(diagnosis.target.service) if self.tracker else None
-        if tracker is None or not tracker.is_open or diagnosis.target.service not in tracker.services:
-            return
-        for view in (diagnosis.downstream, diagnosis.caller):
-            for rv in view.revisions:
-                self._journal(tracker.rollout_seen, diagnosis.target.service,
-                              f"{diagnosis.target.namespace}/{view.name}", rv.revision)
-
-    def _show_timeline(self, now: datetime) -> None:
-        self.timeline.draw(self.view(TimelinePane), self.incident_tracker(), self.snapshot, now)
-
-    def _operator(self, what: str, call, *args) -> None:
-        """An operator event: recorded, and said to be only once it is on disk."""
-        if self.tracker is None:
-            self.notify(f"No journal: {self.journal_unavailable or 'not configured'}",
-                        severity="error")
-            return
-        event = self._journal(call, *args)
-        if event is None:
-            return
-        journal = getattr(call, "__self__", self.tracker).journal  # the incident it went to
-        if journal.is_written(event):
-            self.notify(f"{what}: recorded")
-        elif journal.on_pending is not None and not journal.problem:
-            # Said once the writer has it on disk (on_journal_written).
-            self.journal_writes.say_when_written(journal, event, what)
-        else:
-            self._not_written(what, journal.problem)
-        self.refresh_views()
-
-    def _need_open_incident(self) -> bool:
-        tracker = self.incident_tracker()
+    def _open_tracker(self) -> IncidentTracker | None:
+        tracker = self.tracker()
         if tracker is None or not tracker.is_open:
-            self.notify("No open incident.", severity="warning")
-            return False
-        return True
+            self.app.notify("No open incident.", severity="warning")
+            return None
+        return tracker
 
-    def _incident_context(self) -> str:
+    def _with_id(self, refusal: str) -> IncidentTracker | None:
+        """The incident the key acts on, if it has begun; else says `refusal`."""
+        tracker = self.tracker()
+        if tracker is None or tracker.journal.incident_id is None:
+            self.app.notify(refusal, severity="warning")
+            return None
+        return tracker
+
+    def _context(self, tracker: IncidentTracker) -> str:
         """What a prompt is about, shown under its title."""
-        tracker = self.incident_tracker()
         services = ", ".join(tracker.services) or "no service"
         return f"Incident {tracker.journal.incident_id} · {services}"
 
-    def action_acknowledge(self) -> None:
-        if self._refused_here("acknowledge"):
-            return
-        if not self._need_open_incident():
-            return
-        tracker = self.incident_tracker()
-        if tracker.journal.first(EventKind.ACKNOWLEDGED):
-            self.notify("Already acknowledged.")
-            return
-        what = "Acknowledged" if tracker is self.tracker else (
-            f"Acknowledged {tracker.journal.incident_id}")  # a split-off service's own
-        self._operator(what, tracker.acknowledge, self.clock())
+    def _prompt(self, screen, what: str, call, *first) -> None:
+        """A prompt whose answer (a text, or a tuple) is recorded as `what`:
+        `call(*first, *answer, when answered)`; no answer records nothing."""
+        def answered(answer) -> None:
+            if answer:
+                answers = tuple(answer) if isinstance(answer, (tuple, list)) else (answer,)
+                self.journal.record(what, call, *first, *answers, self.clock())
+        self.app.push_screen(screen, callback=answered)
 
-    def action_note(self) -> None:
-        if self._refused_here("add a note"):
+    def acknowledge(self) -> None:
+        if self.journal.refused_here("acknowledge"):
             return
-        tracker = self.incident_tracker()
-        if tracker is None or tracker.journal.incident_id is None:
-            self.notify("No incident to add a note to.", severity="warning")
+        tracker = self._open_tracker()
+        if tracker is None:
+            return
+        if tracker.journal.first(EventKind.ACKNOWLEDGED):
+            self.app.notify("Already acknowledged.")
+            return
+        what = "Acknowledged" if tracker is self.journal.tracker else (
+            f"Acknowledged {tracker.journal.incident_id}")  # a split-off service's own
+        self.journal.record(what, tracker.acknowledge, self.clock())
+
+    def note(self) -> None:
+        if self.journal.refused_here("add a note"):
+            return
+        tracker = self._with_id("No incident to add a note to.")
+        if tracker is None:
             return
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt("Note for the incident timeline",
-                                    context=self._incident_context()),
-                         callback=lambda text: text and self._operator(
-                             "Note", tracker.note, text, self.clock()))
+        self._prompt(TextPrompt("Note for the incident timeline", context=self._context(tracker)),
+                     "Note", tracker.note)
 
-    def action_amend_note(self) -> None:
-        if self._refused_here("amend a note"):
+    def amend_note(self) -> None:
+        if self.journal.refused_here("amend a note"):
             return
-        tracker = self.incident_tracker()
+        tracker = self.tracker()
         notes = [e for e in tracker.journal.events if e.kind == EventKind.NOTE] if tracker else []
         if not notes:
-            self.notify("No note to amend.", severity="warning")
+            self.app.notify("No note to amend.", severity="warning")
             return
         note = notes[-1]
         amended = [e for e in tracker.journal.events if e.kind == EventKind.NOTE_AMENDED
@@ -287,21 +147,19 @@ class IncidentKeys:
         current = str((amended[-1] if amended else note).details.get("text") or "")
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt(f"Amend note #{note.id} (the first version is kept)",
-                                    value=current, context=self._incident_context()),
-                         callback=lambda text: text and self._operator(
-                             "Note amended", tracker.amend_note, note.id, text, self.clock()))
+        self._prompt(TextPrompt(f"Amend note #{note.id} (the first version is kept)",
+                                value=current, context=self._context(tracker)),
+                     "Note amended", tracker.amend_note, note.id)
 
-    def action_root_cause(self) -> None:
-        if self._refused_here("set the root cause"):
+    def root_cause(self) -> None:
+        if self.journal.refused_here("set the root cause"):
             return
-        tracker = self.incident_tracker()
-        if tracker is None or tracker.journal.incident_id is None:
-            self.notify("No incident to set a root cause for.", severity="warning")
+        tracker = self._with_id("No incident to set a root cause for.")
+        if tracker is None:
             return
         preselect, why = None, ""
-        service = self.selected_service(pin=True)
-        diagnosis = self.diagnoses.get(service) if service else None
+        service = self.selection.service(pin=True)
+        diagnosis = self.diagnosis.diagnoses.get(service) if service else None
         if diagnosis and any(rv.likely_cause for v in (diagnosis.downstream, diagnosis.caller)
                              for rv in v.revisions):
             preselect = RootCauseCategory.RECENT_DEPLOYMENT.value
@@ -309,93 +167,89 @@ class IncidentKeys:
         categories = [c.value for c in RootCauseCategory]
         from widgets.prompts import RootCausePrompt
 
-        self.push_screen(RootCausePrompt(categories, preselect=preselect, why=why,
-                                         context=self._incident_context()),
-                         callback=lambda answer: answer and self._operator(
-                             "Root cause", tracker.root_cause, answer[0], answer[1],
-                             self.clock()))
+        self._prompt(RootCausePrompt(categories, preselect=preselect, why=why,
+                                     context=self._context(tracker)),
+                     "Root cause", tracker.root_cause)
 
-    def action_resolve(self) -> None:
-        if self._refused_here("resolve"):
+    def resolve(self) -> None:
+        if self.journal.refused_here("resolve"):
             return
-        tracker = self.incident_tracker()
+        tracker = self.tracker()
         if tracker is not None and not tracker.is_open and tracker.journal.incident_id:
-            self._amend_resolution()
+            self._amend_resolution(tracker)
             return
-        if not self._need_open_incident():
+        tracker = self._open_tracker()
+        if tracker is None:
             return
+        snapshot = self.poller.snapshot
         services = ", ".join(tracker.services) or "no service"
-        still_open = [s for s in tracker.services if self.snapshot and (
-            st := self.snapshot.service(s)) and st.state != st.state.CLOSED]
+        still_open = [s for s in tracker.services if snapshot and (
+            st := snapshot.service(s)) and st.state != st.state.CLOSED]
         body = f"Services: {services}."
         if still_open:
             body += f"\nStill not CLOSED: {', '.join(still_open)}."
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt(
+        self._prompt(TextPrompt(
             f"Resolve incident {tracker.journal.incident_id}?", body=body,
             placeholder="resolution summary: what ended it, in a line",
             required="Say in a line what resolved it (escape: not resolved).",
             hint="enter resolves with this summary (R amends it later), escape does not resolve",
-        ), callback=lambda text: text and self._operator(
-            "Resolved", tracker.resolve, text, self.clock()))
+        ), "Resolved", tracker.resolve)
 
-    def _amend_resolution(self) -> None:
-        tracker = self.incident_tracker()
+    def _amend_resolution(self, tracker: IncidentTracker) -> None:
         resolved = tracker.journal.first(EventKind.RESOLVED)
         current = current_text(tracker.journal.events, resolved.id, "summary") or ""
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt(
+        self._prompt(TextPrompt(
             f"Amend the resolution summary of {tracker.journal.incident_id} "
             "(the first version is kept)", value=current,
             placeholder="resolution summary: what ended it, in a line",
-        ), callback=lambda text: text and self._operator(
-            "Resolution summary amended", tracker.amend_resolution, text, self.clock()))
+        ), "Resolution summary amended", tracker.amend_resolution)
 
-    def action_split(self) -> None:
-        if self._refused_here("split a service off"):
+    def split(self) -> None:
+        if self.journal.refused_here("split a service off"):
             return
-        if not self._need_open_incident():
+        tracker = self._open_tracker()
+        if tracker is None:
             return
-        service = self.selected_service(pin=True)
-        tracker = self.incident_tracker()
+        service = self.selection.service(pin=True)
         if service not in tracker.services:
-            self.notify(f"{service} is not part of the incident.", severity="warning")
+            self.app.notify(f"{service} is not part of the incident.", severity="warning")
             return
         if len(tracker.services) == 1:
-            self.notify("It is the incident's only service: resolve (R) instead.",
-                        severity="warning")
+            self.app.notify("It is the incident's only service: resolve (R) instead.",
+                            severity="warning")
             return
         from widgets.prompts import YesNo
 
-        self.push_screen(YesNo(f"Split {service} off incident {tracker.journal.incident_id}?",
-                               f"{service} and its events so far move into an incident of "
-                               "its own, starting now (its response clock too); it will not "
-                               "rejoin by itself."),
-                         callback=lambda yes: yes and self._operator(
-                             f"{service} split off into an incident of its own", tracker.split,
-                             service, "", self.clock()))
+        self.app.push_screen(
+            YesNo(f"Split {service} off incident {tracker.journal.incident_id}?",
+                  f"{service} and its events so far move into an incident of its own, "
+                  "starting now (its response clock too); it will not rejoin by itself."),
+            callback=lambda yes: yes and self.journal.record(
+                f"{service} split off into an incident of its own", tracker.split,
+                service, "", self.clock()))
 
-    def action_export(self) -> None:
-        tracker = self.incident_tracker()
-        if tracker is None or tracker.journal.incident_id is None:
-            self.notify("No incident to export.", severity="warning")
+    def export(self) -> None:
+        tracker = self._with_id("No incident to export.")
+        if tracker is None:
             return
-        if self._followed() is None:  # the impact so far, from a source that counts calls
-            self._journal(tracker.sample_counters)
-        self._export(tracker, list(tracker.journal.events), tracker.journal.incident_id)
+        if self.journal.followed() is None:  # the impact so far, from a source that counts calls
+            self.journal.call(tracker.sample_counters)
+        events, incident_id = list(tracker.journal.events), tracker.journal.incident_id
+        self.app.run_worker(lambda: self._export(tracker, events, incident_id), name="_export",
+                            group="export", thread=True, exit_on_error=False)
 
-    @work(thread=True, exit_on_error=False, group="export")
-    def _export(self, tracker, events, incident_id: str) -> None:
+    def _export(self, tracker: IncidentTracker, events, incident_id: str) -> None:
         from console.incident import postmortem
         from console.incident.export import count_impact, write_atomically
-
         from console.incident.store import merge_side_events
         from console.sources.prometheus.impact import read_recorded
 
         try:
-            state_dir = self.tracker.journal.state_dir
+            state_dir = self.journal.tracker.journal.state_dir
             events, _ = merge_side_events(state_dir, incident_id, events)  # a follower's actions
             now = self.clock()
             impact = count_impact(events, now, read_recorded)
@@ -406,19 +260,19 @@ class IncidentKeys:
             write_atomically(path, text)
         except Exception as error:  # noqa: BLE001
             log.warning("export of %s failed", incident_id, exc_info=True)
-            self.call_from_thread(self.notify, f"Export failed: {describe_error(error)}",
-                                  severity="error", timeout=15)
+            self.app.call_from_thread(self.app.notify, f"Export failed: {describe_error(error)}",
+                                      severity="error", timeout=15)
             return
-        self.call_from_thread(self._exported, tracker, str(path))
+        self.app.call_from_thread(self._exported, tracker, str(path))
 
-    def _exported(self, tracker, path: str) -> None:
-        if self._followed() is None:  # the other console's journal is not written
-            self._journal(tracker.exported, "md", path, self.clock())
-        self.notify(f"Postmortem written to {path}", timeout=15)
-        self.refresh_views()
+    def _exported(self, tracker: IncidentTracker, path: str) -> None:
+        if self.journal.followed() is None:  # the other console's journal is not written
+            self.journal.call(tracker.exported, "md", path, self.clock())
+        self.app.notify(f"Postmortem written to {path}", timeout=15)
+        self.redraw()
 
-    def action_escalation(self) -> None:
+    def show_escalation(self) -> None:
         rows = list(self.escalation) or [("—", "no escalation contacts in the config")]
         from widgets.help import HelpScreen
 
-        self.push_screen(HelpScreen(rows, title="Escalation contacts", columns=("who", "how")))
+        self.app.push_screen(HelpScreen(rows, title="Escalation contacts", columns=("who", "how")))

@@ -31,7 +31,7 @@ class JournalWrites:
         self.app = app
         self.journals = journals  # the console's journals now (split-offs, a take-over)
         self._lock = threading.Lock()
-        self._running = False
+        self._draining = False
         self._again = False
         #: Operator events said "recorded" once written: (journal, event, words).
         self.awaited: list[tuple[object, object, str]] = []
@@ -42,10 +42,10 @@ class JournalWrites:
 
     def due(self, journal=None) -> None:
         with self._lock:
-            if self._running:
+            if self._draining:
                 self._again = True  # the running drain goes round once more
                 return
-            self._running = True
+            self._draining = True
         self.app.post_message(JournalDue())
 
     def start(self) -> None:
@@ -63,12 +63,12 @@ class JournalWrites:
                         journal.flush_pending()
                 with self._lock:
                     if not self._again:
-                        self._running = False
+                        self._draining = False
                         break
         except BaseException:
             log.exception("journal writer failed")  # the next tick tries again
             with self._lock:
-                self._running = False
+                self._draining = False
         self.app.post_message(JournalWritten())
 
     def retry(self) -> None:

@@ -1,7 +1,8 @@
 """Polling the breaker source: one poll in flight at most, the next one
 after the interval, a capped backoff after failures, and the one place that
-decides whether the data on screen is STALE. The poll runs in a thread
-worker, which also feeds the incident tracker (each event costs an fsync)."""
+decides whether the data on screen is STALE and tells the incident
+tracker so: a failed poll, and a poll that hangs past the limit. The poll
+runs in a thread worker, which also feeds the tracker a good snapshot."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from textual.message import Message
 from console.clock import Clock
 from console.errors import SourceError, describe_error
 from console.model.fleet import FleetSnapshot
+from console.model.history import FleetHistory
 from console.ports import BreakerSource
+from console.ui.journal_bridge import JournalBridge
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +51,25 @@ class PollState:
 
 
 class Poller:
-    """Schedules the polls on `app` (its timers and workers) and posts
-    Polled / PollFailed to it; `feed` gets each good snapshot in the worker."""
+    """Schedules the polls on `app` (its timers and workers), which gets
+    Polled / PollFailed and hands them back (polled, poll_failed). Holds the
+    last good snapshot and the history; `journal` gets each snapshot, marked
+    stale when it is; `redraw` draws every view."""
 
     def __init__(self, app: App, source: BreakerSource, *, clock: Clock, interval: float,
-                 feed: Callable[[FleetSnapshot], None]) -> None:
+                 journal: JournalBridge, redraw: Callable[[], None]) -> None:
         self.app = app
         self.source = source
         self.clock = clock
         self.interval = interval
-        self.feed = feed
+        self.journal = journal
+        self.redraw = redraw
         self.state = PollState()
+        self.snapshot: FleetSnapshot | None = None
+        self.history = FleetHistory()
         self.opened_at: datetime | None = None
         self._next = None
+        self._hung_told = False  # the tracker knows the poll in flight is overdue
 
     def start(self) -> None:
         """Start one poll unless one is in flight: polls never overlap."""
@@ -84,12 +93,42 @@ class Poller:
             log.warning("poll failed: %s", self.source.label, exc_info=True)
             self.app.post_message(PollFailed(describe_error(error)))
         else:
-            self.feed(snapshot)
+            self.journal.feed(snapshot)  # in the worker: each event costs an fsync
             self.app.post_message(Polled(snapshot))
+
+    def polled(self, message: Polled) -> None:
+        self.succeeded()
+        self.snapshot = message.snapshot
+        self.history.apply(message.snapshot)
+        self.redraw()
+
+    def poll_failed(self, message: PollFailed) -> None:
+        error_at = self.failed(message.reason)
+        if self.snapshot is not None:
+            # The last good data stays, carrying why it is no longer current.
+            self.snapshot = self.snapshot.model_copy(
+                update={"error": message.reason, "error_at": error_at}
+            )
+            self.journal.feed(self.snapshot, True)
+        self.redraw()
+
+    def tick(self, now: datetime) -> None:
+        """Each second: a poll in flight past the limit makes the data STALE
+        without any failure to report; the tracker hears it once (a data gap
+        from the poll's start), and the next answer ends the gap."""
+        started = self.state.started_at
+        if started is None or self._hung_told or self.snapshot is None:
+            return
+        reason = self.stale_reason(now)
+        if reason is not None:
+            self._hung_told = True
+            self.journal.feed(self.snapshot.model_copy(
+                update={"error": reason, "error_at": started}), True)
 
     def succeeded(self) -> None:
         state = self.state
         state.started_at = None
+        self._hung_told = False
         state.last_good_at = self.clock()
         state.error = state.error_at = None
         state.failures = 0
@@ -99,6 +138,7 @@ class Poller:
         """Records the failure and schedules the retry; returns when it failed."""
         state = self.state
         state.started_at = None
+        self._hung_told = False
         state.error = reason
         state.error_at = self.clock()
         state.failures += 1

@@ -109,7 +109,7 @@ async def soak(args, url: str, kube: KubeServer, cluster: KubernetesCluster, log
     async with app.run_test(size=(140, 40)) as pilot:
         start = time.monotonic()
         end = start + args.minutes * 60
-        while app.selected_service() is None:  # the first poll, a row to diagnose
+        while app.selection.service() is None:  # the first poll, a row to diagnose
             await pilot.pause(0.2)
             if time.monotonic() > start + 60:
                 raise SystemExit("no board after 60 s: is Prometheus scraping?")
@@ -119,17 +119,17 @@ async def soak(args, url: str, kube: KubeServer, cluster: KubernetesCluster, log
               f"{'failed reads':>12} {'401s':>5} {'requests':>8} {'plugin runs':>11}", flush=True)
         while True:
             now = time.monotonic()
-            diagnosis = app.diagnoses.get(SERVICE)
+            diagnosis = app.diagnosis.diagnoses.get(SERVICE)
             if diagnosis is not None and diagnosis.gathered_at != seen_at:
                 seen_at = diagnosis.gathered_at
                 figures["diagnoses"] += 1
                 missing = unread_parts(diagnosis)
                 figures["failed_reads"] += len(missing)
                 figures["examples"] = (figures["examples"] + missing)[:5]
-            if SERVICE in app.diagnosis_errors:
+            if SERVICE in app.diagnosis.errors:
                 figures["diagnosis_errors"] += 1
-                figures["examples"] = (figures["examples"] + [app.diagnosis_errors.pop(SERVICE)])[:5]
-            if now >= next_diag and SERVICE not in app.diagnosing:
+                figures["examples"] = (figures["examples"] + [app.diagnosis.errors.pop(SERVICE)])[:5]
+            if now >= next_diag and SERVICE not in app.diagnosis.gathering:
                 app.action_diagnose()  # what `g` does
                 next_diag += args.diagnose_every
             if now >= next_sample or now >= end:

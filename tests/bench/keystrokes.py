@@ -69,14 +69,14 @@ async def console_keys(state: Path) -> tuple[list[str], dict]:
         await pilot.pause()
         waited = 0.0
         while True:
-            status = app.snapshot.service(TARGET) if app.snapshot else None
+            status = app.poller.snapshot.service(TARGET) if app.poller.snapshot else None
             if status is not None and status.state == BreakerState.OPEN:
                 break
             if waited > 300:
                 raise RuntimeError(f"{TARGET} not OPEN after {waited:g}s of demo time")
             clock.advance(POLL_S)
             waited += POLL_S
-            app.start_poll()
+            app.poller.start()
             await app.workers.wait_for_complete()
             await pilot.pause()
         board = app.query_one("#board")
@@ -102,13 +102,13 @@ async def console_keys(state: Path) -> tuple[list[str], dict]:
         for _ in range(100):  # the rollout is watched on demo time
             await app.workers.wait_for_complete()
             await pilot.pause()
-            done = [e for e in app.recorder.events if e.action == "restart"
+            done = [e for e in app.mitigations.recorder.events if e.action == "restart"
                     and e.service == TARGET and e.stage in (Stage.SUCCEEDED, Stage.FAILED)]
             if done:
                 break
         info["outcome"] = (f"{done[-1].stage.value} on {done[-1].target}" if done
                            else "no outcome recorded")
-        info["stages"] = [e.stage.value for e in app.recorder.events if e.action == "restart"]
+        info["stages"] = [e.stage.value for e in app.mitigations.recorder.events if e.action == "restart"]
     return keys, info
 
 

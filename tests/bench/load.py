@@ -104,9 +104,9 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None) -
         detail.show = timed_show
 
         wait_start = time.monotonic()
-        while not (app.snapshot and len(app.snapshot.services) == services):
+        while not (app.poller.snapshot and len(app.poller.snapshot.services) == services):
             if time.monotonic() - wait_start > 120:
-                raise RuntimeError(f"board never held {services} services: {app.poll_state.error}")
+                raise RuntimeError(f"board never held {services} services: {app.poller.state.error}")
             await asyncio.sleep(0.2)
         out["first_board_s"] = time.monotonic() - wait_start
         out["rss_loaded"] = rss_mb()

@@ -4,7 +4,7 @@ fleet whose breakers change state.
 
 Per poll it builds a FleetSnapshot from scratch (new ServiceStatus and
 InstanceStatus objects for every service, as a source does) and does what
-CBConsoleApp.on_polled keeps: app.snapshot = snapshot, FleetHistory.apply,
+CBConsoleApp.on_polled keeps: app.poller.snapshot = snapshot, FleetHistory.apply,
 IncidentTracker.feed (journal in a temp dir) and the board's error series
 (history.error_series for the ~60 rows the board draws, as refresh_views
 asks for them). The board's

@@ -104,8 +104,8 @@ async def measure(url: str, services: int, runs: int) -> dict:
     async with app.run_test(size=(140, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert app.snapshot is not None and len(app.snapshot.services) == services, (
-            app.poll_state.error
+        assert app.poller.snapshot is not None and len(app.poller.snapshot.services) == services, (
+            app.poller.state.error
         )
         with httpx.Client(timeout=30) as client:
             for _ in range(runs):
@@ -115,9 +115,9 @@ async def measure(url: str, services: int, runs: int) -> dict:
 
                 start = time.perf_counter()
                 snapshot = source.poll()
-                app.snapshot = snapshot
-                app.history.apply(snapshot)
-                app.refresh_views()  # the in-place table update
+                app.poller.snapshot = snapshot
+                app.poller.history.apply(snapshot)
+                app.views.refresh()  # the in-place table update
                 cycle.append(time.perf_counter() - start)
                 await pilot.pause()  # let it paint before the next run
                 per_poll.add(source.last_poll_requests)

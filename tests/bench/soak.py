@@ -69,7 +69,7 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
             if now >= next_sample:
                 window, probe.lags[:] = list(probe.lags), []
                 py_threads, os_threads = threads()
-                h = history_size(app.history)
+                h = history_size(app.poller.history)
                 s = {
                     "t": now - start, "rss": rss_mb(), "threads": py_threads,
                     "tasks": os_threads, "fds": open_fds(), "objects": len(gc.get_objects()),

@@ -91,7 +91,7 @@ async def _demo_modules() -> dict[str, bool]:
         async with app.run_test(size=(140, 40)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()
-            assert app.snapshot is not None
+            assert app.poller.snapshot is not None
             await pilot.pause(1.0)  # a diagnosis may start after 0.5 s on the selected row
             await app.workers.wait_for_complete()
     del before
