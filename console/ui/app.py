@@ -9,14 +9,12 @@ from pathlib import Path
 
 from textual import on
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.widgets import Input, TabbedContent, TabPane
 
 from console.clock import Clock, system_clock
 from console.incident.tracker import IncidentTracker
 from console.mitigations.plan import Mode
 from console.mitigations.recorder import ActionRecorder
-from console.mitigations.registry import MITIGATIONS
 from console.mitigations.runner import ActionRunner
 from console.model.servicemap import ServiceMap
 from console.ports import BreakerSource, ClusterSource, FlagSource, Probe
@@ -24,6 +22,7 @@ from console.ui.diagnosis_flow import DiagnosisController, DiagnosisReady
 from console.ui.incident_flow import IncidentController
 from console.ui.journal_bridge import Followed, JournalBridge
 from console.ui.journal_writer import JournalDue, JournalWritten
+from console.ui.keys import BINDINGS
 from console.ui.mitigation_flow import (ActionDone, ActionProgressed, MitigationController,
                                         PlanReady, abandonable)
 from console.ui.poller import Poller, PollFailed, Polled
@@ -41,50 +40,8 @@ from widgets.text import multiline, set_zone
 class CBConsoleApp(App[None]):
     TITLE = "cbconsole"
     COMMANDS = App.COMMANDS | {KeyCommands}  # ctrl+p: every key binding, its key shown
-    CSS = """
-    #filter { dock: bottom; display: none; }
-    #filter.-active { display: block; }
-    /* The board takes at most about half the screen: a big fleet scrolls
-       inside it, and the panes stay under it without scrolling the screen
-       (which took the header away). */
-    BreakerBoard { height: auto; max-height: 45%; min-height: 4; }
-    #panes { height: 1fr; min-height: 6; border-top: solid $primary; }
-    #panes ContentSwitcher { height: 1fr; }
-    #panes TabPane { padding: 0; }
-    ServiceDetail { height: 1fr; border-top: none; }
-    """
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        *(Binding(m.key, f"act('{m.name}')", m.label, id=m.name, tooltip=m.tooltip)
-          for m in MITIGATIONS),
-        Binding("g", "diagnose", "Diagnose", id="diagnose",
-                tooltip="Diagnose the selected service again (health, rollouts, pods, logs)"),
-        Binding("a", "acknowledge", "Ack", id="acknowledge",
-                tooltip="Acknowledge the incident (stops the response clock)"),
-        Binding("n", "note", "Note", id="note", tooltip="Add a note to the incident timeline"),
-        Binding("N", "amend_note", "Amend last note", show=False, id="amend-note"),
-        Binding("c", "root_cause", "Cause", id="root-cause",
-                tooltip="Root cause identified: a sentence and one of the runbook's causes"),
-        Binding("R", "resolve", "Resolve", key_display="R", id="resolve",
-                tooltip="Resolve the incident (asks first)"),
-        Binding("e", "export", "Export", id="export",
-                tooltip="Export the postmortem (runbook template) under the state dir"),
-        Binding("S", "split", "Split service off the incident", show=False, id="split"),
-        Binding("x", "escalation", "Escalate", id="escalation",
-                tooltip="Escalation contacts: on-call, team leads, incident channel"),
-        Binding("1", "pane('breaker')", "Breaker", show=False, id="pane-breaker"),
-        Binding("2", "pane('diagnosis')", "Diagnosis", show=False, id="pane-diagnosis"),
-        Binding("3", "pane('actions')", "Actions", show=False, id="pane-actions"),
-        Binding("4", "pane('timeline')", "Timeline", show=False, id="pane-timeline"),
-        Binding("slash", "filter", "Filter", key_display="/", show=False, id="filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
-        Binding("p", "poll_now", "Poll now", show=False, id="poll-now"),
-        # Not in the footer: the header says "press L" when a login is needed.
-        Binding("L", "login", "Log in", key_display="L", show=False, id="login",
-                tooltip="Log in to the cluster again: the screen is suspended while the "
-                        "credential plugin runs on the terminal"),
-    ]
+    CSS_PATH = "app.tcss"
+    BINDINGS = BINDINGS
 
     def __init__(
         self,
@@ -193,17 +150,26 @@ class CBConsoleApp(App[None]):
         self.views.refresh()
 
     # --- what the workers post, to the controller that started them ----------
-    def on_polled(self, message: Polled) -> None: self.poller.polled(message)
-    def on_poll_failed(self, message: PollFailed) -> None: self.poller.poll_failed(message)
-    def on_journal_due(self, _: JournalDue) -> None: self.journal.due()
-    def on_journal_written(self, _: JournalWritten) -> None: self.journal.written()
-    def on_followed(self, message: Followed) -> None: self.journal.on_followed(message)
-    def on_diagnosis_ready(self, message: DiagnosisReady) -> None: self.diagnosis.ready(message)
-    def on_plan_ready(self, message: PlanReady) -> None: self.mitigations.plan_ready(message)
+    def on_polled(self, message: Polled) -> None:
+        self.poller.polled(message)
+    def on_poll_failed(self, message: PollFailed) -> None:
+        self.poller.poll_failed(message)
+    def on_journal_due(self, _: JournalDue) -> None:
+        self.journal.due()
+    def on_journal_written(self, _: JournalWritten) -> None:
+        self.journal.written()
+    def on_followed(self, message: Followed) -> None:
+        self.journal.on_followed(message)
+    def on_diagnosis_ready(self, message: DiagnosisReady) -> None:
+        self.diagnosis.ready(message)
+    def on_plan_ready(self, message: PlanReady) -> None:
+        self.mitigations.plan_ready(message)
     def on_action_progressed(self, message: ActionProgressed) -> None:
         self.mitigations.progressed(message)
-    def on_action_done(self, message: ActionDone) -> None: self.mitigations.done(message)
-    def on_action_recorded(self, _: ActionRecorded) -> None: self.views.show_actions()
+    def on_action_done(self, message: ActionDone) -> None:
+        self.mitigations.done(message)
+    def on_action_recorded(self, _: ActionRecorded) -> None:
+        self.views.show_actions()
 
     # --- the screen's own events ------------------------------------------------
     @on(BreakerBoard.ServiceSelected)
@@ -215,26 +181,44 @@ class CBConsoleApp(App[None]):
         self.refresh_views()  # a pane not drawn while hidden is drawn now
 
     @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None: self.selection.filter(event.value)
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.selection.filter(event.value)
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self.selection.filter_submitted(event)
 
     # --- the keys (BINDINGS), each to the controller that owns the job ----------
-    def action_quit(self) -> None: self.mitigations.quit()
-    def action_help(self) -> None: self.views.show_help()
-    def action_act(self, action: str) -> None: self.mitigations.act(action)
-    def action_diagnose(self) -> None: self.diagnosis.diagnose()
-    def action_acknowledge(self) -> None: self.incidents.acknowledge()
-    def action_note(self) -> None: self.incidents.note()
-    def action_amend_note(self) -> None: self.incidents.amend_note()
-    def action_root_cause(self) -> None: self.incidents.root_cause()
-    def action_resolve(self) -> None: self.incidents.resolve()
-    def action_export(self) -> None: self.incidents.export()
-    def action_split(self) -> None: self.incidents.split()
-    def action_escalation(self) -> None: self.incidents.show_escalation()
-    def action_pane(self, pane: str) -> None: self.selection.show_pane(pane)
-    def action_filter(self) -> None: self.selection.open_filter()
-    def action_clear_filter(self) -> None: self.selection.clear_filter()
-    def action_poll_now(self) -> None: self.poller.start()
-    def action_login(self) -> None: self.relogin.login()
+    def action_quit(self) -> None:
+        self.mitigations.quit()
+    def action_help(self) -> None:
+        self.views.show_help()
+    def action_act(self, action: str) -> None:
+        self.mitigations.act(action)
+    def action_diagnose(self) -> None:
+        self.diagnosis.diagnose()
+    def action_acknowledge(self) -> None:
+        self.incidents.acknowledge()
+    def action_note(self) -> None:
+        self.incidents.note()
+    def action_amend_note(self) -> None:
+        self.incidents.amend_note()
+    def action_root_cause(self) -> None:
+        self.incidents.root_cause()
+    def action_resolve(self) -> None:
+        self.incidents.resolve()
+    def action_export(self) -> None:
+        self.incidents.export()
+    def action_split(self) -> None:
+        self.incidents.split()
+    def action_escalation(self) -> None:
+        self.incidents.show_escalation()
+    def action_pane(self, pane: str) -> None:
+        self.selection.show_pane(pane)
+    def action_filter(self) -> None:
+        self.selection.open_filter()
+    def action_clear_filter(self) -> None:
+        self.selection.clear_filter()
+    def action_poll_now(self) -> None:
+        self.poller.start()
+    def action_login(self) -> None:
+        self.relogin.login()
