@@ -430,6 +430,15 @@ class KubernetesCluster:
             verb="patch", resource=_DEPLOYMENTS, namespace=namespace, name=name)
         return deployment_from(obj)
 
+    def rollout_objects(self, namespace: str, name: str) -> tuple[dict, list[dict]]:
+        from console.sources import kuberollback
+        return kuberollback.rollout_objects(self, namespace, name)
+
+    def json_patch_deployment(self, namespace: str, name: str,
+                              operations: list[dict]) -> Deployment:
+        from console.sources import kuberollback
+        return kuberollback.json_patch_deployment(self, namespace, name, operations)
+
     def exec_in_pod(self, namespace: str, pod: str, command: list[str],
                     timeout: float = 5.0) -> ExecResult:
         """`kubectl exec POD -- COMMAND` over the WebSocket channel protocol;
