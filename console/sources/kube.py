@@ -35,6 +35,7 @@ from console.model.fleet import (
     Pod,
     Revision,
 )
+from console.sources import kuberollback
 from console.sources.base import SourceError, Unavailable
 from console.sources.deadline import Deadline, guard_pools, watch
 from console.sources.kubecreds import CredentialState, ExecCredentials
@@ -431,13 +432,11 @@ class KubernetesCluster:
         return deployment_from(obj)
 
     def rollout_objects(self, namespace: str, name: str) -> tuple[dict, list[dict]]:
-        from console.sources import kuberollback
-        return kuberollback.rollout_objects(self, namespace, name)
+        return kuberollback.rollout_objects(self, namespace, name, _label_selector)
 
     def json_patch_deployment(self, namespace: str, name: str,
                               operations: list[dict]) -> Deployment:
-        from console.sources import kuberollback
-        return kuberollback.json_patch_deployment(self, namespace, name, operations)
+        return deployment_from(kuberollback.json_patch(self, namespace, name, operations))
 
     def exec_in_pod(self, namespace: str, pod: str, command: list[str],
                     timeout: float = 5.0) -> ExecResult:

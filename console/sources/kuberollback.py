@@ -6,34 +6,29 @@ What to send is computed by console.model.rollback."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
-from console.model.fleet import Deployment
+# The resource of each call, as the API (and RBAC) names it.
+_DEPLOYMENTS = ("deployments", "apps")
+_REPLICASETS = ("replicasets", "apps")
 
-if TYPE_CHECKING:
-    from console.sources.kube import KubernetesCluster
 
-
-def rollout_objects(cluster: KubernetesCluster, namespace: str,
-                    name: str) -> tuple[dict, list[dict]]:
-    from console.sources import kube
-
+def rollout_objects(cluster: Any, namespace: str, name: str,
+                    selector_of: Callable[[dict | None], str]) -> tuple[dict, list[dict]]:
+    """`cluster`: a KubernetesCluster (its calls carry its deadlines and words)."""
     dep = cluster._get_deployment(namespace, name, "get")
-    selector = kube._label_selector((dep.get("spec") or {}).get("selector"))
+    selector = selector_of((dep.get("spec") or {}).get("selector"))
     listing = cluster._json(
         lambda **kw: cluster._apps.list_namespaced_replica_set(
             namespace, label_selector=selector, **kw),
-        verb="list", resource=kube._REPLICASETS, namespace=namespace)
+        verb="list", resource=_REPLICASETS, namespace=namespace)
     return dep, listing.get("items") or []
 
 
-def json_patch_deployment(cluster: KubernetesCluster, namespace: str, name: str,
-                          operations: list[dict]) -> Deployment:
-    from console.sources import kube
-
+def json_patch(cluster: Any, namespace: str, name: str, operations: list[dict]) -> dict:
+    """The patched Deployment as the API server answers it."""
     # The client sends a list body as application/json-patch+json.
-    obj = cluster._json(
+    return cluster._json(
         lambda **kw: cluster._apps.patch_namespaced_deployment(name, namespace, operations,
                                                                **kw),
-        verb="patch", resource=kube._DEPLOYMENTS, namespace=namespace, name=name)
-    return kube.deployment_from(obj)
+        verb="patch", resource=_DEPLOYMENTS, namespace=namespace, name=name)
