@@ -230,9 +230,9 @@ class MitigationKeys:
             return
         self.in_flight[key] = Progress(None, "waiting for confirmation")
         self.refresh_views()
-        from widgets.confirm import ConfirmDialog
+        from widgets.rollback import confirm_dialog
 
-        box = ConfirmDialog(message.plan, self.mode, self._not_journaled_warning())
+        box = confirm_dialog(message.plan, self.mode, self._not_journaled_warning())
         # A cancel is logged against the target on screen (t may have switched it).
         self.push_screen(box, callback=lambda chosen: self._confirmed(key, box.plan, chosen))
 
