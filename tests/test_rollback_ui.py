@@ -28,7 +28,8 @@ async def payment_api_selected(app, pilot, clock) -> None:
     await wait_until(pilot, lambda: "payment-api" in app.diagnoses, "the diagnosis")
     await pilot.press("2")  # the diagnosis pane
     await settle(app, pilot)
-    assert "LIKELY CAUSE" in screen_text(app), screen_text(app)
+    text = flat(screen_text(app))
+    assert "LIKELY CAUSE" in text and "press u" in text, text
 
 
 def rollback_stages(journal) -> list[str]:

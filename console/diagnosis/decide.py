@@ -59,7 +59,8 @@ def next_step(
     if not rollbacks:
         return NextStep(step.option, step.key, " ".join([step.text, *hints]))
     then = step.text[0].lower() + step.text[1:]
-    return NextStep(None, None, " ".join([*rollbacks, *hints, f"After that: {then}"]),
+    # u: the rollback mitigation (console.mitigations.rollback) does it.
+    return NextStep(None, "u", " ".join([*rollbacks, *hints, f"After that: {then}"]),
                     rollbacks=tuple(commands))
 
 
