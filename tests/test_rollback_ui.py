@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from console.incident.store import EventKind
-from tests.democonsole import POLL_S, build, polls
+from tests.democonsole import build, incident_on_screen, until_recovered
 from tests.screen import flat, quiesce, screen_text, settle, wait_until
 from widgets.rollback import RevisionDialog
 
@@ -21,10 +21,7 @@ CAUSE_13 = "deploy payment-api v2.7.4: bump TLS library"
 async def payment_api_selected(app, pilot, clock) -> None:
     """The demo's outage is open and payment-api's row selected (its
     diagnosis, which marks revision 14 LIKELY CAUSE, comes by itself)."""
-    await app.workers.wait_for_complete()
-    await polls(app, pilot, clock, 20)
-    board = app.query_one("#board")
-    board.move_cursor(row=board.get_row_index("payment-api"))
+    await incident_on_screen(app, pilot, clock)
     await wait_until(pilot, lambda: "payment-api" in app.diagnoses, "the diagnosis")
     await pilot.press("2")  # the diagnosis pane
     await settle(app, pilot)
@@ -57,13 +54,7 @@ async def test_u_y_rolls_payment_api_back_to_13_and_the_breaker_recovers(tmp_pat
                          "the rollback verified")
         assert rollback_stages(journal) == ["asked", "confirmed", "sent", "succeeded",
                                             "verified"]
-        for _ in range(90):
-            await polls(app, pilot, clock, POLL_S)
-            if any(e.kind == EventKind.SERVICE_RECOVERED and e.service == "payment-api"
-                   for e in journal.events):
-                break
-        else:
-            raise AssertionError("payment-api never recorded as recovered")
+        await until_recovered(app, pilot, clock, journal)
         await pilot.press("e")
         await wait_until(pilot, lambda: list((tmp_path / "exports").glob("postmortem-*.md")),
                          "the export")

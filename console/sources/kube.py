@@ -50,7 +50,6 @@ _SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 # The resource of each call, as the API (and RBAC) names it.
 _DEPLOYMENTS = ("deployments", "apps")
-_REPLICASETS = ("replicasets", "apps")
 _PODS = ("pods", "")
 _POD_LOG = ("pods/log", "")
 _POD_EXEC = ("pods/exec", "")
@@ -398,13 +397,7 @@ class KubernetesCluster:
         return deployment_from(self._get_deployment(namespace, name, "get"))
 
     def rollout_history(self, namespace: str, name: str) -> list[Revision]:
-        dep = self._get_deployment(namespace, name, "get")
-        selector = _label_selector((dep.get("spec") or {}).get("selector"))
-        listing = self._json(
-            lambda **kw: self._apps.list_namespaced_replica_set(
-                namespace, label_selector=selector, **kw),
-            verb="list", resource=_REPLICASETS, namespace=namespace)
-        return history_from(dep, listing.get("items") or [])
+        return history_from(*self.rollout_objects(namespace, name))
 
     def pods(self, namespace: str, deployment: str) -> list[Pod]:
         dep = self._get_deployment(namespace, deployment, "get")
