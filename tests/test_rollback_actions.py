@@ -7,6 +7,8 @@ and is refused with kubectl's words when the deployment is paused."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -141,3 +143,39 @@ def test_changed_since_the_dialog_sends_nothing(kube, cluster):
     outcome = r.execute(plan, Progressions())
     assert not outcome.ok and "changed since the dialog" in outcome.message
     assert not kube.requests_for("PATCH")
+
+
+def test_a_refused_patch_is_said_and_not_sent_again(kube, cluster):
+    r = runner(kube, cluster=cluster)
+    plan = r.plan("rollback", TARGET)
+    kube.fail("PATCH", DEP_PATH, 403, message='deployments.apps "payment-api" is forbidden: '
+              'User "oncall" cannot patch resource "deployments"')
+    outcome = r.execute(plan, Progressions())
+    assert not outcome.ok and "cannot patch" in outcome.message
+    assert len(kube.requests_for("PATCH")) == 1
+    assert stages(r)[-2:] == [Stage.SENT, Stage.FAILED]
+    assert kube.revisions(NS, "payment-api")[-1] == 14
+
+
+def test_the_diagnosis_preselects_the_revision_before_the_likely_cause(kube, cluster):
+    """Revisions 13 and 14 both rolled out just before the breaker opened:
+    the rollback goes to 12, the one before the first of them (not kubectl's
+    default, 13)."""
+    from console.diagnosis.findings import RevisionView
+    from console.diagnosis.gather import gather
+
+    now = datetime.now(timezone.utc)
+    diagnosis = gather(TARGET, cluster=cluster, probe=None, flags=None, breaker=None,
+                       now=now, cluster_unavailable="no cluster", context="test-ctx")
+    history = cluster.rollout_history(NS, "payment-api")
+    ages = {12: timedelta(days=9), 13: timedelta(minutes=9), 14: timedelta(minutes=4)}
+    views = tuple(RevisionView(revision=h.model_copy(update={"created_at": now - ages[h.revision]}),
+                               current=h.revision == 14, likely_cause=h.revision != 12)
+                  for h in history)
+    diagnosis = replace(diagnosis, downstream=replace(diagnosis.downstream, revisions=views))
+    plan = runner(kube, cluster=cluster, clock=lambda: now).plan("rollback", TARGET, diagnosis)
+    assert (plan.deployment, plan.details["to_revision"]) == ("payment-api", "12")
+    assert "LIKELY CAUSE" in plan.reason
+    # Without it: kubectl's default.
+    plan = runner(kube, cluster=cluster).plan("rollback", TARGET)
+    assert plan.details["to_revision"] == "13" and "kubectl's default" in plan.reason

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from console.incident.store import EventKind
-from tests.democonsole import build, incident_on_screen, until_recovered
+from tests.democonsole import build, polls, until_recovered
 from tests.screen import flat, quiesce, screen_text, settle, wait_until
 from widgets.rollback import RevisionDialog
 
@@ -18,15 +18,20 @@ CAUSE_14 = "deploy payment-api v2.8.0: new DB connection pool settings"
 CAUSE_13 = "deploy payment-api v2.7.4: bump TLS library"
 
 
-async def payment_api_selected(app, pilot, clock) -> None:
-    """The demo's outage is open and payment-api's row selected (its
-    diagnosis, which marks revision 14 LIKELY CAUSE, comes by itself)."""
-    await incident_on_screen(app, pilot, clock)
-    await wait_until(pilot, lambda: "payment-api" in app.diagnoses, "the diagnosis")
+async def rollback_dialog(app, pilot, clock) -> None:
+    """The demo's outage is open and payment-api's row selected: diagnosed by
+    itself on selection (revision 14 LIKELY CAUSE, NEXT says u); then u."""
+    await app.workers.wait_for_complete()
+    await polls(app, pilot, clock, 20)
+    board = app.query_one("#board")
+    board.move_cursor(row=board.get_row_index("payment-api"))
+    await wait_until(pilot, lambda: "payment-api" in app.diagnoses, "its diagnosis")
     await pilot.press("2")  # the diagnosis pane
     await settle(app, pilot)
     text = flat(screen_text(app))
     assert "LIKELY CAUSE" in text and "press u" in text, text
+    await pilot.press("u")
+    await wait_until(pilot, lambda: isinstance(app.screen, RevisionDialog), "the dialog")
 
 
 def rollback_stages(journal) -> list[str]:
@@ -37,9 +42,7 @@ def rollback_stages(journal) -> list[str]:
 async def test_u_y_rolls_payment_api_back_to_13_and_the_breaker_recovers(tmp_path):
     app, clock, journal = build(tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
-        await payment_api_selected(app, pilot, clock)
-        await pilot.press("u")
-        await wait_until(pilot, lambda: isinstance(app.screen, RevisionDialog), "the dialog")
+        await rollback_dialog(app, pilot, clock)
         text = flat(screen_text(app))
         assert "Roll back deployment/payment-api: revision 14 -> revision 13" in text, text
         assert "LIKELY CAUSE" in text and CAUSE_14 in text and CAUSE_13 in text, text
@@ -72,9 +75,7 @@ async def test_u_y_rolls_payment_api_back_to_13_and_the_breaker_recovers(tmp_pat
 async def test_t_and_brackets_choose_the_deployment_and_revision(tmp_path):
     app, clock, journal = build(tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
-        await payment_api_selected(app, pilot, clock)
-        await pilot.press("u")
-        await wait_until(pilot, lambda: isinstance(app.screen, RevisionDialog), "the dialog")
+        await rollback_dialog(app, pilot, clock)
         assert "[: revision 12" in flat(screen_text(app))
         await pilot.press("left_square_bracket")
         await pilot.pause()

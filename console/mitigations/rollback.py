@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from console.diagnosis.findings import Diagnosis, WorkloadView
 from console.errors import SourceError, no_answer
-from console.mitigations.base import Mitigation, Runner, Step
+from console.mitigations.base import Mitigation, Runner, Step, fresh
 from console.mitigations.deployment import watch
 from console.mitigations.plan import Outcome, Plan
 from console.mitigations.recorder import Stage
@@ -39,6 +39,7 @@ class Rollback(Mitigation):
 
     def plan(self, runner: Runner, target: ServiceTarget, diagnosis: Diagnosis | None) -> Plan:
         views = {target.downstream: None, target.caller: None}
+        diagnosis = fresh(diagnosis, runner.clock())  # an old one preselects nothing
         if diagnosis is not None:
             views = {diagnosis.downstream.name: diagnosis.downstream,
                      diagnosis.caller.name: diagnosis.caller}
