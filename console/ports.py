@@ -81,6 +81,23 @@ class ClusterDiagnostics(Protocol):
 
 
 @runtime_checkable
+class RollbackSource(Protocol):
+    """A cluster that can `kubectl rollout undo` (the real one, the demo)."""
+
+    def rollout_objects(self, namespace: str, name: str) -> tuple[dict, list[dict]]:
+        """The Deployment and the ReplicaSets its selector lists, as the API
+        server answers them (JSON objects)."""
+        ...
+
+    def json_patch_deployment(
+        self, namespace: str, name: str, operations: list[dict]
+    ) -> Deployment:
+        """PATCH it with a JSON patch (application/json-patch+json), no
+        fieldManager, as `kubectl rollout undo` does."""
+        ...
+
+
+@runtime_checkable
 class FlagSource(Protocol):
     label: str
 

@@ -65,3 +65,17 @@ async def incident_on_screen(app, pilot, clock) -> None:
     await wait_until(pilot, lambda: app.query("Footer"), "the footer is mounted")
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def until_recovered(app, pilot, clock, journal, service: str = "payment-api",
+                          polls_at_most: int = 90) -> None:
+    """Poll until the journal records `service` recovered (OPEN -> HALF-OPEN
+    -> CLOSED, then held)."""
+    from console.incident.store import EventKind
+
+    for _ in range(polls_at_most):
+        await polls(app, pilot, clock, POLL_S)
+        if any(e.kind == EventKind.SERVICE_RECOVERED and e.service == service
+               for e in journal.events):
+            return
+    raise AssertionError(f"{service} never recorded as recovered")

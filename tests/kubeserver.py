@@ -1164,7 +1164,17 @@ def _strip_hash(template: dict) -> dict:
 
 
 def _same_template(a: dict, b: dict) -> bool:
-    return _strip_hash(a) == _strip_hash(b)
+    # Decoded into typed objects, as the API server does, a null field is an
+    # absent one (`kubectl rollout undo` sends metadata.creationTimestamp null).
+    return _without_nulls(_strip_hash(a)) == _without_nulls(_strip_hash(b))
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _revision(rs: dict) -> int:

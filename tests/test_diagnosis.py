@@ -124,7 +124,7 @@ def test_likely_cause_is_rolled_back_first():
     downstream = view(pods=(pod(),), revisions=(rev(13, timedelta(days=2), False, current=False),
                                                 rev(14, timedelta(minutes=4), True)))
     step = decide(status=503, downstream=downstream)
-    assert (step.option, step.key) == (None, None)
+    assert (step.option, step.key) == (None, "u")
     assert step.text.startswith(
         "roll back deployment/payment-api first: revision 14 rolled out 4 min before the "
         "breaker opened, and a restart does not undo a deploy: `kubectl rollout undo "

@@ -215,7 +215,7 @@ def test_likely_cause_rollout_is_rolled_back_first():
     assert command in step.text
     assert step.text.index("roll back") < step.text.index("restart")
     assert step.text.startswith("roll back deployment/payment-api")
-    assert step.key is None  # no key does it yet: the command is the step
+    assert step.key == "u"  # the rollback mitigation does it
 
 
 def test_a_rollout_already_rolled_back_is_not_rolled_back_again():

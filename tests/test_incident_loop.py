@@ -9,7 +9,7 @@ import re
 import pytest
 
 from console.incident.store import EventKind, load_incident
-from tests.democonsole import POLL_S, build, polls, type_text
+from tests.democonsole import POLL_S, build, polls, type_text, until_recovered
 from widgets.confirm import ConfirmDialog
 from widgets.prompts import RootCausePrompt, TextPrompt
 
@@ -47,13 +47,7 @@ async def test_the_whole_loop_by_keys(tmp_path):
         await pilot.pause()
 
         # The breaker recovers: OPEN -> HALF-OPEN -> CLOSED, then holds.
-        for _ in range(60):
-            await polls(app, pilot, clock, POLL_S)
-            if any(e.kind == EventKind.SERVICE_RECOVERED and e.service == "payment-api"
-                   for e in journal.events):
-                break
-        else:
-            raise AssertionError("payment-api never recorded as recovered")
+        await until_recovered(app, pilot, clock, journal, polls_at_most=60)
 
         await pilot.press("c")
         await pilot.pause()

@@ -47,7 +47,7 @@ async def open_dialog(app, pilot, key: str, kind):
     return app.screen
 
 
-@pytest.mark.parametrize("key", ["r", "f", "d", "s"])
+@pytest.mark.parametrize("key", ["r", "u", "f", "d", "s"])
 async def test_action_dialog_shows_title_target_context_at_80x24(tmp_path, key):
     app, clock = demo_app(tmp_path)
     async with app.run_test(size=SMALL) as pilot:

@@ -135,7 +135,7 @@ async def test_flag_disable_posts_once_with_the_token_and_hides_it(make_app, kub
         assert all(TOKEN not in json.dumps(e.model_dump(mode="json")) for e in app.mitigations.recorder.events)
 
 
-@pytest.mark.parametrize("key", ["r", "f", "d"])
+@pytest.mark.parametrize("key", ["r", "f", "d", "u"])
 async def test_read_only_refuses_before_any_request(make_app, kube, flags, key):
     app = make_app(mode=Mode.READ_ONLY)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zlib
 
+from console.demo import rollout
 from console.demo.clusterview import DemoClusterView
 from console.demo.kube import SimDeployment, SimPod
 from console.demo.topology import DEPENDENCIES, NAMESPACE, SERVICE_PORT, TICK_S
@@ -48,6 +49,18 @@ class DemoCluster(DemoClusterView):
         with self._fleet.running() as tick:
             deployment = self._find(namespace, name)
             deployment.patch(patch)
+            return deployment.model(tick)
+
+    def rollout_objects(self, namespace: str, name: str) -> tuple[dict, list[dict]]:
+        with self._fleet.running():
+            return rollout.objects(self._find(namespace, name))
+
+    def json_patch_deployment(
+        self, namespace: str, name: str, operations: list[dict]
+    ) -> Deployment:
+        with self._fleet.running() as tick:
+            deployment = self._find(namespace, name)
+            rollout.apply(deployment, operations)
             return deployment.model(tick)
 
     def set_paused(self, namespace: str, name: str, paused: bool) -> Deployment:

@@ -65,9 +65,12 @@ class DemoFleet:
             self._add_deployment(caller, version, env, ())
         for d in DOWNSTREAMS:
             env = {"LOG_LEVEL": "info", "PORT": "8080"}
+            earlier = None
             if d.fault:
                 env |= {"DB_POOL_MAX_SIZE": "10", "DB_POOL_TIMEOUT_MS": "30000"}
-            self._add_deployment(d.name, d.version, env, d.history)
+                # The pool settings the bad revision changed (a rollback restores them).
+                earlier = {"DB_POOL_MAX_SIZE": "50", "DB_POOL_TIMEOUT_MS": "5000"}
+            self._add_deployment(d.name, d.version, env, d.history, earlier)
         self.flag_values = {
             d.flag: Flag(name=d.flag, enabled=True, updated_at=self.t0 - timedelta(days=30))
             for d in DOWNSTREAMS
@@ -82,7 +85,7 @@ class DemoFleet:
         self.flags = DemoFlags(self)
         self.probe = DemoProbe(self)
 
-    def _add_deployment(self, name, version, env, history) -> None:
+    def _add_deployment(self, name, version, env, history, earlier_env=None) -> None:
         if not history:  # made up: 1-3 earlier deploys, days to weeks ago
             count, last, age = self.rng.randint(1, 3), self.rng.randint(3, 40), 0.0
             entries = []
@@ -92,7 +95,7 @@ class DemoFleet:
                 entries.insert(0, (last - back, age, cause))
             history = tuple(entries)
         self.deployments[name] = SimDeployment(
-            name, version, env, list(history), self.t0, self.rng
+            name, version, env, list(history), self.t0, self.rng, earlier_env
         )
 
     # --- BreakerSource ------------------------------------------------------------

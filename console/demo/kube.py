@@ -5,11 +5,13 @@ the strategic merge patches kubectl sends. Times are integer sim ticks
 from __future__ import annotations
 
 import random
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from console.demo.topology import CONTAINER, NAMESPACE, REPLICAS, TICK_S
+from console.model.rollback import CHANGE_CAUSE, REVISION
 from console.model.fleet import Condition, Container, Deployment, Pod, Revision
 from console.errors import SourceError
 
@@ -69,9 +71,11 @@ class SimDeployment:
         history: list[tuple[int, float, str | None]],
         t0: datetime,
         rng: random.Random,
+        earlier_env: dict[str, str] | None = None,
     ) -> None:
         """`history` is (revision, seconds before t0, change cause), oldest first;
-        the last one runs the pods at t0."""
+        the last one runs the pods at t0. The earlier revisions ran the version
+        their cause names, with `earlier_env` over `env`."""
         self.name = name
         self.namespace = NAMESPACE
         self.replicas = REPLICAS
@@ -81,10 +85,16 @@ class SimDeployment:
         self.annotations: dict[str, str] = {"prometheus.io/scrape": "true"}
         self.paused = False
         self.replicasets = [
-            ReplicaSet(rev, random_name(rng, 9), -ticks(age), cause, ())
-            for rev, age, cause in history
+            ReplicaSet(rev, random_name(rng, 9), -ticks(age), cause,
+                       earlier_template(self.template, cause, {**self.env, **(earlier_env or {})},
+                                        len(history) - n - 1))
+            for n, (rev, age, cause) in enumerate(history)
         ]
         self.current.template = self.template
+        # The Deployment's own annotations, as its controller and kubectl keep them.
+        self.meta_annotations = {REVISION: str(self.current.revision)}
+        if self.current.change_cause:
+            self.meta_annotations[CHANGE_CAUSE] = self.current.change_cause
         self.generation = self.observed_generation = self.current.revision
         self.pods: list[SimPod] = []
         # False once the rollout is over: then step() has nothing to do, and
@@ -141,9 +151,7 @@ class SimDeployment:
         if self.paused:
             return
         if self.current.template != self.template:
-            self.replicasets.append(
-                ReplicaSet(self.current.revision + 1, random_name(rng, 9), tick, None, self.template)
-            )
+            self._roll(tick, rng)
         active = [p for p in self.pods if p.terminating is None]
         old = [p for p in active if p.rs != self.current.hash]
         for pod in [p for p in old if p.ready_at > tick]:
@@ -158,6 +166,22 @@ class SimDeployment:
             active.append(self._new_pod(tick, rng))
             new += 1
         self.busy = len(self.pods) != new or any(p.ready_at > tick for p in self.pods)
+
+    def _roll(self, tick: int, rng: random.Random) -> None:
+        """A new ReplicaSet for a new template; an old one whose template it
+        is (a rollback) runs again under the next revision number, as the
+        Deployment controller renumbers it."""
+        revision = self.current.revision + 1
+        old = next((rs for rs in self.replicasets if rs.template == self.template), None)
+        if old is not None:
+            self.replicasets.remove(old)
+            old.revision = revision
+            self.replicasets.append(old)
+        else:
+            self.replicasets.append(ReplicaSet(revision, random_name(rng, 9), tick,
+                                               self.meta_annotations.get(CHANGE_CAUSE),
+                                               self.template))
+        self.meta_annotations[REVISION] = str(revision)
 
     def _new_pod(self, tick: int, rng: random.Random) -> SimPod:
         pod = SimPod(
@@ -306,3 +330,14 @@ def _patch_env(env: dict[str, str], item: dict) -> None:
         raise SourceError(f'the demo cluster cannot apply valueFrom for env "{item["name"]}"')
     else:
         env[item["name"]] = str(item.get("value", ""))
+
+
+def earlier_template(now: tuple, cause: str | None, env: dict[str, str], back: int) -> tuple:
+    """The template of a revision `back` rollouts before `now`: the version
+    its change-cause names ("deploy x v2.7.4: ..."), the earlier env."""
+    if back == 0:
+        return now
+    image, _, annotations = now
+    found = re.search(r"\bv(\d+\.\d+\.\d+)\b", cause or "")
+    version = found.group(1) if found else f"{image.rsplit(':', 1)[-1]}-r{back}"
+    return (f"{image.rsplit(':', 1)[0]}:{version}", tuple(sorted(env.items())), annotations)

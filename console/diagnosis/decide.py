@@ -67,7 +67,8 @@ def next_step(
     if not rollbacks:
         return NextStep(step.option, step.key, " ".join([*first, step.text, *hints]))
     then = step.text[0].lower() + step.text[1:]
-    return NextStep(None, None, " ".join([*first, *rollbacks, *hints, f"After that: {then}"]),
+    # u: the rollback mitigation (console.mitigations.rollback) does it.
+    return NextStep(None, "u", " ".join([*first, *rollbacks, *hints, f"After that: {then}"]),
                     rollbacks=tuple(commands))
 
 

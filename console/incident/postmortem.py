@@ -446,6 +446,9 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
                        for e in chain],
             "actor": head.actor,
             "error": last.details.get("error"),
+            # The mitigation's own words for what it did (a rollback: to which revision).
+            "summary": next((e.details["summary"] for e in chain if e.details.get("summary")),
+                            None),
         })
     title = f"Circuit Breaker Open - {', '.join(map(name, services)) or 'unknown service'}"
     return {
@@ -540,6 +543,8 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
     for m in p["resolution"]:
         stages = ", ".join(f"{s['stage']} {s['time']}" for s in m["stages"])
         error = f" - {md_text(m['error'])}" if m["error"] else ""
+        if m.get("summary"):
+            error = f" - {md_text(m['summary'])}{error}"
         lines.append(f"- {m['time']} {md_name(m['action'])} on {md_name(m['target'])} "
                      f"({md_name(m['service'])}): **{m['outcome']}**{error} [{stages}] "
                      f"({md_name(m['actor'])})")

@@ -35,6 +35,11 @@ class Plan:
     flag: str | None = None
     enable: bool | None = None
     url: str | None = None  # smoke test URL
+    operations: list | None = None  # rollback: the JSON patch (application/json-patch+json)
+    changes: tuple[str, ...] = ()  # what it changes, lines for the dialog (rollback)
+    # Rollback: the plans of this deployment's other revisions, newest first,
+    # this one among them; the dialog's [ and ] step through them.
+    revisions: tuple[Plan, ...] = ()
     details: dict[str, str] = field(default_factory=dict)
 
 

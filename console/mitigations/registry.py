@@ -7,10 +7,12 @@ from console.mitigations.base import Mitigation
 from console.mitigations.fallback import Fallback
 from console.mitigations.flag import Flag
 from console.mitigations.restart import Restart
+from console.mitigations.rollback import Rollback
 from console.mitigations.smoke import Smoke
 
 MITIGATIONS: tuple[Mitigation, ...] = (
     Restart(),
+    Rollback(),
     Fallback(),
     Flag(),
     Smoke(),

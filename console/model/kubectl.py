@@ -108,11 +108,12 @@ def restart_command(context: str | None, namespace: str, deployment: str) -> str
 
 
 def rollback_command(context: str | None, namespace: str, deployment: str,
-                     revision: int) -> str:
-    """`kubectl rollout undo` to one revision, as the runbook's commands read."""
+                     revision: int | None) -> str:
+    """`kubectl rollout undo` to one revision (None: kubectl's default), as
+    the runbook's commands read."""
     words = ["kubectl"] + (["--context", context] if context else [])
-    words += ["rollout", "undo", f"deployment/{deployment}", "-n", namespace,
-              f"--to-revision={revision}"]
+    words += ["rollout", "undo", f"deployment/{deployment}", "-n", namespace]
+    words += [f"--to-revision={revision}"] if revision is not None else []
     return shlex.join(words)
 
 

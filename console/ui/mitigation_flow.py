@@ -162,9 +162,9 @@ class MitigationController:
             return
         self.in_flight[key] = Progress(None, "waiting for confirmation")
         self.redraw()
-        from widgets.confirm import ConfirmDialog
+        from widgets.rollback import confirm_dialog
 
-        box = ConfirmDialog(message.plan, self.mode, self.journal.not_journaled_warning())
+        box = confirm_dialog(message.plan, self.mode, self.journal.not_journaled_warning())
         # A cancel is logged against the target on screen (t may have switched it).
         self.app.push_screen(box, callback=lambda chosen: self._confirmed(key, box.plan, chosen))
 

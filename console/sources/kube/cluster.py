@@ -72,6 +72,9 @@ class KubernetesCluster:
     def rollout_history(self, namespace: str, name: str) -> list[Revision]:
         return reads.rollout_history(self._api, namespace, name)
 
+    def rollout_objects(self, namespace: str, name: str) -> tuple[dict, list[dict]]:
+        return reads.rollout_objects(self._api, namespace, name)
+
     def pods(self, namespace: str, deployment: str) -> list[Pod]:
         return reads.pods(self._api, namespace, deployment)
 
@@ -99,3 +102,6 @@ class KubernetesCluster:
                          field_manager: str) -> Deployment:
         return writes.patch_deployment(self._api, namespace, name, patch, field_manager)
 
+    def json_patch_deployment(self, namespace: str, name: str,
+                              operations: list[dict]) -> Deployment:
+        return writes.json_patch_deployment(self._api, namespace, name, operations)

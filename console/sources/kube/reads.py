@@ -25,15 +25,21 @@ def deployment(api: KubeApi, namespace: str, name: str) -> Deployment:
     return deployment_from(deployment_json(api, namespace, name))
 
 
-def rollout_history(api: KubeApi, namespace: str, name: str) -> list[Revision]:
-    """`kubectl rollout history deployment/NAME`: its ReplicaSets by revision."""
+def rollout_objects(api: KubeApi, namespace: str, name: str) -> tuple[dict, list[dict]]:
+    """The deployment and the ReplicaSets its selector lists, as the API
+    server sent them (kubectl's GetAllReplicaSets: history and rollback)."""
     dep = deployment_json(api, namespace, name)
     selector = selector_of(dep)
     listing = api.json(
         lambda **kw: api.apps.list_namespaced_replica_set(
             namespace, label_selector=selector, **kw),
         verb="list", resource=REPLICASETS, namespace=namespace)
-    return history_from(dep, listing.get("items") or [])
+    return dep, listing.get("items") or []
+
+
+def rollout_history(api: KubeApi, namespace: str, name: str) -> list[Revision]:
+    """`kubectl rollout history deployment/NAME`: its ReplicaSets by revision."""
+    return history_from(*rollout_objects(api, namespace, name))
 
 
 def pods(api: KubeApi, namespace: str, deployment: str) -> list[Pod]:
