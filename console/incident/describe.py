@@ -7,7 +7,9 @@ from datetime import datetime
 
 from console.incident import applied as mitigations
 from console.incident.store import EventKind, JournalEvent
+from console.mitigations.base import on_target
 from console.mitigations.recorder import Stage
+from console.mitigations.registry import BY_NAME
 from console.model.fleet import BreakerState
 from console.text import one_line
 
@@ -20,6 +22,15 @@ def offset(at: datetime | None, t0: datetime | None) -> str | None:
     sign = "-" if seconds < 0 else "+"
     minutes, secs = divmod(abs(seconds), 60)
     return f"T{sign}{minutes:02d}:{secs:02d}"
+
+
+def carried_out(action, target, name=str) -> str:
+    """A mitigation done to a target, in the words of the registry's
+    mitigation of the recorded name (one it does not know: the name as is)."""
+    mitigation = BY_NAME.get(str(action))
+    if mitigation is None:
+        return on_target(name(action), name(target))
+    return mitigation.carried_out(name(target))
 
 
 def _state(value) -> str:
@@ -50,7 +61,7 @@ def describe(e: JournalEvent, name=str, text=one_line) -> str:
             words = mitigations.step_words(e)
             error = d.get("error") or (d.get("message") if words == Stage.FAILED.value else None)
             extra = f" - {text(error)}" if error else ""
-            return (f"Action {name(d.get('action'))} on {name(d.get('target'))}: "
+            return (f"Action {carried_out(d.get('action'), d.get('target'), name)}: "
                     f"{text(words)}{extra}{by}")
         case EventKind.DATA_GAP:
             return f"Data gap: {text(d.get('error') or 'no data')}"

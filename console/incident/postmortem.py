@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
 from console import secrets
-from console.incident.describe import describe, offset  # noqa: F401 - the timeline's
+from console.incident.describe import carried_out, describe, offset  # noqa: F401
 from console.incident.mdtext import json_text, md_name, md_text, visible  # noqa: F401
 from console.incident.prevention import PREVENTION, likely_causes  # noqa: F401
 from console.incident.sections import RUNBOOK_CAUSES, build, flapping  # noqa: F401
@@ -106,7 +106,7 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
     for m in p["resolution"]:
         stages = ", ".join(f"{s['stage']} {s['time']}" for s in m["stages"])
         error = f" - {md_text(m['error'])}" if m["error"] else ""
-        lines.append(f"- {m['time']} {md_name(m['action'])} on {md_name(m['target'])} "
+        lines.append(f"- {m['time']} {carried_out(m['action'], m['target'], md_name)} "
                      f"({md_name(m['service'])}): **{m['outcome']}**{error} [{stages}] "
                      f"({md_name(m['actor'])})")
     if p["resolved_at"]:

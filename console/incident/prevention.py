@@ -10,6 +10,7 @@ from datetime import datetime
 from console.incident import applied as mitigations
 from console.incident.events import alert_time, first, start_time
 from console.incident.store import EventKind, JournalEvent, RootCauseCategory
+from console.mitigations.registry import BY_NAME
 from console.model.fleet import BreakerState
 from console.text import one_line
 
@@ -108,8 +109,8 @@ def prevention(events, category: RootCauseCategory | None, services: list[str],
             items.append(f"Check whether the rollout of {name(rollout.details.get('deployment'))} "
                          f"(revision {rollout.details.get('revision')}) contributed")
     for chain in mitigations.applied(events):
-        if chain[0].details.get("action") == "fallback":
-            service = name(chain[0].service)
-            items.append(_FALLBACK.format(svc=service) + ": fallback was needed during this "
-                         "incident")
+        # What a mitigation carried out calls for, in its own words (the registry's).
+        mitigation = BY_NAME.get(str(chain[0].details.get("action")))
+        if mitigation is not None and mitigation.prevention:
+            items.append(mitigation.prevention.format(svc=name(chain[0].service)))
     return list(dict.fromkeys(items))

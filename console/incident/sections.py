@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
 from console.incident import applied as mitigations
-from console.incident.describe import describe, offset
+from console.incident.describe import carried_out, describe, offset
 from console.incident.events import (
     alert_time,
     current_text,
@@ -145,8 +145,8 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     ack = first(events, EventKind.ACKNOWLEDGED)
     causes = [e for e in events if e.kind == EventKind.ROOT_CAUSE]
     cause = causes[-1] if causes else None
-    carried_out = mitigations.applied(events)
-    applied = min((e for chain in carried_out for e in chain
+    chains = mitigations.applied(events)
+    applied = min((e for chain in chains for e in chain
                    if e.details.get("stage") == Stage.SUCCEEDED.value),
                   key=lambda e: (e.at, e.id), default=None)
     recovered = {e.service: e for e in events if e.kind == EventKind.SERVICE_RECOVERED}
@@ -160,7 +160,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         row("On-call engineer acknowledged", ack, note=name(ack.actor) if ack else None),
         row("Root cause identified", cause, note=name(cause.actor) if cause else None),
         row("Mitigation applied", applied, note=(
-            f"{name(applied.details.get('action'))} on {name(applied.details.get('target'))}"
+            carried_out(applied.details.get("action"), applied.details.get("target"), name)
             if applied else None)),
         row("Service recovered", last_recovery, note=recovery_note),
         row("Incident resolved", resolved, note=name(resolved.actor) if resolved else None),
@@ -184,7 +184,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     clock = _response(events, now)
     end = resolved.at if resolved else None
     resolution = []
-    for chain in carried_out:
+    for chain in chains:
         head, last = chain[0], chain[-1]
         resolution.append({
             "action": head.details.get("action"), "service": head.service,
