@@ -29,6 +29,8 @@ from widgets.diagnosis import DiagnosisPane
 log = logging.getLogger(__name__)
 
 ACTION_NAMES = {m.name: m.words for m in MITIGATIONS}
+#: The keys the diagnosis pane names (its next step), as BINDINGS binds them.
+KEYS = {m.name: m.key for m in MITIGATIONS}
 #: What q waits for while an action runs.
 WAITING_FOR = {m.name: m.waiting_for for m in MITIGATIONS}
 
@@ -110,6 +112,7 @@ class MitigationKeys:
             service=service,
             loading=service in self.diagnosing,
             error=self.diagnosis_errors.get(service) if service else None,
+            keys=KEYS,
         )
 
     def _show_actions(self) -> None:
