@@ -10,6 +10,7 @@ import pytest
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
 from console.diagnosis.decide import next_step
+from console.mitigations.registry import MITIGATIONS
 from console.diagnosis.findings import LOG_LINES, NO_HEALTH_URL, RevisionView, WorkloadView
 from console.diagnosis.gather import gather
 from console.model.kubectl import RolloutStatus
@@ -27,6 +28,9 @@ from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
 from tests.healthserver import HealthServer
 from tests.kubeserver import KubeServer
+
+#: The keys the console binds to the mitigations (the next step names them).
+KEYS = {m.name: m.key for m in MITIGATIONS}
 
 pytestmark = pytest.mark.integration
 
@@ -72,21 +76,22 @@ def decide(*, state=S.OPEN, open_for=timedelta(minutes=10), status=200, downstre
 
 def test_closed_breaker_nothing_to_do():
     step = decide(state=S.CLOSED, status=503)
-    assert (step.option, step.key, step.text) == (None, None, "breaker closed: nothing to do")
+    assert (step.option, step.mitigation) == (None, None)
+    assert step.text(KEYS) == "breaker closed: nothing to do"
 
 
 def test_downstream_unhealthy_restart_downstream():
     step = decide(status=503)
-    assert (step.option, step.key) == (2, "r")
-    assert "restart the downstream deployment/payment-api" in step.text
-    assert "health 503" in step.text
-    assert "Option 3" not in step.text and "Option 4" not in step.text
+    assert (step.option, step.mitigation) == (2, "restart")
+    assert "restart the downstream deployment/payment-api" in step.text(KEYS)
+    assert "health 503" in step.text(KEYS)
+    assert "Option 3" not in step.text(KEYS) and "Option 4" not in step.text(KEYS)
 
 
 def test_downstream_unreachable_from_here_is_unknown():
     # No answer to the console's host is not evidence (issue 12).
     step = decide(h=health(None, "connection refused"))
-    assert step.option is None and "health unknown from here (connection refused)" in step.text
+    assert step.option is None and "health unknown from here (connection refused)" in step.text(KEYS)
 
 
 @pytest.mark.parametrize("downstream", [
@@ -95,37 +100,37 @@ def test_downstream_unreachable_from_here_is_unknown():
 ], ids=["rollout-failed", "no-pod-ready"])
 def test_downstream_rollout_failed_or_no_pod_ready(downstream):
     step = decide(status=200, downstream=downstream)
-    assert (step.option, step.key) == (2, "r")
-    assert "restart the downstream deployment/payment-api" in step.text
+    assert (step.option, step.mitigation) == (2, "restart")
+    assert "restart the downstream deployment/payment-api" in step.text(KEYS)
 
 
 def test_healthy_but_open_past_five_minutes_restart_caller():
     step = decide(status=200, open_for=timedelta(minutes=6))
-    assert (step.option, step.key) == (1, "r")
-    assert "restart the caller deployment/api" in step.text
-    assert "6 min" in step.text
+    assert (step.option, step.mitigation) == (1, "restart")
+    assert "restart the caller deployment/api" in step.text(KEYS)
+    assert "6 min" in step.text(KEYS)
 
 
 def test_healthy_and_recently_opened_waits():
     step = decide(status=200, open_for=timedelta(minutes=2))
-    assert (step.option, step.key) == (None, None)
-    assert "should close" in step.text
+    assert (step.option, step.mitigation) == (None, None)
+    assert "should close" in step.text(KEYS)
     half = decide(state=S.HALF_OPEN, status=200, open_for=timedelta(minutes=30))
-    assert half.option is None and "probing" in half.text
+    assert half.option is None and "probing" in half.text(KEYS)
 
 
 def test_unknown_health_says_so_and_does_not_guess():
     step = decide(h=health(None, NO_HEALTH_URL, probed=False))
-    assert (step.option, step.key) == (None, None)
-    assert "health unknown" in step.text and NO_HEALTH_URL in step.text
+    assert (step.option, step.mitigation) == (None, None)
+    assert "health unknown" in step.text(KEYS) and NO_HEALTH_URL in step.text(KEYS)
 
 
 def test_likely_cause_is_rolled_back_first():
     downstream = view(pods=(pod(),), revisions=(rev(13, timedelta(days=2), False, current=False),
                                                 rev(14, timedelta(minutes=4), True)))
     step = decide(status=503, downstream=downstream)
-    assert (step.option, step.key) == (None, "u")
-    assert step.text.startswith(
+    assert (step.option, step.mitigation) == (None, "rollback")
+    assert step.text(KEYS).startswith(
         "roll back deployment/payment-api first: revision 14 rolled out 4 min before the "
         "breaker opened, and a restart does not undo a deploy: `kubectl rollout undo "
         "deployment/payment-api -n shop --to-revision=13`. After that: payment-api is failing "
@@ -134,20 +139,34 @@ def test_likely_cause_is_rolled_back_first():
                               "--to-revision=13",)
     only = view(pods=(pod(),), revisions=(rev(14, timedelta(minutes=4), True),))
     step = decide(status=503, downstream=only)
-    assert step.option == 2 and "no earlier revision to roll back to" in step.text
-    assert "rolled out" not in decide(status=503).text
+    assert step.option == 2 and "no earlier revision to roll back to" in step.text(KEYS)
+    assert "rolled out" not in decide(status=503).text(KEYS)
 
 
 def test_fallback_off_mentions_option_3_and_flag_on_option_4():
     on = Flag(name="payment-api-integration", enabled=True)
     step = decide(status=503, fallback_on=False, flag=on)
-    assert "Option 3 (f)" in step.text and "Option 4 (d)" in step.text
-    assert "payment-api-integration" in step.text
+    assert "Option 3 (f)" in step.text(KEYS) and "Option 4 (d)" in step.text(KEYS)
+    assert "payment-api-integration" in step.text(KEYS)
     off = Flag(name="payment-api-integration", enabled=False)
     quiet = decide(status=503, fallback_on=True, flag=off)
-    assert "Option 3" not in quiet.text and "Option 4" not in quiet.text
+    assert "Option 3" not in quiet.text(KEYS) and "Option 4" not in quiet.text(KEYS)
     unknown = decide(status=503, fallback_on=None, flag=None)
-    assert "Option 3" not in unknown.text
+    assert "Option 3" not in unknown.text(KEYS)
+
+
+def test_the_next_step_names_mitigations_and_the_ui_its_keys():
+    """The core knows no key letter: the sentence takes the keys it is given
+    (the console's bindings), and names none it is not given."""
+    on = Flag(name="payment-api-integration", enabled=True)
+    step = decide(status=503, fallback_on=False, flag=on)
+    assert step.mitigation == "restart"
+    rebound = step.text({"restart": "R", "fallback": "F", "flag": "D"})
+    assert "deployment/payment-api (Option 2, R)." in rebound
+    assert "Option 3 (F) turns on" in rebound and "Option 4 (D) disables" in rebound
+    bare = step.text({})
+    assert "deployment/payment-api (Option 2)." in bare
+    assert "Option 3 turns on" in bare and "Option 4 disables" in bare
 
 
 # --- gather against the demo fleet -------------------------------------------------
@@ -214,11 +233,11 @@ def test_demo_payment_api(demo):
     assert {ns for ns, _, _ in cluster.execs} == {"shop"}
     assert d.fallback_on is False
     assert d.flag.enabled is True and d.flag_error is None
-    assert d.next_step.text.startswith("roll back deployment/payment-api first: revision 14 "
+    assert d.next_step.text(KEYS).startswith("roll back deployment/payment-api first: revision 14 "
                                        "rolled out")
-    assert "--to-revision=13" in d.next_step.text
+    assert "--to-revision=13" in d.next_step.text(KEYS)
     assert "After that: payment-api is failing (health 503): restart the downstream " \
-        "deployment/payment-api (Option 2, r)" in d.next_step.text
+        "deployment/payment-api (Option 2, r)" in d.next_step.text(KEYS)
 
 
 def test_demo_unreachable_dependency_and_missing_tool(demo):
@@ -254,7 +273,7 @@ def test_demo_without_cluster_or_probe(demo):
     assert [(c.reachable, c.detail) for c in d.dependencies] == [
         (None, "not checked: no kubeconfig found")] * 2
     assert d.fallback_on is None
-    assert d.next_step.option is None and "health unknown" in d.next_step.text
+    assert d.next_step.option is None and "health unknown" in d.next_step.text(KEYS)
 
 
 def test_demo_healthy_service_closed_breaker(demo):
@@ -263,7 +282,7 @@ def test_demo_healthy_service_closed_breaker(demo):
     d = gather(demo_service_map().target("catalog-svc"), cluster=fleet.cluster,
                probe=fleet.probe, flags=fleet.flags, breaker=breaker, now=clock())
     assert d.health.healthy is True and d.dependencies == ()
-    assert d.next_step.text == "breaker closed: nothing to do"
+    assert d.next_step.text(KEYS) == "breaker closed: nothing to do"
 
 
 # --- gather against the test API server and a real health endpoint -----------------
@@ -346,8 +365,8 @@ def test_kube_healthy_downstream_open_breaker_restart_caller(kube, kcluster):
     [revision] = d.downstream.revisions
     assert revision.current and not revision.likely_cause
     assert d.fallback_on is True
-    assert (d.next_step.option, d.next_step.key) == (1, "r")
-    assert "restart the caller deployment/api" in d.next_step.text
+    assert (d.next_step.option, d.next_step.mitigation) == (1, "restart")
+    assert "restart the caller deployment/api" in d.next_step.text(KEYS)
 
 
 def test_kube_recent_rollout_is_the_likely_cause(kube, kcluster):
@@ -358,7 +377,7 @@ def test_kube_recent_rollout_is_the_likely_cause(kube, kcluster):
                    flags=None, breaker=open_breaker(now), now=now)
     [revision] = d.downstream.revisions
     assert revision.current and revision.likely_cause
-    assert d.next_step.option == 2 and "revision 1 rolled out 3 min before" in d.next_step.text
+    assert d.next_step.option == 2 and "revision 1 rolled out 3 min before" in d.next_step.text(KEYS)
 
 
 def test_kube_parts_fail_on_their_own(kube, kcluster):
@@ -393,5 +412,5 @@ def test_kube_no_ready_pod_is_not_checked(kube, kcluster):
     assert kube.requests_for(path="*/pods/payment-api-*/exec") == []
     assert d.health.healthy is None  # no probe: unknown, not down
     # No pod ready: the downstream fails whatever the health says.
-    assert d.next_step.option == 2 and "no pod ready" in d.next_step.text
+    assert d.next_step.option == 2 and "no pod ready" in d.next_step.text(KEYS)
 

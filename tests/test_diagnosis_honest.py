@@ -18,6 +18,7 @@ from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
 from console.diagnosis.decide import next_step
+from console.mitigations.registry import MITIGATIONS
 from console.diagnosis.findings import RevisionView, WorkloadView
 from console.model.kubectl import RolloutStatus
 from console.model.fleet import BreakerState as S
@@ -34,6 +35,9 @@ from tests.kubeserver import KubeServer
 from tests.screen import diagnose, flat, left_pane, log_column, screen_text, settle
 from widgets import text as fmt
 from widgets.confirm import ConfirmDialog
+
+#: The keys the console binds to the mitigations (the next step names them).
+KEYS = {m.name: m.key for m in MITIGATIONS}
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
@@ -143,19 +147,19 @@ def decide(h, downstream=None):
 def test_no_answer_from_here_is_health_unknown_not_failing(error):
     assert health(error=error).healthy is None
     step = decide(health(error=error))
-    assert (step.option, step.key) == (None, None)
-    assert "is failing" not in step.text and "restart" not in step.text
-    assert f"payment-api health unknown from here ({error})" in step.text
-    assert "health_url" in step.text and "[services.payment-api]" in step.text
+    assert (step.option, step.mitigation) == (None, None)
+    assert "is failing" not in step.text(KEYS) and "restart" not in step.text(KEYS)
+    assert f"payment-api health unknown from here ({error})" in step.text(KEYS)
+    assert "health_url" in step.text(KEYS) and "[services.payment-api]" in step.text(KEYS)
 
 
 def test_an_http_answer_is_still_evidence():
     assert health(503).healthy is False
     step = decide(health(503))
-    assert (step.option, step.key) == (2, "r") and "health 503" in step.text
+    assert (step.option, step.mitigation) == (2, "restart") and "health 503" in step.text(KEYS)
     # Other evidence still counts when health is unknown from here.
     step = decide(health(error="connection refused"), view(ready=False))
-    assert step.option == 2 and "no pod ready" in step.text
+    assert step.option == 2 and "no pod ready" in step.text(KEYS)
 
 
 @pytest.mark.slow
@@ -212,10 +216,10 @@ def test_likely_cause_rollout_is_rolled_back_first():
                                     (14, timedelta(minutes=4), True)))
     step = decide(health(503), down)
     command = "kubectl rollout undo deployment/payment-api -n shop --to-revision=13"
-    assert command in step.text
-    assert step.text.index("roll back") < step.text.index("restart")
-    assert step.text.startswith("roll back deployment/payment-api")
-    assert step.key == "u"  # the rollback mitigation does it
+    assert command in step.text(KEYS)
+    assert step.text(KEYS).index("roll back") < step.text(KEYS).index("restart")
+    assert step.text(KEYS).startswith("roll back deployment/payment-api")
+    assert step.mitigation == "rollback"  # u: the rollback mitigation does it
 
 
 def test_a_rollout_already_rolled_back_is_not_rolled_back_again():
@@ -224,7 +228,7 @@ def test_a_rollout_already_rolled_back_is_not_rolled_back_again():
                                     (14, timedelta(minutes=4), True),
                                     (15, timedelta(days=2), False)))
     step = decide(health(503), down)
-    assert "rollout undo" not in step.text
+    assert "rollout undo" not in step.text(KEYS)
     assert step.option == 2
 
 

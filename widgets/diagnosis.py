@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Mapping
 
 from rich.console import Group
 from rich.table import Table
@@ -41,15 +42,17 @@ def health_text(health: HealthResult | None) -> Text:
     return text
 
 
-def next_step_text(d: Diagnosis) -> Text:
+def next_step_text(d: Diagnosis, keys: Mapping[str, str]) -> Text:
+    """`keys`: each mitigation's key by its registry name (the app's bindings)."""
     step = d.next_step
     text = Text.assemble(("NEXT    ", "bold"))
     if step.option is not None:
         text.append(f"Option {step.option}: ", style="bold cyan")
-    text.append(fmt.literal(step.text))
-    if step.key:
+    text.append(fmt.literal(step.text(keys)))
+    key = keys.get(step.mitigation) if step.mitigation else None
+    if key:
         text.append("  press ")
-        text.append(step.key, style="bold reverse")
+        text.append(key, style="bold reverse")
     return text
 
 
@@ -209,7 +212,9 @@ class DiagnosisPane(Horizontal):
         service: str | None,
         loading: bool = False,
         error: str | None = None,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
+        """`keys`: each mitigation's key by its registry name, for the next step."""
         findings = self.query_one("#diag-findings", Static)
         logs = self.query_one("#diag-log-lines", Static)
         status = Text()
@@ -237,7 +242,7 @@ class DiagnosisPane(Horizontal):
         findings.update(
             Group(
                 title,
-                next_step_text(d),
+                next_step_text(d, keys or {}),
                 health_text(d.health),
                 *filter(None, [inside_text(d.inside)]),
                 mitigation_state_text(d),

@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from console.diagnosis.clusterview import ClusterView, next_notes
-from console.diagnosis.findings import CALLER_STILL_OPEN, NO_HEALTH_URL, WorkloadView, NextStep
+from console.diagnosis.findings import (
+    CALLER_STILL_OPEN,
+    NO_HEALTH_URL,
+    NextStep,
+    Press,
+    WorkloadView,
+    joined,
+)
 from console.model.fleet import BreakerState, Flag
 from console.model.kubectl import rollback_command
 from console.model.probe import HealthResult
@@ -52,7 +59,7 @@ def next_step(
     rollout that is the likely cause is rolled back first: a restart does
     not undo a deploy."""
     if state is BreakerState.CLOSED:
-        return NextStep(None, None, "breaker closed: nothing to do")
+        return NextStep(None, None, ("breaker closed: nothing to do",))
     rollbacks, commands, hints = [], [], []
     for view in (downstream, caller):
         back, hint = rollback(view, target.namespace, opened_at, context)
@@ -65,10 +72,11 @@ def next_step(
                            cluster=cluster)
     _, first = next_notes(cluster)  # a blocking NetworkPolicy: said before anything
     if not rollbacks:
-        return NextStep(step.option, step.key, " ".join([*first, step.text, *hints]))
-    then = step.text[0].lower() + step.text[1:]
-    # u: the rollback mitigation (console.mitigations.rollback) does it.
-    return NextStep(None, "u", " ".join([*first, *rollbacks, *hints, f"After that: {then}"]),
+        return NextStep(step.option, step.mitigation, joined(*first, step.said, *hints))
+    head, *rest = step.said
+    then = ("After that: " + head[0].lower() + head[1:], *rest)
+    # The rollback mitigation (console.mitigations.rollback) does it.
+    return NextStep(None, "rollback", joined(*first, *rollbacks, *hints, then),
                     rollbacks=tuple(commands))
 
 
@@ -118,24 +126,27 @@ def _runbook_option(target: ServiceTarget, *, state: BreakerState | None,
     """The runbook's Options 1-4, from health, rollout, pods and endpoints."""
     failing = downstream_failing(health, downstream, cluster)
     if failing:
-        text = [f"{failing}: restart the downstream deployment/{target.downstream} "
-                "(Option 2, r)."]
+        said: list[str | tuple] = [(
+            f"{failing}: restart the downstream deployment/{target.downstream} (Option 2",
+            Press("restart", ", {}"), ").")]
         if fallback_on is False:
-            text.append(f"If it stays down: Option 3 (f) turns on {target.caller}'s fallback "
-                        f"(mode {target.fallback_mode}).")
+            said.append(("If it stays down: Option 3", Press("fallback", " ({})"),
+                         f" turns on {target.caller}'s fallback (mode {target.fallback_mode})."))
         if flag is not None and flag.enabled:
-            text.append(f"Or Option 4 (d) disables the feature flag {flag.name}.")
-        return NextStep(2, "r", " ".join(text))
+            said.append(("Or Option 4", Press("flag", " ({})"),
+                         f" disables the feature flag {flag.name}."))
+        return NextStep(2, "restart", joined(*said))
     if health is None or health.healthy is None:
-        return NextStep(None, None, health_unknown(target, health))
+        return NextStep(None, None, (health_unknown(target, health),))
     if state is BreakerState.OPEN and open_for is not None and open_for > CALLER_STILL_OPEN:
-        return NextStep(1, "r", f"{target.downstream} is healthy but the breaker has been open "
-                        f"for {_minutes(open_for)}: restart the caller deployment/"
-                        f"{target.caller} (Option 1, r).")
+        return NextStep(1, "restart", (
+            f"{target.downstream} is healthy but the breaker has been open for "
+            f"{_minutes(open_for)}: restart the caller deployment/{target.caller} (Option 1",
+            Press("restart", ", {}"), ")."))
     if state is BreakerState.HALF_OPEN:
         text = f"{target.downstream} is healthy: the breaker is probing, wait for it to close."
     else:
         text = (f"{target.downstream} is healthy: the breaker should close at its next "
                 f"half-open probe; restart the caller if it is still open after "
                 f"{_minutes(CALLER_STILL_OPEN)}.")
-    return NextStep(None, None, text)
+    return NextStep(None, None, (text,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Mapping
 
 from console.diagnosis.clusterview import ClusterView, InsideCheck
 from console.model.fleet import Deployment, Flag, Pod, Revision
@@ -66,11 +67,42 @@ class DependencyCheck:
 
 
 @dataclass(frozen=True)
+class Press:
+    """Where a sentence names a mitigation's key, by the mitigation's registry
+    name: the UI, which has the key bindings, writes the letter into `form`
+    (the core knows no key letters)."""
+
+    mitigation: str
+    form: str = "{}"
+
+
+#: A sentence: text, and the keys it names.
+Said = tuple[str | Press, ...]
+
+
+def joined(*pieces: str | Said, sep: str = " ") -> Said:
+    """Pieces of a sentence (text or sentences) joined by `sep`."""
+    out: list[str | Press] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            out.append(sep)
+        out += [piece] if isinstance(piece, str) else list(piece)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class NextStep:
     option: int | None  # the runbook's Option 1-4, None when nothing to do
-    key: str | None  # the console key that does it: r, f, d
-    text: str
+    mitigation: str | None  # the registry name of the mitigation that does it ("restart")
+    said: Said
     rollbacks: tuple[str, ...] = ()  # the `kubectl rollout undo` commands to run first
+
+    def text(self, keys: Mapping[str, str]) -> str:
+        """The sentence with the keys of `keys` (mitigation name -> key); a
+        mitigation without a key is not named."""
+        return "".join(p if isinstance(p, str) else
+                       p.form.format(keys[p.mitigation]) if p.mitigation in keys else ""
+                       for p in self.said)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Reading an incident's events: when it started, and its response clock.
+"""Reading an incident's events: when it started, its response clock, a
+note's current text, and what a split moved away.
 
 The one computation of the response clock, shared by the header (the
 tracker) and the postmortem, so both say what the journal recorded: the
@@ -106,3 +107,31 @@ def response_clock(events: Events, now: datetime, *, severity: str = "P0",
     return ResponseClock(severity=severity, started_at=started, deadline=deadline,
                          remaining=remaining, overdue=remaining < timedelta(0),
                          acknowledged_at=ack.at if ack else None)
+
+
+def current_text(events: Iterable[JournalEvent], event_id: int, key: str = "text") -> str | None:
+    """A note's or a resolution summary's latest version (amendments applied)."""
+    text = None
+    for e in events:
+        if e.id == event_id:
+            text = e.details.get(key)
+        elif e.kind == EventKind.NOTE_AMENDED and e.details.get("amends") == event_id:
+            text = e.details.get("text")
+    return None if text is None else str(text)
+
+
+#: A split-off service's events that go with it into its own incident.
+MOVED = (EventKind.BREAKER_TRANSITION, EventKind.SERVICE_RECOVERED, EventKind.ROLLOUT_SEEN,
+         EventKind.ACTION)
+
+
+def without_moved(events: Iterable[JournalEvent]) -> list[JournalEvent]:
+    """An incident's events less those a split moved into the split-off
+    service's own incident (the journal is append-only: they stay on disk)."""
+    events = list(events)
+    split_at: dict[str | None, int] = {}
+    for e in events:
+        if e.kind == EventKind.SERVICE_SPLIT and e.details.get("to_incident"):
+            split_at.setdefault(e.service, e.id)
+    return [e for e in events if not (
+        e.service in split_at and e.kind in MOVED and e.id < split_at[e.service])]

@@ -1,7 +1,8 @@
 """What a mitigation is: its key, its words, whether it changes the fleet,
 how it is planned and executed. One module per mitigation implements it and
 one line in console.mitigations.registry lists it; the key bindings, the
-dialog's plan, the runner's dispatch and the app's words all come from there.
+dialog's plan, the runner's dispatch, the app's and the postmortem's words
+all come from there.
 
 `runner` is the ActionRunner: the configuration and sources a mitigation
 reads, and the recorder every step goes to."""
@@ -59,6 +60,14 @@ class Mitigation:
     waiting_for: str
     #: Changes the fleet: refused in read-only mode, nothing sent in a dry run.
     mutating: bool = True
+    #: The postmortem's Prevention item once it was carried out in the
+    #: incident ("{svc}": its service), or None.
+    prevention: str | None = None
+
+    def carried_out(self, target: str) -> str:
+        """How the postmortem's timeline and Resolution name it done to
+        `target` (escaped by the caller): "restart on shop/deployment/api"."""
+        return on_target(self.name, target)
 
     def plan(self, runner: Runner, target: ServiceTarget, diagnosis: Diagnosis | None) -> Plan:
         """The plan the dialog shows (blocking reads only); recorded as ASKED.
@@ -69,6 +78,11 @@ class Mitigation:
         """Send it once and verify; every end is step.failed() or an Outcome
         after step.succeeded()."""
         raise NotImplementedError
+
+
+def on_target(action: str, target: str) -> str:
+    """A mitigation done to a target, in the postmortem's words."""
+    return f"{action} on {target}"
 
 
 def fresh(diagnosis: Diagnosis | None, now: datetime, max_age_s: float = 30) -> Diagnosis | None:

@@ -26,6 +26,8 @@ class Fallback(DeploymentChange):
     tooltip = "Turn the caller's fallback on, or off again (runbook Option 3)"
     words = "fallback"
     waiting_for = "the fallback's rollout to be verified"
+    prevention = ("Enable fallback for {svc} (runbook Prevention 1: `fallback_enabled: True`): "
+                  "fallback was needed during this incident")
 
     def plan(self, runner: Runner, target: ServiceTarget, diagnosis: Diagnosis | None) -> Plan:
         return plan_fallback(runner, target)

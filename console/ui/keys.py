@@ -39,3 +39,6 @@ BINDINGS = [
             tooltip="Log in to the cluster again: the screen is suspended while the "
                     "credential plugin runs on the terminal"),
 ]
+
+#: The keys the diagnosis pane names (its next step), as BINDINGS binds them.
+MITIGATION_KEYS = {m.name: m.key for m in MITIGATIONS}

@@ -21,6 +21,7 @@ from console.ports import BreakerSource, ClusterSource
 from console.ui.diagnosis_flow import DiagnosisController
 from console.ui.incident_flow import IncidentController
 from console.ui.journal_bridge import JournalBridge
+from console.ui.keys import MITIGATION_KEYS
 from console.ui.mitigation_flow import MitigationController
 from console.ui.poller import Poller
 from console.ui.selection import Selection
@@ -188,6 +189,7 @@ class ScreenView:
             service=service,
             loading=service in diagnosis.gathering,
             error=diagnosis.errors.get(service) if service else None,
+            keys=MITIGATION_KEYS,
         )
 
     def show_actions(self) -> None:
