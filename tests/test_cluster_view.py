@@ -11,11 +11,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from console.diagnosis.gather import gather
+from console.ui.keys import MITIGATION_KEYS as KEYS  # the keys the pane names
 from console.model.fleet import BreakerState, InstanceStatus, ServiceStatus
 from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.kube import KubernetesCluster
 from tests.kubeobjects import add_event, add_network_policy, add_service
 from tests.kubeserver import KubeServer, kubectl_runner
+
 
 pytestmark = pytest.mark.integration
 
@@ -97,11 +99,11 @@ def test_zero_ready_endpoints_readiness_events_and_egress_policy_feed_next(kube,
     assert [p.policy.name for p in seen.policies] == ["deny-egress"]
     assert seen.blocks == ("NetworkPolicy deny-egress (Egress, selects api's pods) blocks "
                            "api → payment-api port 8080: no egress rule allows it",)
-    text = d.next_step.text
+    text = d.next_step.text(KEYS)
     assert text.startswith("NetworkPolicy deny-egress (Egress")
     assert "payment-api has 0/3 ready endpoints" in text and "(probable cause)" in text
     assert f"Unhealthy ×12: {READINESS}" in text
-    assert (d.next_step.option, d.next_step.key) == (2, "r")
+    assert (d.next_step.option, d.next_step.mitigation) == (2, "restart")
     # EndpointSlices by the Service's label, Warning events only: as kubectl asks.
     [slices] = kube.requests_for("GET", "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices")
     assert slices.query["labelSelector"] == ["kubernetes.io/service-name=payment-api"]
@@ -161,7 +163,7 @@ def test_a_refused_read_names_the_verb_and_resource_and_the_rest_carries_on(kube
     assert "needs verb list on resource networkpolicies" in seen.policies_error
     assert seen.endpoints.ready == 0  # read all the same
     assert d.downstream.deployment is not None
-    assert "0/3 ready endpoints" in d.next_step.text
+    assert "0/3 ready endpoints" in d.next_step.text(KEYS)
 
 
 @pytest.mark.slow
@@ -210,7 +212,7 @@ def test_the_demo_cluster_answers_plausibly():
     assert unhealthy.message.startswith("Readiness probe failed: Get \"http://10.244.")
     assert [p.policy.name for p in seen.policies] == ["default-deny-ingress", "allow-from-api"]
     assert seen.blocks == ()  # the allow rule lets api through
-    assert d.next_step.text.startswith("roll back deployment/payment-api first")
+    assert d.next_step.text(KEYS).startswith("roll back deployment/payment-api first")
 
 
 # --- check from inside (runbook Diagnosis 2) ----------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
 from console.diagnosis.decide import next_step
-from console.mitigations.registry import MITIGATIONS
+from console.ui.keys import MITIGATION_KEYS as KEYS  # the keys the pane names
 from console.diagnosis.findings import LOG_LINES, NO_HEALTH_URL, RevisionView, WorkloadView
 from console.diagnosis.gather import gather
 from console.model.kubectl import RolloutStatus
@@ -30,7 +30,6 @@ from tests.healthserver import HealthServer
 from tests.kubeserver import KubeServer
 
 #: The keys the console binds to the mitigations (the next step names them).
-KEYS = {m.name: m.key for m in MITIGATIONS}
 
 pytestmark = pytest.mark.integration
 

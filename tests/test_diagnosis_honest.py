@@ -18,7 +18,7 @@ from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
 from console.demo import DemoFleet, demo_service_map
 from console.diagnosis.decide import next_step
-from console.mitigations.registry import MITIGATIONS
+from console.ui.keys import MITIGATION_KEYS as KEYS  # the keys the pane names
 from console.diagnosis.findings import RevisionView, WorkloadView
 from console.model.kubectl import RolloutStatus
 from console.model.fleet import BreakerState as S
@@ -37,7 +37,6 @@ from widgets import text as fmt
 from widgets.confirm import ConfirmDialog
 
 #: The keys the console binds to the mitigations (the next step names them).
-KEYS = {m.name: m.key for m in MITIGATIONS}
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
