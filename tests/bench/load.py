@@ -15,8 +15,8 @@ it out), poll interval 1 s. Once the board holds every service, `down` is
 pressed --presses times at random moments 0.1-0.4 s apart (so presses land
 during polls too; 200 by default, so that the p95 is not the third-worst
 press of a small sample). Each press is timed from the key event sent to:
-  cursor  the first frame composed after the board's cursor moved;
-  detail  the first frame composed after the detail pane shows the newly
+  cursor  the first frame written after the board's cursor moved;
+  detail  the first frame written after the detail pane shows the newly
           selected service.
 (A frame is the update written to the driver: FrameDriver, a HeadlessDriver
 that says it is not headless, so Textual renders each update to the escape
