@@ -20,8 +20,9 @@ press of a small sample). Each press is timed from the key event sent to:
           selected service.
 (A frame is the update written to the driver: FrameDriver, a HeadlessDriver
 that says it is not headless, so Textual renders each update to the escape
-sequence a terminal would get, writes it and flushes; nothing is printed.) It also reports the event loop's lag (a 20 ms
-sleep's overshoot) and RSS at the start and the end. Target: <= 100 ms.
+sequence a terminal would get, writes it and flushes; nothing is printed.)
+It also reports the event loop's lag (a 20 ms sleep's overshoot) and RSS at
+the start and the end. Target: <= 100 ms.
 
 Usage: python tests/bench/load.py [--services 1667] [--instances 3] [--presses 200]
 """
