@@ -59,13 +59,19 @@ def install(rev: str, where: Path) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def run(tree: Path, script: str, args: list[str]) -> str:
-    done = subprocess.run([str(tree / ".venv/bin/python"), f"tests/bench/{script}", *args],
-                          cwd=tree, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{tree.name} {script} failed ({done.returncode}):\n"
-                           f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return done.stdout
+def run(tree: Path, script: str, args: list[str], tries: int = 3) -> str:
+    """The script's output; a failed run is tried again (an older startup.py
+    names its tmux servers by run number only, so another bench-startup on
+    the machine at that moment makes it fail) and said so."""
+    for attempt in range(1, tries + 1):
+        done = subprocess.run([str(tree / ".venv/bin/python"), f"tests/bench/{script}", *args],
+                              cwd=tree, capture_output=True, text=True, check=False)
+        if not done.returncode:
+            return done.stdout
+        print(f"  {tree.name} {script} failed ({done.returncode}), try {attempt} of {tries}:"
+              f" {(done.stderr.strip().splitlines() or ['?'])[-1][:160]}", flush=True)
+    raise RuntimeError(f"{tree.name} {script} failed {tries} times:\n"
+                       f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
 
 
 def load_figures(out: str) -> dict[str, float]:
