@@ -6,8 +6,8 @@ class and file, private Textual names, import-linter contracts, import circles.
   largest        class and file in console/ and widgets/ (lines, decorators
                  and docstrings included); how many are over 300 / 400;
   private        a use of a Textual private name in console/, widgets/,
-  Textual names  tests/, screenshots/: an import of textual._module or of a
-                 _name from textual; `x._name` where Textual binds _name and
+  Textual names  tests/, screenshots/: an import of a private Textual module,
+                 or of a _name from textual; `x._name` where Textual binds _name and
                  the project nowhere does; a method or attribute _name bound
                  in a class with a Textual base whose own classes bind _name
                  (an override of Textual's internals). `x._name` where both
@@ -45,7 +45,7 @@ def private(name: str) -> bool:
 def bound_names(tree: ast.AST, own_only: bool = False) -> set[str]:
     """Every private name a module binds: defs, classes, assignments (to
     attributes too), imports. `own_only`: attributes set on self or cls only
-    (a test setting `app._display = ...` binds no name of its own)."""
+    (a test setting a private attribute on the app binds no name of its own)."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -65,7 +65,7 @@ def bound_names(tree: ast.AST, own_only: bool = False) -> set[str]:
 
 def textual_names() -> set[str]:
     names: set[str] = set()
-    for path in Path(textual.__file__).parent.rglob("*.py"):
+    for path in Path(inspect.getfile(textual)).parent.rglob("*.py"):
         names |= bound_names(ast.parse(path.read_text(encoding="utf-8")))
     return names
 
