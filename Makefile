@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: demo test test-fast install install-test servers screenshots bench-startup bench-poll \
-	bench-memory bench-keys bench-load bench-soak bench-creds-soak
+	bench-memory bench-keys bench-load bench-soak bench-creds-soak bench-compare
 
 # The tests start a real Prometheus and VictoriaMetrics (Debian packages).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -86,3 +86,12 @@ CREDS_MINUTES ?= 30
 bench-creds-soak: install-test
 	$(BIN)/python tests/bench/creds_soak.py --minutes $(CREDS_MINUTES) --variant expiry
 	$(BIN)/python tests/bench/creds_soak.py --minutes $(CREDS_MINUTES) --variant revocation
+
+# Two revisions side by side in one sitting (bench-load's key -> frame,
+# bench-startup's ratio), ROUNDS rounds interleaved, each revision in a
+# temporary worktree with its own venv: make bench-compare BEFORE=main AFTER=HEAD
+AFTER ?= HEAD
+ROUNDS ?= 5
+bench-compare: $(BIN)/python
+	$(BIN)/python tests/bench/compare.py --before $(BEFORE) --after $(AFTER) --rounds $(ROUNDS) \
+	  $(if $(LOAD_ARGS),--load-args "$(LOAD_ARGS)") $(if $(STARTUP_ARGS),--startup-args "$(STARTUP_ARGS)")

@@ -1,10 +1,16 @@
 """What the terminal receives: the text of every cell of the screen, modals
-and toasts included, as the compositor hands it to the driver."""
+and toasts included, read from Textual's public screenshot (App.export_screenshot)."""
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Callable
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 
 from widgets.confirm import ConfirmDialog
 
@@ -16,13 +22,68 @@ ACTING = {
 }
 
 
-def screen_lines(app) -> list[list]:
+# Rich's export_svg grid (console.py: char_height 20, font_aspect_ratio 0.61,
+# line_height 1.22 x char_height): the SVG's x and y back to cells.
+CHAR_W, LINE_H = 20 * 0.61, 20 * 1.22
+SVG_TEXT = re.compile(r'<text class="([\w-]+)" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+                      r'clip-path="url\(#[\w-]+-line-(\d+)\)">(.*?)</text>', re.S)
+SVG_RECT = re.compile(r'<rect fill="(#[0-9a-f]{6})" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" '
+                      r'height="[\d.]+" shape-rendering="crispEdges"/>')
+SVG_CLASS = re.compile(r"\.([\w-]+) \{ (.*?) \}")
+
+
+def _cells(value: str, unit: float) -> int:
+    cells = float(value) / unit
+    assert abs(cells - round(cells)) < 0.01, f"{value} is off the {unit:g} grid: Rich changed"
+    return round(cells)
+
+
+def _style(css: str | None, bg: str | None) -> Style:
+    rules = dict(rule.split(": ", 1) for rule in (css or "").replace(";;", ";").split(";") if rule)
+    return Style(color=rules.get("fill"), bgcolor=bg, bold="font-weight" in rules,
+                 italic="font-style" in rules, underline="underline" in rules.get("text-decoration", ""))
+
+
+def screen_lines(app) -> list[list[Segment]]:
     """The segments of every line of the screen (a modal over its background
-    included), as the compositor hands them to the driver."""
-    update = app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens
-    )
-    return [[segment for strip in line for segment in strip] for line in update.strips]
+    and the toasts included), read back from Textual's public screenshot,
+    which composes the screen as the terminal receives it. A style is what the
+    SVG shows: its colours resolved, a colour never set as Rich's export theme
+    has it (foreground #c5c8c6)."""
+    width, height = app.size
+    svg = app.export_screenshot()
+    css = dict(SVG_CLASS.findall(svg))
+    # Each cell: [text, css class, background]; a zero-width character (an
+    # escape, say) joins the cell it precedes, so it is never lost.
+    cells = [[[" ", None, None] for _ in range(width)] for _ in range(height)]
+    for fill, x, y, w in SVG_RECT.findall(svg):
+        row, col = _cells(str(float(y) - 1.5), LINE_H), _cells(x, CHAR_W)
+        for c in range(col, min(width, col + _cells(w, CHAR_W))):
+            cells[row][c][2] = fill
+    for name, x, row, text in SVG_TEXT.findall(svg):
+        line, col, pending = cells[int(row)], _cells(x, CHAR_W), ""
+        # The compositor's line break comes out as a text of its own past the edge.
+        for ch in html.unescape(text).replace("\xa0", " ").replace("\n", ""):
+            size = cell_len(ch)
+            if size == 0 or col >= width:
+                pending += ch
+                continue
+            line[col][:2] = [pending + ch, name]
+            for extra in range(col + 1, min(width, col + size)):
+                line[extra][:2] = ["", name]
+            col, pending = col + size, ""
+        if pending:
+            line[min(col, width) - 1][0] += pending
+    lines = []
+    for line in cells:
+        runs: list[list] = []
+        for text, name, bg in line:
+            if runs and runs[-1][1:] == [name, bg]:
+                runs[-1][0] += text
+            else:
+                runs.append([text, name, bg])
+        lines.append([Segment(text, _style(css.get(name), bg)) for text, name, bg in runs])
+    return lines
 
 
 def screen_text(app) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console import cli, profilenames, secrets
+from console import arguments, cli, profilenames, secrets
 from console.incident import postmortem
 from console.sources.prometheus import profiles
 from console.sources.flags import curl_equivalent
@@ -147,6 +147,6 @@ def test_latency(ms, shown):
 
 def test_the_command_line_offers_every_built_in_profile():
     assert set(profiles.BUILTIN) == set(profilenames.BUILTIN)
-    assert cli.PROFILES == (*profilenames.BUILTIN, profilenames.CUSTOM)
+    assert arguments.PROFILES == (*profilenames.BUILTIN, profilenames.CUSTOM)
     for name in profilenames.BUILTIN:
-        assert cli.build_parser().parse_args(["--profile", name]).profile == name
+        assert arguments.build_parser().parse_args(["--profile", name]).profile == name

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from console import cli
+from console import arguments, cli
 from console.ui.app import CBConsoleApp
 from console.config import load_config
 from console.incident.tracker import IncidentTracker
@@ -395,9 +395,9 @@ def test_switching_verification_off_is_explicit_and_named(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[flags]\nurl = "https://admin:pw@flags.example"\n'
                     "insecure_skip_verify = true\n")
-    args = cli.build_parser().parse_args(
+    args = arguments.build_parser().parse_args(
         ["--prometheus", "https://user:hunter2@prom.example", "--prometheus-insecure"])
-    config = load_config(path, overrides=cli._overrides(args), env={})
+    config = load_config(path, overrides=arguments.overrides(args), env={})
     assert config.prometheus.auth.verify is False
     source = PrometheusSource(config.prometheus.url, auth=config.prometheus.auth)
     assert source._client._session.verify is False

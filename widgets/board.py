@@ -5,26 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.model.fleet import Alert, ServiceStatus
+from widgets.boardlines import PADDING, Lines
 from widgets.boardrows import (  # noqa: F401  (matches, cell_line: the status line's, the tests')
-    COLUMNS, WIDTH, cell_line, columns_for, matches, name_cell, row_cells, sort_key,
+    COLUMNS, WIDTH, Rows, cell_line, columns_for, matches,
 )
 
 HEADER = "breaker-board--header"
 CURSOR = "breaker-board--cursor"
 HOVER = "breaker-board--hover"
-PADDING = 1  # cells each side of a cell's text
 
 
 class BreakerBoard(ScrollView, can_focus=True):
@@ -80,19 +77,9 @@ class BreakerBoard(ScrollView, can_focus=True):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.filter_text = ""
-        self._order: list[str] = []  # the services shown, worst first
-        self._row_of: dict[str, int] = {}
-        self._shown: dict[str, ServiceStatus] = {}
-        # service -> (the show() they are from, every column's cells); None
-        # until the row is first drawn.
-        self._cells: dict[str, tuple[int, tuple | None]] = {}
-        self._generation = 0  # one per show()
-        self._inputs = None  # the last show()'s (series, now, alerts)
-        self._services: Sequence[ServiceStatus] = ()  # as last shown, and the filter then
-        self._needle = ""
+        self._rows = Rows()  # the services shown, worst first, and their cells
         self._visible: tuple[int, ...] = ()  # the columns shown (columns_for)
         self._widths: tuple[int, ...] = ()  # theirs, padding included
-        self._name_width = 0  # the widest name's cells
         self._cursor = 0  # a row
         self._hover: int | None = None  # the row under the mouse
         # The selection is a service: the operator's pick once they moved
@@ -100,28 +87,23 @@ class BreakerBoard(ScrollView, can_focus=True):
         # from show()), else the one selected so far (the worst row at
         # first). Rows re-sorting never change it.
         self._chosen: str | None = None
-        self._about: str | None = None
-        # (service, row, how drawn) -> (its cells tuple, its line): a few screens.
-        self._lines: LRUCache[tuple, tuple[tuple, Strip]] = LRUCache(256)
-        # (service, row, column, how drawn) -> (the value, its segments): a
-        # changed row draws again only its changed cells (the clock's tick
-        # changes one: FOR).
-        self._drawn: LRUCache[tuple, tuple[object, list[Segment]]] = LRUCache(2048)
+        self._lines = Lines()  # each line drawn, kept while what it shows is the same
 
     # --- what is selected ---------------------------------------------------------
 
     @property
     def selected_service(self) -> str | None:
-        return self._order[self._cursor] if self._order else None
+        order = self._rows.order
+        return order[self._cursor] if order else None
 
     @property
     def services_shown(self) -> list[str]:
         """The services in display order."""
-        return list(self._order)
+        return list(self._rows.order)
 
     @property
     def row_count(self) -> int:
-        return len(self._order)
+        return len(self._rows.order)
 
     @property
     def cursor_row(self) -> int:
@@ -129,7 +111,7 @@ class BreakerBoard(ScrollView, can_focus=True):
 
     def get_row_index(self, service: str) -> int:
         """The row `service` is on (KeyError if it is not shown)."""
-        return self._row_of[service]
+        return self._rows.row_of[service]
 
     def pin(self) -> None:
         """The operator acted on the selected row: from now on the cursor
@@ -141,9 +123,9 @@ class BreakerBoard(ScrollView, can_focus=True):
         self._move(row, animate)
 
     def _move(self, row: int, animate: bool = False) -> None:
-        if not self._order:
+        if not self._rows.order:
             return
-        row = max(0, min(row, len(self._order) - 1))
+        row = max(0, min(row, len(self._rows.order) - 1))
         if row == self._cursor:
             return
         old, self._cursor = self._cursor, row
@@ -175,7 +157,7 @@ class BreakerBoard(ScrollView, can_focus=True):
 
     def action_last_row(self) -> None:
         self._set_hover(None)
-        self._move(len(self._order) - 1)
+        self._move(len(self._rows.order) - 1)
 
     def action_page_down(self) -> None:
         self._page(1)
@@ -209,7 +191,7 @@ class BreakerBoard(ScrollView, can_focus=True):
         if offset is None or offset.y < 1:
             return None
         row = self.scroll_offset.y + offset.y - 1
-        return row if row < len(self._order) else None
+        return row if row < len(self._rows.order) else None
 
     def _set_hover(self, row: int | None) -> None:
         if row == self._hover:
@@ -233,36 +215,17 @@ class BreakerBoard(ScrollView, can_focus=True):
         selected service. A row's cells are made when its line is drawn:
         `series(service)` gives its error trend, asked for rows on screen;
         `about` is the service the open incident is about, if any."""
-        needle = self.filter_text.casefold()
-        alerts = alerts or {}
-        self._generation += 1
-        if (self._inputs is not None and services is self._services
-                and needle == self._needle and alerts == self._inputs[2]
-                and about == self._about):
-            # The same poll a second later: only the ages and countdowns move.
-            self._inputs = (series, now, alerts)
-            self.refresh()
-            return
         before = self.selected_service
-        self._services, self._needle, self._about = services, needle, about
-        self._inputs = (series, now, alerts)
-        shown = {s.service: s for s in services if matches(s.service, needle)}
-        self._shown = shown
-        for gone in [key for key in self._cells if key not in shown]:
-            del self._cells[gone]
-        for key, service in shown.items():
-            if key not in self._cells:
-                self._cells[key] = (0, None)
-                self._name_width = max(self._name_width, name_cell(service).cell_len)
-        order = sorted(shown, key=lambda key: sort_key(shown[key]))
-        if order != self._order:
-            self._order = order
-            self._row_of = {key: row for row, key in enumerate(order)}
+        rows = self._rows
+        if not rows.update(services, series, now, alerts or {}, self.filter_text.casefold(),
+                           about):
+            self.refresh()  # the same poll a second later: only the ages and countdowns move
+            return
         self._layout_columns()  # a longer name may leave less room
         height = self.virtual_size.height
         self._set_virtual_size()
-        target = next((name for name in (self._chosen, about, before) if name in shown), None)
-        row = self._row_of[target] if target is not None else 0
+        target = next((name for name in (self._chosen, about, before) if name in rows), None)
+        row = rows.row_of[target] if target is not None else 0
         if row != self._cursor:
             self._cursor = row
             self._scroll_cursor_into_view()
@@ -271,21 +234,6 @@ class BreakerBoard(ScrollView, can_focus=True):
         self.refresh()
         if self.selected_service != before:
             self.post_message(self.ServiceSelected(self.selected_service))
-
-    def _row_cells(self, key: str) -> tuple:
-        """The row's cells as of the last show(); a cell equal to the one
-        drawn before stays the same object (its drawing is kept)."""
-        generation, cells = self._cells[key]
-        if generation == self._generation and cells is not None:
-            return cells
-        series, now, alerts = self._inputs
-        fresh = row_cells(self._shown[key], series(key), now, alerts.get(key))
-        if cells is not None:
-            fresh = tuple(old if old == new else new for old, new in zip(cells, fresh))
-            if all(old is new for old, new in zip(cells, fresh)):
-                fresh = cells
-        self._cells[key] = (self._generation, fresh)
-        return fresh
 
     # --- layout ---------------------------------------------------------------------
 
@@ -301,7 +249,7 @@ class BreakerBoard(ScrollView, can_focus=True):
         longer name arriving at a narrow width, changes them)."""
         if width is None:
             width = self.scrollable_content_region.width or self.app.size.width
-        name = max(self._name_width, len(COLUMNS[0][1])) + 2 * PADDING
+        name = max(self._rows.name_width, len(COLUMNS[0][1])) + 2 * PADDING
         visible = columns_for(width, name, PADDING)
         widths = tuple(name if index == 0 else WIDTH[COLUMNS[index][0]] + 2 * PADDING
                        for index in visible)
@@ -311,13 +259,12 @@ class BreakerBoard(ScrollView, can_focus=True):
             self.refresh()
 
     def _set_virtual_size(self) -> None:
-        size = Size(sum(self._widths), len(self._order) + 1)  # the header, the rows
+        size = Size(sum(self._widths), len(self._rows.order) + 1)  # the header, the rows
         if size != self.virtual_size:
             self.virtual_size = size
 
     def notify_style_update(self) -> None:
         self._lines.clear()  # a theme or focus change restyles every line
-        self._drawn.clear()
         super().notify_style_update()
 
     # --- drawing --------------------------------------------------------------------
@@ -329,11 +276,15 @@ class BreakerBoard(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         scroll_x, scroll_y = self.scroll_offset
         if y == 0:
-            return self._header_line(scroll_x, width, base)
+            return self._lines.header(self._visible, self._widths, scroll_x, width, base,
+                                      self.get_component_rich_style(HEADER), self.app.console)
         row = scroll_y + y - 1
-        if row >= len(self._order):
+        if row >= len(self._rows.order):
             return Strip.blank(width, base)
-        return self._row_line(row, scroll_x, width, base)
+        key = self._rows.order[row]
+        component, post = self._styles(row == self._cursor, row == self._hover)
+        return self._lines.row(key, row, self._rows.cells(key), self._visible, self._widths,
+                               scroll_x, width, base, component, post, self.app.console)
 
     def _styles(self, cursor: bool, hover: bool) -> tuple[Style, Style]:
         """The row's component style, and what goes over each cell's own
@@ -345,50 +296,3 @@ class BreakerBoard(ScrollView, can_focus=True):
         if cursor:
             component += self.get_component_rich_style(CURSOR)
         return component, Style.from_color(color=component.color)
-
-    def _header_line(self, x: int, width: int, base: Style) -> Strip:
-        style = self.get_component_rich_style(HEADER)
-        key = ("header", self._visible, self._widths, x, width, base, style)
-        hit = self._lines.get(key)
-        if hit is None:
-            console = self.app.console
-            segments: list[Segment] = []
-            for column, (index, column_width) in enumerate(zip(self._visible, self._widths)):
-                pre = style + Style.from_meta({"row": -1, "column": column})
-                segments += cell_line(Text(COLUMNS[index][1]), column_width, PADDING, pre,
-                                      Style(), console)
-            hit = self._lines[key] = (COLUMNS, self._finish(segments, style, -1, x, width, base))
-        return hit[1]
-
-    def _row_line(self, row: int, x: int, width: int, base: Style) -> Strip:
-        key = self._order[row]
-        cells = self._row_cells(key)
-        cursor, hover = row == self._cursor, row == self._hover
-        component, post = self._styles(cursor, hover)
-        look = (row, self._visible, self._widths, x, width, base, component)
-        line_key = (key, look)
-        hit = self._lines.get(line_key)
-        if hit is not None and hit[0] is cells:
-            return hit[1]
-        console = self.app.console
-        segments: list[Segment] = []
-        for column, (index, column_width) in enumerate(zip(self._visible, self._widths)):
-            value = cells[index]
-            cell_key = (key, row, index, column_width, base, component)
-            drawn = self._drawn.get(cell_key)
-            if drawn is None or drawn[0] is not value:
-                pre = base + Style.from_meta({"row": row, "column": column}) + component
-                drawn = self._drawn[cell_key] = (
-                    value, cell_line(value, column_width, PADDING, pre, post, console))
-            segments += drawn[1]
-        strip = self._finish(segments, base + component, row, x, width, base)
-        self._lines[line_key] = (cells, strip)
-        return strip
-
-    def _finish(self, segments: list[Segment], fill: Style, row: int, x: int, width: int,
-                base: Style) -> Strip:
-        """The cells, then the row's style out to the right edge, seen from
-        `x` (scrolled sideways), `width` cells."""
-        out = fill + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * max(0, width - sum(self._widths)), out))
-        return Strip(segments).crop(x, x + width).adjust_cell_length(width, base).simplify()

@@ -151,3 +151,67 @@ def cell_line(value: Text | str, width: int, padding: int, pre: Style, post: Sty
     if fill:
         segments.append(Segment(" " * fill))
     return list(Segment.apply_style(segments, pre, post))
+
+
+class Rows:
+    """The board's rows as data: the services the filter lets through, worst
+    first, and each row's cells, made when its line is first drawn after an
+    update (at thousands of services, only the rows on screen are made)."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []  # the services shown, worst first
+        self.row_of: dict[str, int] = {}
+        self.name_width = 0  # the widest name's cells
+        self._shown: dict[str, ServiceStatus] = {}
+        # service -> (the update they are from, every column's cells); None
+        # until the row is first drawn.
+        self._cells: dict[str, tuple[int, tuple | None]] = {}
+        self._generation = 0  # one per update()
+        self._inputs = None  # the last update's (series, now, alerts)
+        self._services = ()  # as last shown, and the filter and `about` then
+        self._needle = ""
+        self._about: str | None = None
+
+    def __contains__(self, service: object) -> bool:
+        return service in self._shown
+
+    def update(self, services, series, now: datetime, alerts, needle: str,
+               about: str | None) -> bool:
+        """Take a poll's services; False if only the clock moved (the same
+        poll a second later: the ages and countdowns, nothing else)."""
+        self._generation += 1
+        if (self._inputs is not None and services is self._services
+                and needle == self._needle and alerts == self._inputs[2]
+                and about == self._about):
+            self._inputs = (series, now, alerts)
+            return False
+        self._services, self._needle, self._about = services, needle, about
+        self._inputs = (series, now, alerts)
+        shown = {s.service: s for s in services if matches(s.service, needle)}
+        self._shown = shown
+        for gone in [key for key in self._cells if key not in shown]:
+            del self._cells[gone]
+        for key, service in shown.items():
+            if key not in self._cells:
+                self._cells[key] = (0, None)
+                self.name_width = max(self.name_width, name_cell(service).cell_len)
+        order = sorted(shown, key=lambda key: sort_key(shown[key]))
+        if order != self.order:
+            self.order = order
+            self.row_of = {key: row for row, key in enumerate(order)}
+        return True
+
+    def cells(self, key: str) -> tuple:
+        """The row's cells as of the last update(); a cell equal to the one
+        drawn before stays the same object (its drawing is kept)."""
+        generation, cells = self._cells[key]
+        if generation == self._generation and cells is not None:
+            return cells
+        series, now, alerts = self._inputs
+        fresh = row_cells(self._shown[key], series(key), now, alerts.get(key))
+        if cells is not None:
+            fresh = tuple(old if old == new else new for old, new in zip(cells, fresh))
+            if all(old is new for old, new in zip(cells, fresh)):
+                fresh = cells
+        self._cells[key] = (self._generation, fresh)
+        return fresh

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -109,10 +110,13 @@ def main() -> int:
     print(f"{'run':>3}  {'floor s':>8}  {'cbconsole --demo s':>18}  {'payment-api OPEN 3/3 s':>22}")
     for i in range(args.runs):
         # Interleaved, so a busy moment on the machine hits both alike.
-        f, _ = one_run(f"cbconsole-floor-{i}", f"{sys.executable} {FLOOR}", wait_open=False)
+        # Server names with the pid: another bench-startup on the machine has its own.
+        f, _ = one_run(f"cbconsole-floor-{os.getpid()}-{i}", f"{sys.executable} {FLOOR}",
+                       wait_open=False)
         # A fresh journal directory per run: no incident resumed from the last.
         with tempfile.TemporaryDirectory(prefix="cbconsole-startup-") as state:
-            p, o = one_run(f"cbconsole-bench-{i}", f"{CBCONSOLE} --demo --state-dir {state}",
+            p, o = one_run(f"cbconsole-bench-{os.getpid()}-{i}",
+                           f"{CBCONSOLE} --demo --state-dir {state}",
                            wait_open=True)
         floor.append(f)
         painted.append(p)

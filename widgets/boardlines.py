@@ -1,0 +1,75 @@
+"""The board's lines: its header and rows drawn from their cells, and kept
+while nothing they show changed. The widget is widgets/board.py."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.strip import Strip
+
+from widgets.boardrows import COLUMNS, cell_line
+
+PADDING = 1  # cells each side of a cell's text
+
+
+class Lines:
+    """Draws a line for a (visible columns, their widths) layout, `width`
+    cells seen from `x` (scrolled sideways), over the widget's `base` style."""
+
+    def __init__(self) -> None:
+        # (service, row, how drawn) -> (its cells tuple, its line): a few screens.
+        self._lines: LRUCache[tuple, tuple[tuple, Strip]] = LRUCache(256)
+        # (service, row, column, how drawn) -> (the value, its segments): a
+        # changed row draws again only its changed cells (the clock's tick
+        # changes one: FOR).
+        self._drawn: LRUCache[tuple, tuple[object, list[Segment]]] = LRUCache(2048)
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._drawn.clear()
+
+    def header(self, visible: tuple, widths: tuple, x: int, width: int, base: Style,
+               style: Style, console) -> Strip:
+        key = ("header", visible, widths, x, width, base, style)
+        hit = self._lines.get(key)
+        if hit is None:
+            segments: list[Segment] = []
+            for column, (index, column_width) in enumerate(zip(visible, widths)):
+                pre = style + Style.from_meta({"row": -1, "column": column})
+                segments += cell_line(Text(COLUMNS[index][1]), column_width, PADDING, pre,
+                                      Style(), console)
+            hit = self._lines[key] = (COLUMNS, finish(segments, style, -1, widths, x, width,
+                                                      base))
+        return hit[1]
+
+    def row(self, key: str, row: int, cells: tuple, visible: tuple, widths: tuple, x: int,
+            width: int, base: Style, component: Style, post: Style, console) -> Strip:
+        look = (row, visible, widths, x, width, base, component)
+        line_key = (key, look)
+        hit = self._lines.get(line_key)
+        if hit is not None and hit[0] is cells:
+            return hit[1]
+        segments: list[Segment] = []
+        for column, (index, column_width) in enumerate(zip(visible, widths)):
+            value = cells[index]
+            cell_key = (key, row, index, column_width, base, component)
+            drawn = self._drawn.get(cell_key)
+            if drawn is None or drawn[0] is not value:
+                pre = base + Style.from_meta({"row": row, "column": column}) + component
+                drawn = self._drawn[cell_key] = (
+                    value, cell_line(value, column_width, PADDING, pre, post, console))
+            segments += drawn[1]
+        strip = finish(segments, base + component, row, widths, x, width, base)
+        self._lines[line_key] = (cells, strip)
+        return strip
+
+
+def finish(segments: list[Segment], fill: Style, row: int, widths: tuple, x: int, width: int,
+           base: Style) -> Strip:
+    """The cells, then the row's style out to the right edge, seen from
+    `x` (scrolled sideways), `width` cells."""
+    out = fill + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
+    segments.append(Segment(" " * max(0, width - sum(widths)), out))
+    return Strip(segments).crop(x, x + width).adjust_cell_length(width, base).simplify()
