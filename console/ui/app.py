@@ -323,6 +323,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
             stale_reason=stale,
             error=self.poll_state.error,
             alerts=tuple(a for a in snapshot.alerts if a.service is None) if snapshot else (),
+            pager=snapshot.pager if snapshot else None,  # Alertmanager's view (issue 19)
             notices=snapshot.notices if snapshot else (),
             mode=None if self.mode == Mode.LIVE else self.mode.value,
             response=self._response_view(now),
