@@ -211,8 +211,11 @@ class PagerOverlay:
         self._rule: AlertRule | None = None
         self._rule_error: str | None = None
         self._rule_read_at: datetime | None = None
+        self.silence_settings = None  # console.sources.alertmanager_setup sets it
 
     def __getattr__(self, name):  # label, close, queries_per_poll...: the inner source's
+        if name == "inner":
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def poll(self) -> FleetSnapshot:

@@ -24,6 +24,8 @@ from console.ui.incident_flow import IncidentKeys
 from console.ui.journal_writer import JournalWrites
 from console.ui.timeline_view import TimelineView
 from console.ui.poller import Poller, PollFailed, Polled, PollState
+from console.ui.silence_flow import Silences
+from console.mitigations.silence import SilenceSettings
 from console.ui.mitigation_flow import ACTION_NAMES, AppRecorder, MitigationKeys
 from console.clock import Clock, system_clock
 from console.diagnosis.findings import Diagnosis
@@ -117,6 +119,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         clock: Clock = system_clock,
         sleep=None,  # the action runner's, between rollout checks (tests: a fake clock's)
         warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
+        silence: SilenceSettings | None = None,  # [alertmanager] ack_silence (issue 19)
     ) -> None:
         super().__init__()
         self.warnings = tuple(warnings)
@@ -174,6 +177,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.diagnose_again: set[str] = set()  # pressed while a gather ran
         self._diagnose_timer = None
         self.timeline = TimelineView()
+        self.silences = Silences(self, silence, mode)  # a offers, R expires, polls extend
 
     # --- layout -------------------------------------------------------------
 
@@ -194,6 +198,9 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         # Before the terminal and the widgets are set up: the first answer
         # can then be on the first frame.
         self.start_poll()
+
+    def on_unmount(self) -> None:
+        self.silences.leaving()  # left to expire by itself, and said so
 
     def on_mount(self) -> None:
         self.view(BreakerBoard).focus()
@@ -256,6 +263,7 @@ class CBConsoleApp(MitigationKeys, IncidentKeys, App[None]):
         self.poller.succeeded()
         self.snapshot = message.snapshot
         self.history.apply(message.snapshot)
+        self.silences.polled(message.snapshot)
         self.refresh_views()
 
     def on_poll_failed(self, message: PollFailed) -> None:

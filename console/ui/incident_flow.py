@@ -254,10 +254,12 @@ class IncidentKeys:
         tracker = self.incident_tracker()
         if tracker.journal.first(EventKind.ACKNOWLEDGED):
             self.notify("Already acknowledged.")
+            self.silences.offer(tracker)  # the page too, if not silenced yet (issue 19)
             return
         what = "Acknowledged" if tracker is self.tracker else (
             f"Acknowledged {tracker.journal.incident_id}")  # a split-off service's own
         self._operator(what, tracker.acknowledge, self.clock())
+        self.silences.offer(tracker)  # with [alertmanager] ack_silence: the page too
 
     def action_note(self) -> None:
         if self._refused_here("add a note"):
@@ -332,13 +334,18 @@ class IncidentKeys:
             body += f"\nStill not CLOSED: {', '.join(still_open)}."
         from widgets.prompts import TextPrompt
 
-        self.push_screen(TextPrompt(
-            f"Resolve incident {tracker.journal.incident_id}?", body=body,
-            placeholder="resolution summary: what ended it, in a line",
-            required="Say in a line what resolved it (escape: not resolved).",
-            hint="enter resolves with this summary (R amends it later), escape does not resolve",
-        ), callback=lambda text: text and self._operator(
-            "Resolved", tracker.resolve, text, self.clock()))
+        def prompt() -> None:
+            self.push_screen(TextPrompt(
+                f"Resolve incident {tracker.journal.incident_id}?", body=body,
+                placeholder="resolution summary: what ended it, in a line",
+                required="Say in a line what resolved it (escape: not resolved).",
+                hint="enter resolves with this summary (R amends it later), escape does not "
+                     "resolve",
+            ), callback=lambda text: text and self._operator(
+                "Resolved", tracker.resolve, text, self.clock()))
+
+        # Issue 19: first offers to expire the page's silence (journaled in the incident).
+        self.silences.offer_expire(tracker, then=prompt)
 
     def _amend_resolution(self) -> None:
         tracker = self.incident_tracker()
