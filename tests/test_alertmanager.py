@@ -6,8 +6,11 @@ Silences are read back from Alertmanager's API, never from cbconsole."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
+from console.incident import postmortem
 from console.incident.journal import Journal
 from console.incident.tracker import IncidentTracker
 from console.mitigations.plan import Mode
@@ -97,6 +100,13 @@ async def test_a_y_silences_the_page_and_R_y_expires_it(am, tmp_path):
         assert incident in silence["comment"] and "cbconsole" in silence["comment"]
         await wait_until(pilot, lambda: "SILENCED" in board_row(app), "SILENCED on the board")
         assert "SILENCED by alice" in header(app)
+        # The postmortem: "Alert fired" at the page's startsAt, the silence in the events.
+        starts = datetime.fromisoformat(manager.alerts()[0]["startsAt"].replace("Z", "+00:00"))
+        text = postmortem.render_json(list(app.tracker.journal.events), now=app.clock())
+        [fired] = [r for r in text["timeline"] if r["event"] == "Alert fired"]
+        assert datetime.fromisoformat(fired["at"]) == starts
+        assert any("silence" in e["text"] and "for 60m" in e["text"] and e["actor"] == "alice"
+                   for e in text["events"]), text["events"]
 
         await pilot.press("R")  # first: expire the silence? then the resolve prompt
         await wait_until(pilot, lambda: type(app.screen).__name__ == "YesNo",

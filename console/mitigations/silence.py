@@ -111,7 +111,11 @@ class SilencePlan:
         return " ".join(shlex.quote(w) for w in words)
 
     def target(self) -> str:
-        return "alertmanager silence " + ",".join(m.text() for m in self.matchers)
+        """Who and when are the event's; what and how long, here (constant: an
+        extension keeps its chain)."""
+        minutes = max(1, round(self.length_s / 60))
+        return (f"alertmanager silence {','.join(m.text() for m in self.matchers)} "
+                f"for {minutes}m")
 
 
 def _iso(at: datetime) -> str:

@@ -186,7 +186,9 @@ def merge(alerts: tuple[Alert, ...], pager: PagerView, service_labels: tuple[str
     for alert in alerts:
         update = {}
         if alert.state == "firing" and alert.service in managed:
-            update["pager"] = managed.pop(alert.service)
+            m = update["pager"] = managed.pop(alert.service)
+            # The page's own start: the postmortem's "Alert fired" (issue 19).
+            update["active_at"] = m.starts_at or alert.active_at
         if alert.state == "pending" and rule is not None and alert.active_at is not None:
             update["fires_at"] = alert.active_at + timedelta(seconds=rule.for_s)
         out.append(alert.model_copy(update=update) if update else alert)
