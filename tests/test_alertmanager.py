@@ -6,6 +6,7 @@ Silences are read back from Alertmanager's API, never from cbconsole."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -197,3 +198,39 @@ def test_matchers_are_checked_before_anything_is_sent():
             check_matchers(matchers)
     check_matchers((Matcher(name="alertname", value="CircuitBreakerOpen"),
                     Matcher(name="cluster", value="", is_equal=False)))
+
+
+def test_the_silence_is_extended_with_its_id_before_it_ends(am):
+    """kthxbye's extension: a POST with the silence's id moves its end."""
+    from console.clock import FakeClock
+    from console.mitigations.recorder import MemoryRecorder
+    from console.mitigations.silence import Silencer, due_for_extension, plan_silence
+
+    manager, backend = am
+    managers = Alertmanagers([manager.url])
+    page = next(a for a in managers.read().alerts if a.labels.get("service") == SERVICE)
+    now = datetime.now(page.starts_at.tzinfo)
+    plan = plan_silence(page, service=SERVICE, service_label="service", incident_id="INC-1",
+                        operator="alice", now=now, length_s=120)
+    silencer = Silencer(managers, MemoryRecorder(), mode=Mode.LIVE)
+    silence_id, _ = silencer.send(plan, lambda: now)
+    plan = replace(plan, silence_id=silence_id)
+    clock = FakeClock(now + (plan.ends_at - now) * 0.9)  # 12 s left of 120
+    assert due_for_extension(plan, clock()) and not due_for_extension(plan, now)
+    longer = silencer.extend(plan, clock)
+    [silence] = manager.silences("active")
+    ends = datetime.fromisoformat(silence["endsAt"].replace("Z", "+00:00"))
+    assert silence["id"] == longer.silence_id and ends > plan.ends_at
+    assert silence["createdBy"] == "alice"
+
+
+def test_a_pending_alert_counts_down_to_firing():
+    from datetime import timedelta
+
+    from console.model.fleet import Alert
+    from widgets.pager import cell
+
+    now = datetime(2025, 1, 2, 10, 0, tzinfo=datetime.now().astimezone().tzinfo)
+    alert = Alert(name="CircuitBreakerOpen", state="pending", service=SERVICE,
+                  active_at=now, fires_at=now + timedelta(seconds=90))
+    assert cell(alert, now + timedelta(seconds=30)).plain == "in 1m00s"
