@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 .PHONY: demo test test-fast install install-test servers screenshots bench-startup bench-poll \
 	bench-memory bench-keys bench-load bench-soak bench-creds-soak bench-compare
 
-# The tests start a real Prometheus and VictoriaMetrics (Debian packages).
+# The tests start a real Prometheus, VictoriaMetrics and Alertmanager (Debian packages).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
@@ -29,11 +29,12 @@ tests/opossum/node_modules: tests/opossum/package-lock.json
 
 servers:
 	@command -v prometheus >/dev/null && command -v victoria-metrics >/dev/null \
+	  && command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null \
 	  && command -v node >/dev/null && command -v npm >/dev/null \
 	  && command -v tmux >/dev/null || { \
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
-	    prometheus victoria-metrics $$(command -v node >/dev/null || echo nodejs) \
+	    prometheus victoria-metrics prometheus-alertmanager $$(command -v node >/dev/null || echo nodejs) \
 	    $$(command -v npm >/dev/null || echo npm) $$(command -v tmux >/dev/null || echo tmux); }
 
 demo: install

@@ -136,6 +136,7 @@ def _build_app(args):
         cluster_unavailable = ""
     elif config.prometheus.url:
         from console.sources.prometheus.source import PrometheusSource
+        from console.sources.alertmanager_setup import with_alertmanager
 
         try:
             source = PrometheusSource(
@@ -151,6 +152,7 @@ def _build_app(args):
                 deadline=config.poll_deadline_s,
                 show_infrastructure=config.prometheus.show_infrastructure,
             )
+            source = with_alertmanager(source, config)  # issue 19: the page as paged
         except (ConfigFileError, SourceError, ValueError) as error:
             log.warning("cannot start on Prometheus: %s", error, exc_info=True)
             print(f"cbconsole: {error}", file=sys.stderr)
@@ -195,6 +197,7 @@ def _build_app(args):
         timezone_name=config.incident.timezone,
         poll_interval=config.poll_interval_s,
         warnings=() if args.demo else tls_warnings(config, cluster),
+        silence=getattr(source, "silence_settings", None),  # [alertmanager] ack_silence
     )
     return app, tracker
 

@@ -21,6 +21,7 @@ from console import profilenames
 from console.paths import config_file
 from console.model.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
 from console.sources.prometheus.auth import PrometheusAuth
+from console.alertmanager_config import AlertmanagerConfig
 from console.urls import check_url
 
 TOKEN_ENV = "CBCONSOLE_PROMETHEUS_TOKEN"
@@ -125,6 +126,7 @@ class Config(_Strict):
     health_timeout_s: float = Field(default=2.0, gt=0, le=60)
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     flags: FlagsConfig = Field(default_factory=FlagsConfig)
+    alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)  # issue 19
     contexts: dict[str, ContextConfig] = Field(default_factory=dict)
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)

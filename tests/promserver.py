@@ -239,7 +239,8 @@ def scrape_config(target: Targets, rules: bool, interval: float = SCRAPE_INTERVA
 class Backend:
     """One metric server process on a free loopback port, its data in a temp dir."""
 
-    def __init__(self, kind: str, target: Targets, scrape_interval: float = SCRAPE_INTERVAL_S) -> None:
+    def __init__(self, kind: str, target: Targets, scrape_interval: float = SCRAPE_INTERVAL_S,
+                 *, rules: str = RULES, extra_config: str = "", extra_args=()) -> None:
         if kind not in ("prometheus", "victoria-metrics"):
             raise ValueError(kind)
         self.kind = kind
@@ -252,13 +253,16 @@ class Backend:
         config = self.dir / "config.yml"
         data = self.dir / "data"
         if kind == "prometheus":
-            (self.dir / "rules.yml").write_text(RULES)
-            config.write_text(scrape_config(target, rules=True, interval=scrape_interval))
+            (self.dir / "rules.yml").write_text(rules)
+            # extra_config: e.g. the `alerting:` section (tests/alertmanager.py).
+            config.write_text(scrape_config(target, rules=True, interval=scrape_interval)
+                              + extra_config)
             args = [
                 binary,
                 f"--config.file={config}",
                 f"--storage.tsdb.path={data}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
+                *extra_args,
             ]
         else:
             config.write_text(scrape_config(target, rules=False, interval=scrape_interval))

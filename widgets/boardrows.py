@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 
 from console.model.fleet import Alert, BreakerState, ServiceStatus
+from widgets import pager
 from widgets import text as fmt
 
 TREND_WIDTH = 10
@@ -19,7 +20,7 @@ NAME_MAX = 48  # cells: a longer (hostile) name is cut, the state stays on scree
 COLUMNS = (
     ("service", "SERVICE", None),
     ("state", "STATE", 11),
-    ("alert", "ALERT", 7),
+    ("alert", "ALERT", 9),  # SILENCED, INHIBITED, "in 1m 05s"
     ("inst", "INST", 5),
     ("in_state", "FOR", 6),
     ("err", "ERR%", 6),
@@ -78,12 +79,10 @@ def name_cell(service: ServiceStatus) -> Text:
     return name
 
 
-def alert_cell(alert: Alert | None) -> Text:
+def alert_cell(alert: Alert | None, now: datetime | None = None) -> Text:
     if alert is None:
         return Text("")
-    if alert.state == "firing":
-        return Text("FIRING", style="bold white on red")
-    return Text("pending", style="yellow")
+    return pager.cell(alert, now)  # as Alertmanager holds it, when configured
 
 
 def row_cells(
@@ -114,7 +113,7 @@ def row_cells(
     return (
         name_cell(service),
         fmt.state_text(state),
-        alert_cell(alert),
+        alert_cell(alert, now),
         right(f"{count}/{total}", "inst"),
         right(fmt.since(service.since, now), "in_state"),
         fmt.percent(service.error_percent),

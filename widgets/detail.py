@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.model.fleet import Alert, BreakerState, ServiceStatus, Transition
+from widgets import pager
 from widgets import text as fmt
 from widgets.transitions import TransitionList
 
@@ -33,6 +34,9 @@ def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None) -
     if alert is not None:
         text.append("\n")
         text.append_text(fmt.alert_text(alert))
+        if alert.pager is not None:  # as Alertmanager holds it
+            text.append("\n  Alertmanager: ")
+            text.append_text(pager.managed_words(alert.pager))
     return text
 
 

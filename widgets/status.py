@@ -17,6 +17,8 @@ from console.model.fleet import Alert, BreakerState, ServiceStatus
 from widgets import text as fmt
 from widgets.board import matches
 from widgets.text import alert_text
+from widgets.pager import header_text
+from console.model.alertmanager import PagerView
 
 # The states a filter must not hide silently, worst first.
 WORRYING = (BreakerState.OPEN, BreakerState.FORCED_OPEN, BreakerState.CONFLICT,
@@ -102,6 +104,7 @@ def status_text(
     journal_problem: str | None = None,
     warnings: tuple[str, ...] = (),
     filtered: FilterView | None = None,
+    pager: PagerView | None = None,
 ) -> Text:
     text = Text.assemble(("cbconsole", "bold"))
     if mode == "read-only":
@@ -152,6 +155,9 @@ def status_text(
         text.append("\n")
         text.append_text(alert_text(alert))
         text.append(" (fleet-wide: the rule keeps no service label)", style="dim")
+    if pager is not None:  # each page as Alertmanager holds it
+        text.append("\n")
+        text.append_text(header_text(pager))
     for notice in notices:
         text.append("\n")
         text.append("note: ", style="bold cyan")

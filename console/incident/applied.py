@@ -57,6 +57,9 @@ def not_applied(chain: list[JournalEvent]) -> str | None:
         return "dry run: nothing sent"
     if Stage.CANCELLED.value in stages:
         return "cancelled"
+    if str(chain[0].details.get("action", "")).startswith("silence"):
+        return "a silence in Alertmanager: the page, not the fleet"  # issue 19
+
     if Stage.SENT.value not in stages:
         return "nothing sent"
     return None

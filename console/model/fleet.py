@@ -12,6 +12,8 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from console.model.alertmanager import ManagedAlert, PagerView
+
 DEFAULT_RECOVERY_TIMEOUT_S = 60.0
 
 
@@ -187,6 +189,10 @@ class Alert(_Frozen):
     state: str  # "pending" or "firing"
     service: str | None = None  # None when the rule aggregates services away
     active_at: datetime | None = None  # when it became active (ALERTS_FOR_STATE)
+    #: A pending alert's firing time (active_at + the rule's `for:`), when the rule was read.
+    fires_at: datetime | None = None
+    #: As Alertmanager holds it (silenced, inhibited, receivers), when one is configured.
+    pager: ManagedAlert | None = None
 
 
 class CallTotals(_Frozen):
@@ -218,6 +224,8 @@ class FleetSnapshot(_Frozen):
     error_at: datetime | None = None
     #: Per service, from a source that keeps call totals (none: Prometheus is asked later).
     totals: dict[str, CallTotals] = Field(default_factory=dict)
+    #: What Alertmanager held at this poll (None: no Alertmanager configured).
+    pager: PagerView | None = None
 
     @cached_property  # frozen: built once, on the first lookup
     def by_service(self) -> dict[str, ServiceStatus]:

@@ -15,6 +15,7 @@ from console.clock import Clock, system_clock
 from console.incident.tracker import IncidentTracker
 from console.mitigations.plan import Mode
 from console.mitigations.recorder import ActionRecorder
+from console.mitigations.silence import SilenceSettings
 from console.mitigations.runner import ActionRunner
 from console.model.servicemap import ServiceMap
 from console.ports import BreakerSource, ClusterSource, FlagSource, Probe
@@ -29,6 +30,7 @@ from console.ui.poller import Poller, PollFailed, Polled
 from console.ui.recorder import ActionRecorded, AppRecorder
 from console.ui.relogin import Relogin
 from console.ui.selection import Selection
+from console.ui.silence_flow import Silences
 from console.ui.views import ScreenView
 from widgets.board import BreakerBoard
 from widgets.commands import KeyCommands
@@ -64,6 +66,7 @@ class CBConsoleApp(App[None]):
         clock: Clock = system_clock,
         sleep=None,  # the action runner's, between rollout checks (tests: a fake clock's)
         warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
+        silence: SilenceSettings | None = None,  # [alertmanager] ack_silence
     ) -> None:
         super().__init__()
         set_zone(timezone_name)  # every time on screen, and the column titles
@@ -93,10 +96,13 @@ class CBConsoleApp(App[None]):
             self, runner=runner, recorder=recorder, leave_now=leave_now, mode=mode,
             service_map=service_map, selection=self.selection, diagnosis=self.diagnosis,
             journal=self.journal, clock=clock, redraw=redraw, show_pane=self.selection.show_pane)
+        self.silences = Silences(self, silence, mode, recorder=recorder, clock=clock,
+                                 poller=self.poller)  # a offers, R expires, polls extend
         self.incidents = IncidentController(
             self, journal=self.journal, selection=self.selection, poller=self.poller,
-            diagnosis=self.diagnosis, clock=clock, escalation=escalation or [],
-            export_dir=export_dir, timezone_name=timezone_name, redraw=redraw)
+            diagnosis=self.diagnosis, silences=self.silences, clock=clock,
+            escalation=escalation or [], export_dir=export_dir, timezone_name=timezone_name,
+            redraw=redraw)
         self.views = ScreenView(
             self, selection=self.selection, poller=self.poller, diagnosis=self.diagnosis,
             mitigations=self.mitigations, journal=self.journal, incidents=self.incidents,
@@ -127,6 +133,9 @@ class CBConsoleApp(App[None]):
         # can then be on the first frame.
         self.poller.start()
 
+    def on_unmount(self) -> None:
+        self.silences.leaving()  # left to expire by itself, and said so
+
     def on_mount(self) -> None:
         self.query_one(BreakerBoard).focus()
         self.refresh_views()
@@ -152,6 +161,7 @@ class CBConsoleApp(App[None]):
     # --- what the workers post, to the controller that started them ----------
     def on_polled(self, message: Polled) -> None:
         self.poller.polled(message)
+        self.silences.polled(message.snapshot)  # extended while the alert fires
     def on_poll_failed(self, message: PollFailed) -> None:
         self.poller.poll_failed(message)
     def on_journal_due(self, _: JournalDue) -> None:

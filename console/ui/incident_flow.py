@@ -20,6 +20,7 @@ from console.ui.diagnosis_flow import DiagnosisController
 from console.ui.journal_bridge import JournalBridge
 from console.ui.poller import Poller
 from console.ui.selection import Selection
+from console.ui.silence_flow import Silences
 from widgets.status import ResponseView
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class IncidentController:
     `redraw` draws every view."""
 
     def __init__(self, app: App, *, journal: JournalBridge, selection: Selection, poller: Poller,
-                 diagnosis: DiagnosisController, clock: Clock,
+                 diagnosis: DiagnosisController, silences: Silences, clock: Clock,
                  escalation: list[tuple[str, str]], export_dir: Path | None,
                  timezone_name: str, redraw: Callable[[], None]) -> None:
         self.app = app
@@ -40,6 +41,7 @@ class IncidentController:
         self.selection = selection
         self.poller = poller
         self.diagnosis = diagnosis
+        self.silences = silences  # a offers the page's silence too, R its expiry
         self.clock = clock
         self.escalation = escalation
         self.export_dir = export_dir
@@ -117,10 +119,12 @@ class IncidentController:
             return
         if tracker.journal.first(EventKind.ACKNOWLEDGED):
             self.app.notify("Already acknowledged.")
+            self.silences.offer(tracker)  # the page too, if not silenced yet
             return
         what = "Acknowledged" if tracker is self.journal.tracker else (
             f"Acknowledged {tracker.journal.incident_id}")  # a split-off service's own
         self.journal.record(what, tracker.acknowledge, self.clock())
+        self.silences.offer(tracker)  # with [alertmanager] ack_silence: the page too
 
     def note(self) -> None:
         if self.journal.refused_here("add a note"):
@@ -190,12 +194,17 @@ class IncidentController:
             body += f"\nStill not CLOSED: {', '.join(still_open)}."
         from widgets.prompts import TextPrompt
 
-        self._prompt(TextPrompt(
-            f"Resolve incident {tracker.journal.incident_id}?", body=body,
-            placeholder="resolution summary: what ended it, in a line",
-            required="Say in a line what resolved it (escape: not resolved).",
-            hint="enter resolves with this summary (R amends it later), escape does not resolve",
-        ), "Resolved", tracker.resolve)
+        def prompt() -> None:
+            self._prompt(TextPrompt(
+                f"Resolve incident {tracker.journal.incident_id}?", body=body,
+                placeholder="resolution summary: what ended it, in a line",
+                required="Say in a line what resolved it (escape: not resolved).",
+                hint="enter resolves with this summary (R amends it later), escape does not "
+                     "resolve",
+            ), "Resolved", tracker.resolve)
+
+        # First the page's silence (its expiry is journaled in the incident, before it ends).
+        self.silences.offer_expire(tracker, then=prompt)
 
     def _amend_resolution(self, tracker: IncidentTracker) -> None:
         resolved = tracker.journal.first(EventKind.RESOLVED)

@@ -135,6 +135,7 @@ class ScreenView:
             stale_reason=stale,
             error=state.error,
             alerts=tuple(a for a in snapshot.alerts if a.service is None) if snapshot else (),
+            pager=snapshot.pager if snapshot else None,  # Alertmanager's view of the page
             notices=snapshot.notices if snapshot else (),
             mode=None if self.mode == Mode.LIVE else self.mode.value,
             response=self.incidents.response_view(now),

@@ -115,6 +115,8 @@ def _short(text: str, limit: int = 160) -> str:
 class PromClient:
     """Instant and range queries over one reused connection."""
 
+    server = "Prometheus"  # in messages; the Alertmanager client shares the transport
+
     def __init__(self, url: str, auth: PrometheusAuth | None = None, timeout: float = 5.0,
                  deadline: float | None = None) -> None:
         self.url, self.had_userinfo = split_url(url)
@@ -303,7 +305,7 @@ class PromClient:
 
     def _transport_reason(self, exc: requests.exceptions.RequestException,
                           timeout: float) -> str:
-        at = f"Prometheus at {self.url}"
+        at = f"{self.server} at {self.url}"
         text = str(exc)
         if isinstance(exc, requests.exceptions.SSLError):
             if "CERTIFICATE_VERIFY_FAILED" in text:
@@ -330,7 +332,7 @@ class PromClient:
         return f"{at}: request failed ({type(exc).__name__})"
 
     def _answer_error(self, answer: _Answer, promql: str | None, what: str) -> SourceError:
-        at = f"Prometheus at {self.url}"
+        at = f"{self.server} at {self.url}"
         status = answer.status
         detail = ": ".join(p for p in (answer.error_type, answer.error) if p)
         if promql is not None and status in (400, 422) and answer.error:
