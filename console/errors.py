@@ -20,6 +20,11 @@ class Unreachable(SourceError):
     a change was sent, whether it landed is unknown."""
 
 
+class NotSent(Unreachable):
+    """The connection was never made (refused, or its connect timed out):
+    the request did not leave, so another server may be asked instead."""
+
+
 class Unauthorized(SourceError):
     """The service answered 401: it applied nothing."""
 

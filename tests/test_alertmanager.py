@@ -103,7 +103,7 @@ async def test_a_y_silences_the_page_and_R_y_expires_it(am, tmp_path):
         assert "SILENCED by alice" in header(app)
         # The postmortem: "Alert fired" at the page's startsAt, the silence in the events.
         starts = datetime.fromisoformat(manager.alerts()[0]["startsAt"].replace("Z", "+00:00"))
-        text = postmortem.render_json(list(app.tracker.journal.events), now=app.clock())
+        text = postmortem.render_json(list(app.tracker.journal.events), now=app.poller.clock())
         [fired] = [r for r in text["timeline"] if r["event"] == "Alert fired"]
         assert datetime.fromisoformat(fired["at"]) == starts
         assert any("silence" in e["text"] and "for 60m" in e["text"] and e["actor"] == "alice"
@@ -234,3 +234,39 @@ def test_a_pending_alert_counts_down_to_firing():
     alert = Alert(name="CircuitBreakerOpen", state="pending", service=SERVICE,
                   active_at=now, fires_at=now + timedelta(seconds=90))
     assert cell(alert, now + timedelta(seconds=30)).plain == "in 1m00s"
+
+
+def test_a_silence_goes_to_the_other_member_only_if_the_first_was_never_reached(am):
+    """A refused connection sent nothing: the other member is asked. A member
+    that took the request and did not answer may have made the silence: a
+    second POST elsewhere would be a duplicate, so none is sent."""
+    import socket
+
+    from console.mitigations.recorder import MemoryRecorder
+    from console.mitigations.silence import Silencer, plan_silence
+
+    manager, _ = am
+    page = next(a for a in Alertmanagers([manager.url]).read().alerts
+                if a.labels.get("service") == SERVICE)
+    now = datetime.now(page.starts_at.tzinfo)
+    plan = plan_silence(page, service=SERVICE, service_label="service", incident_id="INC-2",
+                        operator="alice", now=now, length_s=120)
+    refused = socket.socket()
+    refused.bind(("127.0.0.1", 0))
+    refused_url = f"http://127.0.0.1:{refused.getsockname()[1]}"
+    refused.close()  # nothing listens there
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(8)  # the kernel accepts the connection; nobody ever answers
+    stalled_url = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+    try:
+        before = len(manager.silences("active"))
+        sent, _ = Silencer(Alertmanagers([refused_url, manager.url], timeout=1),
+                           MemoryRecorder(), mode=Mode.LIVE).send(plan, lambda: now)
+        assert sent is not None and len(manager.silences("active")) == before + 1
+        lost, words = Silencer(Alertmanagers([stalled_url, manager.url], timeout=1),
+                               MemoryRecorder(), mode=Mode.LIVE).send(plan, lambda: now)
+        assert lost is None and stalled_url in words, words
+        assert len(manager.silences("active")) == before + 1  # not sent to the other
+    finally:
+        stalled.close()

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from console.errors import SourceError, Unreachable, describe_error
+from console.errors import NotSent, SourceError, Unreachable, describe_error
 from console.model.alertmanager import AlertRule, ManagedAlert, Matcher, PagerView, Silence
 from console.model.fleet import Alert, FleetSnapshot
 from console.sources.prometheus.auth import PrometheusAuth
@@ -146,14 +146,17 @@ class Alertmanagers:
             silences=tuple(silences.values()))
 
     def send(self, method: str, path: str, what: str, body: dict | None = None):
-        """To the first member that answers (the pair gossips it to the other);
-        raises the last member's error when none did."""
+        """To the first member reached (the pair gossips it to the other);
+        raises the last member's error when none was."""
         error: Exception | None = None
         for member in self.members:
             try:
                 return member.request(method, path, what, body)
-            except Unreachable as exc:  # answered and refused: the other would refuse too
-                log.warning("Alertmanager member %s unreachable for %s", member.url, what,
+            # Only a request that never left goes to the other member: one
+            # that timed out may have made a silence, and a second would be a
+            # duplicate (an answer that refused it, the other would refuse too).
+            except NotSent as exc:
+                log.warning("Alertmanager member %s not reached for %s", member.url, what,
                             exc_info=True)
                 error = exc
         raise error or SourceError("no Alertmanager configured")

@@ -22,7 +22,7 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from console import secrets
-from console.errors import TimedOut, Unreachable
+from console.errors import NotSent, TimedOut, Unreachable
 from console.sources import deadline as _deadline
 from console.sources.base import SourceError
 from console.sources.prometheus.profiles import ConfigError
@@ -267,7 +267,8 @@ class PromClient:
         except _Answer as answer:
             error = self._answer_error(answer, promql, what)
         except requests.exceptions.RequestException as exc:
-            error = Unreachable(self._redact(self._transport_reason(exc, timeout or self.timeout)))
+            kind = NotSent if _not_sent(exc) else Unreachable
+            error = kind(self._redact(self._transport_reason(exc, timeout or self.timeout)))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("unexpected answer to the %s query", what, exc_info=True)
             error = SourceError(
@@ -370,3 +371,15 @@ class PromClient:
 
     def _redact(self, message: str) -> str:
         return secrets.redact(message, self._secrets)
+
+
+def _not_sent(exc: requests.exceptions.RequestException) -> bool:
+    """No connection was made: refused, or the connect itself timed out (a
+    read that timed out may have reached the server, and a POST acted on)."""
+    import urllib3.exceptions as u3
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError) or not exc.args:
+        return False
+    return isinstance(getattr(exc.args[0], "reason", exc.args[0]), u3.NewConnectionError)
