@@ -35,8 +35,8 @@ class AlertmanagerConfig(BaseModel):
     timeout_s: float = Field(default=3.0, gt=0, le=60)
     #: Set ("1h"): acknowledging (a) also offers a silence of that length.
     ack_silence: str | None = None
-    #: Regex matchers are never made unless this is set (the exact values are).
-    regex_matchers: bool = False
+    # No regex matchers: the silence's matchers are the page's exact labels
+    # (a setting for them would be a way to silence more than the page).
 
     @field_validator("url", mode="before")
     @classmethod

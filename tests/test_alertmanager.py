@@ -7,7 +7,7 @@ Silences are read back from Alertmanager's API, never from cbconsole."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -53,12 +53,12 @@ def overlay(backend, urls) -> PagerOverlay:
     return PagerOverlay(source, Alertmanagers(urls), rules_client=PromClient(backend.url))
 
 
-def console(tmp_path, backend, manager, mode=Mode.LIVE) -> CBConsoleApp:
+def console(tmp_path, backend, manager, mode=Mode.LIVE, **kw) -> CBConsoleApp:
     journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
     source = overlay(backend, [manager.url])
     settings = SilenceSettings(port=source.managers, length_s=3600, url=manager.url)
     return CBConsoleApp(source, tracker=IncidentTracker(journal), mode=mode,
-                        poll_interval=0.5, silence=settings)
+                        poll_interval=0.5, silence=settings, **kw)
 
 
 def header(app) -> str:
@@ -270,3 +270,35 @@ def test_a_silence_goes_to_the_other_member_only_if_the_first_was_never_reached(
         assert len(manager.silences("active")) == before + 1  # not sent to the other
     finally:
         stalled.close()
+
+
+async def test_a_poll_near_the_silences_end_extends_it_while_the_alert_fires(am, tmp_path):
+    """kthxbye's job done by the console: the poll that finds the page still
+    firing near the end of its silence moves the end, journaled."""
+    from console.clock import FakeClock
+
+    manager, backend = am
+    clock = FakeClock(datetime.now().astimezone())
+    app = console(tmp_path, backend, manager, clock=clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await firing(app, pilot)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "YesNo", "the silence dialog")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: manager.silences("active"), "a silence in Alertmanager")
+        [made] = manager.silences("active")
+        clock.advance(3600 - 120)  # two minutes left of the hour: due (five or less)
+        await wait_until(pilot, lambda: [s["endsAt"] for s in manager.silences("active")]
+                         != [made["endsAt"]], "the silence extended by a poll", 60)
+        [longer] = manager.silences("active")
+        # Alertmanager moved the first one's start to its own clock at creation,
+        # so it cannot update it in place: it expires it and makes a new one
+        # (silences.go, canUpdate). The console follows the new id.
+        assert longer["id"] == made["id"] or made["id"] in {
+            s["id"] for s in manager.silences("expired")}
+        assert (longer["createdBy"], longer["comment"]) == (made["createdBy"], made["comment"])
+        ends = datetime.fromisoformat(longer["endsAt"].replace("Z", "+00:00"))
+        assert ends - clock() > timedelta(minutes=59)
+        await wait_until(pilot, lambda: any(
+            e.details.get("action") == "silence_extend" and e.details.get("stage") == "succeeded"
+            for e in app.tracker.journal.events), "the extension journaled")

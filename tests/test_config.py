@@ -53,6 +53,13 @@ def test_default_file_may_be_absent_a_named_one_may_not(tmp_path):
         ("poll_interval_s = [", "config file"),
         ('poll_interval_s = "often"', "poll_interval_s"),
         ("[prometheus]\nurl = 'x'\ntoken = 'secret'\n", "prometheus.token"),
+        # [alertmanager]: each typo names its key and the line.
+        ('[alertmanager]\nack_silence = "1hr"\n',
+         "line 2: alertmanager.ack_silence: '1hr' is not a duration: write it like 1h"),
+        ('[alertmanager]\nack_silenc = "1h"\n',
+         "did you mean alertmanager.ack_silence"),
+        ('[alertmanager]\nack_silence = "10s"\n', "a silence from 1m to 7 days"),
+        ('[alertmanager]\nurl = "alertmanager:9093"\n', "alertmanager.url"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, text, message):

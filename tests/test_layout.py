@@ -172,3 +172,17 @@ async def test_panes_usable_at_80x24(tmp_path):
             await pilot.pause()
             lines = screen_text(app).splitlines()
             assert lines[0].startswith(" cbconsole"), "\n".join(lines)
+
+
+class Instrumented(CBConsoleApp):
+    """A subclass defined in another package, as the load benchmark's is."""
+
+
+async def test_a_subclass_defined_elsewhere_has_the_consoles_layout():
+    # The layout's CSS is the App's file, wherever a subclass lives.
+    c = clock()
+    app = Instrumented(ScriptedSource(c, [service("payment-api", "open")]), poll_interval=3600,
+                       clock=c)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_until(pilot, lambda: "payment-api" in screen_text(app), "the board")
+        assert not app.query_one("#filter").display  # the CSS hides it until / is pressed

@@ -42,7 +42,8 @@ from widgets.text import multiline, set_zone
 class CBConsoleApp(App[None]):
     TITLE = "cbconsole"
     COMMANDS = App.COMMANDS | {KeyCommands}  # ctrl+p: every key binding, its key shown
-    CSS_PATH = "app.tcss"
+    # Absolute: Textual reads a relative CSS_PATH beside the subclass (a benchmark's).
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     BINDINGS = BINDINGS
 
     def __init__(
