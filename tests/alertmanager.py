@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from tests.promserver import Backend, Exporter, free_port, wait_until
+from tests.promserver import Backend, Exporter, free_port, stop_server, wait_until
 
 INSTALL_HINT = "run make install-test (or: apt-get install -y prometheus-alertmanager)"
 SERVICE = "payment-api"
@@ -114,15 +114,7 @@ class Alertmanager:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_server(self.proc, self._log, self.dir)
 
     # --- The API, read back as an operator's script would ------------------------------
 

@@ -325,15 +325,22 @@ class Backend:
         return self
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_server(self.proc, self._log, self.dir)
+
+
+
+def stop_server(proc: subprocess.Popen, log, directory: Path) -> None:
+    """A server the tests started: terminated (killed if it lingers), its log
+    closed, its directory removed."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    log.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 # --- A stub server for misbehaving answers --------------------------------------

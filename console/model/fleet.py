@@ -195,6 +195,18 @@ class Alert(_Frozen):
     pager: ManagedAlert | None = None
 
 
+def alerts_by_service(alerts) -> dict[str, Alert]:
+    """Each service's alert, firing before pending."""
+    chosen: dict[str, Alert] = {}
+    for alert in alerts:
+        if alert.service is None:
+            continue
+        current = chosen.get(alert.service)
+        if current is None or (alert.state == "firing" and current.state != "firing"):
+            chosen[alert.service] = alert
+    return chosen
+
+
 class CallTotals(_Frozen):
     """A service's calls counted since the source started, as a source that
     keeps its own totals reads them (the demo's, like *_total counters):

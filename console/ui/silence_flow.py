@@ -17,23 +17,11 @@ from console.mitigations.silence import (SilencePlan, SilenceRefused, Silencer,
                                          SilenceSettings, due_for_extension, plan_silence)
 from console.clock import Clock
 from console.mitigations.recorder import ActionRecorder
-from console.model.fleet import Alert, FleetSnapshot
+from console.model.fleet import FleetSnapshot, alerts_by_service
 from console.ui.poller import Poller
 from widgets import text as fmt
 
 log = logging.getLogger(__name__)
-
-
-def service_alerts(snapshot: FleetSnapshot | None) -> dict[str, Alert]:
-    """Each service's alert, firing before pending."""
-    alerts: dict[str, Alert] = {}
-    for alert in snapshot.alerts if snapshot else ():
-        if alert.service is None:
-            continue
-        current = alerts.get(alert.service)
-        if current is None or (alert.state == "firing" and current.state != "firing"):
-            alerts[alert.service] = alert
-    return alerts
 
 
 class Silences:
@@ -63,7 +51,8 @@ class Silences:
             app.notify(f"Alertmanager silence {self.held[service].silence_id} for {service} "
                        "already made by this console.")
             return
-        alerts = service_alerts(self.poller.snapshot)
+        snapshot = self.poller.snapshot
+        alerts = alerts_by_service(snapshot.alerts if snapshot else ())
         service = next((s for s in tracker.services
                         if s in alerts and alerts[s].pager is not None), None)
         if service is None:

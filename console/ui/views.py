@@ -16,7 +16,7 @@ from textual.widgets import TabbedContent, TabPane
 from console import logfile
 from console.clock import Clock
 from console.mitigations.plan import Mode
-from console.model.fleet import Alert
+from console.model.fleet import Alert, alerts_by_service
 from console.ports import BreakerSource, ClusterSource
 from console.ui.diagnosis_flow import DiagnosisController
 from console.ui.incident_flow import IncidentController
@@ -44,18 +44,6 @@ NAVIGATION_HELP = [
     ("^p", "Command palette"),
     ("^q", "Quit"),
 ]
-
-
-def alerts_by_service(alerts) -> dict[str, Alert]:
-    """Each service's alert, firing before pending."""
-    chosen: dict[str, Alert] = {}
-    for alert in alerts:
-        if alert.service is None:
-            continue
-        current = chosen.get(alert.service)
-        if current is None or (alert.state == "firing" and current.state != "firing"):
-            chosen[alert.service] = alert
-    return chosen
 
 
 class ScreenView:
