@@ -22,6 +22,7 @@ from console.paths import config_file
 from console.model.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
 from console.sources.prometheus.auth import PrometheusAuth
 from console.alertmanager_config import AlertmanagerConfig
+from console.sites_config import SiteConfig
 from console.urls import check_url
 
 TOKEN_ENV = "CBCONSOLE_PROMETHEUS_TOKEN"
@@ -52,6 +53,9 @@ class PrometheusConfig(_Strict):
     deadline_s: float | None = Field(default=None, gt=0, le=3600)
     # Istio's own clusters (BlackHoleCluster, xds-grpc, inbound|…) as board rows.
     show_infrastructure: bool = False
+    #: A global source (Thanos, Mimir, federation): the external label whose
+    #: values are the sites ([sites.NAME] label_value, default NAME).
+    cluster_label: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -131,6 +135,7 @@ class Config(_Strict):
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     services: dict[str, ServiceEntry] = Field(default_factory=dict)
+    sites: dict[str, SiteConfig] = Field(default_factory=dict)  # issue 18
 
     @property
     def poll_deadline_s(self) -> float:

@@ -78,11 +78,13 @@ class Transition(_Frozen):
     to_state: BreakerState
     at: datetime
     observed: Observed = Observed.LIVE
+    #: The site (cluster) it was seen in; "" is the one implicit site.
+    site: str = ""
 
     @property
     def key(self) -> tuple:
         """Identity for de-duplication between backfill and live polls."""
-        return (self.service, self.instance, self.from_state, self.to_state, self.at)
+        return (self.site, self.service, self.instance, self.from_state, self.to_state, self.at)
 
 
 class InstanceStatus(_Frozen):
@@ -110,11 +112,19 @@ class ServiceStatus(_Frozen):
 
     service: str
     instances: tuple[InstanceStatus, ...] = ()
+    #: The site (cluster) this row is from; "" is the one implicit site of a
+    #: single-source console. A service runs in several sites: (site, service)
+    #: is a row's identity (`key`).
+    site: str = ""
     recovery_timeout_s: float = DEFAULT_RECOVERY_TIMEOUT_S
     # The breaker's configured failure-rate threshold in percent (the service
     # map's failure_rate_threshold), where given.
     failure_rate_threshold: float | None = None
     last_transition: Transition | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site, self.service)
 
     @cached_property  # frozen: computed once, read by every column
     def state(self) -> BreakerState:
@@ -193,6 +203,7 @@ class Alert(_Frozen):
     fires_at: datetime | None = None
     #: As Alertmanager holds it (silenced, inhibited, receivers), when one is configured.
     pager: ManagedAlert | None = None
+    site: str = ""
 
 
 def alerts_by_service(alerts) -> dict[str, Alert]:
@@ -218,6 +229,25 @@ class CallTotals(_Frozen):
     source: str = ""  # where they were counted, for the postmortem
 
 
+class SourceStatus(str, Enum):
+    OK = "ok"
+    PARTIAL = "partial"  # answered, with warnings: some data may be missing
+    STALE = "stale"  # its latest poll failed: its rows are the last good ones
+
+
+class SourceHealth(_Frozen):
+    """One metrics source's truth at a poll, for its header entry and rows."""
+
+    name: str  # for the header: the site name, or the source's label
+    sites: tuple[str, ...] = ("",)  # the sites whose rows it serves
+    status: SourceStatus = SourceStatus.OK
+    reason: str | None = None  # why STALE
+    #: The Prometheus API's `warnings` and `infos` (Thanos partial responses,
+    #: VictoriaMetrics' isPartial): PARTIAL, never shown as complete.
+    warnings: tuple[str, ...] = ()
+    as_of: datetime | None = None  # its last good answer
+
+
 class FleetSnapshot(_Frozen):
     """What one poll saw. `error` is set when the latest poll failed: the
     services are then the last good ones, as of `fetched_at`."""
@@ -238,10 +268,20 @@ class FleetSnapshot(_Frozen):
     totals: dict[str, CallTotals] = Field(default_factory=dict)
     #: What Alertmanager held at this poll (None: no Alertmanager configured).
     pager: PagerView | None = None
+    #: Each metrics source's health (empty: the one source, told by `error`).
+    sources: tuple[SourceHealth, ...] = ()
 
     @cached_property  # frozen: built once, on the first lookup
     def by_service(self) -> dict[str, ServiceStatus]:
         return {s.service: s for s in self.services}
+
+    @cached_property
+    def by_key(self) -> dict[tuple[str, str], ServiceStatus]:
+        return {s.key: s for s in self.services}
+
+    def source_of(self, site: str) -> SourceHealth | None:
+        """The health of the source serving `site`'s rows, if told."""
+        return next((h for h in self.sources if site in h.sites), None)
 
     def service(self, name: str) -> ServiceStatus | None:
         return self.by_service.get(name)
