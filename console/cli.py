@@ -182,6 +182,8 @@ def _build_app(args):
         return None, None
     tracker, journal_unavailable = open_journal(config, args, source)
     mode = resolve_mode(config, getattr(cluster, "label", None))
+    from console.mitigations.prodlock import ProductionLocks
+
     app = CBConsoleApp(
         source,
         cluster=cluster,
@@ -198,6 +200,8 @@ def _build_app(args):
         poll_interval=config.poll_interval_s,
         warnings=() if args.demo else tls_warnings(config, cluster),
         silence=getattr(source, "silence_settings", None),  # [alertmanager] ack_silence
+        # Production contexts: locked until their name is typed (issue 18).
+        locks=ProductionLocks(config, current_context=getattr(cluster, "label", None)),
     )
     return app, tracker
 

@@ -115,6 +115,9 @@ class ContextConfig(_Strict):
     """Per kube context: a production context can be made read-only for good."""
 
     read_only: bool = False
+    #: Locked until the operator types its name (console.mitigations.prodlock);
+    #: None: by its name (a `prod`, `production` or `prd` token), false: never.
+    production: bool | None = None
 
 
 class Config(_Strict):

@@ -7,8 +7,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from console.mitigations.plan import Mode, Plan
 from widgets import text as fmt
@@ -59,8 +60,31 @@ def plan_request(plan: Plan) -> Text:
     return text
 
 
+def lock_text(context: str, unlocked: bool) -> Text:
+    """A production context's line: locked (type its name) or unlocked."""
+    text = Text()
+    if unlocked:
+        text.append(" PRODUCTION UNLOCKED ", style="bold white on magenta")
+        text.append(f" {fmt.literal(context)}: unlocked for this session; y confirms",
+                    style="bold magenta")
+        return text
+    text.append(" PRODUCTION LOCKED ", style="bold white on red")
+    text.append(f" type {fmt.literal(context)} below and press enter to unlock it for this "
+                "session; nothing is sent until then", style="bold red")
+    return text
+
+
 class ConfirmDialog(ModalScreen["Plan | None"]):
-    """Dismisses with the plan to run, or None. Focus starts on Cancel."""
+    """Dismisses with the plan to run, or None. Focus starts on Cancel; with
+    `locked` (a production context) on the field where its name is typed."""
+
+    class UnlockTyped(Message):
+        """Enter in the unlock field: `typed` as typed, for the context `dialog.locked`."""
+
+        def __init__(self, dialog: "ConfirmDialog", typed: str) -> None:
+            self.dialog = dialog
+            self.typed = typed
+            super().__init__()
 
     BINDINGS = [
         Binding("y", "confirm", "Confirm", id="confirm"),
@@ -82,10 +106,14 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
     ConfirmDialog #dialog-switch { color: $text-muted; }
     ConfirmDialog #dialog-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     ConfirmDialog Button { margin-left: 2; }
+    ConfirmDialog #dialog-lock { margin-top: 1; }
     """
 
-    def __init__(self, plan: Plan, mode: Mode = Mode.LIVE, warning: str | None = None) -> None:
+    def __init__(self, plan: Plan, mode: Mode = Mode.LIVE, warning: str | None = None,
+                 locked: str | None = None) -> None:
         super().__init__()
+        self.locked = locked  # the production context whose name unlocks it
+        self.unlocked = False
         self.warning = warning  # shown first in the body of a mutating plan
         # Restart offers the downstream and the caller; t swaps between them.
         self.choices = [plan] + ([plan.alternative] if plan.alternative else [])
@@ -97,6 +125,9 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
             with Vertical(id="dialog-top"):
                 yield Static(id="dialog-title")
                 yield Static(id="dialog-head")
+                if self.locked:
+                    yield Static(id="dialog-lock")
+                    yield Input(placeholder=f"type {self.locked} to unlock", id="unlock")
             with VerticalScroll(id="dialog-body"):
                 yield Static(id="dialog-request")
             with Vertical(id="dialog-bottom"):
@@ -107,7 +138,25 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
 
     def on_mount(self) -> None:
         self._render_plan()
+        if self.locked and not self.unlocked:
+            self.query_one("#unlock", Input).focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    def show_unlocked(self) -> None:
+        """The controller unlocked the context: y confirms as usual."""
+        self.unlocked = True
+        self.query_one("#unlock", Input).display = False
+        self._render_plan()
         self.query_one("#cancel", Button).focus()
+
+    def clear_unlock(self) -> None:
+        """What was typed is not the context's name: type it again."""
+        self.query_one("#unlock", Input).value = ""
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.UnlockTyped(self, event.value))
 
     def _render_plan(self) -> None:
         plan = self.plan
@@ -120,7 +169,9 @@ class ConfirmDialog(ModalScreen["Plan | None"]):
             switch.update(Text(f"t: instead {fmt.literal(others[0].title)}"))
         switch.display = bool(others)
         confirm = self.query_one("#confirm", Button)
-        confirm.disabled = plan.refusal is not None
+        if self.locked:
+            self.query_one("#dialog-lock", Static).update(lock_text(self.locked, self.unlocked))
+        confirm.disabled = plan.refusal is not None or bool(self.locked and not self.unlocked)
         confirm.label = "Show only (y)" if self.mode == Mode.DRY_RUN and plan.mutating else "Confirm (y)"
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

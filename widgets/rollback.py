@@ -13,12 +13,13 @@ from widgets import text as fmt
 from widgets.confirm import ConfirmDialog, plan_request
 
 
-def confirm_dialog(plan: Plan, mode: Mode = Mode.LIVE,
-                   warning: str | None = None) -> ConfirmDialog:
-    """The dialog for `plan`: with revisions to step through, this one."""
+def confirm_dialog(plan: Plan, mode: Mode = Mode.LIVE, warning: str | None = None,
+                   locked: str | None = None) -> ConfirmDialog:
+    """The dialog for `plan`: with revisions to step through, this one.
+    `locked`: the production context whose name must be typed first."""
     if plan.revisions:
-        return RevisionDialog(plan, mode, warning)
-    return ConfirmDialog(plan, mode, warning)
+        return RevisionDialog(plan, mode, warning, locked)
+    return ConfirmDialog(plan, mode, warning, locked)
 
 
 def changes_text(plan: Plan) -> Text:
@@ -40,8 +41,9 @@ class RevisionDialog(ConfirmDialog):
                 id="newer"),
     ]
 
-    def __init__(self, plan: Plan, mode: Mode = Mode.LIVE, warning: str | None = None) -> None:
-        super().__init__(plan, mode, warning)
+    def __init__(self, plan: Plan, mode: Mode = Mode.LIVE, warning: str | None = None,
+                 locked: str | None = None) -> None:
+        super().__init__(plan, mode, warning, locked)
         # Per deployment (t): its revisions and the one on screen.
         self.steps = [list(c.revisions) or [c] for c in self.choices]
         self.at = [self._index(c, steps) for c, steps in zip(self.choices, self.steps)]

@@ -88,6 +88,21 @@ def response_text(r: ResponseView) -> Text:
     return text
 
 
+def production_text(contexts: tuple[tuple[str, bool], ...]) -> Text:
+    text = Text("production: ", style="bold")
+    for n, (context, unlocked) in enumerate(contexts):
+        text.append(" · " if n else "")
+        text.append(fmt.literal(context), style="bold")
+        if unlocked:
+            text.append(" ")
+            text.append(" UNLOCKED ", style="bold white on magenta")
+            text.append(" for this session", style="magenta")
+        else:
+            text.append(" locked (type its name in the confirmation dialog to unlock)",
+                        style="dim")
+    return text
+
+
 def status_text(
     *,
     source: str,
@@ -105,6 +120,7 @@ def status_text(
     warnings: tuple[str, ...] = (),
     filtered: FilterView | None = None,
     pager: PagerView | None = None,
+    production: tuple[tuple[str, bool], ...] = (),
 ) -> Text:
     text = Text.assemble(("cbconsole", "bold"))
     if mode == "read-only":
@@ -133,6 +149,9 @@ def status_text(
     elif error is not None:
         text.append("  last poll failed, retrying: ", style="yellow")
         text.append(fmt.literal(error), style="yellow")
+    if production:  # each production context: locked, or unlocked this session
+        text.append("\n")
+        text.append_text(production_text(production))
     for warning in warnings:  # e.g. TLS verification switched off
         text.append("\n")
         text.append(fmt.literal(warning), style="bold yellow")

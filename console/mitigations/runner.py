@@ -26,6 +26,7 @@ from console.errors import first_line
 from console.mitigations import fallback, flag, restart, smoke
 from console.mitigations.base import READ_ONLY_REFUSAL, Step
 from console.mitigations.plan import Mode, Outcome, Plan, Progress
+from console.mitigations.prodlock import ProductionLocks
 from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
 from console.mitigations.registry import BY_NAME
 from console.mitigations.restart import ALREADY_RESTARTED, PAUSED
@@ -68,6 +69,7 @@ class ActionRunner:
         rollout_timeout_s: float = 600,
         poll_s: float = 1.0,
         verify_timeout_s: float = 60,
+        locks: ProductionLocks | None = None,
     ) -> None:
         self.cluster = cluster
         self.flags = flags
@@ -83,6 +85,7 @@ class ActionRunner:
         self.poll_s = poll_s
         # How long new pods get to log "fallback" after their rollout.
         self.verify_timeout_s = verify_timeout_s
+        self.locks = locks  # a production context takes nothing until unlocked
 
     # --- plans: each mitigation's own (console.mitigations.registry) --------------
 
@@ -141,6 +144,9 @@ class ActionRunner:
         # another runner or be older than the mode.
         if plan.mutating and self.mode is Mode.READ_ONLY:
             return step.failed(f"refused: {READ_ONLY_REFUSAL}")
+        locked = self.locks.refusal(self.context) if self.locks and plan.mutating else None
+        if locked and self.mode is Mode.LIVE:
+            return step.failed(f"refused: {locked}")
         if plan.refusal:
             return step.failed(f"refused: {plan.refusal}")
         if plan.mutating and self.mode is Mode.DRY_RUN:

@@ -14,6 +14,7 @@ from textual.widgets import Input, TabbedContent, TabPane
 from console.clock import Clock, system_clock
 from console.incident.tracker import IncidentTracker
 from console.mitigations.plan import Mode
+from console.mitigations.prodlock import ProductionLocks
 from console.mitigations.recorder import ActionRecorder
 from console.mitigations.silence import SilenceSettings
 from console.mitigations.runner import ActionRunner
@@ -34,6 +35,7 @@ from console.ui.silence_flow import Silences
 from console.ui.views import ScreenView
 from widgets.board import BreakerBoard
 from widgets.commands import KeyCommands
+from widgets.confirm import ConfirmDialog
 from widgets.detail import ServiceDetail
 from widgets.status import StatusLine
 from widgets.text import multiline, set_zone
@@ -68,6 +70,7 @@ class CBConsoleApp(App[None]):
         sleep=None,  # the action runner's, between rollout checks (tests: a fake clock's)
         warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
         silence: SilenceSettings | None = None,  # [alertmanager] ack_silence
+        locks: ProductionLocks | None = None,  # production contexts (issue 18)
     ) -> None:
         super().__init__()
         set_zone(timezone_name)  # every time on screen, and the column titles
@@ -88,15 +91,19 @@ class CBConsoleApp(App[None]):
             flags=flags, probe=probe, clock=clock,
             show=lambda service: self.views.show_diagnosis(service))
         leave_now = threading.Event()  # q pressed twice: the runner stops watching
+        locks = locks or ProductionLocks(current_context=getattr(cluster, "label", None))
+        locks.recorder = recorder  # each unlock journaled, like an action step
         runner = ActionRunner(
             cluster=cluster, flags=flags, probe=probe, recorder=recorder, clock=clock,
             mode=mode, context=getattr(cluster, "label", None),
             cluster_unavailable=cluster_unavailable or "no cluster",
-            flags_unavailable=flags_unavailable, sleep=abandonable(leave_now, sleep))
+            flags_unavailable=flags_unavailable, sleep=abandonable(leave_now, sleep),
+            locks=locks)
         self.mitigations = MitigationController(
             self, runner=runner, recorder=recorder, leave_now=leave_now, mode=mode,
             service_map=service_map, selection=self.selection, diagnosis=self.diagnosis,
-            journal=self.journal, clock=clock, redraw=redraw, show_pane=self.selection.show_pane)
+            journal=self.journal, clock=clock, redraw=redraw, show_pane=self.selection.show_pane,
+            locks=locks)
         self.silences = Silences(self, silence, mode, recorder=recorder, clock=clock,
                                  poller=self.poller)  # a offers, R expires, polls extend
         self.incidents = IncidentController(
@@ -179,6 +186,8 @@ class CBConsoleApp(App[None]):
         self.mitigations.progressed(message)
     def on_action_done(self, message: ActionDone) -> None:
         self.mitigations.done(message)
+    def on_confirm_dialog_unlock_typed(self, message: ConfirmDialog.UnlockTyped) -> None:
+        self.mitigations.unlock_typed(message)
     def on_action_recorded(self, _: ActionRecorded) -> None:
         self.views.show_actions()
 

@@ -17,6 +17,7 @@ from console.errors import describe_error
 from console.incident.applied import REFUSED
 from console.mitigations.base import READ_ONLY_REFUSAL
 from console.mitigations.plan import Mode, Outcome, Plan, Progress
+from console.mitigations.prodlock import ProductionLocks
 from console.mitigations.recorder import ActionEvent, Stage
 from console.mitigations.registry import BY_NAME, MITIGATIONS
 from console.mitigations.runner import ActionRunner
@@ -86,8 +87,10 @@ class MitigationController:
                  leave_now: threading.Event, mode: Mode, service_map: ServiceMap,
                  selection: Selection, diagnosis: DiagnosisController, journal: JournalBridge,
                  clock: Clock, redraw: Callable[[], None],
-                 show_pane: Callable[[str], None]) -> None:
+                 show_pane: Callable[[str], None],
+                 locks: ProductionLocks | None = None) -> None:
         self.app = app
+        self.locks = locks or ProductionLocks()  # production contexts, until unlocked
         self.runner = runner
         self.recorder = recorder
         self.leave_now = leave_now  # q pressed twice: the runner stops watching
@@ -164,14 +167,43 @@ class MitigationController:
         self.redraw()
         from widgets.rollback import confirm_dialog
 
-        box = confirm_dialog(message.plan, self.mode, self.journal.not_journaled_warning())
+        box = confirm_dialog(message.plan, self.mode, self.journal.not_journaled_warning(),
+                             locked=self._locked(message.plan))
         # A cancel is logged against the target on screen (t may have switched it).
         self.app.push_screen(box, callback=lambda chosen: self._confirmed(key, box.plan, chosen))
+
+    def _locked(self, plan: Plan) -> str | None:
+        """The production context this plan waits to be unlocked for, or None
+        (read-only refuses anyway; a dry run sends nothing)."""
+        context = self.runner.context
+        if self.mode == Mode.LIVE and plan.mutating and self.locks.locked(context):
+            return context
+        return None
+
+    def unlock_typed(self, message) -> None:
+        """Enter in a locked dialog's field: the context's exact name unlocks it."""
+        box, context = message.dialog, message.dialog.locked
+        if self.locks.unlock(context, message.typed, service=box.plan.service):
+            box.show_unlocked()
+            self.app.notify(f"{context} unlocked for this session: y confirms.")
+            self.redraw()  # the header names it
+        else:
+            box.clear_unlock()
+            self.app.notify(f"That is not {context}: still locked, nothing sent.",
+                            severity="error")
 
     def _confirmed(self, key: tuple[str, str], plan: Plan, chosen: Plan | None) -> None:
         if chosen is None:
             self.in_flight.pop(key, None)
             self._run_quietly(self.runner.cancel, plan)
+            self.redraw()
+            return
+        if self._locked(chosen):  # y before the name was typed: nothing is sent
+            refusal = self.locks.refusal(self.runner.context)
+            self.in_flight.pop(key, None)
+            self._run_quietly(self.runner.record, chosen, Stage.FAILED,
+                              {"message": f"{REFUSED}{refusal}"})
+            self.app.notify(f"LOCKED: {refusal}.", severity="error", timeout=15)
             self.redraw()
             return
         self.in_flight[key] = Progress(None, "sending")

@@ -124,6 +124,8 @@ class ScreenView:
             error=state.error,
             alerts=tuple(a for a in snapshot.alerts if a.service is None) if snapshot else (),
             pager=snapshot.pager if snapshot else None,  # Alertmanager's view of the page
+            production=self.mitigations.locks.states(
+                (getattr(self.cluster, "label", None),)),  # issue 18: locked / unlocked
             notices=snapshot.notices if snapshot else (),
             mode=None if self.mode == Mode.LIVE else self.mode.value,
             response=self.incidents.response_view(now),
