@@ -12,67 +12,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from console.incident import postmortem
-from console.incident.journal import Journal
-from console.incident.tracker import IncidentTracker
 from console.mitigations.plan import Mode
-from console.mitigations.silence import SilenceSettings
-from console.sources.alertmanager import Alertmanagers, PagerOverlay
-from console.sources.prometheus.http import PromClient
-from console.sources.prometheus.source import PrometheusSource
-from console.ui.app import CBConsoleApp
-from tests.alertmanager import SERVICE, Alertmanager, breaker_fleet, ha_pair
-from tests.screen import flat, keep_notifications, row, wait_until, wait_until_sync
-from widgets.board import BreakerBoard
+from console.sources.alertmanager import Alertmanagers
+from tests.alertmanager import SERVICE, breaker_fleet, ha_pair
+from tests.amconsole import am, board_row, console, firing, header, overlay, single  # noqa: F401
+from tests.screen import flat, keep_notifications, wait_until, wait_until_sync
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def single():
-    """One Alertmanager and the Prometheus that sends it CircuitBreakerOpen."""
-    manager = Alertmanager().wait_ready()
-    fleet = breaker_fleet([manager])
-    try:
-        ex, backend = next(fleet)
-        yield manager, backend
-    finally:
-        fleet.close()
-        manager.stop()
-
-
-@pytest.fixture
-def am(single):
-    manager, backend = single
-    manager.expire_all()  # each test starts with no silence in force
-    yield manager, backend
-    manager.expire_all()
-
-
-def overlay(backend, urls) -> PagerOverlay:
-    source = PrometheusSource(backend.url, backfill_minutes=0)
-    return PagerOverlay(source, Alertmanagers(urls), rules_client=PromClient(backend.url))
-
-
-def console(tmp_path, backend, manager, mode=Mode.LIVE, **kw) -> CBConsoleApp:
-    journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
-    source = overlay(backend, [manager.url])
-    settings = SilenceSettings(port=source.managers, length_s=3600, url=manager.url)
-    return CBConsoleApp(source, tracker=IncidentTracker(journal), mode=mode,
-                        poll_interval=0.5, silence=settings, **kw)
-
-
-def header(app) -> str:
-    return flat(str(app.query_one("#status").content))
-
-
-def board_row(app) -> str:
-    return row(app.query_one(BreakerBoard), SERVICE)
-
-
-async def firing(app, pilot) -> None:
-    await wait_until(pilot, lambda: "FIRING" in board_row(app),
-                     "payment-api FIRING on the board, from Alertmanager", 60)
-    await wait_until(pilot, lambda: app.tracker.is_open, "the incident open", 60)
 
 
 async def test_a_y_silences_the_page_and_R_y_expires_it(am, tmp_path):

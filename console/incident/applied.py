@@ -74,6 +74,8 @@ def step_words(e: JournalEvent) -> str:
     """One action step as the event list says it: a dry run's or a refusal's
     end step says so instead of "succeeded" / "failed"."""
     stage = str(e.details.get("stage"))
+    if e.details.get("said") == "true":  # a step in its own words (a silence left, taken back)
+        return " ".join(_message(e).split())
     if e.details.get("dry_run") == "true":
         return "dry run: nothing sent"
     if _message(e).startswith(REFUSED):

@@ -18,9 +18,12 @@ from typing import Protocol
 from console.errors import describe_error
 from console.mitigations.plan import Mode
 from console.mitigations.recorder import ActionEvent, ActionRecorder, Stage
-from console.model.alertmanager import ManagedAlert, Matcher
+from console.model.alertmanager import ManagedAlert, Matcher, Silence
 
 ACTION = "silence"
+EXTEND, EXPIRE = "silence_extend", "silence_expire"
+#: Leaving the console with the silence in place; taking it back after a restart.
+LEFT, ADOPTED = "silence_left", "silence_adopted"
 EXTEND_BEFORE_S = 300.0  # extended when this little is left (or a fifth of it)
 
 
@@ -114,6 +117,8 @@ class SilencePlan:
         """Who and when are the event's; what and how long, here (constant: an
         extension keeps its chain)."""
         minutes = max(1, round(self.length_s / 60))
+        if not self.matchers:  # known by its id only (gone from Alertmanager)
+            return f"alertmanager silence {self.silence_id}"
         return (f"alertmanager silence {','.join(m.text() for m in self.matchers)} "
                 f"for {minutes}m")
 
@@ -135,6 +140,16 @@ def plan_silence(alert: ManagedAlert, *, service: str, service_label: str, incid
         comment=f"Acknowledged in cbconsole: incident {incident_id} ({service})",
         starts_at=now, ends_at=now + timedelta(seconds=length_s), length=length_s,
         incident_id=incident_id)
+
+
+def adopted_plan(silence: Silence, *, service: str, incident_id: str,
+                 length_s: float) -> SilencePlan:
+    """The silence as Alertmanager holds it (its matchers, author, comment and
+    times), to extend and expire as if this console had just made it."""
+    return SilencePlan(
+        service=service, matchers=silence.matchers, created_by=silence.created_by,
+        comment=silence.comment, starts_at=silence.starts_at, ends_at=silence.ends_at,
+        silence_id=silence.id, length=length_s, incident_id=incident_id)
 
 
 def due_for_extension(plan: SilencePlan, now: datetime) -> bool:
@@ -182,9 +197,9 @@ class Silencer:
         return self._sent(plan, clock, action, lambda: self.port.post_silence(plan.body()))
 
     def expire(self, plan: SilencePlan, clock) -> tuple[str | None, str]:
-        self._record(plan, Stage.CONFIRMED, "silence_expire", at=clock())
+        self._record(plan, Stage.CONFIRMED, EXPIRE, at=clock())
         if self.mode == Mode.DRY_RUN:
-            self._record(plan, Stage.SUCCEEDED, "silence_expire", at=clock(), dry_run="true",
+            self._record(plan, Stage.SUCCEEDED, EXPIRE, at=clock(), dry_run="true",
                          message="dry run: nothing sent")
             return None, "dry run: nothing sent"
 
@@ -192,7 +207,7 @@ class Silencer:
             self.port.expire_silence(plan.silence_id)
             return plan.silence_id
 
-        return self._sent(plan, clock, "silence_expire", call)
+        return self._sent(plan, clock, EXPIRE, call)
 
     def _sent(self, plan, clock, action, call) -> tuple[str | None, str]:
         if self.port is None:
@@ -214,7 +229,18 @@ class Silencer:
         now = clock()
         # startsAt stays: Alertmanager keeps an active silence's start.
         longer = replace(plan, ends_at=now + timedelta(seconds=plan.length_s))
-        self._record(longer, Stage.ASKED, "silence_extend", at=now,
+        self._record(longer, Stage.ASKED, EXTEND, at=now,
                      request=longer.body_text(), automatic="true")
-        silence_id, _ = self.send(longer, clock, "silence_extend")
+        silence_id, _ = self.send(longer, clock, EXTEND)
         return replace(longer, silence_id=silence_id) if silence_id else None
+
+    def left(self, plan: SilencePlan, at: datetime, words: str) -> None:
+        """The console quits with the silence in force: it ends by itself."""
+        self._record(plan, Stage.SUCCEEDED, LEFT, at=at, silence_id=plan.silence_id,
+                     ends_at=_iso(plan.ends_at), message=words, said="true")
+
+    def adopted(self, plan: SilencePlan, at: datetime, words: str, *, alive: bool) -> None:
+        """After a restart: the journal's silence read back from Alertmanager,
+        taken back (alive) or found ended (never extended)."""
+        self._record(plan, Stage.SUCCEEDED if alive else Stage.FAILED, ADOPTED, at=at,
+                     silence_id=plan.silence_id, message=words, said="true")

@@ -105,7 +105,8 @@ class CBConsoleApp(App[None]):
             journal=self.journal, clock=clock, redraw=redraw, show_pane=self.selection.show_pane,
             locks=locks)
         self.silences = Silences(self, silence, mode, recorder=recorder, clock=clock,
-                                 poller=self.poller)  # a offers, R expires, polls extend
+                                 poller=self.poller,  # a offers, R expires, polls extend
+                                 journal=self.journal)  # a restart takes its own back
         self.incidents = IncidentController(
             self, journal=self.journal, selection=self.selection, poller=self.poller,
             diagnosis=self.diagnosis, silences=self.silences, clock=clock,

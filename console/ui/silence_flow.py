@@ -9,15 +9,19 @@ import atexit
 import logging
 import sys
 from dataclasses import replace
+from datetime import timezone
 
 from textual.app import App
 
 from console.mitigations.plan import Mode
+from console.incident.silences import journaled_silences
 from console.mitigations.silence import (SilencePlan, SilenceRefused, Silencer,
-                                         SilenceSettings, due_for_extension, plan_silence)
+                                         SilenceSettings, adopted_plan, due_for_extension,
+                                         plan_silence)
 from console.clock import Clock
 from console.mitigations.recorder import ActionRecorder
 from console.model.fleet import FleetSnapshot, alerts_by_service
+from console.ui.journal_bridge import JournalBridge
 from console.ui.poller import Poller
 from widgets import text as fmt
 
@@ -27,11 +31,15 @@ log = logging.getLogger(__name__)
 class Silences:
     """Inert without settings (no ack_silence configured). `app` runs the
     workers and dialogs; `recorder` journals each step; `poller` holds the
-    snapshot (the alerts) and polls again once a silence is sent."""
+    snapshot (the alerts) and polls again once a silence is sent; `journal`
+    holds the incident a restarted console resumed (its silence taken back)."""
 
     def __init__(self, app: App, settings: SilenceSettings | None, mode: Mode, *,
-                 recorder: ActionRecorder, clock: Clock, poller: Poller) -> None:
+                 recorder: ActionRecorder, clock: Clock, poller: Poller,
+                 journal: JournalBridge | None = None) -> None:
         self.app = app
+        self.journal = journal
+        self._adopted = False  # the journal's silences looked up, once Alertmanager answered
         self.settings = settings
         self.clock = clock
         self.poller = poller
@@ -153,6 +161,8 @@ class Silences:
 
     def polled(self, snapshot: FleetSnapshot) -> None:
         now = self.clock()
+        if not self._adopted:
+            self._adopt(snapshot, now)
         for service, plan in list(self.held.items()):
             firing = any(a.service == service and a.pager is not None for a in snapshot.alerts)
             if not firing or service in self._extending or not due_for_extension(plan, now):
@@ -176,10 +186,58 @@ class Silences:
                         f"{fmt.clock_time(longer.ends_at)} {fmt.zone_label()}")
 
     def leaving(self) -> None:
-        """The app unmounts: each silence stays and ends by itself; said on the
-        terminal once the screen is given back."""
+        """The app unmounts: each silence stays and ends by itself; journaled,
+        and said on the terminal once the screen is given back."""
         for plan in self.held.values():
-            words = (f"cbconsole: Alertmanager silence {plan.silence_id} ({plan.service}) "
-                     f"left in place; it ends by itself at {plan.ends_at:%H:%M:%S} UTC")
+            ends = plan.ends_at.astimezone(timezone.utc)
+            words = (f"Alertmanager silence {plan.silence_id} ({plan.service}) left in place; "
+                     f"it ends by itself at {ends:%Y-%m-%d %H:%M:%S} UTC")
             log.info(words)
-            atexit.register(print, words, file=sys.stderr)
+            try:
+                self.silencer.left(plan, self.clock(), words)
+            except Exception:  # noqa: BLE001 - leaving must not fail; the words still go out
+                log.warning("journaling the silence left in place failed", exc_info=True)
+            atexit.register(print, f"cbconsole: {words}", file=sys.stderr)
+
+    # --- a restarted console: its own silence, from the journal ------------------------
+
+    def _adopt(self, snapshot: FleetSnapshot, now) -> None:
+        """The resumed incident's silences, read back from Alertmanager (this
+        poll's GET /api/v2/silences): an active one is held again (extended
+        while the alert fires, R offers its expiry); an ended one is said
+        so and never extended. Waits for a poll that Alertmanager answered."""
+        pager = snapshot.pager
+        if self.settings is None or pager is None or len(pager.down) >= len(pager.members):
+            return
+        self._adopted = True
+        tracker = self.journal.tracker if self.journal is not None else None
+        if tracker is None or not tracker.is_open:
+            return
+        incident = tracker.journal.incident_id or "?"
+        found = {s.id: s for s in pager.silences}
+        for service, silence_id in journaled_silences(tracker.journal.events).items():
+            if service in self.held:
+                continue
+            silence = found.get(silence_id)
+            if silence is not None:
+                plan = adopted_plan(silence, service=service, incident_id=incident,
+                                    length_s=self.settings.length_s)
+            else:
+                plan = SilencePlan(service=service, matchers=(), created_by="", comment="",
+                                   starts_at=now, ends_at=now, silence_id=silence_id,
+                                   incident_id=incident)
+            if silence is not None and silence.state == "active":
+                self.held[service] = plan
+                words = (f"Alertmanager silence {silence_id} of {service} taken back after the "
+                         f"restart: active until {fmt.clock_time(plan.ends_at)} "
+                         f"{fmt.zone_label()}, extended while the alert fires; R offers to "
+                         "expire it")
+                self.silencer.adopted(plan, now, words, alive=True)
+                self.app.notify(words, timeout=15)
+                continue
+            gone = (f"{silence.state} meanwhile" if silence is not None
+                    else "deleted meanwhile (Alertmanager no longer has it)")
+            words = (f"Alertmanager silence {silence_id} of {service} {gone}: not extended; "
+                     "the page escalates again unless silenced anew (a)")
+            self.silencer.adopted(plan, now, words, alive=False)
+            self.app.notify(words, severity="warning", timeout=20)
