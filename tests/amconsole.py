@@ -46,9 +46,11 @@ def overlay(backend, urls) -> PagerOverlay:
     return PagerOverlay(source, Alertmanagers(urls), rules_client=PromClient(backend.url))
 
 
-def console(tmp_path, backend, manager, mode=Mode.LIVE, **kw) -> CBConsoleApp:
+def console(tmp_path, backend, manager, mode=Mode.LIVE, *, urls: list[str] | None = None,
+            **kw) -> CBConsoleApp:
+    """alice's console on `manager` (or on the members `urls`, an HA pair)."""
     journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
-    source = overlay(backend, [manager.url])
+    source = overlay(backend, urls or [manager.url])
     settings = SilenceSettings(port=source.managers, length_s=3600, url=manager.url)
     return CBConsoleApp(source, tracker=IncidentTracker(journal), mode=mode,
                         poll_interval=0.5, silence=settings, **kw)
