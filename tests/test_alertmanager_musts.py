@@ -5,7 +5,7 @@ journal, log, postmortem); read-only and dry-run send no silence request
 and by which alert; a pending alert counts down to firing from the rule's
 `for:` read from Prometheus; an HA member that does not answer is named in
 the header while the other one is used, and the silence carries the
-cluster label the page has."""
+cluster label the page has and shows in the timeline pane."""
 
 from __future__ import annotations
 
@@ -203,6 +203,9 @@ async def test_an_ha_member_not_answering_is_named_and_the_other_is_used(tmp_pat
             assert 3500 <= (ends - starts).total_seconds() <= 3600  # ack_silence = 1h from now
             await wait_until(pilot, lambda: "SILENCED" in board_row(app), "SILENCED")
             assert any("Silenced in Alertmanager" in s for s in said)
+            await pilot.press("4")  # the silence in the timeline: what, how long, who
+            await wait_until(pilot, lambda: "cluster=eu-west for 60m: succeeded (alice)"
+                             in flat(screen_text(app)), "the silence in the timeline pane")
         app.tracker.journal.close()
     finally:
         if fleet is not None:
