@@ -155,3 +155,21 @@ async def test_a_context_configured_production_is_locked_and_another_is_not(
         await pilot.press("y")
         await wait_until(pilot, lambda: kube.requests_for("PATCH"), "the restart PATCH")
     assert mutating(kube) and all(r.method == "PATCH" for r in mutating(kube))
+
+
+async def test_cbconsole_locks_the_context_its_config_calls_production(kube, monkeypatch,
+                                                                      tmp_path):
+    """Through cbconsole's own start: the config's [contexts.NAME] reaches the lock."""
+    from console.cli import main
+
+    monkeypatch.setenv("KUBECONFIG", str(kube.write_kubeconfig(
+        tmp_path / "kc", context="eu-live", namespace="shop")))
+    (tmp_path / "config.toml").write_text("[contexts.eu-live]\nproduction = true\n")
+    started = []
+    monkeypatch.setattr(CBConsoleApp, "run", lambda self: started.append(self))
+    assert main(["--prometheus", "http://127.0.0.1:9", "--config", str(tmp_path / "config.toml"),
+                 "--state-dir", str(tmp_path / "state")]) == 0
+    [app] = started
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        assert "production: eu-live locked" in header(app)
