@@ -47,9 +47,10 @@ def overlay(backend, urls) -> PagerOverlay:
 
 
 def console(tmp_path, backend, manager, mode=Mode.LIVE, *, urls: list[str] | None = None,
-            **kw) -> CBConsoleApp:
-    """alice's console on `manager` (or on the members `urls`, an HA pair)."""
-    journal = Journal.open_or_resume(tmp_path / "state", actor="alice")
+            journal=None, **kw) -> CBConsoleApp:
+    """alice's console on `manager` (or on the members `urls`, an HA pair);
+    `journal`: another than alice's own in tmp_path/state (a followed one)."""
+    journal = journal or Journal.open_or_resume(tmp_path / "state", actor="alice")
     source = overlay(backend, urls or [manager.url])
     settings = SilenceSettings(port=source.managers, length_s=3600, url=manager.url)
     return CBConsoleApp(source, tracker=IncidentTracker(journal), mode=mode,

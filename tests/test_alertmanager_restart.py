@@ -15,7 +15,7 @@ import pytest
 
 from console.clock import FakeClock
 from tests.alertmanager import SERVICE
-from tests.amconsole import am, console, firing, single  # noqa: F401
+from tests.amconsole import am, console, firing, header, single  # noqa: F401
 from tests.screen import keep_notifications, wait_until, wait_until_sync
 from tests.tmux import CBCONSOLE, Terminal
 
@@ -33,8 +33,10 @@ def screen_name(app) -> str:
     return type(app.screen).__name__
 
 
-async def silence_then_quit(tmp_path, backend, manager) -> dict:
-    """The first console: the page silenced with a y, then q. The silence."""
+async def silence_then_quit(tmp_path, backend, manager, *, close: bool = True):
+    """The first console: the page silenced with a y, then q. (The silence,
+    its journal); `close`: the journal closed, else its lock is held (as by
+    a console still running)."""
     app = console(tmp_path, backend, manager)
     async with app.run_test(size=(200, 50)) as pilot:
         await firing(app, pilot)
@@ -43,23 +45,26 @@ async def silence_then_quit(tmp_path, backend, manager) -> dict:
         await pilot.press("y")
         await wait_until(pilot, lambda: manager.silences("active"), "a silence in Alertmanager")
         await wait_until(pilot, lambda: app.silences.held, "the silence held")
-    app.tracker.journal.close()
+    if close:
+        app.tracker.journal.close()
+    else:
+        app.tracker.journal.flush_pending()
     [made] = manager.silences("active")
     left = [e for e in journaled(tmp_path / "state")
             if e["details"].get("action") == "silence_left"]
     assert [e["details"]["silence_id"] for e in left] == [made["id"]]
     assert "ends by itself" in left[0]["details"]["message"]
-    return made
+    return made, app.tracker.journal
 
 
 async def test_a_restarted_console_takes_its_silence_back_extends_it_and_R_expires_it(
         am, tmp_path):
     manager, backend = am
-    made = await silence_then_quit(tmp_path, backend, manager)
+    made, _ = await silence_then_quit(tmp_path, backend, manager)
     clock = FakeClock(datetime.now().astimezone())
     app = console(tmp_path, backend, manager, clock=clock)  # the incident resumed
+    said = keep_notifications(app)  # before the first poll, which may say it
     async with app.run_test(size=(200, 50)) as pilot:
-        said = keep_notifications(app)
         await wait_until(pilot, lambda: any(made["id"] in s and "taken back" in s for s in said),
                          "the silence taken back, said")
         assert [s["id"] for s in manager.silences("active")] == [made["id"]]  # none new
@@ -84,12 +89,12 @@ async def test_a_restarted_console_takes_its_silence_back_extends_it_and_R_expir
 
 async def test_a_silence_that_ended_meanwhile_is_said_so_and_never_extended(am, tmp_path):
     manager, backend = am
-    made = await silence_then_quit(tmp_path, backend, manager)
+    made, _ = await silence_then_quit(tmp_path, backend, manager)
     manager.expire_all()  # a colleague's `amtool silence expire` while the console was down
     clock = FakeClock(datetime.now().astimezone())
     app = console(tmp_path, backend, manager, clock=clock)
+    said = keep_notifications(app)  # before the first poll, which may say it
     async with app.run_test(size=(200, 50)) as pilot:
-        said = keep_notifications(app)
         await wait_until(pilot, lambda: any(made["id"] in s and "expired meanwhile" in s
                                             and "not extended" in s for s in said),
                          "the ended silence, said")
@@ -106,6 +111,34 @@ async def test_a_silence_that_ended_meanwhile_is_said_so_and_never_extended(am, 
     steps = [(e["details"]["action"], e["details"]["stage"]) for e in journaled(tmp_path / "state")]
     assert ("silence_adopted", "failed") in steps
     assert not any(action in ("silence_extend", "silence_expire") for action, _ in steps)
+
+
+async def test_a_console_following_anothers_journal_takes_no_silence_until_it_takes_over(
+        am, tmp_path):
+    """The other console holds the journal (and would extend its own
+    silence): a follower never extends it; once the journal is its own, it does."""
+    from console.incident.follow import open_or_follow
+
+    manager, backend = am
+    made, holder = await silence_then_quit(tmp_path, backend, manager, close=False)
+    clock = FakeClock(datetime.now().astimezone())
+    app = console(tmp_path, backend, manager, clock=clock,
+                  journal=open_or_follow(tmp_path / "state"))
+    said = keep_notifications(app)  # before the first poll, which may say it
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_until(pilot, lambda: "JOURNAL followed read-only" in header(app),
+                         "the follower says so")
+        clock.advance(3600 - 120)  # due, were it this console's
+        for _ in range(3):
+            last = app.poller.snapshot
+            await wait_until(pilot, lambda: app.poller.snapshot is not last, "a poll")
+        assert [s["endsAt"] for s in manager.silences("active")] == [made["endsAt"]]
+        assert not any("taken back" in s for s in said)
+        holder.close()  # the other console is gone: its journal free to take over
+        await wait_until(pilot, lambda: any(made["id"] in s and "taken back" in s for s in said),
+                         "the silence taken back after the take-over", 60)
+        await wait_until(pilot, lambda: [s["endsAt"] for s in manager.silences("active")]
+                         != [made["endsAt"]], "then extended", 60)
 
 
 def test_quitting_says_the_silence_is_left_to_expire_by_itself(am, tmp_path):

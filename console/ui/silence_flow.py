@@ -205,10 +205,13 @@ class Silences:
         """The resumed incident's silences, read back from Alertmanager (this
         poll's GET /api/v2/silences): an active one is held again (extended
         while the alert fires, R offers its expiry); an ended one is said
-        so and never extended. Waits for a poll that Alertmanager answered."""
+        so and never extended. Waits for a poll that Alertmanager answered,
+        and, in a console following another's journal, for the take-over."""
         pager = snapshot.pager
         if self.settings is None or pager is None or len(pager.down) >= len(pager.members):
             return
+        if self.journal is not None and self.journal.followed() is not None:
+            return  # another console holds the journal and its silence; maybe ours later
         self._adopted = True
         tracker = self.journal.tracker if self.journal is not None else None
         if tracker is None or not tracker.is_open:
