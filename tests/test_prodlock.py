@@ -131,8 +131,9 @@ async def test_r_y_sends_nothing_until_the_contexts_name_is_typed(consoles, kube
         assert "prod-eu-west locked" in header(again) and "UNLOCKED" not in header(again)
         box = await dialog(again, pilot, "r")
         assert box.query_one("#confirm").disabled
-        await pilot.press("escape")
+        await pilot.press("escape")  # from the unlock field: the dialog is cancelled
         await settle(again, pilot)
+        assert not isinstance(again.screen, ConfirmDialog)
     assert len(kube.requests_for("PATCH")) == 1
 
 
