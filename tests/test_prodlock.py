@@ -12,6 +12,7 @@ import json
 import pytest
 
 from console.config import load_config
+from console.incident import postmortem
 from console.incident.journal import Journal
 from console.incident.tracker import IncidentTracker
 from console.mitigations.plan import Mode
@@ -110,6 +111,11 @@ async def test_r_y_sends_nothing_until_the_contexts_name_is_typed(consoles, kube
         await wait_until(pilot, lambda: any(
             e.details.get("action") == "restart" and e.details.get("stage") == "succeeded"
             for e in app.tracker.journal.events), "the restart journaled")
+        report = postmortem.render_json(list(app.tracker.journal.events), now=app.poller.clock())
+        assert any("production context prod-eu-west unlocked by" in e["text"]
+                   for e in report["events"]), report["events"]
+        [applied] = [r for r in report["timeline"] if r["event"] == "Mitigation applied"]
+        assert "restart on shop/deployment/api" in applied["note"]  # the unlock is none
         box = await dialog(app, pilot, "r")  # the unlock holds for the session
         assert "PRODUCTION UNLOCKED" not in dialog_text(box) and not box.query("#unlock")
         await pilot.press("n")

@@ -103,7 +103,8 @@ class ProductionLocks:
             self.recorder.record(ActionEvent(
                 at=at, action=ACTION, stage=Stage.SUCCEEDED, service=service,
                 target=f"context {context}",
-                details={"context": context, "operator": self.operator, "message": message}))
+                details={"context": context, "operator": self.operator, "message": message,
+                         "said": "true"}))  # the timeline says it in these words
         return True
 
     def unlocked(self) -> tuple[str, ...]:

@@ -91,7 +91,8 @@ class CBConsoleApp(App[None]):
             flags=flags, probe=probe, clock=clock,
             show=lambda service: self.views.show_diagnosis(service))
         leave_now = threading.Event()  # q pressed twice: the runner stops watching
-        locks = locks or ProductionLocks(current_context=getattr(cluster, "label", None))
+        locks = locks or ProductionLocks(current_context=getattr(cluster, "label", None),
+                                         clock=clock)
         locks.recorder = recorder  # each unlock journaled, like an action step
         runner = ActionRunner(
             cluster=cluster, flags=flags, probe=probe, recorder=recorder, clock=clock,
