@@ -1,0 +1,69 @@
+"""The multi-site source built from the sites (console.sites.SiteSpec) and
+the config: one PrometheusSource per site with its own [sites.NAME.prometheus]
+(URL, profile, auth, tenant as X-Scope-OrgID, extra query params), and one
+global source, split by [prometheus] cluster_label, for the sites without."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from console import profilenames
+from console.clock import Clock, system_clock
+from console.config import Config
+from console.ports import BreakerSource
+from console.sites import SiteSpec
+from console.sites_setup import global_sites
+from console.sources.prometheus.source import PrometheusSource
+from console.sources.sites import Member, MultiSiteSource
+
+#: The header entry of the global source (unless a site has that name).
+GLOBAL = "global"
+TENANT_HEADER = "X-Scope-OrgID"  # Grafana Mimir, Cortex, Loki
+
+
+def site_source(specs: tuple[SiteSpec, ...], config: Config, *, clock: Clock = system_clock,
+                wrap: Callable[[BreakerSource], BreakerSource] | None = None) -> MultiSiteSource:
+    """`wrap` may put each member's source in its own poll process (any
+    BreakerSource will do). Raises ConfigError/SourceError/ValueError as the
+    PrometheusSource does (a missing token, a wrong profile)."""
+    wrap = wrap or (lambda source: source)
+    members = [Member(s.name, wrap(_own(s, config, clock)), (s.name,), stamp=s.name)
+               for s in specs if s.metrics is not None]
+    values = global_sites(specs)
+    if values:
+        p = config.prometheus
+        source = PrometheusSource(p.url, profile=config.profile_spec(), auth=p.auth,
+                                  site_label=p.cluster_label, sites=values,
+                                  **_common(config, clock))
+        name = GLOBAL if GLOBAL not in values.values() else f"{GLOBAL} source"
+        members.append(Member(name, wrap(source), tuple(values.values())))
+    return MultiSiteSource(members, wait=config.poll_interval_s, clock=clock)
+
+
+def _own(spec: SiteSpec, config: Config, clock: Clock) -> PrometheusSource:
+    m = spec.metrics
+    profile = m.profile or config.prometheus.profile
+    return PrometheusSource(
+        m.url,
+        profile=config.profile_spec() if profile == profilenames.CUSTOM else profile,
+        auth=m.auth,
+        site=spec.name,
+        headers={TENANT_HEADER: m.tenant} if m.tenant else None,
+        params=m.params,
+        **_common(config, clock),
+    )
+
+
+def _common(config: Config, clock: Clock) -> dict:
+    p = config.prometheus
+    return dict(
+        recovery_timeouts=config.recovery_timeouts(),
+        failure_rate_thresholds=config.failure_rate_thresholds(),
+        default_recovery_timeout=config.default_recovery_timeout_s,
+        backfill_minutes=p.backfill_minutes,
+        alert_name=p.alert_name,
+        timeout=p.timeout_s,
+        deadline=config.poll_deadline_s,
+        show_infrastructure=p.show_infrastructure,
+        clock=clock,
+    )
