@@ -115,3 +115,18 @@ def test_several_contexts_without_a_cluster_label_say_what_is_missing():
         site_specs(config, contexts=["a", "b"])
     with pytest.raises(ConfigFileError, match="--site x: no sites configured"):
         site_specs(config, only=["x"])
+
+
+def test_the_command_line_names_the_sites_it_knows(tmp_path, capsys):
+    path = tmp_path / "config.toml"
+    path.write_text(TWO_SITES)
+    assert main(["--config", str(path), "--site", "ap-south"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("cbconsole: --site ap-south: no such site (the sites are eu-west, "
+                   "us-east)\n")
+
+
+def test_several_contexts_on_the_command_line_need_the_cluster_label(capsys):
+    assert main(["--no-config", "--prometheus", "http://127.0.0.1:9", "--context", "a",
+                 "--context", "b"]) == 2
+    assert "several --context need a global source" in capsys.readouterr().err
