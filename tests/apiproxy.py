@@ -5,8 +5,10 @@ sites tests (issue 18):
   `X-Scope-OrgID` header is answered 401 "no org id" (Mimir's text) and
   never forwarded; one with it is forwarded.
 - warnings: each one is added to every answer's envelope `warnings`, as
-  Thanos Query adds "partial response" warnings to an HTTP 200 answer; the
-  answer is otherwise the backend's own.
+  Thanos Query adds "partial response" warnings to an HTTP 200 answer;
+  `envelope` keys are set on it too (VictoriaMetrics cluster's
+  `"isPartial": true`, Prometheus 3's `infos`). The answer is otherwise the
+  backend's own.
 
 Every request is recorded (path, query params, the X-Scope-OrgID sent) in
 `seen`."""
@@ -28,6 +30,7 @@ class ApiProxy:
         self.backend = backend_url.rstrip("/")
         self.tenant = tenant
         self.warnings: list[str] = []
+        self.envelope: dict = {}
         self.seen: list[tuple[str, dict, str | None]] = []
         self._session = requests.Session()
         proxy = self
@@ -63,11 +66,13 @@ class ApiProxy:
             handler.command, self.backend + handler.path, data=body or None, timeout=30,
             headers={"Content-Type": handler.headers.get("Content-Type", "")} if body else {})
         content = upstream.content
-        if self.warnings and upstream.headers.get("Content-Type", "").startswith(
+        if (self.warnings or self.envelope) and upstream.headers.get("Content-Type", "").startswith(
                 "application/json"):
             doc = upstream.json()
             if isinstance(doc, dict):
-                doc["warnings"] = [*doc.get("warnings", []), *self.warnings]
+                doc |= self.envelope
+                if self.warnings:
+                    doc["warnings"] = [*doc.get("warnings", []), *self.warnings]
                 content = json.dumps(doc).encode()
         self._send(handler, upstream.status_code, content,
                    upstream.headers.get("Content-Type", "application/json"))

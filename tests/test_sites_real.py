@@ -201,3 +201,25 @@ async def test_the_command_line_without_a_config_file_shows_every_sites_rows(wor
         await wait_until(pilot, regional_rows, "payment-api OPEN in eu-west, CLOSED in us-east",
                          deadline_s=60)
         assert "source: 2 sites: eu-west, us-east" in screen_text(app)
+
+
+def test_one_source_without_sites_tells_its_partial_answers_too(world):
+    from console.sources.prometheus.source import PrometheusSource
+
+    eu = world.proxies["eu-west"]
+    source = PrometheusSource(eu.url, timeout=5)
+    try:
+        snap = poll_until(source, lambda s: state_of(s, "", "payment-api") == "OPEN",
+                          "payment-api OPEN, the one implicit site")
+        assert snap.sources == () and snap.by_key[("", "payment-api")].site == ""  # as before
+        eu.envelope = {"isPartial": True, "infos": ["PromQL info: metric might not be a counter"]}
+        snap = source.poll()
+        (health,) = snap.sources
+        assert (health.status, health.sites, health.warnings) == (SourceStatus.PARTIAL, ("",), (
+            "PromQL info: metric might not be a counter",
+            "partial response (isPartial): some storage nodes did not answer"))
+        eu.envelope = {}
+        assert source.poll().sources == ()
+    finally:
+        eu.envelope = {}
+        source.close()
