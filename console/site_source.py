@@ -13,7 +13,7 @@ from console.config import Config
 from console.ports import BreakerSource
 from console.sites import SiteSpec
 from console.sites_setup import global_sites
-from console.sources.prometheus.source import PrometheusSource
+from console.sources.prometheus.source import BACKFILL_TIMEOUT_FACTOR, PrometheusSource
 from console.sources.sites import Member, MultiSiteSource
 
 #: The header entry of the global source (unless a site has that name).
@@ -32,12 +32,16 @@ def site_source(specs: tuple[SiteSpec, ...], config: Config, *, clock: Clock = s
     values = global_sites(specs)
     if values:
         p = config.prometheus
+        # The series of the sites with their own source are theirs: left quietly.
+        own = {s.name: None for s in specs if s.metrics is not None}
         source = PrometheusSource(p.url, profile=config.profile_spec(), auth=p.auth,
-                                  site_label=p.cluster_label, sites=values,
+                                  site_label=p.cluster_label, sites=own | values,
                                   **_common(config, clock))
         name = GLOBAL if GLOBAL not in values.values() else f"{GLOBAL} source"
         members.append(Member(name, wrap(source), tuple(values.values())))
-    return MultiSiteSource(members, wait=config.poll_interval_s, clock=clock)
+    # The first answer may take a first poll's time (its history read too).
+    first = config.poll_deadline_s + config.prometheus.timeout_s * BACKFILL_TIMEOUT_FACTOR
+    return MultiSiteSource(members, wait=config.poll_interval_s, clock=clock, first_wait=first)
 
 
 def _own(spec: SiteSpec, config: Config, clock: Clock) -> PrometheusSource:

@@ -139,3 +139,22 @@ def test_warnings_make_a_site_partial():
     us.sources = ()
     assert source.poll().source_of("us-east").status == SourceStatus.OK  # per poll
     source.close()
+
+
+def test_the_first_poll_waits_for_a_first_answer_then_not_for_the_rest():
+    c = clock()
+    eu, us = Gated(c, [service("payment-api", OPEN)]), Gated(c, [service("users", CLOSED)])
+    source = MultiSiteSource([Member("eu-west", eu, ("eu-west",), stamp="eu-west"),
+                              Member("us-east", us, ("us-east",), stamp="us-east")],
+                             wait=0.1, first_wait=60, clock=c)
+    timer = threading.Timer(0.3, eu.gate.set)  # a first poll slower than the wait
+    timer.start()
+    try:
+        snap = source.poll()
+        assert rows(snap) == [("eu-west", "payment-api", "OPEN")]
+        assert health(snap)["us-east"][0] == SourceStatus.STALE
+        assert health(snap)["us-east"][1].startswith("no answer yet")
+    finally:
+        us.gate.set()
+        timer.join()
+        source.close()

@@ -43,3 +43,9 @@ def test_series_go_to_their_site_the_rest_is_told():
         "ignored; 1 series without a cluster label were ignored (a custom profile's queries "
         "must keep it in by (...))")
     assert splitter.notice() is None  # per poll
+
+
+def test_series_of_a_site_with_its_own_source_are_left_quietly():
+    splitter = Splitter("cluster", {"eu-west": "eu-west", "us-east": None})
+    parts = splitter.split([{"metric": {"cluster": "us-east", "service": "a"}}])
+    assert parts == {"eu-west": []} and splitter.notice() is None

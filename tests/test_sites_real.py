@@ -223,3 +223,27 @@ def test_one_source_without_sites_tells_its_partial_answers_too(world):
     finally:
         eu.envelope = {}
         source.close()
+
+
+def test_a_global_source_beside_a_site_with_its_own(world, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "poll_interval_s = 1\n"
+        f'[prometheus]\nurl = "{world.servers["global"].url}"\ncluster_label = "cluster"\n'
+        "[sites.eu-west]\n"
+        f'[sites.us-east.prometheus]\nurl = "{world.proxies["us-east"].url}"\n'
+        f'tenant = "{TENANT}"\n')
+    config = load_config(path, env={})
+    source = site_source(site_specs(config), config)
+    try:
+        snap = poll_until(source, lambda s: (
+            state_of(s, "eu-west", "payment-api"), state_of(s, "us-east", "payment-api")) == (
+            "OPEN", "CLOSED") and all(h.status == SourceStatus.OK for h in s.sources),
+            "eu-west from the global source, us-east from its own")
+        assert [(h.name, h.sites) for h in snap.sources] == [
+            ("us-east", ("us-east",)), ("global", ("eu-west",))]
+        assert len([k for k in snap.by_key if k[0] == "us-east"]) == 2  # once, from its own
+        # The global source's us-east series are us-east's own source's: no notice.
+        assert not [n for n in snap.notices if "no such site" in n], snap.notices
+    finally:
+        source.close()

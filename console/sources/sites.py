@@ -14,7 +14,7 @@ each member's health (ok, PARTIAL with the API's warnings, STALE)."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor, wait as wait_for
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait as wait_for
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,12 +53,16 @@ class _State:
 
 class MultiSiteSource:
     def __init__(self, members: list[Member], *, wait: float, clock: Clock = system_clock,
-                 stale_after: float | None = None) -> None:
+                 stale_after: float | None = None, first_wait: float | None = None) -> None:
         if not members:
             raise ValueError("no sites")
         self.members = list(members)
         self.wait = wait
         self.stale_after = stale_after or STALE_AFTER_WAITS * wait
+        #: Until some member has answered once (a first poll reads history
+        #: too): the wait for the first answer, then `wait` for the others.
+        self.first_wait = first_wait or STALE_AFTER_WAITS * wait
+        self._answered = False
         self.clock = clock
         names = [s or "the cluster" for m in members for s in m.sites]
         self.label = f"{len(names)} sites: {', '.join(names)}"
@@ -78,9 +82,12 @@ class MultiSiteSource:
                 state.started = self.clock()
                 state.running = self._pool.submit(member.source.poll)
         running = [s.running for s in self._states.values() if s.running is not None]
+        if not self._answered:
+            wait_for(running, timeout=self.first_wait, return_when=FIRST_COMPLETED)
         wait_for(running, timeout=self.wait)
         for member in self.members:
             self._harvest(member)
+        self._answered = self._answered or any(s.last for s in self._states.values())
         return self._merged(self.clock())
 
     def _harvest(self, member: Member) -> None:

@@ -37,9 +37,11 @@ class Splitter:
     """Series -> the site whose value of the label they carry; what it could
     not place is counted for a notice."""
 
-    def __init__(self, label: str, sites: dict[str, str]) -> None:
+    def __init__(self, label: str, sites: dict[str, str | None]) -> None:
         self.label = label
-        self.sites = dict(sites)  # label value -> site name
+        #: label value -> site name; None: a site with its own source (left quietly).
+        self.sites = {v: s for v, s in sites.items() if s is not None}
+        self.elsewhere = {v for v, s in sites.items() if s is None}
         self.unlabelled = 0
         self.unknown: set[str] = set()
 
@@ -53,7 +55,7 @@ class Splitter:
             site = sites.get(value) if value else None
             if site is not None:
                 parts[site].append(series)
-            elif not count:
+            elif not count or value in self.elsewhere:
                 continue
             elif value:
                 self.unknown.add(value)
@@ -73,7 +75,7 @@ class Splitter:
         """`read` (series -> Alerts) per site, each stamped with it. An alert
         whose rule aggregated the label away is the whole fleet's (site "")."""
         placed = self.split(result, count=False)
-        rest = [s for s in result if s.get("metric", {}).get(self.label) not in self.sites]
+        rest = [s for s in result if s.get("metric", {}).get(self.label) is None]
         alerts = [a.model_copy(update={"site": site})
                   for site, part in placed.items() for a in read(part)]
         return (*alerts, *read(rest))
