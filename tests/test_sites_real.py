@@ -101,7 +101,9 @@ def test_without_the_tenant_header_only_that_site_is_stale(world, tmp_path):
         snap = poll_until(source, lambda s: status(s, "us-east") == SourceStatus.STALE
                           and state_of(s, "eu-west", "payment-api") == "OPEN",
                           "us-east refused, eu-west shown")
-        assert "HTTP 401" in snap.source_of("us-east").reason
+        assert snap.source_of("us-east").reason == (
+            f"Prometheus at {world.proxies['us-east'].url} refused the credentials: HTTP 401 "
+            "Unauthorized (check the bearer token, basic auth or tenant: X-Scope-OrgID)")
         assert ("us-east", "payment-api") not in snap.by_key  # never answered: no rows
         assert status(snap, "eu-west") == SourceStatus.OK
     finally:

@@ -370,10 +370,10 @@ class PromClient:
                 f"reading the {self._secret_file.what} file {self._secret_file.path} again "
                 "(check that the file holds what Prometheus accepts)"
             )
-        if status in (401, 403):
+        if status in (401, 403):  # the body may echo a header: never shown
             return SourceError(
                 f"{at} refused the credentials: HTTP {status} {answer.reason} "
-                f"(check the bearer token or basic auth settings)"
+                f"(check the bearer token, basic auth or tenant: X-Scope-OrgID)"
             )
         if status == 404:
             return SourceError(
