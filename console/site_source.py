@@ -10,9 +10,11 @@ from typing import Callable
 from console import profilenames
 from console.clock import Clock, system_clock
 from console.config import Config
+from console.errors import SourceError
 from console.ports import BreakerSource
 from console.sites import SiteSpec
 from console.sites_setup import global_sites
+from console.sources.prometheus.profiles import ConfigError
 from console.sources.prometheus.source import BACKFILL_TIMEOUT_FACTOR, PrometheusSource
 from console.sources.sites import Member, MultiSiteSource
 
@@ -22,33 +24,45 @@ TENANT_HEADER = "X-Scope-OrgID"  # Grafana Mimir, Cortex, Loki
 
 
 def site_source(specs: tuple[SiteSpec, ...], config: Config, *, clock: Clock = system_clock,
-                wrap: Callable[[BreakerSource], BreakerSource] | None = None) -> MultiSiteSource:
-    """`wrap` may put each member's source in its own poll process (any
-    BreakerSource will do). Raises ConfigError/SourceError/ValueError as the
-    PrometheusSource does (a missing token, a wrong profile)."""
-    wrap = wrap or (lambda source: source)
-    members = [Member(s.name, wrap(_own(s, config, clock)), (s.name,), stamp=s.name)
+                make: Callable[..., BreakerSource] = PrometheusSource) -> MultiSiteSource:
+    """`make` builds each member from PrometheusSource's arguments (url,
+    keywords; all plain data): PrometheusSource itself, or a factory that
+    runs one in its own poll process (issue 16), any BreakerSource. Raises
+    ConfigError/SourceError/ValueError as PrometheusSource does (a missing
+    token, a wrong profile)."""
+    members = [Member(s.name, _built(f"sites.{s.name}.prometheus", make, s.metrics.url,
+                                     **_own(s, config, clock)), (s.name,), stamp=s.name)
                for s in specs if s.metrics is not None]
     values = global_sites(specs)
     if values:
         p = config.prometheus
         # The series of the sites with their own source are theirs: left quietly.
         own = {s.name: None for s in specs if s.metrics is not None}
-        source = PrometheusSource(p.url, profile=config.profile_spec(), auth=p.auth,
-                                  site_label=p.cluster_label, sites=own | values,
-                                  **_common(config, clock))
+        source = _built("prometheus", make, p.url, profile=config.profile_spec(), auth=p.auth,
+                        site_label=p.cluster_label, sites=own | values,
+                        **_common(config, clock))
         name = GLOBAL if GLOBAL not in values.values() else f"{GLOBAL} source"
-        members.append(Member(name, wrap(source), tuple(values.values())))
+        members.append(Member(name, source, tuple(values.values())))
     # The first answer may take a first poll's time (its history read too).
     first = config.poll_deadline_s + config.prometheus.timeout_s * BACKFILL_TIMEOUT_FACTOR
     return MultiSiteSource(members, wait=config.poll_interval_s, clock=clock, first_wait=first)
 
 
-def _own(spec: SiteSpec, config: Config, clock: Clock) -> PrometheusSource:
+def _built(where: str, make, url: str, **kwargs) -> BreakerSource:
+    """The member, or its error naming the table it was built from."""
+    try:
+        return make(url, **kwargs)
+    except SourceError as error:  # nothing retried at start: what to fix
+        raise ConfigError(f"{where}: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+def _own(spec: SiteSpec, config: Config, clock: Clock) -> dict:
+    """A site's own source's keywords."""
     m = spec.metrics
     profile = m.profile or config.prometheus.profile
-    return PrometheusSource(
-        m.url,
+    return dict(
         profile=config.profile_spec() if profile == profilenames.CUSTOM else profile,
         auth=m.auth,
         site=spec.name,

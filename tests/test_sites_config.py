@@ -130,3 +130,14 @@ def test_several_contexts_on_the_command_line_need_the_cluster_label(capsys):
     assert main(["--no-config", "--prometheus", "http://127.0.0.1:9", "--context", "a",
                  "--context", "b"]) == 2
     assert "several --context need a global source" in capsys.readouterr().err
+
+
+def test_a_sites_missing_token_names_the_site(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("EU_PROM_TOKEN", raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text('[sites.eu-west.prometheus]\nurl = "http://127.0.0.1:9"\n'
+                    '[sites.eu-west.prometheus.auth]\nbearer_token_env = "EU_PROM_TOKEN"\n'
+                    '[sites.us-east.prometheus]\nurl = "http://127.0.0.1:9"\n')
+    assert main(["--config", str(path), "--state-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cbconsole: sites.eu-west.prometheus: ") and "EU_PROM_TOKEN" in err
