@@ -249,3 +249,22 @@ def test_a_global_source_beside_a_site_with_its_own(world, tmp_path):
         assert not [n for n in snap.notices if "no such site" in n], snap.notices
     finally:
         source.close()
+
+
+def test_a_warning_never_shows_a_secret(world, monkeypatch):
+    from console.sources.prometheus.auth import PrometheusAuth
+    from console.sources.prometheus.source import PrometheusSource
+
+    monkeypatch.setenv("EU_TOKEN", "eu-token-0123456789")
+    eu = world.proxies["eu-west"]
+    source = PrometheusSource(eu.url, auth=PrometheusAuth(bearer_token_env="EU_TOKEN"))
+    try:
+        eu.warnings = ["store rejected eu-token-0123456789",
+                       "upstream: Authorization: Basic dXNlcjpwYXNzd29yZA== refused"]
+        (health,) = poll_until(source, lambda s: s.sources, "a PARTIAL poll").sources
+        text = " ".join(health.warnings)
+        assert "eu-token-0123456789" not in text and "dXNlcjpwYXNzd29yZA" not in text, text
+        assert health.warnings[0].startswith("store rejected ")
+    finally:
+        eu.warnings = []
+        source.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from console.secrets import scrub_text
 from console.text import literal, shorten
 
 
@@ -26,7 +27,10 @@ def envelope_warnings(doc) -> list[str]:
 
 def told(found: list[str], redact: Callable[[str], str]) -> tuple[str, ...]:
     """The distinct warnings, fit for a screen and a journal: secrets
-    redacted, control characters (escape sequences) escaped, each cut short,
+    redacted (the source's own, and what looks like a credential: a proxy's
+    warning may echo a header), control characters (escape sequences) escaped, each cut short,
     a few at most. Plain text: shown as text, never read as markup."""
-    clean = (shorten(literal(redact(str(w))), MAX_WARNING) for w in found)
+    # Escapes made visible here (a journal, a log: any reader is safe); the
+    # backslash is left for the screen's own literal() to double, once.
+    clean = (shorten(literal(scrub_text(redact(str(w))), backslash=False), MAX_WARNING) for w in found)
     return tuple(dict.fromkeys(clean))[:MAX_WARNINGS]
