@@ -163,6 +163,7 @@ class PrometheusSource:
                 self.last_poll_queries = self._client.queries - n_queries
 
     def _poll(self) -> FleetSnapshot:
+        self._client.take_warnings()  # a failed poll's: this one tells its own
         if self.flavour is None:
             self._detect_flavour()
         if not self._backfilled:
@@ -170,7 +171,6 @@ class PrometheusSource:
         transitions = list(self._pending)
         now = self.clock()
         at = now.timestamp()
-        self._client.take_warnings()  # the backfill's were told with its poll
         answers = {
             role: self._client.query(q, at, self._what(role))
             for role, q in self.profile.queries.items()
