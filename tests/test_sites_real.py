@@ -268,3 +268,36 @@ def test_a_warning_never_shows_a_secret(world, monkeypatch):
     finally:
         eu.warnings = []
         source.close()
+
+
+HUNG_SITE = """
+import threading
+from datetime import datetime, timezone
+from console.model.fleet import FleetSnapshot
+from console.sources.sites import Member, MultiSiteSource
+
+class Hung:
+    label = "hung"
+    def poll(self):
+        threading.Event().wait()  # a server that never answers, no timeout
+
+class Fine:
+    label = "fine"
+    def poll(self):
+        return FleetSnapshot(fetched_at=datetime.now(timezone.utc))
+
+source = MultiSiteSource([Member("eu-west", Hung(), ("eu-west",), stamp="eu-west"),
+                          Member("us-east", Fine(), ("us-east",), stamp="us-east")],
+                         wait=0.2, first_wait=0.2)
+print(source.poll().source_of("eu-west").status.value, flush=True)
+"""
+
+
+def test_a_hung_site_never_keeps_the_console_from_quitting():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", HUNG_SITE], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert (done.returncode, done.stdout) == (0, "stale\n"), done.stderr

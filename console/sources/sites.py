@@ -14,7 +14,8 @@ each member's health (ok, PARTIAL with the API's warnings, STALE)."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait as wait_for
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, wait as wait_for
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -67,8 +68,6 @@ class MultiSiteSource:
         names = [s or "the cluster" for m in members for s in m.sites]
         self.label = f"{len(names)} sites: {', '.join(names)}"
         self._states = {m.name: _State() for m in members}
-        self._pool = ThreadPoolExecutor(max_workers=len(members),
-                                        thread_name_prefix="site-poll")
 
     @property
     def primary(self) -> BreakerSource:
@@ -80,7 +79,7 @@ class MultiSiteSource:
             state = self._states[member.name]
             if state.running is None:
                 state.started = self.clock()
-                state.running = self._pool.submit(member.source.poll)
+                state.running = _in_thread(member.source.poll, f"poll {member.name}")
         running = [s.running for s in self._states.values() if s.running is not None]
         if not self._answered:
             wait_for(running, timeout=self.first_wait, return_when=FIRST_COMPLETED)
@@ -163,11 +162,29 @@ class MultiSiteSource:
         return SourceHealth(**base)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
         for member in self.members:
             close = getattr(member.source, "close", None)
             if close is not None:
                 close()
+
+
+def _in_thread(call, name: str) -> Future:
+    """`call()` in a daemon thread of its own: a site's server that hangs
+    never keeps the console from quitting (a pool's threads are joined at
+    exit), and one hung poll holds no thread another site needs."""
+    future: Future = Future()
+    future.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            result = call()
+        except BaseException as error:  # noqa: BLE001 - handed to the poll that harvests it
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def _stamped(snapshot: FleetSnapshot, site: str | None) -> FleetSnapshot:
