@@ -26,7 +26,7 @@ class Gated(ScriptedSource):
         self.gate = threading.Event()
 
     def poll(self):
-        assert self.gate.wait(60), "never released"
+        assert self.gate.wait(300), "never released"
         return super().poll()
 
 
@@ -157,4 +157,24 @@ def test_the_first_poll_waits_for_a_first_answer_then_not_for_the_rest():
     finally:
         us.gate.set()
         timer.join()
+        source.close()
+
+
+def test_a_site_already_late_does_not_stretch_the_next_polls():
+    c, eu, us, source = two_sites(wait=0.2, eu_class=Gated)
+    eu.gate.set()
+    source.poll()
+    eu.gate.clear()
+    source.poll()  # eu's poll hangs past this poll's wait
+    source.wait = 600  # were the next poll to wait for eu again, it would take 10 minutes
+    us.services = [service("users", OPEN)]
+    done: list = []
+    poller = threading.Thread(target=lambda: done.append(source.poll()), daemon=True)
+    poller.start()
+    poller.join(60)
+    try:
+        assert done, "the poll waited for the site already late"
+        assert rows(done[0]) == [("eu-west", "payment-api", "OPEN"), ("us-east", "users", "OPEN")]
+    finally:
+        eu.gate.set()
         source.close()

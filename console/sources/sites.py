@@ -75,15 +75,19 @@ class MultiSiteSource:
         return self.members[0].source
 
     def poll(self) -> FleetSnapshot:
+        asked = []
         for member in self.members:
             state = self._states[member.name]
             if state.running is None:
                 state.started = self.clock()
                 state.running = _in_thread(member.source.poll, f"poll {member.name}")
-        running = [s.running for s in self._states.values() if s.running is not None]
+                asked.append(state.running)
         if not self._answered:
+            running = [s.running for s in self._states.values() if s.running is not None]
             wait_for(running, timeout=self.first_wait, return_when=FIRST_COMPLETED)
-        wait_for(running, timeout=self.wait)
+        # Only for those asked now: one already late (a hung server) would
+        # otherwise stretch every poll to the full wait.
+        wait_for(asked, timeout=self.wait)
         for member in self.members:
             self._harvest(member)
         self._answered = self._answered or any(s.last for s in self._states.values())
