@@ -12,6 +12,7 @@ from console.errors import SourceError
 from console.model.fleet import Alert, BreakerState, FleetSnapshot, SourceHealth, SourceStatus, Transition
 from console.sources.sites import Member, MultiSiteSource
 from tests.fakes import ScriptedSource, T0, clock, service
+from tests.promserver import poll_until
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
@@ -102,11 +103,9 @@ def test_a_stalled_site_never_holds_the_others_rows_back():
     us.services = [service("payment-api", OPEN)]
     assert rows(source.poll()) == [("us-east", "payment-api", "OPEN")]  # the next poll's rows
     eu.gate.set()
-    # Its answer, when it comes, is taken (at this poll or the next).
-    for _ in range(10):
-        snap = source.poll()
-        if health(snap)["eu-west"][0] == SourceStatus.OK:
-            break
+    # Its answer, when it comes, is taken (at a next poll).
+    snap = poll_until(source, lambda s: health(s)["eu-west"][0] == SourceStatus.OK,
+                      "eu-west's late answer taken")
     assert ("eu-west", "payment-api", "OPEN") in rows(snap)
     source.close()
 
