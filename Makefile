@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: demo test test-fast install install-test servers screenshots bench-startup bench-poll \
-	bench-memory bench-keys bench-load bench-soak bench-creds-soak bench-compare
+	bench-memory bench-keys bench-load bench-soak bench-creds-soak bench-compare bench-sites
 
 # The tests start a real Prometheus, VictoriaMetrics and Alertmanager (Debian packages).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -74,6 +74,11 @@ bench-keys: install
 
 bench-load: install-test
 	$(BIN)/python tests/bench/load.py
+
+# 20,000 breakers across four sites, each its own Prometheus: the multi-site
+# poll against the slowest site's raw queries, and key -> frame.
+bench-sites: install-test
+	$(BIN)/python tests/bench/sites.py
 
 # 15 min, growth measured after the 8 min the history takes to fill;
 # MINUTES=30 make bench-soak for a longer one.

@@ -53,7 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-config", action="store_true",
         help="read no config file (flags and CBCONSOLE_* variables still apply)",
     )
-    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--context", metavar="NAME", action="append",
+        help="kubeconfig context (default: the current one); repeated, one per cluster "
+             "(with --cluster-label, or the config's [sites.NAME] tables)")
+    parser.add_argument(
+        "--site", metavar="NAME", action="append",
+        help="watch only this site of the config's [sites.NAME] tables (repeatable)")
+    parser.add_argument(
+        "--cluster-label", metavar="LABEL",
+        help="--prometheus is a global source (Thanos, Mimir, federation): this label's "
+             "value (e.g. cluster) says each series' site, the context's name by default")
     parser.add_argument("--namespace", metavar="NS", help="Kubernetes namespace (default: the context's)")
     parser.add_argument("--profile", choices=PROFILES, help="breaker metric profile (default runbook)")
     parser.add_argument(
@@ -109,6 +119,7 @@ FLAG_NAMES = {
     "prometheus.profile": "--profile",
     "prometheus.backfill_minutes": "--backfill-minutes",
     "prometheus.alert_name": "--alert-name",
+    "prometheus.cluster_label": "--cluster-label",
     "prometheus.auth.bearer_token_file": "--prometheus-token-file",
     "prometheus.auth.username": "--prometheus-user",
     "prometheus.auth.ca_file": "--prometheus-ca",
@@ -139,6 +150,7 @@ def overrides(args: argparse.Namespace) -> dict:
             "profile": args.profile,
             "backfill_minutes": args.backfill_minutes,
             "alert_name": args.alert_name,
+            "cluster_label": args.cluster_label,
             "auth": {k: v for k, v in auth.items() if v is not None},
         },
     }

@@ -122,11 +122,17 @@ def _build_app(args):
     except ConfigFileError as error:
         print(f"cbconsole: {error}", file=sys.stderr)
         return None, None
+    from console.sites_cli import NO_SINGLE_CLUSTER, open_sites, several, sites_of
+
+    sites = () if args.demo else sites_of(config, args)  # issue 18
+    if sites is None:
+        return None, None
     start_log(config, args)
     # Imported here so --help and config errors answer without loading Textual.
     from console.ui.app import CBConsoleApp
 
     flags_unavailable = ""
+    warnings: tuple[str, ...] = ()
     if args.demo:
         from console.demo import DemoFleet, demo_service_map
 
@@ -134,6 +140,18 @@ def _build_app(args):
         source, cluster, flags, probe = fleet, fleet.cluster, fleet.flags, fleet.probe
         service_map = demo_service_map()
         cluster_unavailable = ""
+    elif several(sites):
+        from console.sites_cli import site_tls_warnings
+        from console.sources.probe import HttpProbe
+
+        source = open_sites(sites, config)
+        if source is None:
+            return None, None
+        cluster, cluster_unavailable, flags = None, NO_SINGLE_CLUSTER, None
+        flags_unavailable = NO_SINGLE_CLUSTER
+        probe = HttpProbe(timeout=config.health_timeout_s)
+        service_map = config.service_map("default")
+        warnings = site_tls_warnings(sites)
     elif config.prometheus.url:
         from console.sources.prometheus.source import PrometheusSource
         from console.sources.alertmanager_setup import with_alertmanager
@@ -160,7 +178,7 @@ def _build_app(args):
         from console.sources.kube import ContextNotFound
         from console.sources.probe import HttpProbe
 
-        cluster, cluster_unavailable = connect_cluster(args.context, args.namespace)
+        cluster, cluster_unavailable = connect_cluster(sites[0].context, args.namespace)
         if isinstance(cluster_unavailable, ContextNotFound):
             # A context asked for by name and absent is a typo: say so now
             # rather than open a console without its cluster.
@@ -198,10 +216,11 @@ def _build_app(args):
         escalation=escalation_rows(config),
         timezone_name=config.incident.timezone,
         poll_interval=config.poll_interval_s,
-        warnings=() if args.demo else tls_warnings(config, cluster),
+        warnings=() if args.demo else (*tls_warnings(config, cluster), *warnings),
         silence=getattr(source, "silence_settings", None),  # [alertmanager] ack_silence
         # Production contexts: locked until their name is typed (issue 18).
         locks=ProductionLocks(config, current_context=getattr(cluster, "label", None)),
+        sites=sites,  # issue 18: console.sites.SiteSpec per site; () for the demo
     )
     return app, tracker
 
@@ -269,7 +288,7 @@ def open_journal(config, args, source):
     if not args.demo:
         from console.sources.prometheus.impact import prometheus_details
 
-        details = prometheus_details(source)
+        details = prometheus_details(getattr(source, "primary", source))  # a site's
     tracker = IncidentTracker(
         journal,
         TrackerConfig(

@@ -214,9 +214,11 @@ groups:
 Targets = "str | list[str | tuple[str, dict[str, str]]]"
 
 
-def scrape_config(target: Targets, rules: bool, interval: float = SCRAPE_INTERVAL_S) -> str:
+def scrape_config(target: Targets, rules: bool, interval: float = SCRAPE_INTERVAL_S,
+                  external_labels: dict[str, str] | None = None) -> str:
     """One job; each target an address, or (address, labels added to its
-    series) as Kubernetes discovery adds `pod`."""
+    series) as Kubernetes discovery adds `pod`. `external_labels`: the
+    server's own (a cluster's), added where its series leave it (/federate)."""
     groups = []
     for t in [target] if isinstance(target, str) else target:
         address, labels = (t, {}) if isinstance(t, str) else t
@@ -225,6 +227,7 @@ def scrape_config(target: Targets, rules: bool, interval: float = SCRAPE_INTERVA
     return (
         "global:\n"
         f"  scrape_interval: {interval:g}s\n"
+        + (f"  external_labels: {json.dumps(external_labels)}\n" if external_labels else "")
         + (
             f"  evaluation_interval: {interval:g}s\nrule_files: [rules.yml]\n"
             if rules
@@ -240,7 +243,8 @@ class Backend:
     """One metric server process on a free loopback port, its data in a temp dir."""
 
     def __init__(self, kind: str, target: Targets, scrape_interval: float = SCRAPE_INTERVAL_S,
-                 *, rules: str = RULES, extra_config: str = "", extra_args=()) -> None:
+                 *, rules: str = RULES, extra_config: str = "", extra_args=(),
+                 external_labels: dict[str, str] | None = None) -> None:
         if kind not in ("prometheus", "victoria-metrics"):
             raise ValueError(kind)
         self.kind = kind
@@ -255,8 +259,8 @@ class Backend:
         if kind == "prometheus":
             (self.dir / "rules.yml").write_text(rules)
             # extra_config: e.g. the `alerting:` section (tests/alertmanager.py).
-            config.write_text(scrape_config(target, rules=True, interval=scrape_interval)
-                              + extra_config)
+            config.write_text(scrape_config(target, rules=True, interval=scrape_interval,
+                                            external_labels=external_labels) + extra_config)
             args = [
                 binary,
                 f"--config.file={config}",

@@ -19,6 +19,7 @@ from console.mitigations.recorder import ActionRecorder
 from console.mitigations.silence import SilenceSettings
 from console.mitigations.runner import ActionRunner
 from console.model.servicemap import ServiceMap
+from console.sites import SiteSpec
 from console.ports import BreakerSource, ClusterSource, FlagSource, Probe
 from console.ui.diagnosis_flow import DiagnosisController, DiagnosisReady
 from console.ui.incident_flow import IncidentController
@@ -71,8 +72,10 @@ class CBConsoleApp(App[None]):
         warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
         silence: SilenceSettings | None = None,  # [alertmanager] ack_silence
         locks: ProductionLocks | None = None,  # production contexts (issue 18)
+        sites: tuple[SiteSpec, ...] = (),  # issue 18: each site's context, namespace, flags...
     ) -> None:
         super().__init__()
+        self.sites = tuple(sites)  # () or the one implicit site "": a single-source console
         set_zone(timezone_name)  # every time on screen, and the column titles
         self.poll_interval = poll_interval
         service_map = service_map or ServiceMap(

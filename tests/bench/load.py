@@ -90,9 +90,13 @@ class TimedApp(CBConsoleApp):
         return FrameDriver
 
 
-async def run(url: str, services: int, presses: int, journal_dir: Path | None) -> dict:
-    source = CountingSource(url, profile="runbook", backfill_minutes=5)
-    source.seconds = []
+async def run(url: str, services: int, presses: int, journal_dir: Path | None,
+              source=None) -> dict:
+    """`source`: another counting source (polls, seconds) instead of one
+    PrometheusSource on `url` (tests/bench/sites.py: the multi-site one)."""
+    if source is None:
+        source = CountingSource(url, profile="runbook", backfill_minutes=5)
+        source.seconds = []
     tracker = IncidentTracker(Journal.open_or_resume(journal_dir, actor="bench")) if journal_dir else None
     app = TimedApp(source, tracker=tracker, poll_interval=1.0)
     long_session_gc()  # as cbconsole does once the app is built

@@ -37,7 +37,8 @@ def scrape_interval(series: list[dict]) -> float | None:
 
 
 class StateTracker:
-    def __init__(self) -> None:
+    def __init__(self, site: str = "") -> None:
+        self.site = site  # stamped on its transitions
         self.state: dict[Key, BreakerState] = {}
         self.since: dict[Key, datetime | None] = {}
         self.last_transition: dict[str, Transition] = {}
@@ -46,7 +47,7 @@ class StateTracker:
     def _record(self, key: Key, old: BreakerState, new: BreakerState, at: datetime,
                 observed: Observed) -> Transition:
         t = Transition(service=key[0], instance=key[1], from_state=old, to_state=new,
-                       at=at, observed=observed)
+                       at=at, observed=observed, site=self.site)
         self.since[key] = at
         last = self.last_transition.get(key[0])
         if last is None or last.at <= at:

@@ -28,6 +28,7 @@ from console.sources.base import SourceError
 from console.sources.prometheus.profiles import ConfigError
 from console.sources.prometheus.auth import PrometheusAuth
 from console.text import shorten
+from console.sources.prometheus.envelope import envelope_warnings, told
 from console.urls import without_userinfo
 from console.sources.tokenfile import TokenFile
 
@@ -118,7 +119,8 @@ class PromClient:
     server = "Prometheus"  # in messages; the Alertmanager client shares the transport
 
     def __init__(self, url: str, auth: PrometheusAuth | None = None, timeout: float = 5.0,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, *, headers: dict[str, str] | None = None,
+                 params: dict[str, str] | None = None) -> None:
         self.url, self.had_userinfo = split_url(url)
         self.auth = auth or PrometheusAuth()
         self.timeout = timeout
@@ -127,10 +129,13 @@ class PromClient:
         self.requests = 0  # HTTP requests answered, for the benchmark
         self.queries = 0  # of which PromQL queries
         self.recent: deque[str] = deque(maxlen=20)  # their paths, newest last
+        self.params = dict(params or {})  # on every query: Thanos' partial_response, dedup
+        self._warnings: list[str] = []  # the API's warnings and infos: partial data
         self._secrets: list[str] = []
         session = requests.Session()
         session.verify = self.auth.verify
         session.cert = self.auth.cert
+        session.headers.update(headers or {})  # a tenant's X-Scope-OrgID
         # A secret in a file is re-read when the file changes and on a 401.
         self._secret_file: TokenFile | None = None
         if self.auth.bearer_token_file:
@@ -147,6 +152,7 @@ class PromClient:
             session.auth = _SecretAuth(self._basic_header)
         session.hooks["response"].append(self._count)
         session.hooks["response"].append(_check_answer)
+        session.hooks["response"].append(self._note_warnings)
         self._session = session
         # No retries (the library's default retries 5xx three times with
         # backoff, 7 s): a failure shows at once, the next poll is the retry.
@@ -184,13 +190,22 @@ class PromClient:
         self.recent.append(path)
         return response
 
+    def _note_warnings(self, response, *args, **kwargs):
+        if response.status_code == 200 and "/api/v1/" in urlsplit(response.url).path:
+            self._warnings += envelope_warnings(response.json())
+
+    def take_warnings(self) -> tuple[str, ...]:
+        """The warnings since the last call, fit for a screen (envelope.told)."""
+        found, self._warnings = self._warnings, []
+        return told(found, self._redact)
+
     def __repr__(self) -> str:
         return f"PromClient({self.url!r}, {self.auth.describe()})"
 
     # --- Calls ------------------------------------------------------------------
 
     def query(self, promql: str, at: float, what: str) -> list[dict]:
-        params = {"time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        params = {**self.params, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
         return self._call(lambda: self._prom.custom_query(promql, params=params), promql, what)
 
     def query_range(self, promql: str, start: float, end: float, step: float,
@@ -205,7 +220,7 @@ class PromClient:
                 step=f"{step:.3f}",
                 # The library rounds start and end to whole seconds; these
                 # params override them, so the last step is exactly `end`.
-                params={"start": f"{start:.3f}", "end": f"{end:.3f}",
+                params={**self.params, "start": f"{start:.3f}", "end": f"{end:.3f}",
                         "timeout": f"{timeout:g}s"},
                 timeout=(min(timeout, 3.0), timeout),
             )
@@ -355,10 +370,10 @@ class PromClient:
                 f"reading the {self._secret_file.what} file {self._secret_file.path} again "
                 "(check that the file holds what Prometheus accepts)"
             )
-        if status in (401, 403):
+        if status in (401, 403):  # the body may echo a header: never shown
             return SourceError(
                 f"{at} refused the credentials: HTTP {status} {answer.reason} "
-                f"(check the bearer token or basic auth settings)"
+                f"(check the bearer token, basic auth or tenant: X-Scope-OrgID)"
             )
         if status == 404:
             return SourceError(

@@ -21,6 +21,8 @@ from console.model.fleet import (
     FleetSnapshot,
     InstanceStatus,
     ServiceStatus,
+    SourceHealth,
+    SourceStatus,
     Transition,
 )
 from console.sources.base import SourceError
@@ -28,6 +30,7 @@ from console.sources.deadline import Deadline
 from console.sources.prometheus.alertrules import AlertRules
 from console.sources.prometheus.profiles import ConfigError, Profile, get_profile
 from console.sources.prometheus.history import StateTracker, scrape_interval
+from console.sources.prometheus.split import OneSite, Splitter, with_site_label
 from console.sources.prometheus.http import PromClient, PrometheusAuth, Unreachable
 from console.sources.prometheus.read import (
     Reading,
@@ -76,9 +79,21 @@ class PrometheusSource:
         timeout: float = 5.0,
         deadline: float | None = None,
         show_infrastructure: bool = False,
+        site: str = "",
+        site_label: str | None = None,
+        sites: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
     ) -> None:
         self.profile = get_profile(profile)
-        self._client = PromClient(url, auth, timeout)
+        #: Issue 18: `site` is stamped on its rows; or, a global source, the
+        #: series are split by `site_label`'s value (`sites`: value -> site).
+        self._splitter = Splitter(site_label, sites or {}) if site_label else OneSite(site)
+        if site_label:
+            self.profile = with_site_label(self.profile, site_label)
+        self.sites = tuple(self._splitter.sites.values())
+        # headers: a tenant's X-Scope-OrgID; params: Thanos' partial_response, dedup.
+        self._client = PromClient(url, auth, timeout, headers=headers, params=params)
         #: A poll's total time, all its requests together (default: twice
         #: the timeout, so a stall still says "did not answer within").
         self.deadline = deadline or 2 * timeout
@@ -101,7 +116,7 @@ class PrometheusSource:
         self.last_poll_requests = 0
         #: PromQL queries the last poll made: queries_per_poll once backfilled.
         self.last_poll_queries = 0
-        self._tracker = StateTracker()
+        self._trackers = {name: StateTracker(name) for name in self.sites}
         self._backfilled = False
         self._backfill_failures = 0
         self._lock = threading.Lock()
@@ -148,6 +163,7 @@ class PrometheusSource:
                 self.last_poll_queries = self._client.queries - n_queries
 
     def _poll(self) -> FleetSnapshot:
+        self._client.take_warnings()  # a failed poll's: this one tells its own
         if self.flavour is None:
             self._detect_flavour()
         if not self._backfilled:
@@ -160,28 +176,39 @@ class PrometheusSource:
             for role, q in self.profile.queries.items()
         }
         alerts = self._alerts(at)
-        shown = service_names(self.profile, answers, self.show_infrastructure)
-        instances, unlabelled = read_instances(self.profile, answers, shown)
-        self._hidden_notice(shown)
-        transitions += self._tracker.observe({k: v[0] for k, v in instances.items()}, now)
-        if unlabelled:
-            labels = " or ".join(self.profile.service_labels)
-            self._notices["labels"] = (
-                f"{unlabelled} series without a {labels} label were ignored: "
-                "check the metric profile's service label"
-            )
-        else:
-            self._notices.pop("labels", None)
+        services: list[ServiceStatus] = []
+        unlabelled, hidden = 0, {}
+        for site, part in self._splitter.split_answers(answers).items():
+            shown = service_names(self.profile, part, self.show_infrastructure)
+            instances, missing = read_instances(self.profile, part, shown)
+            unlabelled += missing
+            hidden |= shown or {}
+            tracker = self._trackers[site]
+            transitions += tracker.observe({k: v[0] for k, v in instances.items()}, now)
+            services += self._services(instances, tracker)
+        self._hidden_notice(hidden)
+        self._notice("sites", self._splitter.notice())
+        labels = " or ".join(self.profile.service_labels)
+        self._notice("labels", unlabelled and (
+            f"{unlabelled} series without a {labels} label were ignored: "
+            "check the metric profile's service label"))
         snapshot = FleetSnapshot(
             fetched_at=now,
-            services=self._services(instances),
+            services=tuple(services),
             transitions=tuple(sorted(transitions, key=lambda t: t.at)),
             alerts=alerts,
             notices=tuple(self._notices.values()),
             half_open_note=self.profile.half_open_note,
+            sources=partial_health(self._client.take_warnings(), self.label, self.sites, now),
         )
         self._pending = []
         return snapshot
+
+    def _notice(self, topic: str, notice: str | None) -> None:
+        if notice:
+            self._notices[topic] = notice
+        else:
+            self._notices.pop(topic, None)
 
     def _hidden_notice(self, shown: dict[str, str | None] | None) -> None:
         hidden = sorted(c for c, name in (shown or {}).items() if name is None)
@@ -199,13 +226,14 @@ class PrometheusSource:
 
     # --- Building the snapshot ---------------------------------------------------
 
-    def _services(self, instances: dict[tuple[str, str], Reading]) -> tuple[ServiceStatus, ...]:
+    def _services(self, instances: dict[tuple[str, str], Reading],
+                  tracker: StateTracker) -> tuple[ServiceStatus, ...]:
         by_service: dict[str, list[InstanceStatus]] = {}
         for (service, instance), (state, reported, fields) in sorted(instances.items()):
             by_service.setdefault(service, []).append(InstanceStatus(
                 instance=instance,
                 state=state,
-                since=self._tracker.since_of((service, instance), state),
+                since=tracker.since_of((service, instance), state),
                 reported=reported,
                 **fields,
             ))
@@ -217,7 +245,8 @@ class PrometheusSource:
                     service, self.default_recovery_timeout
                 ),
                 failure_rate_threshold=self.failure_rate_thresholds.get(service),
-                last_transition=self._tracker.last_transition.get(service),
+                last_transition=tracker.last_transition.get(service),
+                site=tracker.site,
             )
             for service, members in by_service.items()
         )
@@ -298,7 +327,10 @@ class PrometheusSource:
             self._backfilled = True
             return []
         self._backfilled = True
-        return self._tracker.backfill(read_history(p, result, self.show_infrastructure))
+        parts = self._splitter.split(result)
+        found = [t for site, part in parts.items() for t in self._trackers[site].backfill(
+            read_history(p, part, self.show_infrastructure))]
+        return sorted(found, key=lambda t: (t.at, t.site, t.service, t.instance))
 
     def _measure_interval(self, end: float) -> float | None:
         metric = self.profile.interval_metric
@@ -314,9 +346,19 @@ class PrometheusSource:
 
     def _alerts(self, at: float) -> tuple[Alert, ...]:
         result = self._client.query(alerts_query(self.alert_name), at, "alert")
-        notice = self._alert_rules.notice(bool(result), at)
-        if notice:
-            self._notices["alerts"] = notice
-        else:
-            self._notices.pop("alerts", None)
-        return read_alerts(result, self.alert_name, self.profile.service_labels)
+        self._notice("alerts", self._alert_rules.notice(bool(result), at))
+        labels = self.profile.service_labels
+        return self._splitter.alerts(result, lambda part: read_alerts(
+            part, self.alert_name, labels))
+
+
+def partial_health(warnings: tuple[str, ...], label: str, sites: tuple[str, ...],
+                   now) -> tuple[SourceHealth, ...]:
+    """The API's warnings and infos of a poll's answers (Thanos' partial
+    responses, VictoriaMetrics' isPartial): the data may be incomplete, and
+    is said so. None: nothing to say (the one source's health is the poll's
+    success, as before)."""
+    if not warnings:
+        return ()
+    return (SourceHealth(name=label, sites=sites, status=SourceStatus.PARTIAL,
+                         warnings=warnings, as_of=now),)
