@@ -15,7 +15,7 @@ from widgets import text as fmt
 
 #: A row's key: (site, service); a group's summary line is (GROUP, service).
 GROUP = None
-CLUSTER_MAX = 48  # cells: a longer summary (many sites) is cut, the worst state first
+CLUSTER_MAX = 64  # cells: a longer summary (many sites) is cut, the worst state first
 CLUSTER_TERM = "cluster:"
 MARK = {SourceStatus.STALE: ("STALE", "bold red"), SourceStatus.PARTIAL: ("PARTIAL", "bold yellow")}
 
