@@ -232,9 +232,10 @@ class Rows:
         order, self.members = arrange(shown, set(expanded), grouped, sort_key)
         cells = self._cells
         for key in order:
-            if key not in cells:
-                self.name_width = max(self.name_width,
-                                      name_cell(self.service_of(key), "▸ ").cell_len)
+            if key not in cells:  # a group's line and its sites' rows: 2 cells more
+                wide = key[0] is GROUP or key[1] in self.members
+                self.name_width = max(self.name_width, name_cell(
+                    self.service_of(key), "▸ " if wide else "").cell_len)
         self._cells = {key: cells.get(key, (0, None)) for key in order}
         if grouped:  # plain lengths: no Text per group and poll at thousands of services
             health = self._health or (lambda site: None)
