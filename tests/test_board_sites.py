@@ -174,3 +174,26 @@ async def test_one_site_keeps_the_board_as_it_was():
         await settle(app, pilot)
         assert board.services_shown == ["payment-api", "cart"]
         assert app.selection.key() == ("", "payment-api")
+
+
+async def test_one_source_partial_marks_its_rows_partial():
+    c = clock()
+    services = [service("payment-api", S.OPEN), service("cart")]
+    health = SourceHealth(name="thanos", status=SourceStatus.PARTIAL,
+                          warnings=("partial response: store eu-2 unavailable",), as_of=c())
+    source = SitesSource(c, services, [health])
+    app = CBConsoleApp(source, poll_interval=3600, clock=c)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(app, pilot)
+        header = flat(app.query_one(StatusLine).render().plain)
+        assert "sources: thanos PARTIAL 1 warning" in header
+        board = app.query_one(BreakerBoard)
+        assert "PARTIAL" in line_with(rendered(board), "payment-api")
+        assert "PARTIAL" in line_with(rendered(board), "cart")
+        assert "partial response: store eu-2 unavailable" in flat(screen_text(app))
+        # Complete again: the mark goes, the board is as it was.
+        source.sources = [health.model_copy(update={"status": SourceStatus.OK,
+                                                    "warnings": ()})]
+        app.poller.start()
+        await settle(app, pilot)
+        assert "PARTIAL" not in rendered(board) and "CLUSTER" not in rendered(board)

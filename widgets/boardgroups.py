@@ -140,7 +140,7 @@ def site_cell(service: ServiceStatus, status: SourceStatus | None) -> Text:
     text.append(fmt.literal(service.site))
     mark = health_word(status)
     if mark:
-        text.append(f" {mark[0]}", style=mark[1])
+        text.append(f" {mark[0]}" if service.site else mark[0], style=mark[1])
     text.truncate(CLUSTER_MAX, overflow="ellipsis")
     return text
 

@@ -177,6 +177,7 @@ class Rows:
         self.name_width = 0  # the widest name's cells
         self.cluster_width: int | None = None  # the CLUSTER column's; None: one site
         self.members: dict[str, list[tuple]] = {}  # each group's member keys, worst first
+        self.grouped = False  # more than one site
         self._shown: dict[tuple, ServiceStatus] = {}
         # key -> (the update they are from, every column's cells); None
         # until the row is first drawn.
@@ -222,8 +223,11 @@ class Rows:
         self._services, self._needle, self._about = services, needle, about
         self._expanded, self._health_seen, self._health = expanded, sources, health
         self._inputs = (series, now, alerts)
-        grouped = len(sites_of(services) | {s for h in sources for s in h.sites}) > 1
-        if not grouped:
+        grouped = self.grouped = len(sites_of(services) | {s for h in sources
+                                                           for s in h.sites}) > 1
+        # One site whose source is PARTIAL or STALE: the column marks its rows.
+        marked = any(h.status is not SourceStatus.OK for h in sources)
+        if not (grouped or marked):
             self.cluster_width = None
         elif self.cluster_width is None:
             self.cluster_width = len(COLUMNS[1][1])
@@ -237,7 +241,7 @@ class Rows:
                 self.name_width = max(self.name_width, name_cell(
                     self.service_of(key), "▸ " if wide else "").cell_len)
         self._cells = {key: cells.get(key, (0, None)) for key in order}
-        if grouped:  # plain lengths: no Text per group and poll at thousands of services
+        if self.cluster_width is not None:  # plain lengths: no Text per group and poll
             health = self._health or (lambda site: None)
             self.cluster_width = max(self.cluster_width, *(
                 summary_width([shown[k] for k in self.members[key[1]]], health)

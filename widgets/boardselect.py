@@ -26,7 +26,7 @@ class BoardSelection:
     @property
     def grouped(self) -> bool:
         """More than one site: a CLUSTER column, a service's rows grouped."""
-        return self._rows.cluster_width is not None
+        return self._rows.grouped
 
     @property
     def keys_shown(self) -> list[tuple]:
