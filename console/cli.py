@@ -134,9 +134,9 @@ def _build_app(args):
     flags_unavailable = ""
     warnings: tuple[str, ...] = ()
     if args.demo:
-        from console.demo import DemoFleet, demo_service_map
+        from console.demo import DemoSites, demo_service_map
 
-        fleet = DemoFleet(seed=args.seed)
+        fleet = DemoSites(seed=args.seed)  # eu-west and us-east: the regional case
         source, cluster, flags, probe = fleet, fleet.cluster, fleet.flags, fleet.probe
         service_map = demo_service_map()
         cluster_unavailable = ""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from console.ui.app import CBConsoleApp
 from console.clock import FakeClock
-from console.demo import DemoFleet, demo_service_map
+from console.demo import DemoFleet, DemoSites, demo_service_map
 from console.incident.tracker import IncidentTracker
 from console.incident.journal import Journal
 
@@ -31,12 +31,15 @@ class Scene:
     after_s: float = 0  # demo time polled after the keys
     end_keys: tuple[str, ...] = ()  # pressed last
     seed: int = 7
+    sites: bool = False  # the two-site demo (`cbconsole --demo`): eu-west and us-east
 
 
 SCENES = {
     s.name: s
     for s in (
         Scene("board", seconds=42, select="payment-api"),
+        # The regional case: payment-api unfolded, OPEN in eu-west, CLOSED in us-east.
+        Scene("sites", seconds=42, select="payment-api", keys=("space",), sites=True),
         Scene("detail", seconds=66, select="inventory-svc"),
         Scene("diagnosis", seconds=42, select="payment-api", keys=("2", "g")),
         Scene("restart-dialog", seconds=42, select="payment-api", keys=("r",)),
@@ -109,7 +112,7 @@ def build(scene: Scene):
     """(app, run_before): the app on a frozen clock, and the steps that bring
     it to the scene: one poll every 2 s of demo time, then the selection."""
     clock = FakeClock(START)
-    fleet = DemoFleet(seed=scene.seed, clock=clock)
+    fleet = (DemoSites if scene.sites else DemoFleet)(seed=scene.seed, clock=clock)
     journal = Journal.open_or_resume(journal_dir(scene), actor="oncall", clock=clock)
     # Polls are driven by run_before; the long interval keeps timers out of it.
     app = CBConsoleApp(

@@ -1,4 +1,5 @@
-"""The breaker board: one row per service, worst first, updated in place."""
+"""The breaker board: one row per service (per site and service with more
+than one site, a service's sites grouped), worst first, updated in place."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.model.fleet import Alert, ServiceStatus
+from console.model.fleet import Alert, ServiceStatus, SourceStatus
+from widgets.boardselect import BoardSelection
 from widgets.boardlines import PADDING, Lines
 from widgets.boardrows import (  # noqa: F401  (matches, cell_line: the status line's, the tests')
     COLUMNS, WIDTH, Rows, cell_line, columns_for, matches,
@@ -22,9 +24,10 @@ from widgets.boardrows import (  # noqa: F401  (matches, cell_line: the status l
 HEADER = "breaker-board--header"
 CURSOR = "breaker-board--cursor"
 HOVER = "breaker-board--hover"
+STALE_ROW = "breaker-board--stale-row"  # a row whose source is STALE: greyed
 
 
-class BreakerBoard(ScrollView, can_focus=True):
+class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
     """Shows services; knows nothing of where they come from.
 
     A header row that stays put and a row per service under it, drawn a line
@@ -33,7 +36,7 @@ class BreakerBoard(ScrollView, can_focus=True):
     is kept while its row's cells, the cursor and the look are the same. At
     thousands of services a poll or a key press costs the rows on screen."""
 
-    COMPONENT_CLASSES = {HEADER, CURSOR, HOVER}
+    COMPONENT_CLASSES = {HEADER, CURSOR, HOVER, STALE_ROW}
     DEFAULT_CSS = """
     BreakerBoard {
         background: $surface;
@@ -57,6 +60,7 @@ class BreakerBoard(ScrollView, can_focus=True):
             text-style: $block-cursor-blurred-text-style;
         }
         & > .breaker-board--hover { background: $block-hover-background; }
+        & > .breaker-board--stale-row { color: $text-disabled; }
         &.-stale { tint: $background 45%; }
     }
     """
@@ -70,8 +74,9 @@ class BreakerBoard(ScrollView, can_focus=True):
     ]
 
     class ServiceSelected(Message):
-        def __init__(self, service: str | None) -> None:
+        def __init__(self, service: str | None, key: tuple[str, str] | None = None) -> None:
             self.service = service
+            self.key = key if key is not None or service is None else ("", service)
             super().__init__()
 
     def __init__(self, **kwargs) -> None:
@@ -86,7 +91,11 @@ class BreakerBoard(ScrollView, can_focus=True):
         # the cursor, before that the one the incident is about (`about`,
         # from show()), else the one selected so far (the worst row at
         # first). Rows re-sorting never change it.
-        self._chosen: str | None = None
+        self._chosen: tuple | None = None  # a row's key
+        self._expanded: frozenset[str] = frozenset()  # the groups shown site by site
+        self._sources: tuple = ()  # the snapshot's source health, as last shown
+        self._health = None
+        self._show_args = None  # show()'s last data, for a fold or unfold
         self._lines = Lines()  # each line drawn, kept while what it shows is the same
 
     # --- what is selected ---------------------------------------------------------
@@ -94,12 +103,12 @@ class BreakerBoard(ScrollView, can_focus=True):
     @property
     def selected_service(self) -> str | None:
         order = self._rows.order
-        return order[self._cursor] if order else None
+        return order[self._cursor][1] if order else None
 
     @property
     def services_shown(self) -> list[str]:
-        """The services in display order."""
-        return list(self._rows.order)
+        """The services in display order (a name per line: a group's line, its sites')."""
+        return [key[1] for key in self._rows.order]
 
     @property
     def row_count(self) -> int:
@@ -108,15 +117,6 @@ class BreakerBoard(ScrollView, can_focus=True):
     @property
     def cursor_row(self) -> int:
         return self._cursor
-
-    def get_row_index(self, service: str) -> int:
-        """The row `service` is on (KeyError if it is not shown)."""
-        return self._rows.row_of[service]
-
-    def pin(self) -> None:
-        """The operator acted on the selected row: from now on the cursor
-        follows that service, whatever the incident is about."""
-        self._chosen = self.selected_service
 
     def move_cursor(self, *, row: int, animate: bool = False) -> None:
         """Select a row, as the operator's arrow keys do."""
@@ -132,8 +132,11 @@ class BreakerBoard(ScrollView, can_focus=True):
         self.refresh_line(old + 1)
         self.refresh_line(row + 1)
         self._scroll_cursor_into_view(animate)
-        self._chosen = self.selected_service  # the operator moved it
-        self.post_message(self.ServiceSelected(self.selected_service))
+        self._chosen = self._row_key()  # the operator moved it
+        self._post_selected()
+
+    def _post_selected(self) -> None:
+        self.post_message(self.ServiceSelected(self.selected_service, self.selected_key))
 
     def _scroll_cursor_into_view(self, animate: bool = False) -> None:
         region = Region(int(self.scroll_x), self._cursor + 1, max(1, sum(self._widths)), 1)
@@ -210,30 +213,35 @@ class BreakerBoard(ScrollView, can_focus=True):
         now: datetime,
         alerts: Mapping[str, Alert] | None = None,
         about: str | None = None,
+        sources: tuple = (),
+        health: Callable | None = None,
     ) -> None:
         """Bring the rows up to date: sorted worst first, the cursor on the
         selected service. A row's cells are made when its line is drawn:
         `series(service)` gives its error trend, asked for rows on screen;
-        `about` is the service the open incident is about, if any."""
-        before = self.selected_service
+        `about` is the service the open incident is about, if any;
+        `sources` the snapshot's source health, `health(site)` a site's."""
+        self._show_args = (services, series, now, alerts, about)
+        self._sources, self._health = sources, health
+        before, before_key = self._row_key(), self.selected_key
         rows = self._rows
         if not rows.update(services, series, now, alerts or {}, self.filter_text.casefold(),
-                           about):
+                           about, self._expanded, health, sources):
             self.refresh()  # the same poll a second later: only the ages and countdowns move
             return
         self._layout_columns()  # a longer name may leave less room
         height = self.virtual_size.height
         self._set_virtual_size()
-        target = next((name for name in (self._chosen, about, before) if name in rows), None)
-        row = rows.row_of[target] if target is not None else 0
+        row = next((r for r in map(self._row_for, (self._chosen, about, before))
+                    if r is not None), 0)
         if row != self._cursor:
             self._cursor = row
             self._scroll_cursor_into_view()
             if self.virtual_size.height != height:  # once the new height is laid out
                 self.call_after_refresh(self._scroll_cursor_into_view)
         self.refresh()
-        if self.selected_service != before:
-            self.post_message(self.ServiceSelected(self.selected_service))
+        if self.selected_key != before_key:
+            self._post_selected()
 
     # --- layout ---------------------------------------------------------------------
 
@@ -250,9 +258,11 @@ class BreakerBoard(ScrollView, can_focus=True):
         if width is None:
             width = self.scrollable_content_region.width or self.app.size.width
         name = max(self._rows.name_width, len(COLUMNS[0][1])) + 2 * PADDING
-        visible = columns_for(width, name, PADDING)
-        widths = tuple(name if index == 0 else WIDTH[COLUMNS[index][0]] + 2 * PADDING
-                       for index in visible)
+        cluster = self._rows.cluster_width
+        cluster = None if cluster is None else cluster + 2 * PADDING
+        visible = columns_for(width, name, PADDING, cluster)
+        widths = tuple(name if index == 0 else cluster if index == 1
+                       else WIDTH[COLUMNS[index][0]] + 2 * PADDING for index in visible)
         if (visible, widths) != (self._visible, self._widths):
             self._visible, self._widths = visible, widths
             self._set_virtual_size()
@@ -282,15 +292,18 @@ class BreakerBoard(ScrollView, can_focus=True):
         if row >= len(self._rows.order):
             return Strip.blank(width, base)
         key = self._rows.order[row]
-        component, post = self._styles(row == self._cursor, row == self._hover)
+        component, post = self._styles(row == self._cursor, row == self._hover,
+                                       self._rows.health(key) is SourceStatus.STALE)
         return self._lines.row(key, row, self._rows.cells(key), self._visible, self._widths,
                                scroll_x, width, base, component, post, self.app.console)
 
-    def _styles(self, cursor: bool, hover: bool) -> tuple[Style, Style]:
+    def _styles(self, cursor: bool, hover: bool, stale: bool = False) -> tuple[Style, Style]:
         """The row's component style, and what goes over each cell's own
         style: the cursor's text colour wins over a state's, a state's
         background (OPEN's red) over the cursor's."""
         component = Style()
+        if stale:  # its source's last good rows: greyed (and marked STALE in CLUSTER)
+            component += self.get_component_rich_style(STALE_ROW)
         if hover:
             component += self.get_component_rich_style(HOVER)
         if cursor:

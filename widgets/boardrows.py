@@ -9,8 +9,11 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from console.model.fleet import Alert, BreakerState, ServiceStatus
+from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceStatus
 from widgets import pager
+from widgets.boardgroups import (
+    GROUP, Needle, arrange, site_cell, site_width, sites_of, summary_cell, summary_width,
+)
 from widgets import text as fmt
 
 TREND_WIDTH = 10
@@ -19,6 +22,7 @@ NAME_MAX = 48  # cells: a longer (hostile) name is cut, the state stays on scree
 # The name column is as wide as the widest name seen.
 COLUMNS = (
     ("service", "SERVICE", None),
+    ("cluster", "CLUSTER", None),  # only with more than one site; as wide as its widest cell
     ("state", "STATE", 11),
     ("alert", "ALERT", 9),  # SILENCED, INHIBITED, "in 1m 05s"
     ("inst", "INST", 5),
@@ -38,11 +42,13 @@ WIDTH = {key: width for key, _, width in COLUMNS}
 DROP_ORDER = ("last", "trend", "in_state", "ok", "fail", "inst", "alert", "probe")
 
 
-def columns_for(width: int, name_width: int, padding: int = 1) -> tuple[int, ...]:
+def columns_for(width: int, name_width: int, padding: int = 1,
+                cluster_width: int | None = None) -> tuple[int, ...]:
     """The indexes into COLUMNS of the columns shown `width` cells wide,
-    the name column `name_width` cells (its padding included)."""
-    shown = list(range(len(COLUMNS)))
-    need = name_width + sum(w + 2 * padding for _, _, w in COLUMNS[1:])
+    the name column `name_width` cells (its padding included), the CLUSTER
+    column `cluster_width` (None: not shown, one site)."""
+    shown = [i for i in range(len(COLUMNS)) if i != 1 or cluster_width is not None]
+    need = name_width + (cluster_width or 0) + sum(w + 2 * padding for _, _, w in COLUMNS[2:])
     index = {key: i for i, (key, _, _) in enumerate(COLUMNS)}
     for key in DROP_ORDER:
         if need <= width:
@@ -73,8 +79,8 @@ def sort_key(service: ServiceStatus) -> tuple:
     return (service.state.rank, service.service)
 
 
-def name_cell(service: ServiceStatus) -> Text:
-    name = Text(fmt.literal(service.service), no_wrap=True, overflow="ellipsis")
+def name_cell(service: ServiceStatus, prefix: str = "") -> Text:
+    name = Text(prefix + fmt.literal(service.service), no_wrap=True, overflow="ellipsis")
     name.truncate(NAME_MAX, overflow="ellipsis")
     return name
 
@@ -90,6 +96,8 @@ def row_cells(
     series: list[float | None],
     now: datetime,
     alert: Alert | None = None,
+    cluster: Text | str = "",
+    name: Text | None = None,
 ) -> tuple[Text | str, ...]:
     state = service.state
     count, total = service.split
@@ -111,7 +119,8 @@ def row_cells(
         else Text("—", style="dim")
     )
     return (
-        name_cell(service),
+        name if name is not None else name_cell(service),
+        cluster,
         fmt.state_text(state),
         alert_cell(alert, now),
         right(f"{count}/{total}", "inst"),
@@ -155,59 +164,123 @@ def cell_line(value: Text | str, width: int, padding: int, pre: Style, post: Sty
 class Rows:
     """The board's rows as data: the services the filter lets through, worst
     first, and each row's cells, made when its line is first drawn after an
-    update (at thousands of services, only the rows on screen are made)."""
+    update (at thousands of services, only the rows on screen are made).
+
+    A row's key is (site, service). With more than one site a service's rows
+    are a group: one summary line, (GROUP, service), and its sites' rows
+    under it when expanded (widgets/boardgroups.py)."""
 
     def __init__(self) -> None:
-        self.order: list[str] = []  # the services shown, worst first
-        self.row_of: dict[str, int] = {}
+        self.order: list[tuple] = []  # the row keys shown, worst first
+        self.row_of: dict[tuple, int] = {}
+        self.first_of: dict[str, int] = {}  # a service's first row (its group's line)
         self.name_width = 0  # the widest name's cells
-        self._shown: dict[str, ServiceStatus] = {}
-        # service -> (the update they are from, every column's cells); None
+        self.cluster_width: int | None = None  # the CLUSTER column's; None: one site
+        self.members: dict[str, list[tuple]] = {}  # each group's member keys, worst first
+        self.grouped = False  # more than one site
+        self._shown: dict[tuple, ServiceStatus] = {}
+        # key -> (the update they are from, every column's cells); None
         # until the row is first drawn.
-        self._cells: dict[str, tuple[int, tuple | None]] = {}
+        self._cells: dict[tuple, tuple[int, tuple | None]] = {}
         self._generation = 0  # one per update()
         self._inputs = None  # the last update's (series, now, alerts)
         self._services = ()  # as last shown, and the filter and `about` then
         self._needle = ""
         self._about: str | None = None
+        self._expanded: frozenset[str] = frozenset()
+        self._health = None  # site -> SourceStatus | None
+        self._health_seen = None
 
-    def __contains__(self, service: object) -> bool:
-        return service in self._shown
+    def __contains__(self, key: object) -> bool:
+        return key in self.row_of
+
+    def service_of(self, key: tuple) -> ServiceStatus | None:
+        """The row's service; a group's line stands for its worst site."""
+        if key[0] is GROUP:
+            return self._shown[self.members[key[1]][0]]
+        return self._shown.get(key)
+
+    def health(self, key: tuple) -> SourceStatus | None:
+        if self._health is None:
+            return None
+        if key[0] is GROUP:
+            told = [self._health(site) for site, _ in self.members[key[1]]]
+            return SourceStatus.STALE if all(t is SourceStatus.STALE for t in told) else None
+        return self._health(key[0])
 
     def update(self, services, series, now: datetime, alerts, needle: str,
-               about: str | None) -> bool:
+               about: str | None, expanded: frozenset[str] = frozenset(),
+               health=None, sources: tuple = ()) -> bool:
         """Take a poll's services; False if only the clock moved (the same
         poll a second later: the ages and countdowns, nothing else)."""
         self._generation += 1
         if (self._inputs is not None and services is self._services
                 and needle == self._needle and alerts == self._inputs[2]
-                and about == self._about):
+                and about == self._about and expanded == self._expanded
+                and sources == self._health_seen):
             self._inputs = (series, now, alerts)
             return False
         self._services, self._needle, self._about = services, needle, about
+        self._expanded, self._health_seen, self._health = expanded, sources, health
         self._inputs = (series, now, alerts)
-        shown = {s.service: s for s in services if matches(s.service, needle)}
+        grouped = self.grouped = len(sites_of(services) | {s for h in sources
+                                                           for s in h.sites}) > 1
+        # One site whose source is PARTIAL or STALE: the column marks its rows.
+        marked = any(h.status is not SourceStatus.OK for h in sources)
+        if not (grouped or marked):
+            self.cluster_width = None
+        elif self.cluster_width is None:
+            self.cluster_width = len(COLUMNS[1][1])
+        shown = {s.key: s for s in Needle.parse(needle).lets_through_all(services)}
         self._shown = shown
-        for gone in [key for key in self._cells if key not in shown]:
-            del self._cells[gone]
-        for key, service in shown.items():
-            if key not in self._cells:
-                self._cells[key] = (0, None)
-                self.name_width = max(self.name_width, name_cell(service).cell_len)
-        order = sorted(shown, key=lambda key: sort_key(shown[key]))
+        order, self.members = arrange(shown, set(expanded), grouped, sort_key)
+        cells = self._cells
+        for key in order:
+            if key not in cells:  # a group's line and its sites' rows: 2 cells more
+                wide = key[0] is GROUP or key[1] in self.members
+                self.name_width = max(self.name_width, name_cell(
+                    self.service_of(key), "▸ " if wide else "").cell_len)
+        self._cells = {key: cells.get(key, (0, None)) for key in order}
+        if self.cluster_width is not None:  # plain lengths: no Text per group and poll
+            health = self._health or (lambda site: None)
+            self.cluster_width = max(self.cluster_width, *(
+                summary_width([shown[k] for k in self.members[key[1]]], health)
+                if key[0] is GROUP else site_width(shown[key], health(key[0]))
+                for key in order), 0)
         if order != self.order:
             self.order = order
             self.row_of = {key: row for row, key in enumerate(order)}
+            self.first_of = {}
+            for row, key in enumerate(order):
+                self.first_of.setdefault(key[1], row)
         return True
 
-    def cells(self, key: str) -> tuple:
+    def _cluster(self, key: tuple) -> Text | str:
+        if self.cluster_width is None:
+            return ""
+        health = self._health or (lambda site: None)
+        if key[0] is GROUP:
+            return summary_cell([self._shown[k] for k in self.members[key[1]]], health)
+        return site_cell(self._shown[key], health(key[0]))
+
+    def _name(self, key: tuple, service: ServiceStatus) -> Text | None:
+        if key[0] is GROUP:
+            return name_cell(service, "▾ " if key[1] in self._expanded else "▸ ")
+        if key[1] in self.members:  # a site's row under its group's line
+            return name_cell(service, "  ")
+        return None
+
+    def cells(self, key: tuple) -> tuple:
         """The row's cells as of the last update(); a cell equal to the one
         drawn before stays the same object (its drawing is kept)."""
         generation, cells = self._cells[key]
         if generation == self._generation and cells is not None:
             return cells
         series, now, alerts = self._inputs
-        fresh = row_cells(self._shown[key], series(key), now, alerts.get(key))
+        service = self.service_of(key)
+        fresh = row_cells(service, series(service.service, service.site), now,
+                          alerts.get(service.service), self._cluster(key),
+                          self._name(key, service))
         if cells is not None:
             fresh = tuple(old if old == new else new for old, new in zip(cells, fresh))
             if all(old is new for old, new in zip(cells, fresh)):

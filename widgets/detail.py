@@ -10,17 +10,20 @@ from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from console.model.fleet import Alert, BreakerState, ServiceStatus, Transition
+from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceHealth, Transition
 from widgets import pager
+from widgets.sources import detail as source_detail
 from widgets import text as fmt
 from widgets.transitions import TransitionList
 
 
-def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None) -> Text:
+def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None,
+            source: SourceHealth | None = None) -> Text:
     state = service.state
     count, total = service.split
     text = Text.assemble(
         fmt.clipped(service.service, 80, "bold"),
+        *((" in ", fmt.clipped(service.site, 40, "bold")) if service.site else ()),
         "  ",
         fmt.state_text(state),
         f" {count}/{total}",
@@ -37,6 +40,10 @@ def summary(service: ServiceStatus, now: datetime, alert: Alert | None = None) -
         if alert.pager is not None:  # as Alertmanager holds it
             text.append("\n  Alertmanager: ")
             text.append_text(pager.managed_words(alert.pager))
+    told = source_detail(source)  # its source STALE or PARTIAL: the why, the warnings
+    if told is not None:
+        text.append("\n")
+        text.append_text(told)
     return text
 
 
@@ -132,7 +139,7 @@ class ServiceDetail(Horizontal):
     """
 
     _transitions_shown: tuple[Transition, ...] | None = None
-    _service_shown: str | None = None
+    _service_shown: tuple[str, str] | None = None
 
     def compose(self):
         with VerticalScroll(id="detail-left"):
@@ -149,6 +156,7 @@ class ServiceDetail(Horizontal):
         now: datetime,
         alert: Alert | None = None,
         half_open_note: str | None = None,
+        source: SourceHealth | None = None,
     ) -> None:
         summary_w = self.query_one("#detail-summary", Static)
         if service is None:
@@ -157,7 +165,7 @@ class ServiceDetail(Horizontal):
             self.query_one(TransitionList).clear()
             self._transitions_shown = None
             return
-        summary_w.update(summary(service, now, alert))
+        summary_w.update(summary(service, now, alert, source))
         skipped = half_open_note if half_open_note and skipped_half_open(transitions) else None
         self.query_one("#detail-instances", Static).update(
             instances_table(service, now, skipped))
@@ -165,7 +173,7 @@ class ServiceDetail(Horizontal):
             # Up to 200 rows that do not age: built again only when they change.
             history = self.query_one(TransitionList)
             history.show(transitions)
-            if service.service != self._service_shown:
+            if service.key != self._service_shown:
                 history.scroll_home(animate=False)  # another service: its newest first
             self._transitions_shown = tuple(transitions)
-        self._service_shown = service.service
+        self._service_shown = service.key

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from collections import Counter
 from collections.abc import Iterable
 
-from console.model.fleet import Alert, BreakerState, ServiceStatus
+from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceHealth
 from widgets import text as fmt
-from widgets.board import matches
+from widgets.boardgroups import Needle
+from widgets.sources import header_line as sources_line
 from widgets.text import alert_text
 from widgets.pager import header_text
 from console.model.alertmanager import PagerView
@@ -46,11 +47,11 @@ class FilterView:
 
 
 def filter_view(services: Iterable[ServiceStatus], text: str) -> FilterView:
-    needle = text.casefold()
+    needle = Needle.parse(text)
     total, hidden = 0, Counter()
     for service in services:
         total += 1
-        if not matches(service.service, needle):
+        if not needle.lets_through(service):
             hidden[service.state] += 1
     return FilterView(text=text, hidden=sum(hidden.values()), total=total,
                       worrying=tuple((s, hidden[s]) for s in WORRYING if hidden[s]))
@@ -121,6 +122,7 @@ def status_text(
     filtered: FilterView | None = None,
     pager: PagerView | None = None,
     production: tuple[tuple[str, bool], ...] = (),
+    sources: tuple[SourceHealth, ...] = (),
 ) -> Text:
     text = Text.assemble(("cbconsole", "bold"))
     if mode == "read-only":
@@ -152,6 +154,9 @@ def status_text(
     if production:  # each production context: locked, or unlocked this session
         text.append("\n")
         text.append_text(production_text(production))
+    if sources:  # each source's own health, side by side (issue 18)
+        text.append("\n")
+        text.append_text(sources_line(sources, now))
     for warning in warnings:  # e.g. TLS verification switched off
         text.append("\n")
         text.append(fmt.literal(warning), style="bold yellow")

@@ -47,23 +47,26 @@ OPEN = BreakerState.OPEN
 
 
 class DemoFleet:
-    def __init__(self, seed: int = 7, clock: Clock = system_clock) -> None:
+    def __init__(self, seed: int = 7, clock: Clock = system_clock, site: str = "",
+                 downstreams: tuple[Downstream, ...] = DOWNSTREAMS) -> None:
         self.seed = seed
+        self.site = site  # stamped on its rows and transitions ("": the one implicit site)
         self.label = f"demo fleet (seed {seed})"
+        self.downstream_list = downstreams
         self.clock = clock
         self.t0 = clock()
         self.tick = 0
         self.lock = threading.RLock()  # sources are called from worker threads
         self.rng = random.Random(seed)
-        self.downstreams = {d.name: d for d in DOWNSTREAMS}
+        self.downstreams = {d.name: d for d in downstreams}
         self.deployments: dict[str, SimDeployment] = {}
         for caller, version in CALLER_VERSIONS.items():
             env = {"LOG_LEVEL": "info", "PORT": "8080"}
-            for d in DOWNSTREAMS:
+            for d in downstreams:
                 if d.caller == caller:
                     env[f"{d.env_prefix}_URL"] = f"http://{d.name}.shop.svc:8080"
             self._add_deployment(caller, version, env, ())
-        for d in DOWNSTREAMS:
+        for d in downstreams:
             env = {"LOG_LEVEL": "info", "PORT": "8080"}
             earlier = None
             if d.fault:
@@ -73,12 +76,12 @@ class DemoFleet:
             self._add_deployment(d.name, d.version, env, d.history, earlier)
         self.flag_values = {
             d.flag: Flag(name=d.flag, enabled=True, updated_at=self.t0 - timedelta(days=30))
-            for d in DOWNSTREAMS
+            for d in downstreams
         }
         self.totals = {name: Totals() for name in self.downstreams}
         self.last_transition: dict[str, Transition] = {}
         self._pending: deque[Transition] = deque(maxlen=MAX_PENDING)
-        for d in DOWNSTREAMS:
+        for d in downstreams:
             for pod in self.deployments[d.caller].serving(0):
                 self._link(pod, d, 0)
         self.cluster = DemoCluster(self)
@@ -103,7 +106,7 @@ class DemoFleet:
     def poll(self) -> FleetSnapshot:
         with self.lock:
             now = self.sync()
-            services = tuple(self._status(d) for d in DOWNSTREAMS)
+            services = tuple(self._status(d) for d in self.downstream_list)
             transitions = tuple(sorted(self._pending, key=lambda t: t.at))
             self._pending.clear()
             totals = {name: CallTotals(failures=t.failures, successes=t.successes,
@@ -131,6 +134,7 @@ class DemoFleet:
             )
         return ServiceStatus(
             service=d.name,
+            site=self.site,
             instances=tuple(instances),
             recovery_timeout_s=d.recovery_timeout_s,
             last_transition=self.last_transition.get(d.name),
@@ -186,7 +190,7 @@ class DemoFleet:
         tick, now = self.tick, self.at(self.tick)
         for deployment in self.deployments.values():
             deployment.step(tick, self.rng)
-        for d in DOWNSTREAMS:
+        for d in self.downstream_list:
             self._calls(d, tick, now)
         if tick % TICKS_PER_S == 0:
             self._log_second(tick)
@@ -252,7 +256,8 @@ class DemoFleet:
 
         def on_transition(from_state: BreakerState, to_state: BreakerState, at: datetime) -> None:
             t = Transition(
-                service=d.name, instance=pod.name, from_state=from_state, to_state=to_state, at=at
+                service=d.name, instance=pod.name, from_state=from_state, to_state=to_state, at=at,
+                site=self.site,
             )
             self._pending.append(t)
             self.last_transition[d.name] = t
@@ -293,7 +298,7 @@ class DemoFleet:
     def _log_second(self, tick: int) -> None:
         """Once a sim second: what the downstream pods logged meanwhile."""
         heartbeat = tick % (10 * TICKS_PER_S) == 0
-        for d in DOWNSTREAMS:
+        for d in self.downstream_list:
             for pod in self.deployments[d.name].serving(tick):
                 if self._faulty(d, pod, tick):
                     pod.write(tick, f"[ERROR] {d.endpoint} failed: {d.fault.message}")

@@ -63,19 +63,23 @@ class FleetHistory:
     def apply(self, snapshot: FleetSnapshot) -> None:
         """Take in one successful poll."""
         self.add_transitions(snapshot.transitions)
-        current = snapshot.by_service
-        for gone in [name for name in self._errors if name not in current]:
+        current = snapshot.by_key
+        for gone in [key for key in self._errors if key not in current]:
             del self._errors[gone]  # its row is gone from the board too
         for service in snapshot.services:
-            series = self._errors.setdefault(
-                service.service, deque(maxlen=self._spark_points)
+            series = self._errors.setdefault(  # per (site, service): a row's own trend
+                service.key, deque(maxlen=self._spark_points)
             )
             series.append(service.error_percent)
 
-    def transitions(self, service: str) -> list[Transition]:
-        """The service's transitions, newest first."""
-        return sorted(self._transitions.get(service, ()), key=lambda t: t.at, reverse=True)
+    def transitions(self, service: str, site: str | None = None) -> list[Transition]:
+        """The service's transitions (in `site` only, if given), newest first."""
+        kept = self._transitions.get(service, ())
+        if site is not None:
+            kept = [t for t in kept if t.site == site]
+        return sorted(kept, key=lambda t: t.at, reverse=True)
 
-    def error_series(self, service: str) -> list[float | None]:
-        """Recent error percentages, oldest first; None where there were no calls."""
-        return list(self._errors.get(service, ()))
+    def error_series(self, service: str, site: str = "") -> list[float | None]:
+        """Recent error percentages of the row (site, service), oldest first;
+        None where there were no calls."""
+        return list(self._errors.get((site, service), ()))

@@ -243,6 +243,11 @@ class CBConsoleApp(App[None]):
         self.selection.open_filter()
     def action_clear_filter(self) -> None:
         self.selection.clear_filter()
+    def action_sites(self) -> None:
+        self.selection.toggle_group()
+    def check_action(self, action: str, parameters) -> bool | None:
+        # The sites key is for a board of more than one site only.
+        return self.selection.grouped() if action == "sites" else True
     def action_poll_now(self) -> None:
         self.poller.start()
     def action_login(self) -> None:

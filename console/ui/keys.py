@@ -27,6 +27,9 @@ BINDINGS = [
     Binding("S", "split", "Split service off the incident", show=False, id="split"),
     Binding("x", "escalation", "Escalate", id="escalation",
             tooltip="Escalation contacts: on-call, team leads, incident channel"),
+    # Shown only with more than one site (the app's check_action).
+    Binding("space", "sites", "Sites", key_display="space", id="sites",
+            tooltip="The selected service's clusters one row each, or folded into one line"),
     Binding("1", "pane('breaker')", "Breaker", show=False, id="pane-breaker"),
     Binding("2", "pane('diagnosis')", "Diagnosis", show=False, id="pane-diagnosis"),
     Binding("3", "pane('actions')", "Actions", show=False, id="pane-actions"),

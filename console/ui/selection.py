@@ -44,6 +44,27 @@ class Selection:
             board.pin()
         return board.selected_service
 
+    def key(self, pin: bool = False) -> tuple[str, str] | None:
+        """(site, service) of the row the keys act on (a group's summary line:
+        its worst site); "" is the site of a single-source console."""
+        if not self.mounted():
+            return None
+        board = self.view(BreakerBoard)
+        if pin:
+            board.pin()
+        return board.selected_key
+
+    def site(self) -> str | None:
+        key = self.key()
+        return key[0] if key else None
+
+    def toggle_group(self, expand: bool | None = None) -> bool:
+        """Unfold the selected service's sites, or fold them into one line."""
+        return self.mounted() and self.view(BreakerBoard).toggle_group(expand)
+
+    def grouped(self) -> bool:
+        return self.mounted() and self.view(BreakerBoard).grouped
+
     def show_pane(self, pane: str) -> None:
         panes = self.view("#panes", TabbedContent)
         focused = self.app.focused

@@ -28,6 +28,7 @@ from console.ui.selection import Selection
 from console.ui.timeline_view import TimelineView
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
+from widgets.boardgroups import health_of
 from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
 from widgets.footer import KeyFooter
@@ -70,6 +71,7 @@ class ScreenView:
         self.clock = clock
         self.timeline = TimelineView()
         self._log_unavailable_said = False  # said once a session
+        self._grouped = False
 
     async def mount_rest(self) -> None:
         """What the first frame does not show follows it: the board is what
@@ -135,6 +137,7 @@ class ScreenView:
             if snapshot is not None and board.filter_text else None,
             running=tuple(f"{words}: {progress.message}"
                           for words, progress in self.mitigations.running().items()),
+            sources=snapshot.sources if snapshot else (),
         )
         detail = view(ServiceDetail)
         for widget in (board, detail):
@@ -142,7 +145,11 @@ class ScreenView:
         alerts = alerts_by_service(snapshot.alerts if snapshot else ())
         if snapshot is not None:
             board.show(snapshot.services, self.poller.history.error_series, now, alerts,
-                       about=self.incidents.about())
+                       about=self.incidents.about(), sources=snapshot.sources,
+                       health=health_of(snapshot.sources) if snapshot.sources else None)
+        if board.grouped != self._grouped:  # the sites key comes and goes with sites
+            self._grouped = board.grouped
+            self.app.refresh_bindings()
         self.show_detail(board.selected_service, now, alerts)
         self.show_actions()
         if view("#panes", TabbedContent).active == "timeline":
@@ -152,13 +159,20 @@ class ScreenView:
     def show_detail(self, service_name: str | None, now: datetime,
                     alerts: dict[str, Alert] | None = None) -> None:
         snapshot = self.poller.snapshot
-        service = snapshot.service(service_name) if snapshot and service_name else None
-        transitions = self.poller.history.transitions(service_name) if service_name else []
+        key = self.selection.key()  # the row's (site, service): a service runs in several
+        site = key[0] if key and key[1] == service_name else None
+        service = None
+        if snapshot and service_name:
+            service = snapshot.by_key.get((site, service_name)) or snapshot.service(service_name)
+        if service is not None:
+            site = service.site
+        transitions = self.poller.history.transitions(service_name, site) if service_name else []
         if alerts is None:
             alerts = alerts_by_service(snapshot.alerts if snapshot else ())
         alert = alerts.get(service_name) if service_name else None
-        self.selection.view(ServiceDetail).show(service, transitions, now, alert,
-                                                snapshot.half_open_note if snapshot else None)
+        self.selection.view(ServiceDetail).show(
+            service, transitions, now, alert, snapshot.half_open_note if snapshot else None,
+            snapshot.source_of(site) if snapshot and site is not None else None)
         self._draw_diagnosis(service_name, now)
 
     def selected(self, service: str | None) -> None:
