@@ -258,6 +258,6 @@ def test_a_tls_failure_inside_is_said_in_plain_words(kube, cluster):
         "certificate\n"))
     check = diagnose(cluster, health_url="https://payment-api:8443/health").inside
     assert check.status is None and check.tool == "curl"
-    assert check.error == ("TLS: the server's certificate is not trusted (unknown issuer or "
-                           "expired) (curl: (60) SSL certificate problem: unable to get local "
+    assert check.error == ("TLS: certificate from an unknown authority (not trusted) "
+                           "(curl: (60) SSL certificate problem: unable to get local "
                            "issuer certificate)")

@@ -121,7 +121,12 @@ def dependencies_text(d: Diagnosis) -> Text:
     for check in d.dependencies:
         text.append("\n  ")
         text.append_text(fmt.label(check.address))
-        if check.reachable is True:
+        if check.status is not None:  # a URL: curl -v from the pod
+            latency = "" if check.latency_ms is None else f" in {fmt.millis(check.latency_ms)}"
+            text.append(f" {check.status}{latency} ")
+            text.append("FAILING" if check.failing else "OK",
+                        style="bold red" if check.failing else "green")
+        elif check.reachable is True:
             text.append(" reachable", style="green")
         elif check.reachable is False:
             text.append(" UNREACHABLE", style="bold red")
@@ -130,6 +135,8 @@ def dependencies_text(d: Diagnosis) -> Text:
         if check.pod:
             text.append(" from ")
             text.append_text(fmt.label(check.pod))
+        if check.tool:
+            text.append(f" ({check.tool})", style="dim")
         detail = check.detail
         if check.reachable is None:  # "not checked" is said once
             detail = detail.removeprefix("not checked: ")

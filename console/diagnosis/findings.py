@@ -60,10 +60,17 @@ class WorkloadView:
 
 @dataclass(frozen=True)
 class DependencyCheck:
-    address: str  # host:port
-    reachable: bool | None  # None: not checked
-    detail: str  # what nc said, or why it was not checked
+    address: str  # host:port, or the URL (console.diagnosis.urldeps)
+    reachable: bool | None  # None: not checked; a URL: it answered HTTP
+    detail: str  # what nc (curl, wget) said in plain words, or why it was not checked
     pod: str | None = None  # the downstream pod it was checked from
+    tool: str | None = None  # a URL's: "curl" or "wget"
+    status: int | None = None  # a URL's HTTP status
+    latency_ms: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.reachable is False or (self.status is not None and self.status >= 400)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from console.diagnosis import clusterview
+from console.diagnosis import clusterview, urldeps
 from console.diagnosis.decide import next_step
 from console.diagnosis.inside import check_inside
 from console.diagnosis.findings import (
@@ -71,7 +71,7 @@ def gather(
     step = next_step(
         target, state=state, open_for=(now - since) if since else None, health=health,
         downstream=downstream, caller=caller, fallback_on=fallback_on, flag=flag,
-        opened_at=opened_at, context=context, cluster=seen,
+        opened_at=opened_at, context=context, cluster=seen, dependencies=dependencies,
     )
     return Diagnosis(target=target, gathered_at=now, health=health, downstream=downstream,
                      caller=caller, dependencies=dependencies, fallback_on=fallback_on,
@@ -236,6 +236,9 @@ def check_dependencies(cluster: ClusterSource | None, target: ServiceTarget,
     for dep in target.dependencies:
         if reason is not None:
             checks.append(DependencyCheck(dep.address, None, f"not checked: {reason}", pod))
+            continue
+        if dep.url:  # curl -v, not nc
+            checks.append(urldeps.check_url(cluster, target.namespace, pod, dep))
             continue
         try:
             result = cluster.exec_in_pod(target.namespace, pod, nc_command(dep.host, dep.port),

@@ -15,11 +15,12 @@ test is refused and says where to set it.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from console.model.kubectl import env_prefix
-from console.urls import check_url
+from console.urls import check_url, without_userinfo
 
 DEFAULT_CALLER = "api"  # the runbook's deployment/api
 DEFAULT_FALLBACK_MODE = "mock"
@@ -31,18 +32,30 @@ class Dependency(BaseModel):
 
     host: str
     port: int
+    url: str | None = None  # "https://external-api.com/health": fetched, not nc'd
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        """What the pane shows: the URL without its user:password@ part."""
+        return without_userinfo(self.url) if self.url else f"{self.host}:{self.port}"
 
 
 def parse_dependency(text: str) -> Dependency:
-    """"postgres:5432" -> Dependency. Hosts are DNS names or IPv4 addresses
-    only, so a value from the config can never become an option of a tool."""
+    """"postgres:5432" or "https://external-api.com/health" -> Dependency.
+    Hosts are DNS names or IPv4 addresses only and a URL starts with its
+    scheme, so a value from the config can never become an option of a tool."""
     text = text.strip()
+    if text.startswith(("http://", "https://")):
+        try:
+            check_url(text)
+        except ValueError as exc:
+            raise ValueError(f"dependency {exc}") from None
+        parts = urlsplit(text)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return Dependency(host=parts.hostname or "", port=port, url=text)
     if not _DEPENDENCY.match(text):
-        raise ValueError(f"dependency {text!r} is not host:port (e.g. postgres:5432)")
+        raise ValueError(f"dependency {text!r} is not host:port (e.g. postgres:5432) "
+                         "nor a URL (e.g. https://external-api.com/health)")
     host, port = text.rsplit(":", 1)
     if not 0 < int(port) < 65536:
         raise ValueError(f"dependency {text!r}: port out of range")
