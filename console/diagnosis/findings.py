@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from console.diagnosis.clusterview import ClusterView, InsideCheck
+from console.model.commits import CommitsView
 from console.model.fleet import Deployment, Flag, Pod, Revision
 from console.model.kubectl import RolloutStatus
 from console.model.probe import HealthResult
@@ -126,6 +127,7 @@ class Diagnosis:
     next_step: NextStep
     cluster: ClusterView | None = None  # endpoints, Warning events, NetworkPolicies
     inside: InsideCheck | None = None  # the health URL from inside a caller pod
+    commits: CommitsView | None = None  # git log of the service's directory, on this host
 
 
 # --- gathering ---------------------------------------------------------------------

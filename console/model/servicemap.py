@@ -24,6 +24,7 @@ from console.urls import check_url, without_userinfo
 
 DEFAULT_CALLER = "api"  # the runbook's deployment/api
 DEFAULT_FALLBACK_MODE = "mock"
+DEFAULT_GIT_SINCE_MINUTES = 60  # the runbook's `git log --since="1 hour ago"`
 _DEPENDENCY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?:[0-9]{1,5}$")
 
 
@@ -77,6 +78,9 @@ class ServiceTarget(BaseModel):
     fallback_mode: str
     smoke_url: str | None = None  # the load test: an endpoint of the caller that uses the service
     dependencies: tuple[Dependency, ...] = ()
+    repo: str | None = None  # the source repository on this host ("~/src/shop")
+    repo_path: str | None = None  # the service's directory in it ("services/payment-api")
+    git_since_minutes: int = DEFAULT_GIT_SINCE_MINUTES
 
 
 class ServiceEntry(BaseModel):
@@ -97,6 +101,17 @@ class ServiceEntry(BaseModel):
     fallback_mode: str | None = None
     smoke_url: str | None = None
     dependencies: list[str] = Field(default_factory=list)
+    repo: str | None = None
+    path: str | None = None
+    git_since_minutes: int | None = Field(default=None, gt=0, le=7 * 24 * 60)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        # After `--` on git's command line, but a path is never an option anyway.
+        if value is not None and (value.startswith("-") or "\0" in value):
+            raise ValueError(f"path {value!r} is not a directory of the repository")
+        return value
 
     @field_validator("dependencies")
     @classmethod
@@ -128,8 +143,10 @@ class ServiceMap:
         namespace: str = "default",
         caller: str = DEFAULT_CALLER,
         fallback_mode: str = DEFAULT_FALLBACK_MODE,
+        git_since_minutes: int = DEFAULT_GIT_SINCE_MINUTES,
     ) -> None:
         self.entries = dict(entries or {})
+        self.git_since_minutes = git_since_minutes
         self.namespace = namespace
         self.caller = caller
         self.fallback_mode = fallback_mode
@@ -148,4 +165,7 @@ class ServiceMap:
             fallback_mode=e.fallback_mode or self.fallback_mode,
             smoke_url=e.smoke_url,
             dependencies=tuple(parse_dependency(d) for d in e.dependencies),
+            repo=e.repo,
+            repo_path=e.path,
+            git_since_minutes=e.git_since_minutes or self.git_since_minutes,
         )

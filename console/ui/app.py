@@ -18,7 +18,8 @@ from console.mitigations.recorder import ActionRecorder
 from console.mitigations.silence import SilenceSettings
 from console.mitigations.runner import ActionRunner
 from console.model.servicemap import ServiceMap
-from console.ports import BreakerSource, ClusterSource, FlagSource, Probe
+from console.ports import BreakerSource, ClusterSource, CommitLog, FlagSource, Probe
+from console.sources.git import GitLog
 from console.ui.diagnosis_flow import DiagnosisController, DiagnosisReady
 from console.ui.incident_flow import IncidentController
 from console.ui.journal_bridge import Followed, JournalBridge
@@ -68,6 +69,7 @@ class CBConsoleApp(App[None]):
         sleep=None,  # the action runner's, between rollout checks (tests: a fake clock's)
         warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
         silence: SilenceSettings | None = None,  # [alertmanager] ack_silence
+        commits: CommitLog | None = None,  # git log for the diagnosis; default the host's git
     ) -> None:
         super().__init__()
         set_zone(timezone_name)  # every time on screen, and the column titles
@@ -86,7 +88,8 @@ class CBConsoleApp(App[None]):
             self, selection=self.selection, poller=self.poller, journal=self.journal,
             service_map=service_map, cluster=cluster, cluster_unavailable=cluster_unavailable,
             flags=flags, probe=probe, clock=clock,
-            show=lambda service: self.views.show_diagnosis(service))
+            show=lambda service: self.views.show_diagnosis(service),
+            commits=commits if commits is not None else GitLog())
         leave_now = threading.Event()  # q pressed twice: the runner stops watching
         runner = ActionRunner(
             cluster=cluster, flags=flags, probe=probe, recorder=recorder, clock=clock,
