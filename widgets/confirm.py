@@ -45,6 +45,10 @@ def plan_head(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
         text.append(f"{'Why':<10}", style="bold")
         text.append(fmt.literal(plan.reason))
         text.append("\n")
+    for name, words in plan.touches:  # the blast radius, before the request
+        text.append(f"{name:<10}", style="bold yellow")
+        text.append(fmt.literal(words))
+        text.append("\n")
     text.rstrip()
     return text
 

@@ -12,6 +12,7 @@ from console.diagnosis.decide import downstream_failing, health_unknown
 
 from console.diagnosis.findings import Diagnosis, WorkloadView
 from console.mitigations.base import Runner, Step, fresh
+from console.mitigations.blast import also_calls
 from console.mitigations.deployment import DeploymentChange, read
 from console.mitigations.plan import Outcome, Plan
 from console.mitigations.recorder import Stage
@@ -133,6 +134,7 @@ def _restart(runner: Runner, target: ServiceTarget, name: str, option: int, reas
         patch=patch,
         field_manager=ops.RESTART_MANAGER,
         details=details,
+        touches=(("Also", also_calls(target, dep)),) if name == target.caller else (),
     ))
 
 

@@ -81,6 +81,8 @@ class ServiceTarget(BaseModel):
     repo: str | None = None  # the source repository on this host ("~/src/shop")
     repo_path: str | None = None  # the service's directory in it ("services/payment-api")
     git_since_minutes: int = DEFAULT_GIT_SINCE_MINUTES
+    # The service map's services whose caller is this caller (this one among them).
+    caller_also_for: tuple[str, ...] = ()
 
 
 class ServiceEntry(BaseModel):
@@ -154,6 +156,11 @@ class ServiceMap:
     def target(self, service: str) -> ServiceTarget:
         e = self.entries.get(service) or ServiceEntry()
         downstream = e.downstream or service
+        caller = e.caller or self.caller
+        namespace = e.namespace or self.namespace
+        same = tuple(sorted(name for name, other in self.entries.items()
+                            if (other.caller or self.caller) == caller
+                            and (other.namespace or self.namespace) == namespace))
         return ServiceTarget(
             service=service,
             namespace=e.namespace or self.namespace,
@@ -168,4 +175,5 @@ class ServiceMap:
             repo=e.repo,
             repo_path=e.path,
             git_since_minutes=e.git_since_minutes or self.git_since_minutes,
+            caller_also_for=same,
         )
