@@ -129,7 +129,7 @@ RUNBOOK_STEPS = (
     ("2", "health", "HEALTH from this host + from inside a caller pod (exec)"),
     ("3", "recent changes", "rollout history from the API server + git log on this host"),
     ("4", "error patterns", "log tails from the API server"),
-    ("5", "dependencies", "nc from inside a downstream pod (exec)"),
+    ("5", "dependencies", "nc (host:port), curl / wget (URL) from inside a downstream pod (exec)"),
 )
 
 
