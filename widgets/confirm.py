@@ -45,17 +45,21 @@ def plan_head(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
         text.append(f"{'Why':<10}", style="bold")
         text.append(fmt.literal(plan.reason))
         text.append("\n")
-    for name, words in plan.touches:  # the blast radius, before the request
-        text.append(f"{name:<10}", style="bold yellow")
-        text.append(fmt.literal(words))
-        text.append("\n")
     text.rstrip()
     return text
 
 
 def plan_request(plan: Plan) -> Text:
-    """The exact request and the command that does the same."""
+    """What else it touches, the exact request and the command that does the same."""
     text = Text()
+    # The blast radius first; in the scrolled body, so the head keeps its
+    # room on a small terminal.
+    for name, words in plan.touches:
+        text.append(f"{name:<10}", style="bold yellow")
+        text.append(fmt.literal(words))
+        text.append("\n")
+    if plan.touches:
+        text.append("\n")
     text.append("Request\n", style="bold")
     text.append(fmt.multiline(plan.request), style="cyan")
     text.append("\n\nSame as\n", style="bold")
