@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from console.model.fleet import DEFAULT_RECOVERY_TIMEOUT_S
 from console import profilenames
 from console.paths import config_file
-from console.model.servicemap import DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, ServiceEntry, ServiceMap
+from console.model.servicemap import (
+    DEFAULT_CALLER, DEFAULT_FALLBACK_MODE, DEFAULT_GIT_SINCE_MINUTES, ServiceEntry, ServiceMap,
+)
 from console.sources.prometheus.auth import PrometheusAuth
 from console.alertmanager_config import AlertmanagerConfig
 from console.sites_config import SiteConfig
@@ -111,6 +113,12 @@ class EscalationConfig(_Strict):
     channel: str = "#incidents (Slack)"
 
 
+class DiagnosisConfig(_Strict):
+    """[diagnosis]: the recent commits' window (runbook Diagnosis 3)."""
+
+    git_since_minutes: int = Field(default=DEFAULT_GIT_SINCE_MINUTES, gt=0, le=7 * 24 * 60)
+
+
 class ContextConfig(_Strict):
     """Per kube context: a production context can be made read-only for good."""
 
@@ -137,6 +145,7 @@ class Config(_Strict):
     contexts: dict[str, ContextConfig] = Field(default_factory=dict)
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)  # issue 17
     services: dict[str, ServiceEntry] = Field(default_factory=dict)
     sites: dict[str, SiteConfig] = Field(default_factory=dict)  # issue 18
 
@@ -166,6 +175,7 @@ class Config(_Strict):
             namespace=self.namespace or namespace,
             caller=self.caller,
             fallback_mode=self.fallback_mode,
+            git_since_minutes=self.diagnosis.git_since_minutes,
         )
 
     @field_validator("log_level")

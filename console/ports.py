@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from console.model.commits import Commit
 from console.model.cluster import EndpointCount, NetworkPolicy, WarningEvent
 from console.model.fleet import Deployment, ExecResult, Flag, FleetSnapshot, Pod, Revision
 from console.model.impact import Impact
 from console.model.probe import HealthResult, SmokeResult
 
-__all__ = ["BreakerSource", "ClusterDiagnostics", "ClusterSource", "FlagSource", "ImpactReader", "Probe"]
+__all__ = ["BreakerSource", "ClusterDiagnostics", "ClusterSource", "CommitLog", "FlagSource", "ImpactReader", "Probe"]
 
 
 @runtime_checkable
@@ -120,4 +121,13 @@ class ImpactReader(Protocol):
         recorded (`details`: its INCIDENT_OPENED details). Raises Unreachable
         when no answer came, SourceError for a failed query, ValueError for
         details it cannot use."""
+        ...
+
+
+@runtime_checkable
+class CommitLog(Protocol):
+    """`git log` of a service's directory (runbook Diagnosis 3)."""
+
+    def log(self, repo: str, path: str | None, since: datetime) -> list[Commit]:
+        """Commits under `path` of `repo` committed since `since`, newest first."""
         ...

@@ -46,10 +46,10 @@ SCENES = {
         Scene("fallback-dialog", seconds=42, select="payment-api", keys=("f",)),
         Scene("flag-dialog", seconds=42, select="payment-api", keys=("d",)),
         Scene("smoke-dialog", seconds=42, select="payment-api", keys=("s",)),
-        Scene("actions", seconds=42, select="payment-api", keys=("a", "r", "y"), after_s=20,
+        Scene("actions", seconds=42, select="payment-api", keys=("a", "u", "y"), after_s=20,
               end_keys=("3",)),
         Scene("help", seconds=42, select="payment-api", keys=("question_mark",)),
-        Scene("timeline", seconds=42, select="payment-api", keys=("a", "r", "y"), after_s=40,
+        Scene("timeline", seconds=42, select="payment-api", keys=("a", "u", "y"), after_s=40,
               end_keys=("4",)),
     )
 }

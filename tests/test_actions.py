@@ -666,7 +666,9 @@ def demo_runner(fleet: DemoFleet, clock: FakeClock, **kw) -> ActionRunner:
                   sleep=lambda s: clock.advance(s), **kw)
 
 
-def test_demo_restart_of_the_failing_downstream_closes_its_breakers():
+def test_demo_restart_keeps_the_bad_revision_and_the_rollback_closes_its_breakers():
+    """A restart does not undo revision 14's pool settings: its new pods are
+    ready (the restart is verified) yet fail; the rollback to 13 ends it."""
     fleet, clock = demo_fleet(30)
     assert fleet.poll().service("payment-api").state is S.OPEN
     status, latency = fleet.health("payment-api")
@@ -678,8 +680,21 @@ def test_demo_restart_of_the_failing_downstream_closes_its_breakers():
     assert "answered 503" in plan.reason
     outcome = r.execute(plan, Progressions())
     assert outcome.ok and outcome.verified is True, outcome
-    assert fleet.health("payment-api")[0] == 200
+    assert fleet.health("payment-api")[0] == 503
+    for _ in range(90):
+        clock.advance(1.0)
+        assert fleet.poll().service("payment-api").state is not S.CLOSED
 
+    # Diagnosed again: revision 14 is still the LIKELY CAUSE (15 is the restart's).
+    from console.diagnosis.gather import gather
+
+    diagnosis = gather(TARGET, cluster=fleet.cluster, probe=fleet.probe, flags=fleet.flags,
+                       breaker=fleet.poll().service("payment-api"), now=clock())
+    undo = r.plan("rollback", TARGET, diagnosis)
+    assert undo.title == "Roll back deployment/payment-api: revision 15 -> revision 13", undo.title
+    outcome = r.execute(undo, Progressions())
+    assert outcome.ok and outcome.verified is True, outcome
+    assert fleet.health("payment-api")[0] == 200
     states = []
     for _ in range(120):
         clock.advance(1.0)

@@ -185,9 +185,9 @@ async def test_the_pane_shows_what_the_cluster_sees(kube, make_app):
     # Runbook Diagnosis 1-5, each with where it runs.
     for step in ("1 affected service: the board, from Prometheus (this host)",
                  "2 health: HEALTH from this host + from inside a caller pod (exec)",
-                 "3 recent changes: rollout history from the API server",
+                 "3 recent changes: rollout history from the API server + git log on this host",
                  "4 error patterns: log tails from the API server",
-                 "5 dependencies: nc from inside a downstream pod (exec)"):
+                 "5 dependencies: nc (host:port), curl / wget (URL) from inside a downstream pod (exec)"):
         assert step in pane, pane
     # The runbook's `kubectl exec api-pod -- curl`, beside the host's HEALTH line.
     assert "from inside pod/api-" in pane and "not checked: neither curl nor wget is in " \
@@ -258,6 +258,6 @@ def test_a_tls_failure_inside_is_said_in_plain_words(kube, cluster):
         "certificate\n"))
     check = diagnose(cluster, health_url="https://payment-api:8443/health").inside
     assert check.status is None and check.tool == "curl"
-    assert check.error == ("TLS: the server's certificate is not trusted (unknown issuer or "
-                           "expired) (curl: (60) SSL certificate problem: unable to get local "
+    assert check.error == ("TLS: certificate from an unknown authority (not trusted) "
+                           "(curl: (60) SSL certificate problem: unable to get local "
                            "issuer certificate)")

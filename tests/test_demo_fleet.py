@@ -213,7 +213,9 @@ def test_transitions_between_polls_are_all_reported_once_in_order():
 # --- mitigations -----------------------------------------------------------------------------
 
 
-def test_restarting_payment_api_rolls_out_and_its_breakers_recover():
+def test_restarting_payment_api_rolls_out_but_keeps_its_bad_revisions_fault():
+    """A restart does not undo a bad connection-pool setting (issue 17's
+    story): the new pods run revision 14's template and fail as the old did."""
     fleet, clock = make()
     run(fleet, clock, 10)
     old_pods = {p.name for p in fleet.cluster.pods(NS, "payment-api")}
@@ -225,7 +227,6 @@ def test_restarting_payment_api_rolls_out_and_its_breakers_recover():
     assert "updating" in statuses and "old replicas terminating" in statuses
     assert statuses.index("updating") < statuses.index("old replicas terminating")
     assert len(statuses) * 0.5 >= 10  # new pods take a while to be ready
-    done_at = clock.now
 
     history = fleet.cluster.rollout_history(NS, "payment-api")
     assert history[-1].revision == 15
@@ -237,6 +238,33 @@ def test_restarting_payment_api_rolls_out_and_its_breakers_recover():
     d = fleet.cluster.deployment(NS, "payment-api")
     assert (d.updated_replicas, d.available_replicas, d.status_replicas) == (3, 3, 3)
     assert d.observed_generation == d.generation
+    assert d.containers[0].env["DB_POOL_MAX_SIZE"] == "10"
+    assert fleet.health("payment-api")[0] == 503
+    new_pod = pods[0].name
+    assert any("connection pool exhausted" in line for line in fleet.cluster.logs(NS, new_pod, 50))
+
+    snaps = run(fleet, clock, 60 + 10)
+    assert snaps[-1].service("payment-api").state is not S.CLOSED
+    assert not [t for t in transitions(snaps, "payment-api") if t.to_state is S.CLOSED]
+
+
+def test_a_fault_not_from_a_revision_is_cleared_by_a_restart(monkeypatch):
+    """A fault living in the running pods (no revision's setting behind it):
+    the restarted pods are healthy and the breakers recover, as before."""
+    from dataclasses import replace
+
+    from console.demo import fleet as fleet_module
+    from console.demo.topology import DOWNSTREAMS
+
+    plain = tuple(replace(d, fault=replace(d.fault, revision_env=())) if d.fault else d
+                  for d in DOWNSTREAMS)
+    monkeypatch.setattr(fleet_module, "DOWNSTREAMS", plain)
+    fleet, clock = make()
+    run(fleet, clock, 10)
+    assert fleet.health("payment-api")[0] == 503
+    fleet.cluster.patch_deployment(NS, "payment-api", RESTART, "kubectl-rollout")
+    wait_rollout(fleet, clock, "payment-api", limit=30)
+    done_at = clock.now
     assert fleet.health("payment-api")[0] == 200
 
     snaps = run(fleet, clock, 60 + 10)

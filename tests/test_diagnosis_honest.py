@@ -253,9 +253,10 @@ async def test_restart_dialog_names_the_rollback_first():
         box = app.screen
         assert isinstance(box, ConfirmDialog)
         assert box.plan.deployment == "payment-api" and "503" in box.plan.reason
-        assert ("A restart does not undo a deploy: the diagnosis says roll back first: "
-                "`kubectl --context demo-cluster rollout undo deployment/payment-api -n shop "
-                "--to-revision=13`.") in box.plan.reason
+        assert ("A restart does not undo a deploy (its new pods run the same template): "
+                "roll back first: u (`kubectl --context demo-cluster rollout undo "
+                "deployment/payment-api -n shop --to-revision=13`).") in box.plan.reason
+        assert "first: u (`kubectl" in flat(screen_text(app))  # wrapped after "roll back"
 
 
 # --- 4. dates on rollouts not made today ------------------------------------------

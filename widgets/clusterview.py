@@ -127,9 +127,9 @@ def inside_text(check: InsideCheck | None) -> Text | None:
 RUNBOOK_STEPS = (
     ("1", "affected service", "the board, from Prometheus (this host)"),
     ("2", "health", "HEALTH from this host + from inside a caller pod (exec)"),
-    ("3", "recent changes", "rollout history from the API server; git log not read here"),
+    ("3", "recent changes", "rollout history from the API server + git log on this host"),
     ("4", "error patterns", "log tails from the API server"),
-    ("5", "dependencies", "nc from inside a downstream pod (exec)"),
+    ("5", "dependencies", "nc (host:port), curl / wget (URL) from inside a downstream pod (exec)"),
 )
 
 

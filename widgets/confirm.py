@@ -51,8 +51,16 @@ def plan_head(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
 
 
 def plan_request(plan: Plan) -> Text:
-    """The exact request and the command that does the same."""
+    """What else it touches, the exact request and the command that does the same."""
     text = Text()
+    # The blast radius first; in the scrolled body, so the head keeps its
+    # room on a small terminal.
+    for name, words in plan.touches:
+        text.append(f"{name:<10}", style="bold yellow")
+        text.append(fmt.literal(words))
+        text.append("\n")
+    if plan.touches:
+        text.append("\n")
     text.append("Request\n", style="bold")
     text.append(fmt.multiline(plan.request), style="cyan")
     text.append("\n\nSame as\n", style="bold")

@@ -15,6 +15,8 @@ from textual.widgets import Static
 from console.diagnosis.findings import LOG_TAIL, Diagnosis, WorkloadView
 from console.model.probe import HealthResult
 from widgets import text as fmt
+from console.model.commits import CommitsView
+from widgets.commits import commits_text
 from widgets.clusterview import cluster_group, inside_text, runbook_steps_text
 
 LOG_LINE_MAX = 400  # characters of one log line shown
@@ -66,7 +68,7 @@ def not_read(what: str, why: str, indent: str = "  ") -> Text:
                          (fmt.literal(why), "yellow"))
 
 
-def workload_table(view: WorkloadView, now: datetime) -> Group:
+def workload_table(view: WorkloadView, now: datetime, commits: CommitsView | None = None) -> Group:
     head = Text.assemble(
         (f"{view.role.upper()} ", "bold"),
         fmt.label(f"deployment/{view.name}", "bold"),
@@ -94,6 +96,9 @@ def workload_table(view: WorkloadView, now: datetime) -> Group:
         for rv in reversed(view.revisions[-4:]):  # newest first, the last few
             rev = rv.revision
             cause = fmt.label(rev.change_cause or "<none>")
+            short = commits.link(view.name, rev.revision) if commits else None
+            if short:  # its image tag or change-cause names a recent commit
+                cause = Text.assemble((f"commit {short} ", "bold dark_orange3"), cause)
             if rv.likely_cause:
                 cause = Text.assemble(("LIKELY CAUSE ", "bold white on dark_orange3"), cause)
             table.add_row(
@@ -121,7 +126,12 @@ def dependencies_text(d: Diagnosis) -> Text:
     for check in d.dependencies:
         text.append("\n  ")
         text.append_text(fmt.label(check.address))
-        if check.reachable is True:
+        if check.status is not None:  # a URL: curl -v from the pod
+            latency = "" if check.latency_ms is None else f" in {fmt.millis(check.latency_ms)}"
+            text.append(f" {check.status}{latency} ")
+            text.append("FAILING" if check.failing else "OK",
+                        style="bold red" if check.failing else "green")
+        elif check.reachable is True:
             text.append(" reachable", style="green")
         elif check.reachable is False:
             text.append(" UNREACHABLE", style="bold red")
@@ -130,6 +140,8 @@ def dependencies_text(d: Diagnosis) -> Text:
         if check.pod:
             text.append(" from ")
             text.append_text(fmt.label(check.pod))
+        if check.tool:
+            text.append(f" ({check.tool})", style="dim")
         detail = check.detail
         if check.reachable is None:  # "not checked" is said once
             detail = detail.removeprefix("not checked: ")
@@ -247,8 +259,9 @@ class DiagnosisPane(Horizontal):
                 *filter(None, [inside_text(d.inside)]),
                 mitigation_state_text(d),
                 Text(""),
-                workload_table(d.downstream, now),
-                workload_table(d.caller, now),
+                workload_table(d.downstream, now, d.commits),
+                workload_table(d.caller, now, d.commits),
+                *filter(None, [commits_text(d.commits, now)]),
                 Text(""),
                 cluster_group(d.cluster, downstream=d.target.downstream, caller=d.target.caller,
                               now=now),

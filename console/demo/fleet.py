@@ -26,6 +26,7 @@ from console.demo.probe import DemoProbe
 from console.demo.topology import (
     CALLER_VERSIONS,
     DOWNSTREAMS,
+    POOL_BEFORE,
     TICK_S,
     TICKS_PER_S,
     Downstream,
@@ -69,10 +70,10 @@ class DemoFleet:
         for d in downstreams:
             env = {"LOG_LEVEL": "info", "PORT": "8080"}
             earlier = None
-            if d.fault:
-                env |= {"DB_POOL_MAX_SIZE": "10", "DB_POOL_TIMEOUT_MS": "30000"}
+            if d.fault and d.fault.revision_env:
+                env |= dict(d.fault.revision_env)
                 # The pool settings the bad revision changed (a rollback restores them).
-                earlier = {"DB_POOL_MAX_SIZE": "50", "DB_POOL_TIMEOUT_MS": "5000"}
+                earlier = POOL_BEFORE
             self._add_deployment(d.name, d.version, env, d.history, earlier)
         self.flag_values = {
             d.flag: Flag(name=d.flag, enabled=True, updated_at=self.t0 - timedelta(days=30))
@@ -241,7 +242,9 @@ class DemoFleet:
         fault = d.fault
         if fault is None or tick < ticks(fault.start_s):
             return False
-        return not fault.cleared_by_restart or pod.created <= ticks(fault.start_s)
+        if fault.revision_env:  # the revision's setting: a restart keeps it
+            return all(pod.env.get(k) == v for k, v in fault.revision_env)
+        return pod.created <= ticks(fault.start_s)
 
     def _faulty_share(self, d: Downstream, pods: list[SimPod], tick: int) -> float:
         return sum(1 for p in pods if self._faulty(d, p, tick)) / len(pods)

@@ -20,9 +20,12 @@ class Fault:
     start_s: float
     error_rate: float
     message: str  # what its pods log, e.g. "connection pool exhausted"
-    # The fault lives in the pods that were running when it began: pods
-    # started by a later rollout are healthy.
-    cleared_by_restart: bool = True
+    # The pod env a bad revision brought with it (a connection-pool setting):
+    # every pod started with it fails, whenever it started, so a restart
+    # keeps the fault and only a rollback to a revision without it ends it.
+    # Without one, the fault lives in the pods that were running when it
+    # began: pods started later (a restart) are healthy.
+    revision_env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,12 @@ class Downstream:
         return env_prefix(self.name)
 
 
-PAYMENT_POOL = Fault(start_s=4.0, error_rate=0.97, message="connection pool exhausted")
+# Revision 14's pool settings; revision 13 ran with POOL_BEFORE.
+PAYMENT_POOL = Fault(
+    start_s=4.0, error_rate=0.97, message="connection pool exhausted",
+    revision_env=(("DB_POOL_MAX_SIZE", "10"), ("DB_POOL_TIMEOUT_MS", "30000")),
+)
+POOL_BEFORE = {"DB_POOL_MAX_SIZE": "50", "DB_POOL_TIMEOUT_MS": "5000"}
 INVENTORY_FLAP = Flap(
     start_s=8.0,
     period_s=20.0,

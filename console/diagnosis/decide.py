@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from console.diagnosis.clusterview import ClusterView, next_notes
+from console.diagnosis.urldeps import failing
 from console.diagnosis.findings import (
     CALLER_STILL_OPEN,
+    DependencyCheck,
     NO_HEALTH_URL,
     NextStep,
     Press,
@@ -54,6 +56,7 @@ def next_step(
     opened_at: datetime,
     context: str | None = None,
     cluster: ClusterView | None = None,
+    dependencies: tuple[DependencyCheck, ...] = (),
 ) -> NextStep:
     """The runbook's Mitigation decision, from what the diagnosis found. A
     rollout that is the likely cause is rolled back first: a restart does
@@ -71,6 +74,7 @@ def next_step(
                            downstream=downstream, fallback_on=fallback_on, flag=flag,
                            cluster=cluster)
     _, first = next_notes(cluster)  # a blocking NetworkPolicy: said before anything
+    first = [*first, *_dependency_notes(target, dependencies)]
     if not rollbacks:
         return NextStep(step.option, step.mitigation, joined(*first, step.said, *hints))
     head, *rest = step.said
@@ -78,6 +82,19 @@ def next_step(
     # The rollback mitigation (console.mitigations.rollback) does it.
     return NextStep(None, "rollback", joined(*first, *rollbacks, *hints, then),
                     rollbacks=tuple(commands))
+
+
+def _dependency_notes(target: ServiceTarget,
+                      checks: tuple[DependencyCheck, ...]) -> list[str]:
+    """A URL dependency failing from inside the downstream's pod: what the
+    downstream waits on, which none of its own mitigations mend."""
+    notes = []
+    for c in failing(checks):
+        what = f"answers {c.status}" if c.status is not None else f"fails: {c.detail}"
+        notes.append(f"{target.downstream}'s dependency {c.address} {what} (from inside "
+                     f"pod/{c.pod}): a restart or rollback of {target.downstream} does not "
+                     "mend it; check that service first.")
+    return notes
 
 
 def rollback(view: WorkloadView, namespace: str, opened_at: datetime,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from console.diagnosis.clusterview import ClusterView, InsideCheck
+from console.model.commits import CommitsView
 from console.model.fleet import Deployment, Flag, Pod, Revision
 from console.model.kubectl import RolloutStatus
 from console.model.probe import HealthResult
@@ -60,10 +61,17 @@ class WorkloadView:
 
 @dataclass(frozen=True)
 class DependencyCheck:
-    address: str  # host:port
-    reachable: bool | None  # None: not checked
-    detail: str  # what nc said, or why it was not checked
+    address: str  # host:port, or the URL (console.diagnosis.urldeps)
+    reachable: bool | None  # None: not checked; a URL: it answered HTTP
+    detail: str  # what nc (curl, wget) said in plain words, or why it was not checked
     pod: str | None = None  # the downstream pod it was checked from
+    tool: str | None = None  # a URL's: "curl" or "wget"
+    status: int | None = None  # a URL's HTTP status
+    latency_ms: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.reachable is False or (self.status is not None and self.status >= 400)
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class Diagnosis:
     next_step: NextStep
     cluster: ClusterView | None = None  # endpoints, Warning events, NetworkPolicies
     inside: InsideCheck | None = None  # the health URL from inside a caller pod
+    commits: CommitsView | None = None  # git log of the service's directory, on this host
 
 
 # --- gathering ---------------------------------------------------------------------

@@ -18,8 +18,9 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from console.diagnosis import clusterview
+from console.diagnosis import clusterview, urldeps
 from console.diagnosis.decide import next_step
+from console.diagnosis.commits import recent_commits
 from console.diagnosis.inside import check_inside
 from console.diagnosis.findings import (
     LIKELY_CAUSE_WINDOW, LOG_LINES, LOG_PODS, LOG_TAIL, EXEC_TIMEOUT, NC_WAIT_S, NO_HEALTH_URL,
@@ -32,7 +33,7 @@ from console.model.probe import HealthResult
 from console.model.servicemap import ServiceTarget
 
 log = logging.getLogger(__name__)
-from console.ports import ClusterSource, FlagSource, Probe
+from console.ports import ClusterSource, CommitLog, FlagSource, Probe
 
 
 def gather(
@@ -45,6 +46,7 @@ def gather(
     now: datetime,
     cluster_unavailable: str = "no cluster",
     context: str | None = None,  # the kube context, for the commands NEXT shows
+    commits: CommitLog | None = None,  # git log on this host (runbook Diagnosis 3)
 ) -> Diagnosis:
     """Every Diagnosis step for `target`; blocking, never raises a SourceError."""
     opened_at = breaker_opened_at(breaker, now)
@@ -56,6 +58,9 @@ def gather(
     dependencies = check_dependencies(cluster, target, downstream, cluster_unavailable)
     seen = cluster_view(cluster, target, downstream, caller, cluster_unavailable)
     inside = check_inside(cluster, target, caller, cluster_unavailable)
+    opened = breaker is not None and breaker.state in (BreakerState.OPEN, BreakerState.HALF_OPEN)
+    recent = recent_commits(commits, target, (downstream, caller), now,
+                            opened_at if opened else None)
     fallback_on = (fallback_enabled(caller.deployment, target.env_prefix)
                    if caller.deployment is not None else None)
     flag, flag_error = None, None
@@ -71,12 +76,12 @@ def gather(
     step = next_step(
         target, state=state, open_for=(now - since) if since else None, health=health,
         downstream=downstream, caller=caller, fallback_on=fallback_on, flag=flag,
-        opened_at=opened_at, context=context, cluster=seen,
+        opened_at=opened_at, context=context, cluster=seen, dependencies=dependencies,
     )
     return Diagnosis(target=target, gathered_at=now, health=health, downstream=downstream,
                      caller=caller, dependencies=dependencies, fallback_on=fallback_on,
                      flag=flag, flag_error=flag_error, next_step=step, cluster=seen,
-                     inside=inside)
+                     inside=inside, commits=recent)
 
 
 def cluster_view(cluster: ClusterSource | None, target: ServiceTarget, downstream: WorkloadView,
@@ -236,6 +241,9 @@ def check_dependencies(cluster: ClusterSource | None, target: ServiceTarget,
     for dep in target.dependencies:
         if reason is not None:
             checks.append(DependencyCheck(dep.address, None, f"not checked: {reason}", pod))
+            continue
+        if dep.url:  # curl -v, not nc
+            checks.append(urldeps.check_url(cluster, target.namespace, pod, dep))
             continue
         try:
             result = cluster.exec_in_pod(target.namespace, pod, nc_command(dep.host, dep.port),

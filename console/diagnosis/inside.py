@@ -9,6 +9,7 @@ import logging
 
 from console.diagnosis.clusterview import InsideCheck
 from console.diagnosis.findings import EXEC_TIMEOUT, WorkloadView
+from console.diagnosis.networds import first_line, plain_words
 from console.errors import SourceError
 from console.model.servicemap import ServiceTarget
 
@@ -48,8 +49,9 @@ def _curl(url: str, pod: str, result) -> InsideCheck:
         if status == 0:
             return InsideCheck(url, pod, "curl", error="no HTTP answer")
         return InsideCheck(url, pod, "curl", status=status, latency_ms=seconds * 1000)
-    said = next((line.strip() for line in result.stderr.splitlines() if line.strip()), "")
-    words = CURL_WORDS.get(result.exit_code) or said or f"curl exited {result.exit_code}"
+    said = first_line(result.stderr)
+    words = (plain_words("curl", result.exit_code, result.stderr)
+             or CURL_WORDS.get(result.exit_code) or said or f"curl exited {result.exit_code}")
     if said and words != said:
         words += f" ({said})"
     return InsideCheck(url, pod, "curl", error=words)
@@ -65,12 +67,11 @@ def _wget(url: str, pod: str, result) -> InsideCheck:
         return InsideCheck(url, pod, "wget", status=status,
                            error=None if result.exit_code in (0, 1, 8) else
                            f"wget exited {result.exit_code}")
-    said = next((line.strip() for line in result.stderr.splitlines() if line.strip()),
-                f"wget exited {result.exit_code}")
-    lowered = said.lower()
-    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-        said = f"TLS failed ({said})"
-    return InsideCheck(url, pod, "wget", error=said)
+    said = first_line(result.stderr) or f"wget exited {result.exit_code}"
+    words = plain_words("wget", result.exit_code, result.stderr)
+    if words is None and any(w in said.lower() for w in ("certificate", "ssl", "tls")):
+        words = "TLS failed"
+    return InsideCheck(url, pod, "wget", error=f"{words} ({said})" if words else said)
 
 
 def check_inside(cluster, target: ServiceTarget, caller: WorkloadView,
@@ -85,10 +86,15 @@ def check_inside(cluster, target: ServiceTarget, caller: WorkloadView,
     if pod is None:
         return InsideCheck(url, None, None, error=caller.why_unread("pods")
                            or f"no ready {caller.name} pod to check from")
+    return fetch(cluster, target.namespace, pod, url)
+
+
+def fetch(cluster, namespace: str, pod: str, url: str, wget=wget_command) -> InsideCheck:
+    """`url` fetched in `pod` with curl, else wget (`wget` makes its argv)."""
     for tool, command, read in (("curl", curl_command(url), _curl),
-                                ("wget", wget_command(url), _wget)):
+                                ("wget", wget(url), _wget)):
         try:
-            result = cluster.exec_in_pod(target.namespace, pod, command, timeout=EXEC_TIMEOUT)
+            result = cluster.exec_in_pod(namespace, pod, command, timeout=EXEC_TIMEOUT)
         except SourceError as exc:
             return InsideCheck(url, pod, None, error=str(exc))
         if result.missing_executable:

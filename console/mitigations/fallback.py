@@ -8,6 +8,7 @@ from typing import Any
 from console.diagnosis.findings import Diagnosis
 from console.errors import SourceError
 from console.mitigations.base import Runner, Step
+from console.mitigations.blast import also_calls, fallback_words
 from console.mitigations.deployment import DeploymentChange, elapsed, read
 from console.mitigations.plan import Outcome, Plan
 from console.mitigations.recorder import Stage
@@ -91,6 +92,8 @@ def plan_fallback(runner: Runner, target: ServiceTarget) -> Plan:
         field_manager=ops.SET_ENV_MANAGER,
         enable=not on,  # the fallback's new state
         details={"env_prefix": prefix, "fallback_mode": target.fallback_mode},
+        touches=((("Users", fallback_words(target)),) if not on else ())
+        + (("Also", also_calls(target, dep)),),
     )))
 
 

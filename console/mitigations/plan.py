@@ -41,6 +41,8 @@ class Plan:
     # this one among them; the dialog's [ and ] step through them.
     revisions: tuple[Plan, ...] = ()
     details: dict[str, str] = field(default_factory=dict)
+    # (row, words) for the dialog: what else it touches (the caller's blast radius)
+    touches: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ from console.diagnosis.decide import downstream_failing, health_unknown
 
 from console.diagnosis.findings import Diagnosis, WorkloadView
 from console.mitigations.base import Runner, Step, fresh
+from console.mitigations.blast import also_calls
 from console.mitigations.deployment import DeploymentChange, read
 from console.mitigations.plan import Outcome, Plan
 from console.mitigations.recorder import Stage
+from console.mitigations.rollback import Rollback
 from console.mitigations.words import health_words, patch_request, yes
 from console.model import kubectl as ops
 from console.model.fleet import Deployment
@@ -82,8 +84,9 @@ def plan_restart(runner: Runner, target: ServiceTarget, health: HealthResult | N
                   "for HALF_OPEN)")
     if rollbacks:
         undo = "; ".join(f"`{c}`" for c in rollbacks)
-        first_undo = (". A restart does not undo a deploy: the diagnosis says roll back "
-                      f"first: {undo}.")
+        # The key first: the rollback is one dialog away (kubectl's words beside it).
+        first_undo = (". A restart does not undo a deploy (its new pods run the same "
+                      f"template): roll back first: {Rollback.key} ({undo}).")
         down_why = down_why.rstrip(".") + first_undo
         caller_why = caller_why.rstrip(".") + first_undo
     if not failing and health is not None and health.healthy is True:
@@ -131,6 +134,7 @@ def _restart(runner: Runner, target: ServiceTarget, name: str, option: int, reas
         patch=patch,
         field_manager=ops.RESTART_MANAGER,
         details=details,
+        touches=(("Also", also_calls(target, dep)),) if name == target.caller else (),
     ))
 
 

@@ -327,6 +327,7 @@ class Revision(_Frozen):
     replicaset: str
     change_cause: str | None = None
     created_at: datetime
+    images: tuple[str, ...] = ()  # its pod template's, for a commit an image tag names
 
 
 class Pod(_Frozen):

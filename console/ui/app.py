@@ -20,7 +20,8 @@ from console.mitigations.silence import SilenceSettings
 from console.mitigations.runner import ActionRunner
 from console.model.servicemap import ServiceMap
 from console.sites import SiteSpec
-from console.ports import BreakerSource, ClusterSource, FlagSource, Probe
+from console.ports import BreakerSource, ClusterSource, CommitLog, FlagSource, Probe
+from console.sources.git import GitLog
 from console.ui.diagnosis_flow import DiagnosisController, DiagnosisReady
 from console.ui.incident_flow import IncidentController
 from console.ui.journal_bridge import Followed, JournalBridge
@@ -73,6 +74,7 @@ class CBConsoleApp(App[None]):
         silence: SilenceSettings | None = None,  # [alertmanager] ack_silence
         locks: ProductionLocks | None = None,  # production contexts (issue 18)
         sites: tuple[SiteSpec, ...] = (),  # issue 18: each site's context, namespace, flags...
+        commits: CommitLog | None = None,  # git log for the diagnosis; default the host's git
     ) -> None:
         super().__init__()
         self.sites = tuple(sites)  # () or the one implicit site "": a single-source console
@@ -92,7 +94,8 @@ class CBConsoleApp(App[None]):
             self, selection=self.selection, poller=self.poller, journal=self.journal,
             service_map=service_map, cluster=cluster, cluster_unavailable=cluster_unavailable,
             flags=flags, probe=probe, clock=clock,
-            show=lambda service: self.views.show_diagnosis(service))
+            show=lambda service: self.views.show_diagnosis(service),
+            commits=commits if commits is not None else GitLog())
         leave_now = threading.Event()  # q pressed twice: the runner stops watching
         locks = locks or ProductionLocks(current_context=getattr(cluster, "label", None),
                                          clock=clock)

@@ -15,7 +15,7 @@ from console.diagnosis.findings import Diagnosis
 from console.diagnosis.gather import gather
 from console.errors import describe_error
 from console.model.servicemap import ServiceMap
-from console.ports import ClusterSource, FlagSource, Probe
+from console.ports import ClusterSource, CommitLog, FlagSource, Probe
 from console.ui.journal_bridge import JournalBridge
 from console.ui.poller import Poller
 from console.ui.selection import Selection
@@ -39,7 +39,7 @@ class DiagnosisController:
     def __init__(self, app: App, *, selection: Selection, poller: Poller, journal: JournalBridge,
                  service_map: ServiceMap, cluster: ClusterSource | None, cluster_unavailable: str,
                  flags: FlagSource | None, probe: Probe | None, clock: Clock,
-                 show: Callable[[str | None], None]) -> None:
+                 show: Callable[[str | None], None], commits: CommitLog | None = None) -> None:
         self.app = app
         self.selection = selection
         self.poller = poller
@@ -50,6 +50,7 @@ class DiagnosisController:
         self.context = getattr(cluster, "label", None)
         self.flags = flags
         self.probe = probe
+        self.commits = commits  # git log on this host
         self.clock = clock
         self.show = show
         self.diagnoses: dict[str, Diagnosis] = {}
@@ -99,6 +100,7 @@ class DiagnosisController:
                 now=self.clock(),
                 cluster_unavailable=self.cluster_unavailable or "no cluster",
                 context=self.context,
+                commits=self.commits,
             )
         except Exception as error:  # noqa: BLE001 - shown in the pane, never fatal
             log.warning("diagnosis of %s failed", service, exc_info=True)

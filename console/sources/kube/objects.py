@@ -117,8 +117,11 @@ def history_from(deployment: dict, replicasets: list[dict]) -> list[Revision]:
         meta = by_revision[revision].get("metadata") or {}
         cause = (meta.get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION) or None
         created = parse_time(meta.get("creationTimestamp")) or EPOCH
+        containers = (((by_revision[revision].get("spec") or {}).get("template") or {})
+                      .get("spec") or {}).get("containers") or []
         out.append(Revision(revision=revision, replicaset=meta.get("name", ""),
-                            change_cause=cause, created_at=created))
+                            change_cause=cause, created_at=created,
+                            images=tuple(str(c.get("image", "")) for c in containers)))
     return out
 
 
