@@ -248,18 +248,17 @@ def test_restarting_payment_api_rolls_out_but_keeps_its_bad_revisions_fault():
     assert not [t for t in transitions(snaps, "payment-api") if t.to_state is S.CLOSED]
 
 
-def test_a_fault_not_from_a_revision_is_cleared_by_a_restart(monkeypatch):
+def test_a_fault_not_from_a_revision_is_cleared_by_a_restart():
     """A fault living in the running pods (no revision's setting behind it):
     the restarted pods are healthy and the breakers recover, as before."""
     from dataclasses import replace
 
-    from console.demo import fleet as fleet_module
     from console.demo.topology import DOWNSTREAMS
 
     plain = tuple(replace(d, fault=replace(d.fault, revision_env=())) if d.fault else d
                   for d in DOWNSTREAMS)
-    monkeypatch.setattr(fleet_module, "DOWNSTREAMS", plain)
-    fleet, clock = make()
+    clock = FakeClock(T0)
+    fleet = DemoFleet(seed=7, clock=clock, downstreams=plain)
     run(fleet, clock, 10)
     assert fleet.health("payment-api")[0] == 503
     fleet.cluster.patch_deployment(NS, "payment-api", RESTART, "kubectl-rollout")
