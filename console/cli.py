@@ -182,6 +182,7 @@ def _build_app(args):
         return None, None
     tracker, journal_unavailable = open_journal(config, args, source)
     mode = resolve_mode(config, getattr(cluster, "label", None))
+    sites = site_router(cluster, cluster_unavailable, flags, flags_unavailable, service_map, mode)
     app = CBConsoleApp(
         source,
         cluster=cluster,
@@ -198,8 +199,27 @@ def _build_app(args):
         poll_interval=config.poll_interval_s,
         warnings=() if args.demo else tls_warnings(config, cluster),
         silence=getattr(source, "silence_settings", None),  # [alertmanager] ack_silence
+        sites=sites,
     )
     return app, tracker
+
+
+def site_router(cluster, cluster_unavailable, flags, flags_unavailable, service_map, mode):
+    """Where each row's diagnosis and mitigations go. Today: the one
+    implicit site "" with this console's cluster and flag service.
+
+    The multi-site seam (issue 18): build one console.mitigations.siterouting
+    Site per console.sites SiteSpec (its context's ClusterSource via
+    connect_cluster(spec.context, spec.namespace), context = that cluster's
+    label, its flag service, read_only, production) and hand the production
+    lock's ProductionLocks(config).locked as `locked`:
+    SiteRouter(sites, service_map=service_map, mode=mode, locked=locks.locked)."""
+    from console.mitigations.siterouting import SiteRouter
+
+    return SiteRouter.implicit(
+        cluster=cluster, flags=flags, service_map=service_map, mode=mode,
+        cluster_unavailable=cluster_unavailable or "no cluster",
+        flags_unavailable=flags_unavailable or "no flag service configured")
 
 
 def start_log(config, args) -> None:

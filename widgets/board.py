@@ -97,6 +97,12 @@ class BreakerBoard(ScrollView, can_focus=True):
         return order[self._cursor] if order else None
 
     @property
+    def selected_key(self) -> tuple[str, str] | None:
+        """The selected row's identity, (site, service)."""
+        service = self.selected_service
+        return None if service is None else self._rows.key_of(service)
+
+    @property
     def services_shown(self) -> list[str]:
         """The services in display order."""
         return list(self._rows.order)

@@ -174,6 +174,10 @@ class Rows:
     def __contains__(self, service: object) -> bool:
         return service in self._shown
 
+    def key_of(self, service: str) -> tuple[str, str]:
+        """The (site, service) identity of the row shown for `service`."""
+        return self._shown[service].key
+
     def update(self, services, series, now: datetime, alerts, needle: str,
                about: str | None) -> bool:
         """Take a poll's services; False if only the clock moved (the same

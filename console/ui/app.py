@@ -17,6 +17,7 @@ from console.mitigations.plan import Mode
 from console.mitigations.recorder import ActionRecorder
 from console.mitigations.silence import SilenceSettings
 from console.mitigations.runner import ActionRunner
+from console.mitigations.siterouting import SiteRouter
 from console.model.servicemap import ServiceMap
 from console.ports import BreakerSource, ClusterSource, FlagSource, Probe
 from console.ui.diagnosis_flow import DiagnosisController, DiagnosisReady
@@ -68,6 +69,7 @@ class CBConsoleApp(App[None]):
         sleep=None,  # the action runner's, between rollout checks (tests: a fake clock's)
         warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
         silence: SilenceSettings | None = None,  # [alertmanager] ack_silence
+        sites: SiteRouter | None = None,  # each row's cluster (default: the one implicit site)
     ) -> None:
         super().__init__()
         set_zone(timezone_name)  # every time on screen, and the column titles
@@ -75,6 +77,9 @@ class CBConsoleApp(App[None]):
         service_map = service_map or ServiceMap(
             namespace=getattr(cluster, "namespace", None) or "default")
         redraw = self.refresh_views
+        sites = sites or SiteRouter.implicit(
+            cluster=cluster, flags=flags, service_map=service_map, mode=mode,
+            cluster_unavailable=cluster_unavailable, flags_unavailable=flags_unavailable)
         self.selection = Selection(self, redraw)
         # Each step into its service's incident (a split-off one has its own).
         recorder = AppRecorder(self, recorder or tracker)
@@ -85,7 +90,7 @@ class CBConsoleApp(App[None]):
         self.diagnosis = DiagnosisController(
             self, selection=self.selection, poller=self.poller, journal=self.journal,
             service_map=service_map, cluster=cluster, cluster_unavailable=cluster_unavailable,
-            flags=flags, probe=probe, clock=clock,
+            flags=flags, probe=probe, clock=clock, sites=sites,
             show=lambda service: self.views.show_diagnosis(service))
         leave_now = threading.Event()  # q pressed twice: the runner stops watching
         runner = ActionRunner(
@@ -96,7 +101,8 @@ class CBConsoleApp(App[None]):
         self.mitigations = MitigationController(
             self, runner=runner, recorder=recorder, leave_now=leave_now, mode=mode,
             service_map=service_map, selection=self.selection, diagnosis=self.diagnosis,
-            journal=self.journal, clock=clock, redraw=redraw, show_pane=self.selection.show_pane)
+            journal=self.journal, clock=clock, redraw=redraw, show_pane=self.selection.show_pane,
+            sites=sites)
         self.silences = Silences(self, silence, mode, recorder=recorder, clock=clock,
                                  poller=self.poller)  # a offers, R expires, polls extend
         self.incidents = IncidentController(

@@ -133,7 +133,7 @@ class JournalBridge:
             self.not_written(what, journal.problem)
         self.redraw()
 
-    def rollouts_seen(self, diagnosis: Diagnosis) -> None:
+    def rollouts_seen(self, diagnosis: Diagnosis, site: str = "") -> None:
         """Rollouts of an affected service's deployments go into the incident."""
         service = diagnosis.target.service
         tracker = self.for_service(service)

@@ -44,6 +44,13 @@ class Selection:
             board.pin()
         return board.selected_service
 
+    def key(self, pin: bool = False) -> tuple[str, str] | None:
+        """The selected row's (site, service): what the keys act on, and
+        the site whose cluster they go to."""
+        if self.service(pin) is None:
+            return None
+        return self.view(BreakerBoard).selected_key
+
     def show_pane(self, pane: str) -> None:
         panes = self.view("#panes", TabbedContent)
         focused = self.app.focused

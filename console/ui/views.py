@@ -172,12 +172,13 @@ class ScreenView:
 
     def _draw_diagnosis(self, service: str | None, now: datetime) -> None:
         diagnosis = self.diagnosis
+        key = self.selection.key() if service else None  # the row's (site, service)
         self.selection.view(DiagnosisPane).show(
-            diagnosis.diagnoses.get(service) if service else None,
+            diagnosis.of(key),
             now,
             service=service,
-            loading=service in diagnosis.gathering,
-            error=diagnosis.errors.get(service) if service else None,
+            loading=key in diagnosis.gathering,
+            error=diagnosis.errors.get(key) if key else None,
             keys=MITIGATION_KEYS,
         )
 
