@@ -1,0 +1,146 @@
+"""Actions go to the right cluster (issue 18): payment-api has a row in
+eu-west and one in us-east, each site a Kubernetes API test server behind
+its own context of one kubeconfig. A restart confirmed on the eu-west row
+PATCHes the eu-west server only, as the real kubectl does with the
+dialog's `--context` equivalent; the diagnosis of the us-east row reads the
+us-east server only."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from console.mitigations.siterouting import context_colour
+from console.ui.app import CBConsoleApp
+from console.sources.kube import KubernetesCluster
+from console.sources.probe import HttpProbe
+from tests.fakes import ScriptedSource, clock, service
+from tests.screen import dialog, quiesce, settle, wait_until
+from tests.twosites import (NS, SITES, mutations, router, select_row, service_map, two_servers,
+                            write_kubeconfig)
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def sites(tmp_path):
+    servers = two_servers()
+    config = write_kubeconfig(servers, tmp_path / "kubeconfig")
+    clusters = {site: KubernetesCluster(kubeconfig=str(config), context=context, timeout=2)
+                for site, context in SITES.items()}
+    yield servers, clusters, config
+    for cluster in clusters.values():
+        cluster.close()
+    for server in servers.values():
+        server.stop()
+
+
+def two_site_app(clusters, health, rows, default: str) -> CBConsoleApp:
+    """`default`: the site whose cluster the app is also handed (the header's,
+    the one a console ignoring the row's site would act on)."""
+    c = clock()
+    smap = service_map(health.url)
+    source = ScriptedSource(c, rows)
+    return CBConsoleApp(source, cluster=clusters[default], probe=HttpProbe(timeout=1),
+                        service_map=smap, poll_interval=3600, clock=c,
+                        sites=router(clusters, smap))
+
+
+async def test_a_restart_confirmed_on_the_eu_west_row_patches_the_eu_west_server_only(
+        sites, health, kubectl_bin, tmp_path):
+    servers, clusters, config = sites
+    health.status = 200  # the runbook's Option 1: restart the caller, deployment/api
+    # The row acted on comes last: a board showing one row per service shows it.
+    rows = [service("payment-api", "open", site="us-east"),
+            service("payment-api", "open", "open", site="eu-west")]
+    app = two_site_app(clusters, health, rows, default="us-east")
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(app, pilot)
+        await select_row(app, pilot, ("eu-west", "payment-api"))
+        await quiesce(app, pilot)
+        for server in servers.values():
+            server.clear()
+        box = await dialog(app, pilot, "r")
+        head = box.query_one("#dialog-head").render()
+        assert str(head).startswith(" eu-west · context eu-west-prod ")
+        assert any(context_colour("eu-west-prod") in str(span.style) for span in head.spans)
+        assert box.plan.equivalent == (
+            "kubectl --context eu-west-prod -n shop rollout restart deployment/api")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: mutations(servers["eu-west"]), "the restart sent")
+        await wait_until(pilot, lambda: any(
+            e.stage.value == "succeeded" for e in app.mitigations.recorder.events),
+            "the restart's outcome")
+        await quiesce(app, pilot)
+    [patch] = mutations(servers["eu-west"])
+    assert patch.method == "PATCH"
+    assert patch.path == f"/apis/apps/v1/namespaces/{NS}/deployments/api"
+    assert mutations(servers["us-east"]) == []
+    events = [e for e in app.mitigations.recorder.events if e.action == "restart"]
+    assert {e.site for e in events} == {"eu-west"}
+
+    # The dialog's equivalent, run by the real kubectl on the same
+    # kubeconfig, goes to the same server and no other.
+    for server in servers.values():
+        server.clear()
+    argv = shlex.split(box.plan.equivalent)
+    env = {"HOME": str(tmp_path / "home"), "KUBECACHEDIR": str(tmp_path / "kubecache"),
+           "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([kubectl_bin, "--kubeconfig", str(config), *argv[1:]], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [theirs] = mutations(servers["eu-west"])
+    assert (theirs.method, theirs.path) == (patch.method, patch.path)
+    assert theirs.param("fieldManager") == patch.param("fieldManager") == "kubectl-rollout"
+    assert mutations(servers["us-east"]) == []
+
+
+async def test_the_diagnosis_of_the_us_east_row_reads_the_us_east_server(sites, health):
+    servers, clusters, _ = sites
+    health.status = 200
+    rows = [service("payment-api", "open", "open", site="eu-west"),
+            service("payment-api", "open", site="us-east")]
+    app = two_site_app(clusters, health, rows, default="eu-west")
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(app, pilot)
+        await select_row(app, pilot, ("us-east", "payment-api"))
+        await quiesce(app, pilot)
+        for server in servers.values():
+            server.clear()
+        await pilot.press("g")
+        await wait_until(pilot, lambda: ("us-east", "payment-api") in app.diagnosis.diagnoses,
+                         "the us-east diagnosis")
+        await quiesce(app, pilot)
+        diagnosis = app.diagnosis.diagnoses[("us-east", "payment-api")]
+    assert diagnosis.target.namespace == NS  # the site's namespace, not the service map's
+    assert diagnosis.downstream.deployment is not None
+    reads = servers["us-east"].requests_for("GET")
+    assert any(r.path == f"/apis/apps/v1/namespaces/{NS}/deployments/payment-api" for r in reads)
+    assert servers["eu-west"].requests_for() == []
+
+
+async def test_a_read_only_site_refuses_and_sends_nothing_while_the_other_acts(sites, health):
+    servers, clusters, _ = sites
+    health.status = 200
+    smap = service_map(health.url)
+    c = clock()
+    app = CBConsoleApp(
+        ScriptedSource(c, [service("payment-api", "open", site="us-east")]),
+        cluster=clusters["eu-west"], probe=HttpProbe(timeout=1), service_map=smap,
+        poll_interval=3600, clock=c,
+        sites=router(clusters, smap, **{"us-east": {"read_only": True}}))
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(app, pilot)
+        await select_row(app, pilot, ("us-east", "payment-api"))
+        await quiesce(app, pilot)
+        for server in servers.values():
+            server.clear()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: any(
+            e.details.get("refused") for e in app.mitigations.recorder.events), "the refusal")
+        await quiesce(app, pilot)
+    [refusal] = [e for e in app.mitigations.recorder.events if e.action == "restart"]
+    assert refusal.site == "us-east" and "read-only" in refusal.details["message"]
+    assert servers["us-east"].requests_for() == [] and servers["eu-west"].requests_for() == []
