@@ -142,7 +142,7 @@ class JournalBridge:
         for view in (diagnosis.downstream, diagnosis.caller):
             for rv in view.revisions:
                 self.call(tracker.rollout_seen, service,
-                          f"{diagnosis.target.namespace}/{view.name}", rv.revision)
+                          f"{diagnosis.target.namespace}/{view.name}", rv.revision, site)
 
     def problem(self) -> str | None:
         """What the header says about the journal, or None."""
