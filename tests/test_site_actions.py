@@ -3,7 +3,8 @@ eu-west and one in us-east, each site a Kubernetes API test server behind
 its own context of one kubeconfig. A restart confirmed on the eu-west row
 PATCHes the eu-west server only, as the real kubectl does with the
 dialog's `--context` equivalent; the diagnosis of the us-east row reads the
-us-east server only."""
+us-east server only; the flag of the us-east row goes to us-east's flag
+service only, and its journal events say us-east."""
 
 from __future__ import annotations
 
@@ -16,10 +17,15 @@ from console.mitigations.siterouting import context_colour
 from console.ui.app import CBConsoleApp
 from console.sources.kube import KubernetesCluster
 from console.sources.probe import HttpProbe
+from console.incident.journal import Journal
+from console.incident.store import EventKind
+from console.incident.tracker import IncidentTracker
+from console.sources.flags import HttpFlagService
 from tests.fakes import ScriptedSource, clock, service
+from tests.flagserver import CONSOLE_TOKEN, FlagServer
 from tests.screen import dialog, quiesce, settle, wait_until
-from tests.twosites import (NS, SITES, mutations, router, select_row, service_map, two_servers,
-                            write_kubeconfig)
+from tests.twosites import (NS, SITES, Site, SiteRouter, mutations, router, select_row,
+                            service_map, two_servers, write_kubeconfig)
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
@@ -144,3 +150,55 @@ async def test_a_read_only_site_refuses_and_sends_nothing_while_the_other_acts(s
     [refusal] = [e for e in app.mitigations.recorder.events if e.action == "restart"]
     assert refusal.site == "us-east" and "read-only" in refusal.details["message"]
     assert servers["us-east"].requests_for() == [] and servers["eu-west"].requests_for() == []
+
+
+@pytest.fixture
+def two_flag_services(monkeypatch):
+    monkeypatch.setenv("FLAGS_TOKEN", CONSOLE_TOKEN)
+    servers = {site: FlagServer(token=CONSOLE_TOKEN) for site in SITES}
+    for server in servers.values():
+        server.put("payment-api-integration", True)
+    services = {site: HttpFlagService(server.url, token_env="FLAGS_TOKEN", timeout=2)
+                for site, server in servers.items()}
+    yield servers, services
+    for site in SITES:
+        services[site].close()
+        servers[site].close()
+
+
+async def test_the_flag_of_the_us_east_row_goes_to_us_east_s_flag_service_journaled_so(
+        sites, health, two_flag_services, tmp_path):
+    _, clusters, _ = sites
+    flag_servers, flag_services = two_flag_services
+    smap = service_map(health.url)
+    c = clock()
+    journal = Journal.open_or_resume(tmp_path / "state", actor="alice", clock=c)
+    tracker = IncidentTracker(journal)
+    source = ScriptedSource(c, [service("payment-api", "open", site="eu-west"),
+                                service("payment-api", "open", site="us-east")])
+    app = CBConsoleApp(
+        source, cluster=clusters["eu-west"], flags=flag_services["eu-west"],
+        probe=HttpProbe(timeout=1), service_map=smap, poll_interval=3600, clock=c,
+        tracker=tracker,
+        sites=SiteRouter([Site(name=site, context=cluster.label, namespace=NS, cluster=cluster,
+                               flags=flag_services[site]) for site, cluster in clusters.items()],
+                         service_map=smap))
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(app, pilot)
+        await select_row(app, pilot, ("us-east", "payment-api"))
+        await quiesce(app, pilot)
+        box = await dialog(app, pilot, "d")
+        assert str(box.query_one("#dialog-head").render()).startswith(
+            " us-east · context us-east-prod ")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: flag_servers["us-east"].of("POST"), "the flag sent")
+        await wait_until(pilot, lambda: any(
+            e.stage.value == "succeeded" for e in app.mitigations.recorder.events),
+            "the flag's outcome")
+        await quiesce(app, pilot)
+    assert flag_servers["us-east"].flags["payment-api-integration"]["enabled"] is False
+    assert flag_servers["eu-west"].of("POST") == []
+    assert flag_servers["eu-west"].flags["payment-api-integration"]["enabled"] is True
+    actions = [e for e in journal.events if e.kind == EventKind.ACTION]
+    assert actions and {e.site for e in actions} == {"us-east"}
+    journal.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from console.mitigations.siterouting import Site, SiteRouter
+from console.mitigations.siterouting import Site, SiteRouter  # noqa: F401 (the tests')
 from console.model.servicemap import ServiceEntry, ServiceMap
 from tests.kubeserver import KubeServer
 

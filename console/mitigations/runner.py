@@ -97,7 +97,9 @@ class ActionRunner:
         """The plan (its alternative and revisions too) says which site it is for."""
         if plan.site == self.site and plan.production == self.production:
             return plan
+        # A flag or smoke plan names no kube context: the site's says which cluster.
         return replace(plan, site=self.site, production=self.production,
+                       context=plan.context if plan.context is not None else self.context,
                        alternative=plan.alternative and self.stamped(plan.alternative),
                        revisions=tuple(self.stamped(p) for p in plan.revisions))
 
