@@ -202,3 +202,45 @@ async def test_the_flag_of_the_us_east_row_goes_to_us_east_s_flag_service_journa
     actions = [e for e in journal.events if e.kind == EventKind.ACTION]
     assert actions and {e.site for e in actions} == {"us-east"}
     journal.close()
+
+
+class TwoSiteSource:
+    """payment-api opening in eu-west, then in us-east: a snapshot a poll,
+    as a multi-site source stamps them (site on rows and transitions)."""
+
+    label = "two sites"
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.polls = 0
+
+    def poll(self):
+        from console.model.fleet import BreakerState, FleetSnapshot, Transition
+
+        self.polls += 1
+        now = self.clock()
+        opened = ["eu-west"] if self.polls == 1 else ["eu-west", "us-east"]
+        rows = [service("payment-api", "open" if site in opened else "closed", site=site)
+                for site in SITES]
+        moves = (Transition(service="payment-api", instance="payment-api-pod-0",
+                            from_state=BreakerState.CLOSED, to_state=BreakerState.OPEN,
+                            at=now, site=opened[-1]),)
+        return FleetSnapshot(fetched_at=now, services=tuple(rows), transitions=moves)
+
+
+async def test_the_timeline_says_the_incident_spans_both_clusters(tmp_path):
+    c = clock()
+    journal = Journal.open_or_resume(tmp_path / "state", actor="alice", clock=c)
+    source = TwoSiteSource(c)
+    app = CBConsoleApp(source, tracker=IncidentTracker(journal), poll_interval=3600, clock=c)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        await settle(app, pilot)
+        summary = lambda: str(app.query_one("#timeline-summary").render())  # noqa: E731
+        assert "spans" not in summary()  # one cluster so far
+        c.advance(5)
+        await pilot.press("p")  # poll now
+        await wait_until(pilot, lambda: "spans eu-west, us-east" in summary(),
+                         "the timeline's summary naming both clusters")
+    journal.close()
