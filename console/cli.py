@@ -31,10 +31,14 @@ def connect_cluster(context: str | None, namespace: str | None):
 
 def connect_flags(config):
     """(flag service, "") or (None, why not)."""
+    return connect_flag_service(config.flags)
+
+
+def connect_flag_service(f):
+    """(the [flags] service `f` names, "") or (None, why not)."""
     from console.sources.base import SourceError
     from console.sources.flags import HttpFlagService
 
-    f = config.flags
     if not f.url:
         return None, "no flag service configured (flags.url or --flags-url)"
     verify = False if f.insecure_skip_verify else str(f.ca_file) if f.ca_file else True
@@ -201,7 +205,17 @@ def _build_app(args):
     tracker, journal_unavailable = open_journal(config, args, source)
     mode = resolve_mode(config, getattr(cluster, "label", None))
     from console.mitigations.prodlock import ProductionLocks
+    from console import site_wiring
 
+    if args.demo:
+        router = site_wiring.demo_router(fleet, service_map, mode)
+    elif several(sites):
+        router = site_wiring.spec_router(sites, service_map, mode,
+                                         connect_cluster=connect_cluster,
+                                         connect_flags=connect_flag_service)
+    else:
+        router = site_wiring.implicit_router(cluster, cluster_unavailable, flags,
+                                             flags_unavailable, service_map, mode)
     app = CBConsoleApp(
         source,
         cluster=cluster,
@@ -220,7 +234,7 @@ def _build_app(args):
         silence=getattr(source, "silence_settings", None),  # [alertmanager] ack_silence
         # Production contexts: locked until their name is typed (issue 18).
         locks=ProductionLocks(config, current_context=getattr(cluster, "label", None)),
-        sites=sites,  # issue 18: console.sites.SiteSpec per site; () for the demo
+        sites=router,  # issue 18: each row's site's cluster, flag service, read-only
     )
     return app, tracker
 

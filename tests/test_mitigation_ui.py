@@ -140,7 +140,7 @@ async def test_read_only_refuses_before_any_request(make_app, kube, flags, key):
     app = make_app(mode=Mode.READ_ONLY)
     async with app.run_test(size=(140, 40)) as pilot:
         # The diagnosis of the selected service reads the cluster by itself.
-        await wait_until(pilot, lambda: "payment-api" in app.diagnosis.diagnoses,
+        await wait_until(pilot, lambda: ("", "payment-api") in app.diagnosis.diagnoses,
                          "the automatic diagnosis")
         await settle(app, pilot)
         kube.clear()
@@ -175,7 +175,7 @@ async def test_second_press_while_in_flight_only_says_so(make_app, kube, flags):
             await pilot.press("y")
             await wait_until(pilot, lambda: len(kube.requests_for("PATCH")) == 1,
                              "the restart sent")
-            assert ("restart", "payment-api") in app.mitigations.in_flight
+            assert ("restart", "", "payment-api") in app.mitigations.in_flight
             await pilot.press("r")
             await wait_until(pilot, lambda: any("already in progress" in m for m in shown),
                              f"the second press answered (said: {shown})")

@@ -25,7 +25,7 @@ async def rollback_dialog(app, pilot, clock) -> None:
     await polls(app, pilot, clock, 20)
     board = app.query_one("#board")
     board.move_cursor(row=board.get_row_index("payment-api"))
-    await wait_until(pilot, lambda: "payment-api" in app.diagnosis.diagnoses, "its diagnosis")
+    await wait_until(pilot, lambda: ("", "payment-api") in app.diagnosis.diagnoses, "its diagnosis")
     await pilot.press("2")  # the diagnosis pane
     await settle(app, pilot)
     text = flat(screen_text(app))

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from console.mitigations.plan import Mode, Plan
+from console.mitigations.siterouting import context_colour, site_line
 from widgets import text as fmt
 
 
@@ -19,6 +20,13 @@ def plan_head(plan: Plan, mode: Mode, warning: str | None = None) -> Text:
     """What the operator must see before anything else: not journaled, dry
     run, refusal, target, namespace, context, why."""
     text = Text()
+    if plan.site:  # one of several clusters: which one, first, in its context's colour
+        colour = context_colour(plan.context, plan.production)
+        text.append(f" {fmt.literal(site_line(plan.site, plan.context))} ",
+                    style=f"bold reverse {colour}")
+        if plan.production:
+            text.append(" PRODUCTION", style="bold red")
+        text.append("\n\n")
     if warning and plan.mutating:  # e.g. this console does not write the journal
         text.append(" NOT JOURNALED ", style="bold white on red")
         text.append(" ")

@@ -1,12 +1,11 @@
-"""The timeline pane: the incident's journal, oldest at the top and newest at
-the bottom (followed unless the operator scrolled up), with times relative
-to the alert, under a strip that sums the incident up.
+"""The timeline pane: the incident's journal, oldest at the top and newest at the bottom
+(followed unless the operator scrolled up), with times relative to the alert, under a
+strip that sums the incident up (and the clusters it spans).
 
-A flapping breaker writes hundreds of transitions: each service's
-transitions within a clock minute are shown as one line (Enter expands it).
-Operator events and actions are never folded. The journal keeps every event:
-the fold is only how they are shown. Only the lines on screen are drawn
-(Textual's Line API, as the transition list does)."""
+A flapping breaker writes hundreds of transitions: each service's transitions within a
+clock minute are shown as one line (Enter expands it). Operator events and actions are
+never folded. The journal keeps every event: the fold is only how they are shown. Only
+the lines on screen are drawn (Textual's Line API, as the transition list does)."""
 
 from __future__ import annotations
 
@@ -125,6 +124,7 @@ class IncidentView:
     acknowledged: bool = False
     root_caused: bool = False
     journal: str = ""  # where it is written
+    spans: str | None = None  # "spans eu-west, us-east": its events' several sites
 
 
 def summary_text(view: IncidentView | None, now: datetime) -> Text:
@@ -137,6 +137,7 @@ def summary_text(view: IncidentView | None, now: datetime) -> Text:
         text.append(f"  duration {fmt.duration((end - view.started_at).total_seconds())}")
     text.append("  RESOLVED" if view.ended_at else "  open", style="bold green" if view.ended_at
                 else "bold red")
+    text.append(f"  {view.spans}" if view.spans else "", style="bold magenta")
     for service, state in view.states.items():
         text.append("  ")
         text.append_text(fmt.label(service))
@@ -159,10 +160,9 @@ UNWRITTEN = (" NOT YET WRITTEN ", "bold white on red")
 
 
 class TimelineList(ScrollView, can_focus=True):
-    """The timeline's lines under a fixed header. A cursor (shown when
-    focused) picks a line; Enter folds or expands a minute of transitions.
-    Followed: while the cursor is on the newest line and the view at the
-    bottom, a new event moves both to it; scrolled up, nothing moves."""
+    """The timeline's lines under a fixed header. A cursor (shown when focused) picks a line;
+    Enter folds or expands a minute of transitions. Followed: while the cursor is on the
+    newest line and the view at the bottom, a new event moves both to it; scrolled up, nothing moves."""
 
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),

@@ -42,7 +42,13 @@ def _state(value) -> str:
 
 def describe(e: JournalEvent, name=str, text=one_line) -> str:
     """One event as a timeline line; `name` and `text` escape the names and
-    the free text in it (for markdown: md_name, md_text)."""
+    the free text in it (for markdown: md_name, md_text). An event of a
+    named site (cluster) says which: "[eu-west]"."""
+    line = _describe(e, name, text)
+    return f"{line} [{name(e.site)}]" if e.site else line
+
+
+def _describe(e: JournalEvent, name, text) -> str:
     d = e.details
     by = f" ({name(e.actor)})"
     svc = name(e.service) if e.service else None
@@ -67,6 +73,11 @@ def describe(e: JournalEvent, name=str, text=one_line) -> str:
             return f"Data gap: {text(d.get('error') or 'no data')}"
         case EventKind.DATA_BACK:
             return f"Data back after {d.get('gap_s')} s"
+        case EventKind.DATA_PARTIAL:
+            said = "; ".join(text(w) for w in str(d.get("warnings") or "").split("\n") if w)
+            return f"Data PARTIAL from {name(d.get('source'))}: {said or 'no warning text'}"
+        case EventKind.DATA_COMPLETE:
+            return f"Data complete again from {name(d.get('source'))}"
         case EventKind.SERVICE_RECOVERED:
             return f"{svc} recovered (CLOSED, held {d.get('held_s')} s)"
         case EventKind.ROLLOUT_SEEN:

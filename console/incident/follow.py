@@ -135,9 +135,10 @@ class FollowedJournal(Journal):
                 f"{self.holder}",
             }
             line = JournalEvent(id=self._side_ids, at=event.at, kind=EventKind.ACTION,
-                                service=event.service, actor=self.actor, details=scrub(details))
+                                service=event.service, actor=self.actor, details=scrub(details),
+                                site=event.site)
             try:
-                append_durably(path, line.model_dump_json().encode() + b"\n")
+                append_durably(path, line.line())
             except OSError as exc:
                 self.problem = self._side_problem = (
                     f"side file not writable, an action step is lost: {exc.strerror or exc} "

@@ -297,14 +297,17 @@ class Journal:
                                details={**(details or {}), **info})
 
     def append(self, kind: EventKind | str, *, service: str | None = None,
-               details: dict[str, Detail] | None = None, at: datetime | None = None) -> bool:
+               details: dict[str, Detail] | None = None, at: datetime | None = None,
+               site: str = "") -> bool:
         """Add an event to the current incident. True only once it (and every
         event before it) is on disk; False leaves it queued (see `problem`)."""
         with self._mutex:
-            return self.is_written(self.add(kind, service=service, details=details, at=at))
+            return self.is_written(self.add(kind, service=service, details=details, at=at,
+                                            site=site))
 
     def add(self, kind: EventKind | str, *, service: str | None = None,
-            details: dict[str, Detail] | None = None, at: datetime | None = None) -> JournalEvent:
+            details: dict[str, Detail] | None = None, at: datetime | None = None,
+            site: str = "") -> JournalEvent:
         """`append`, returning the event (`is_written` tells if it is on disk)."""
         with self._mutex:
             if self._path is None:
@@ -312,7 +315,7 @@ class Journal:
             next_id = self._last_id + 1
             event = JournalEvent(
                 id=next_id, at=at or self.clock(), kind=EventKind(kind), service=service,
-                actor=self.actor, details=scrub(details),
+                actor=self.actor, details=scrub(details), site=site,
             )
             self._remember(event)
             self._pending.append((self._path, event))
@@ -333,7 +336,7 @@ class Journal:
                         return True
                     path, event = self._pending[0]
                     glue = self._newline_first == path
-                data = event.model_dump_json().encode() + b"\n"
+                data = event.line()
                 if glue:
                     data = b"\n" + data  # never glue onto a line without its end
                 try:
@@ -365,7 +368,8 @@ class Journal:
             **event.details, "action": event.action, "stage": event.stage.value,
             "target": event.target,
         }
-        self.append(EventKind.ACTION, service=event.service, at=event.at, details=details)
+        self.append(EventKind.ACTION, service=event.service, at=event.at, details=details,
+                    site=event.site)
 
     def close(self) -> bool:
         """Try the waiting events once more and release the lock. False if

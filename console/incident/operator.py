@@ -82,8 +82,8 @@ class OperatorRecord:
     # --- Helpers -------------------------------------------------------------------
 
     def _add(self, kind: EventKind, *, service: str | None = None, at: datetime | None = None,
-             details: dict[str, Detail] | None = None) -> list[JournalEvent]:
-        return [self.journal.add(kind, service=service, at=at, details=details)]
+             details: dict[str, Detail] | None = None, site: str = "") -> list[JournalEvent]:
+        return [self.journal.add(kind, service=service, at=at, details=details, site=site)]
 
     def _need_incident(self) -> None:
         if self.journal.incident_id is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
 from console import secrets
+from console.incident.clusters import render_clusters
 from console.incident.describe import carried_out, describe, offset  # noqa: F401
 from console.incident.mdtext import json_text, md_name, md_text, visible  # noqa: F401
 from console.incident.prevention import PREVENTION, likely_causes  # noqa: F401
@@ -79,6 +80,9 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
     lines += [f"**Date:** {p['date'] or 'unknown'}",
               f"**Duration:** {p['duration'] or 'ongoing (draft)'}",
               f"**Severity:** {p['severity']}", ""]
+    if p["sites"]:
+        spans = f" (the incident {p['spans']})" if p["spans"] else ""
+        lines[-1:-1] = [f"**Clusters:** {', '.join(map(md_name, p['sites']))}{spans}"]
     lines += ["## Timeline", "", f"Times in {zone}; T+ counts from the alert.", ""]
     for r in p["timeline"]:
         when = f"{r['time']} ({r['t_plus']})" if r["time"] else NOT_RECORDED
@@ -87,6 +91,7 @@ def render(events: Iterable[JournalEvent], impact: Impact | str | None = None, *
     if p["events"]:
         lines += ["", "Every other recorded event:", ""]
         lines += _event_lines(p["events"], set(p["flapping"]))
+    lines += render_clusters(p, md_name)
     lines += ["", "## Root Cause", ""]
     cause = p["root_cause"]
     if cause is None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from console.incident.store import EventKind, JournalEvent
-from console.model.fleet import BreakerState, FleetSnapshot
+from console.model.fleet import BreakerState, FleetSnapshot, ServiceStatus
 
 
 class Recoveries:
@@ -39,7 +39,7 @@ class Recoveries:
         now, found = snapshot.fetched_at, []
         hold = timedelta(seconds=self.hold_s)
         for service in services:
-            status = snapshot.service(service)
+            status = _everywhere(snapshot, service)
             if status is None or not status.instances:
                 continue
             if status.state != BreakerState.CLOSED:
@@ -55,3 +55,13 @@ class Recoveries:
                 self.recovered.add(service)
                 found.append((service, closed_at, round((now - closed_at).total_seconds(), 1)))
         return found
+
+
+def _everywhere(snapshot: FleetSnapshot, service: str) -> ServiceStatus | None:
+    """The service's rows of every site as one (recovered only once it is
+    CLOSED in all of them), or None."""
+    rows = [s for s in snapshot.services if s.service == service]
+    if len(rows) <= 1:
+        return rows[0] if rows else None
+    return ServiceStatus(service=service, instances=tuple(
+        i for row in rows for i in row.instances))

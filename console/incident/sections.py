@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
 from console.incident import applied as mitigations
+from console.incident import clusters
 from console.incident.describe import carried_out, describe, offset
 from console.incident.events import (
     alert_time,
@@ -171,7 +172,7 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
     # An export is a record of the journal's, not of the incident's.
     others = [{"id": e.id, "at": e.at.isoformat(), "time": _clock(e.at, zone, seconds=True),
                "t_plus": offset(e.at, t0), "kind": e.kind.value, "service": e.service,
-               "actor": e.actor, "text": describe(e, name, text)}
+               "site": e.site, "actor": e.actor, "text": describe(e, name, text)}
               for e in by_time if e.id not in used and e.kind not in _NOT_EVENTS]
 
     category = None
@@ -231,6 +232,11 @@ def build(events: Iterable[JournalEvent], impact: Impact | str | None = None, *,
         "lessons_learned": None,
         "journal_problems": list(problems),
         "flapping": sorted(flapping(events)),
+        # Issue 18: the clusters affected, each its own timeline; partial data.
+        "sites": clusters.sites_of(events),
+        "spans": clusters.spans(events),
+        "clusters": clusters.clusters(events, zone, t0, name, text),
+        "data_quality": clusters.data_quality(events, zone, t0, text),
     }
 
 

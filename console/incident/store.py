@@ -32,6 +32,9 @@ class EventKind(str, Enum):
     ACTION = "action"
     DATA_GAP = "data_gap"
     DATA_BACK = "data_back"
+    #: A source answered with warnings (PARTIAL) / answered without them again.
+    DATA_PARTIAL = "data_partial"
+    DATA_COMPLETE = "data_complete"
     SERVICE_RECOVERED = "service_recovered"
     ROLLOUT_SEEN = "rollout_seen"
     ACKNOWLEDGED = "acknowledged"
@@ -67,6 +70,14 @@ class JournalEvent(BaseModel):
     service: str | None = None
     actor: str = "unknown"
     details: dict[str, Detail] = Field(default_factory=dict)
+    #: The site (cluster) it happened in; "" the implicit site (and every
+    #: event of a journal written before sites existed).
+    site: str = ""
+
+    def line(self) -> bytes:
+        """Its journal line. No `site` key for the implicit site: a
+        single-site console writes its journal exactly as before."""
+        return self.model_dump_json(exclude=None if self.site else {"site"}).encode() + b"\n"
 
     @field_validator("at")
     @classmethod

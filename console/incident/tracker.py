@@ -41,6 +41,8 @@ from console.incident.opening import (
     without,
 )
 from console.incident.operator import OperatorRecord
+from console.incident.partial import PartialSources
+from console.incident import clusters
 from console.incident.recovery import Recoveries
 from console.incident.settings import TrackerConfig
 from console.incident.store import (
@@ -71,6 +73,7 @@ class IncidentTracker(OperatorRecord):
         self.source_details = dict(source_details or {})
         self._seen = Observations(self.config.lead_up_s, self.config.dedup_tolerance_s)
         self._recovery = Recoveries(self.config.recovered_hold_s)
+        self._partial = PartialSources()
         self._in_gap = False
         #: The last good poll's call totals (a source that keeps them) and its time.
         self._totals: dict[str, CallTotals] = {}
@@ -91,10 +94,11 @@ class IncidentTracker(OperatorRecord):
         self._split = {e.service for e in events if e.kind == EventKind.SERVICE_SPLIT}
         self._seen.rebuild(events)
         self._rollouts = {
-            (e.details.get("deployment"), e.details.get("revision"), e.details.get("replicaset"))
-            for e in events if e.kind == EventKind.ROLLOUT_SEEN
+            (e.details.get("deployment"), e.details.get("revision"), e.details.get("replicaset"),
+             e.site) for e in events if e.kind == EventKind.ROLLOUT_SEEN
         }
         self._recovery.rebuild(events)
+        self._partial.rebuild(events)
         gap = None
         for e in events:
             if e.kind in (EventKind.DATA_GAP, EventKind.DATA_BACK):
@@ -109,6 +113,11 @@ class IncidentTracker(OperatorRecord):
     @property
     def is_open(self) -> bool:
         return self.journal.is_open
+
+    @property
+    def spans(self) -> str | None:
+        """"spans eu-west, us-east" when the incident's events come from several sites."""
+        return clusters.spans(self.journal.events) if self.journal.is_open else None
 
     @property
     def services(self) -> list[str]:
@@ -163,6 +172,8 @@ class IncidentTracker(OperatorRecord):
                 if t.service in self._affected:
                     out += self._transition(t)
             out += self._recoveries(snapshot)
+            for kind, site, details in self._partial.changes(snapshot):
+                out += self._add(kind, at=now, details=details, site=site)
         return out
 
     def _feed_sides(self, snapshot: FleetSnapshot, stale: bool) -> list[JournalEvent]:
@@ -231,7 +242,7 @@ class IncidentTracker(OperatorRecord):
         out = self._add(EventKind.BREAKER_TRANSITION, service=t.service, at=t.at, details={
             "instance": t.instance, "from": t.from_state.value, "to": t.to_state.value,
             "observed": t.observed.value,
-        })
+        }, site=t.site)
         self._seen.recorded(out[-1])
         if t.to_state != BreakerState.CLOSED:
             self._recovery.not_closed(t.service)
@@ -245,14 +256,14 @@ class IncidentTracker(OperatorRecord):
         return out
 
     def rollout_seen(self, service: str, deployment: Deployment | str,
-                     revision: Revision) -> list[JournalEvent]:
+                     revision: Revision, site: str = "") -> list[JournalEvent]:
         """A rollout of `deployment` the app saw; recorded once, and only if
         it is recent for the open incident (a recent deployment is a cause)."""
         if not self.journal.is_open or self.journal.read_only:
             return []
         name = (f"{deployment.namespace}/{deployment.name}"
                 if isinstance(deployment, Deployment) else str(deployment))
-        key = (name, revision.revision, revision.replicaset)
+        key = (name, revision.revision, revision.replicaset, site)
         start = start_time(self.journal)
         lookback = timedelta(seconds=self.config.rollout_lookback_s)
         if key in self._rollouts or (start and revision.created_at < start - lookback):
@@ -261,7 +272,7 @@ class IncidentTracker(OperatorRecord):
         return self._add(EventKind.ROLLOUT_SEEN, service=service, at=revision.created_at, details={
             "deployment": name, "revision": revision.revision,
             "replicaset": revision.replicaset, "change_cause": revision.change_cause,
-        })
+        }, site=site)
 
     def resolve(self, summary: str = "", at: datetime | None = None) -> JournalEvent:
         self._need_open()
@@ -287,7 +298,7 @@ class IncidentTracker(OperatorRecord):
             "split_from": main, "alert": None, "alert_active_at": None, "first_open_at": None,
         })
         for e in moved:
-            side_journal.add(e.kind, service=e.service, at=e.at,
+            side_journal.add(e.kind, service=e.service, at=e.at, site=e.site,
                              details={**e.details, "moved_from": f"{main}#{e.id}"})
         side = IncidentTracker(side_journal, self.config, self.source_details)
         side._seen.recent = {service: self._seen.recent_of(service)}

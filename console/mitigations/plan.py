@@ -24,6 +24,8 @@ class Plan:
     equivalent: str  # the kubectl / curl command doing the same, token masked
     namespace: str | None = None
     context: str | None = None  # kube context, for the dialog
+    site: str = ""  # the site (cluster) it is for; "" the implicit one
+    production: bool = False  # its context is production (the dialog's red)
     reason: str = ""  # why this target was preselected / what the state is now
     mutating: bool = True
     refusal: str | None = None  # set: the action cannot be done, and why

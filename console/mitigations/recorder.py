@@ -30,6 +30,7 @@ class ActionEvent(BaseModel):
     stage: Stage
     service: str
     target: str  # e.g. "shop/deployment/payment-api" or a flag URL
+    site: str = ""  # the site (cluster) acted on; "" the implicit one
     # What was sent and what came back, secrets already masked.
     details: dict[str, str] = Field(default_factory=dict)
 

@@ -70,7 +70,10 @@ class ActionRunner:
         poll_s: float = 1.0,
         verify_timeout_s: float = 60,
         locks: ProductionLocks | None = None,
+        site: str = "",
     ) -> None:
+        self.site = site  # the site it acts on ("": the implicit one; SiteRouter.runner)
+        self.production = False  # the site's context is production (the dialog's colour)
         self.cluster = cluster
         self.flags = flags
         self.probe = probe
@@ -91,7 +94,17 @@ class ActionRunner:
 
     def plan(self, action: str, target: ServiceTarget, diagnosis: Diagnosis | None = None) -> Plan:
         """The plan of mitigation `action` for `target`, recorded as ASKED."""
-        return BY_NAME[action].plan(self, target, diagnosis)
+        return self.stamped(BY_NAME[action].plan(self, target, diagnosis))
+
+    def stamped(self, plan: Plan) -> Plan:
+        """The plan (its alternative and revisions too) says which site it is for."""
+        if plan.site == self.site and plan.production == self.production:
+            return plan
+        # A flag or smoke plan names no kube context: the site's says which cluster.
+        return replace(plan, site=self.site, production=self.production,
+                       context=plan.context if plan.context is not None else self.context,
+                       alternative=plan.alternative and self.stamped(plan.alternative),
+                       revisions=tuple(self.stamped(p) for p in plan.revisions))
 
     # The runbook's four by name, as the tests and tools call them.
     def plan_restart(self, target: ServiceTarget, health: HealthResult | None,
@@ -163,5 +176,5 @@ class ActionRunner:
     def record(self, plan: Plan, stage: Stage, details: dict) -> None:
         self.recorder.record(ActionEvent(
             at=self.clock(), action=plan.action, stage=stage, service=plan.service,
-            target=plan.target, details={str(k): str(v) for k, v in details.items()},
+            target=plan.target, site=plan.site or self.site, details={str(k): str(v) for k, v in details.items()},
         ))

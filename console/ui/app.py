@@ -18,8 +18,8 @@ from console.mitigations.prodlock import ProductionLocks
 from console.mitigations.recorder import ActionRecorder
 from console.mitigations.silence import SilenceSettings
 from console.mitigations.runner import ActionRunner
+from console.mitigations.siterouting import SiteRouter
 from console.model.servicemap import ServiceMap
-from console.sites import SiteSpec
 from console.ports import BreakerSource, ClusterSource, CommitLog, FlagSource, Probe
 from console.sources.git import GitLog
 from console.ui.diagnosis_flow import DiagnosisController, DiagnosisReady
@@ -73,16 +73,18 @@ class CBConsoleApp(App[None]):
         warnings: tuple[str, ...] = (),  # shown in the header for good (TLS verification off)
         silence: SilenceSettings | None = None,  # [alertmanager] ack_silence
         locks: ProductionLocks | None = None,  # production contexts (issue 18)
-        sites: tuple[SiteSpec, ...] = (),  # issue 18: each site's context, namespace, flags...
+        sites: SiteRouter | None = None,  # each row's cluster (default: the one implicit site)
         commits: CommitLog | None = None,  # git log for the diagnosis; default the host's git
     ) -> None:
         super().__init__()
-        self.sites = tuple(sites)  # () or the one implicit site "": a single-source console
         set_zone(timezone_name)  # every time on screen, and the column titles
         self.poll_interval = poll_interval
         service_map = service_map or ServiceMap(
             namespace=getattr(cluster, "namespace", None) or "default")
         redraw = self.refresh_views
+        sites = sites or SiteRouter.implicit(
+            cluster=cluster, flags=flags, service_map=service_map, mode=mode,
+            cluster_unavailable=cluster_unavailable, flags_unavailable=flags_unavailable)
         self.selection = Selection(self, redraw)
         # Each step into its service's incident (a split-off one has its own).
         recorder = AppRecorder(self, recorder or tracker)
@@ -93,7 +95,7 @@ class CBConsoleApp(App[None]):
         self.diagnosis = DiagnosisController(
             self, selection=self.selection, poller=self.poller, journal=self.journal,
             service_map=service_map, cluster=cluster, cluster_unavailable=cluster_unavailable,
-            flags=flags, probe=probe, clock=clock,
+            flags=flags, probe=probe, clock=clock, sites=sites,
             show=lambda service: self.views.show_diagnosis(service),
             commits=commits if commits is not None else GitLog())
         leave_now = threading.Event()  # q pressed twice: the runner stops watching
@@ -110,7 +112,7 @@ class CBConsoleApp(App[None]):
             self, runner=runner, recorder=recorder, leave_now=leave_now, mode=mode,
             service_map=service_map, selection=self.selection, diagnosis=self.diagnosis,
             journal=self.journal, clock=clock, redraw=redraw, show_pane=self.selection.show_pane,
-            locks=locks)
+            sites=sites, locks=locks)
         self.silences = Silences(self, silence, mode, recorder=recorder, clock=clock,
                                  poller=self.poller,  # a offers, R expires, polls extend
                                  journal=self.journal)  # a restart takes its own back

@@ -162,8 +162,7 @@ class IncidentController:
         if tracker is None:
             return
         preselect, why = None, ""
-        service = self.selection.service(pin=True)
-        diagnosis = self.diagnosis.diagnoses.get(service) if service else None
+        diagnosis = self.diagnosis.of(self.selection.key(pin=True))
         if diagnosis and any(rv.likely_cause for v in (diagnosis.downstream, diagnosis.caller)
                              for rv in v.revisions):
             preselect = RootCauseCategory.RECENT_DEPLOYMENT.value

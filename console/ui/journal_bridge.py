@@ -133,7 +133,7 @@ class JournalBridge:
             self.not_written(what, journal.problem)
         self.redraw()
 
-    def rollouts_seen(self, diagnosis: Diagnosis) -> None:
+    def rollouts_seen(self, diagnosis: Diagnosis, site: str = "") -> None:
         """Rollouts of an affected service's deployments go into the incident."""
         service = diagnosis.target.service
         tracker = self.for_service(service)
@@ -142,7 +142,7 @@ class JournalBridge:
         for view in (diagnosis.downstream, diagnosis.caller):
             for rv in view.revisions:
                 self.call(tracker.rollout_seen, service,
-                          f"{diagnosis.target.namespace}/{view.name}", rv.revision)
+                          f"{diagnosis.target.namespace}/{view.name}", rv.revision, site)
 
     def problem(self) -> str | None:
         """What the header says about the journal, or None."""

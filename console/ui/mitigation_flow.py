@@ -21,6 +21,7 @@ from console.mitigations.prodlock import ProductionLocks
 from console.mitigations.recorder import ActionEvent, Stage
 from console.mitigations.registry import BY_NAME, MITIGATIONS
 from console.mitigations.runner import ActionRunner
+from console.mitigations.siterouting import SiteRouter
 from console.model.servicemap import ServiceMap
 from console.ui.diagnosis_flow import DiagnosisController
 from console.ui.journal_bridge import JournalBridge
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 ACTION_NAMES = {m.name: m.words for m in MITIGATIONS}
 #: What q waits for while an action runs.
 WAITING_FOR = {m.name: m.waiting_for for m in MITIGATIONS}
+
+
+#: What is in flight: (action, site, service).
+Key = tuple[str, str, str]
 
 
 class ActionAbandoned(BaseException):
@@ -53,7 +58,7 @@ def abandonable(leave_now: threading.Event, sleep=None) -> Callable[[float], Non
 
 
 class PlanReady(Message):
-    def __init__(self, key: tuple[str, str], plan: Plan | None, error: str | None) -> None:
+    def __init__(self, key: Key, plan: Plan | None, error: str | None) -> None:
         self.key = key
         self.plan = plan
         self.error = error
@@ -61,14 +66,14 @@ class PlanReady(Message):
 
 
 class ActionProgressed(Message):
-    def __init__(self, key: tuple[str, str], progress: Progress) -> None:
+    def __init__(self, key: Key, progress: Progress) -> None:
         self.key = key
         self.progress = progress
         super().__init__()
 
 
 class ActionDone(Message):
-    def __init__(self, key: tuple[str, str], plan: Plan, outcome: Outcome) -> None:
+    def __init__(self, key: Key, plan: Plan, outcome: Outcome) -> None:
         self.key = key
         self.plan = plan
         self.outcome = outcome
@@ -81,13 +86,15 @@ class MitigationController:
     `app` runs the workers and dialogs and gets the messages (handed back to
     plan_ready, progressed, done); `runner` plans and executes and records
     into `recorder`; `leave_now` is the runner's wait (abandonable);
-    `redraw` draws every view, `show_pane` brings a pane forward."""
+    `redraw` draws every view, `show_pane` brings a pane forward. `sites`
+    aims `runner` at the selected row's site (its cluster, flags, context,
+    mode) for each plan and send; default: the one implicit site."""
 
     def __init__(self, app: App, *, runner: ActionRunner, recorder: AppRecorder,
                  leave_now: threading.Event, mode: Mode, service_map: ServiceMap,
                  selection: Selection, diagnosis: DiagnosisController, journal: JournalBridge,
                  clock: Clock, redraw: Callable[[], None],
-                 show_pane: Callable[[str], None],
+                 show_pane: Callable[[str], None], sites: SiteRouter | None = None,
                  locks: ProductionLocks | None = None) -> None:
         self.app = app
         self.locks = locks or ProductionLocks()  # production contexts, until unlocked
@@ -102,53 +109,64 @@ class MitigationController:
         self.clock = clock
         self.redraw = redraw
         self.show_pane = show_pane
-        # (action, service) -> progress, from the key press to the outcome.
-        self.in_flight: dict[tuple[str, str], Progress] = {}
-        # (action, service) -> the plan sent, until its outcome; q waits for these.
-        self.executing: dict[tuple[str, str], Plan] = {}
+        self.sites = sites or SiteRouter.implicit(
+            cluster=runner.cluster, flags=runner.flags, service_map=service_map, mode=mode,
+            cluster_unavailable=runner.cluster_unavailable,
+            flags_unavailable=runner.flags_unavailable)
+        # (action, site, service) -> progress, from the key press to the outcome.
+        self.in_flight: dict[Key, Progress] = {}
+        # (action, site, service) -> the plan sent, until its outcome; q waits for these.
+        self.executing: dict[Key, Plan] = {}
         self.leaving = False  # q pressed while an action ran
 
     def running(self) -> dict[str, Progress]:
         """What is under way, in words: "restart payment-api" -> progress."""
-        return {f"{ACTION_NAMES[action]} {service}": progress
-                for (action, service), progress in self.in_flight.items()}
+        return {f"{ACTION_NAMES[action]} {service}{f' in {site}' if site else ''}": progress
+                for (action, site, service), progress in self.in_flight.items()}
+
+    def runner_for(self, site: str) -> ActionRunner:
+        """The runner aimed at `site` now (its mode after a lock or unlock)."""
+        return self.sites.runner(site, self.runner)
 
     def act(self, action: str) -> None:
         """r f d s: plan in a worker, confirm in a dialog, execute in a worker."""
-        service = self.selection.service(pin=True)
-        if service is None:
+        row = self.selection.key(pin=True)
+        if row is None:
             self.app.notify("Select a service first.", severity="warning")
             return
-        key = (action, service)
+        site, service = row
+        key = (action, site, service)
         words = ACTION_NAMES[action]
         if key in self.in_flight:
             self.app.notify(f"The {words} of {service} is already in progress.",
                             severity="warning")
-            self._refused(action, service, f"the {words} of {service} is already in progress")
+            self._refused(key, f"the {words} of {service} is already in progress")
             return
-        if self.mode == Mode.READ_ONLY and BY_NAME[action].mutating:
+        if self.sites.mode(site) == Mode.READ_ONLY and BY_NAME[action].mutating:
             # Refused before any request, reads included.
             self.app.notify(f"READ-ONLY: {words} of {service} refused; nothing sent.",
                             severity="error")
-            self._refused(action, service, READ_ONLY_REFUSAL)
+            self._refused(key, READ_ONLY_REFUSAL)
             return
         self.in_flight[key] = Progress(None, "preparing")
         self.redraw()
-        diagnosis = self.diagnosis.diagnoses.get(service)
+        diagnosis = self.diagnosis.of(row)
         self.app.run_worker(lambda: self._plan(key, diagnosis), name="_plan", group="plan",
                             thread=True, exit_on_error=False)
 
-    def _refused(self, action: str, service: str, why: str) -> None:
+    def _refused(self, key: Key, why: str) -> None:
         """A refusal of the app's own, before any plan: journaled as one
         refused step, so the postmortem lists it and never counts it."""
+        action, site, service = key
         self._run_quietly(self.recorder.record, ActionEvent(
             at=self.clock(), action=action, stage=Stage.FAILED, service=service,
-            target=service, details={"refused": "true", "message": f"{REFUSED}{why}"}))
+            target=service, site=site, details={"refused": "true", "message": f"{REFUSED}{why}"}))
 
-    def _plan(self, key: tuple[str, str], diagnosis: Diagnosis | None) -> None:
-        action, service = key
+    def _plan(self, key: Key, diagnosis: Diagnosis | None) -> None:
+        action, site, service = key
         try:
-            plan = self.runner.plan(action, self.service_map.target(service), diagnosis)
+            plan = self.runner_for(site).plan(action, self.sites.target(site, service),
+                                              diagnosis)
         except Exception as error:  # noqa: BLE001
             log.warning("planning the %s of %s failed", action, service, exc_info=True)
             self.app.post_message(PlanReady(key, None, describe_error(error)))
@@ -167,17 +185,18 @@ class MitigationController:
         self.redraw()
         from widgets.rollback import confirm_dialog
 
-        box = confirm_dialog(message.plan, self.mode, self.journal.not_journaled_warning(),
-                             locked=self._locked(message.plan))
+        box = confirm_dialog(message.plan, self.sites.mode(key[1]),
+                             self.journal.not_journaled_warning(),
+                             locked=self._locked(message.plan, key[1]))
         # A cancel is logged against the target on screen (t may have switched it).
         self.app.push_screen(box, callback=lambda chosen: self._confirmed(key, box.plan, chosen))
 
-    def _locked(self, plan: Plan) -> str | None:
+    def _locked(self, plan: Plan, site: str) -> str | None:
         """The production context this plan waits to be unlocked for, or None
         (read-only refuses anyway; a dry run sends nothing)."""
-        context = self.runner.context
-        if self.mode == Mode.LIVE and plan.mutating and self.locks.locked(context):
-            return context
+        runner = self.runner_for(site)
+        if runner.mode == Mode.LIVE and plan.mutating and self.locks.locked(runner.context):
+            return runner.context
         return None
 
     def unlock_typed(self, message) -> None:
@@ -192,16 +211,17 @@ class MitigationController:
             self.app.notify(f"That is not {context}: still locked, nothing sent.",
                             severity="error")
 
-    def _confirmed(self, key: tuple[str, str], plan: Plan, chosen: Plan | None) -> None:
+    def _confirmed(self, key: Key, plan: Plan, chosen: Plan | None) -> None:
         if chosen is None:
             self.in_flight.pop(key, None)
-            self._run_quietly(self.runner.cancel, plan)
+            self._run_quietly(self.runner_for(key[1]).cancel, plan)
             self.redraw()
             return
-        if self._locked(chosen):  # y before the name was typed: nothing is sent
-            refusal = self.locks.refusal(self.runner.context)
+        if self._locked(chosen, key[1]):  # y before the name was typed: nothing is sent
+            runner = self.runner_for(key[1])
+            refusal = self.locks.refusal(runner.context)
             self.in_flight.pop(key, None)
-            self._run_quietly(self.runner.record, chosen, Stage.FAILED,
+            self._run_quietly(runner.record, chosen, Stage.FAILED,
                               {"message": f"{REFUSED}{refusal}"})
             self.app.notify(f"LOCKED: {refusal}.", severity="error", timeout=15)
             self.redraw()
@@ -220,9 +240,9 @@ class MitigationController:
             log.warning("recording failed", exc_info=True)
             self.app.notify(describe_error(error), severity="error")
 
-    def _execute(self, key: tuple[str, str], plan: Plan) -> None:
+    def _execute(self, key: Key, plan: Plan) -> None:
         try:
-            outcome = self.runner.execute(
+            outcome = self.runner_for(key[1]).execute(
                 plan, lambda progress: self.app.post_message(ActionProgressed(key, progress))
             )
         except ActionAbandoned:
@@ -240,16 +260,16 @@ class MitigationController:
             return
         if not self.leaving:
             self.leaving = True
-            waits = "; ".join(f"{WAITING_FOR[action]} ({service})"
-                              for action, service in self.executing)
+            waits = "; ".join(f"{WAITING_FOR[action]} ({service}{f' in {site}' if site else ''})"
+                              for action, site, service in self.executing)
             self.app.notify(f"Leaving: waiting for {waits}; q again to leave now — the outcome "
                             "will be recorded as unknown", severity="warning", timeout=3600)
             return
         self.leave_now.set()
-        for (action, service), plan in list(self.executing.items()):
+        for (action, site, service), plan in list(self.executing.items()):
             self.recorder.record(ActionEvent(
                 at=self.clock(), action=action, stage=Stage.UNKNOWN, service=service,
-                target=plan.target, details={"message": (
+                target=plan.target, site=site, details={"message": (
                     f"outcome unknown: the console was left before {WAITING_FOR[action]}; "
                     f"check {plan.target} before doing it again")}), last=True)
         self.executing.clear()
@@ -271,6 +291,5 @@ class MitigationController:
         self.app.notify(words, severity="information" if outcome.ok else "error",
                         timeout=8 if outcome.ok else 15)
         self.redraw()
-        service = message.key[1]
-        if message.plan.mutating and self.selection.service() == service:
+        if message.plan.mutating and self.selection.key() == message.key[1:]:
             self.diagnosis.diagnose()

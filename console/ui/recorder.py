@@ -23,14 +23,14 @@ class AppRecorder:
         self.app = app
         self.forward = forward
         self.events: list[ActionEvent] = []
-        #: (action, service) left running on q q: their outcome is recorded as
+        #: (action, site, service) left running on q q: their outcome is recorded as
         #: unknown, and a step the worker still reports after that is not.
-        self.abandoned: set[tuple[str, str]] = set()
+        self.abandoned: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()  # the worker may record while q q abandons
 
     def record(self, event: ActionEvent, *, last: bool = False) -> None:
         """`last`: the final word on this action; nothing after it is kept."""
-        key = (event.action, event.service)
+        key = (event.action, event.site, event.service)
         with self._lock:
             if key in self.abandoned:
                 return

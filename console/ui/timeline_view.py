@@ -82,6 +82,7 @@ class TimelineView:
             acknowledged=any(e.kind == EventKind.ACKNOWLEDGED for e in events),
             root_caused=any(e.kind == EventKind.ROOT_CAUSE for e in events),
             journal=str(journal.path or ""),
+            spans=tracker.spans,
         )
         self._drawn = drawn
         pane.show(self._incident, rows, now)

@@ -126,8 +126,8 @@ class ScreenView:
             error=state.error,
             alerts=tuple(a for a in snapshot.alerts if a.service is None) if snapshot else (),
             pager=snapshot.pager if snapshot else None,  # Alertmanager's view of the page
-            production=self.mitigations.locks.states(
-                (getattr(self.cluster, "label", None),)),  # issue 18: locked / unlocked
+            production=self.mitigations.locks.states(  # issue 18: locked / unlocked
+                tuple(site.context for site in self.mitigations.sites.sites.values())),
             notices=snapshot.notices if snapshot else (),
             mode=None if self.mode == Mode.LIVE else self.mode.value,
             response=self.incidents.response_view(now),
@@ -188,12 +188,13 @@ class ScreenView:
 
     def _draw_diagnosis(self, service: str | None, now: datetime) -> None:
         diagnosis = self.diagnosis
+        key = self.selection.key() if service else None  # the row's (site, service)
         self.selection.view(DiagnosisPane).show(
-            diagnosis.diagnoses.get(service) if service else None,
+            diagnosis.of(key),
             now,
             service=service,
-            loading=service in diagnosis.gathering,
-            error=diagnosis.errors.get(service) if service else None,
+            loading=key in diagnosis.gathering,
+            error=diagnosis.errors.get(key) if key else None,
             keys=MITIGATION_KEYS,
         )
 

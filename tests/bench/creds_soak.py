@@ -119,7 +119,7 @@ async def soak(args, url: str, kube: KubeServer, cluster: KubernetesCluster, log
               f"{'failed reads':>12} {'401s':>5} {'requests':>8} {'plugin runs':>11}", flush=True)
         while True:
             now = time.monotonic()
-            diagnosis = app.diagnosis.diagnoses.get(SERVICE)
+            diagnosis = app.diagnosis.diagnoses.get(("", SERVICE))
             if diagnosis is not None and diagnosis.gathered_at != seen_at:
                 seen_at = diagnosis.gathered_at
                 figures["diagnoses"] += 1
