@@ -1,8 +1,8 @@
 """No shell anywhere: the application starts no process (the cluster is
 reached through its API, the exec check through the API's exec endpoint)
 except where the user's own config names a program to run (a kubeconfig's
-exec credential plugin, as kubectl runs it), and nothing, tests and tools
-included, ever goes through a shell."""
+exec credential plugin, as kubectl runs it) and the console's own poll
+process, and nothing, tests and tools included, ever goes through a shell."""
 
 from __future__ import annotations
 
@@ -49,9 +49,10 @@ def problems(path: Path, *, app: bool) -> list[str]:
     return found
 
 
-#: The one module that runs a program: the kubeconfig's exec plugin, as an
-#: argument list (its shell check still applies: see the test below).
-RUNS_A_PROGRAM = {"console/sources/kubecreds.py"}
+#: The modules that run a program, as an argument list (the shell check still
+#: applies: see the test below): the kubeconfig's exec plugin, and the poll
+#: process (the console's own Python running console.sources.pollproc).
+RUNS_A_PROGRAM = {"console/sources/kubecreds.py", "console/sources/pollproc/proxy.py"}
 
 
 @pytest.mark.parametrize("path", python_files(*APP_PACKAGES), ids=lambda p: str(p.relative_to(ROOT)))
