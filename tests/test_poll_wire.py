@@ -100,6 +100,9 @@ def test_a_snapshot_crosses_whole_every_field_of_every_model_included():
     assert unset_fields(got) == []
     assert got.services[0].site == sent.services[0].site != ""
     assert got.sources == sent.sources and got.sources[0].warnings
+    # Worked out in the poll process, the same as the console would.
+    assert [s.error_percent for s in got.services] == [
+        s.model_copy().error_percent for s in sent.services]
 
 
 def test_only_changed_services_cross_again_and_gone_ones_go():

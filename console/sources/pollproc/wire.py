@@ -34,6 +34,10 @@ class SnapshotEncoder:
         services = {s.key: s for s in snapshot.services}
         previous = self._last
         changed = [s for key, s in services.items() if previous.get(key) != s]
+        for service in changed:
+            # Worked out here, carried in the pickle: the console's history
+            # and sort read them for every row at every poll, on its event loop.
+            service.state, service.error_percent  # noqa: B018 - cached_property
         keys = tuple(services)
         self._last = services
         return {
