@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         gc.enable()
     if app is None:
         return 2
-    long_session_gc()
+    long_session_gc(app)
     try:
         app.run()
     finally:
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     return app.return_code or 0
 
 
-def long_session_gc() -> None:
+def long_session_gc(app=None) -> None:
     """The collector's policy for the console's life. What exists now lives
     as long as the process: frozen, no collection walks it again. A poll
     leaves tens of thousands of objects living about a second (the answers
@@ -103,7 +103,10 @@ def long_session_gc() -> None:
     at 5,000 breakers, twice a poll, and key presses wait behind it. Full
     collections now come after 100 young ones instead of 10: every ~8 s
     under that load (make bench-load). Rarer still (1,000) let garbage pile
-    up for minutes: +50 % memory and a 0.7 s pause (make bench-soak)."""
+    up for minutes: +50 % memory and a 0.7 s pause (make bench-soak).
+    The first full board is frozen too, once drawn (`app`'s poller)."""
+    if app is not None:
+        app.poller.freeze_after_first_poll = True
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, 100)
@@ -157,11 +160,12 @@ def _build_app(args):
         service_map = config.service_map("default")
         warnings = site_tls_warnings(sites)
     elif config.prometheus.url:
-        from console.sources.prometheus.source import PrometheusSource
+        # The polls run in a process of their own (console.sources.pollproc).
+        from console.sources.pollproc.proxy import ProcessSource
         from console.sources.alertmanager_setup import with_alertmanager
 
         try:
-            source = PrometheusSource(
+            source = ProcessSource(
                 config.prometheus.url,
                 profile=config.profile_spec(),
                 auth=config.prometheus.auth,

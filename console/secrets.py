@@ -31,6 +31,12 @@ def remember(secret: str | None) -> None:
             _known.sort(key=len, reverse=True)  # longest first: no partial leftovers
 
 
+def known() -> tuple[str, ...]:
+    """The secrets remembered so far (the poll process hands them on)."""
+    with _lock:
+        return tuple(_known)
+
+
 def redact(text: str, also: Iterable[str | None] = ()) -> str:
     """`text` with every secret remembered, and those in `also` (a source's
     own, any length), replaced by MASK, the longest first: a secret that

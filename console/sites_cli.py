@@ -43,12 +43,21 @@ def open_sites(sites: tuple[SiteSpec, ...], config):
     from console.sources.base import SourceError
 
     try:
-        source = site_source(sites, config)
+        source = site_source(sites, config, make=poll_process)
         return with_alertmanager(source, config) if config.prometheus.url else source
     except (ConfigFileError, SourceError, ValueError) as error:
         log.warning("cannot start on the sites' sources: %s", error, exc_info=True)
         print(f"cbconsole: {error}", file=sys.stderr)
         return None
+
+
+def poll_process(url: str, *, clock=None, **kwargs):
+    """A site's source in a poll process of its own (issue 16): the sites
+    poll at once without sharing the console's GIL. The child reads the
+    system clock, so the composition's clock stays here."""
+    from console.sources.pollproc.proxy import ProcessSource
+
+    return ProcessSource(url, **kwargs)
 
 
 def site_tls_warnings(sites: tuple[SiteSpec, ...]) -> tuple[str, ...]:

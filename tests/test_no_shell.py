@@ -1,8 +1,8 @@
 """No shell anywhere: the application starts no process (the cluster is
 reached through its API, the exec check through the API's exec endpoint)
 except where the user's own config names a program to run (a kubeconfig's
-exec credential plugin, as kubectl runs it) and git log of the service map's
-repo, and nothing, tests and tools
+exec credential plugin, as kubectl runs it), git log of the service map's
+repo and the console's own poll process, and nothing, tests and tools
 included, ever goes through a shell."""
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ def problems(path: Path, *, app: bool) -> list[str]:
 
 
 #: The modules that run a program, as an argument list (their shell check
-#: still applies: see the test below): the kubeconfig's exec plugin, and
-#: git log for the recent commits (runbook Diagnosis 3, issue 17).
-RUNS_A_PROGRAM = {"console/sources/kubecreds.py", "console/sources/git.py"}
+#: still applies: see the test below): the kubeconfig's exec plugin, git log
+#: for the recent commits (runbook Diagnosis 3, issue 17), and the poll
+#: process (the console's own Python running console.sources.pollproc).
+RUNS_A_PROGRAM = {"console/sources/kubecreds.py", "console/sources/git.py",
+                  "console/sources/pollproc/proxy.py"}
 
 
 @pytest.mark.parametrize("path", python_files(*APP_PACKAGES), ids=lambda p: str(p.relative_to(ROOT)))

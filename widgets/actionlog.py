@@ -10,6 +10,7 @@ from textual.widgets import ProgressBar, Static
 
 from console.mitigations.plan import Progress
 from console.mitigations.recorder import ActionEvent, Stage
+from widgets import redraw
 from widgets import text as fmt
 
 STAGE_STYLE = {
@@ -86,7 +87,7 @@ class ActionLog(Vertical):
                 text.append(fmt.literal(progress.message))
                 text.append("\n")
             text.rstrip()
-            current.update(text)
+            redraw.show_text(current, text)
             fractions = [p.fraction for p in running.values()]
             bar.remove_class("-idle")
             if all(f is not None for f in fractions):
@@ -94,6 +95,8 @@ class ActionLog(Vertical):
             else:
                 bar.update(total=None)
         else:
-            current.update(Text("nothing running", style="dim"))
+            redraw.show_text(current, Text("nothing running", style="dim"))
             bar.add_class("-idle")
-        self.query_one("#action-entries", Static).update(log_table(events))
+        # The events are frozen: the same ones, the same table.
+        redraw.update(self.query_one("#action-entries", Static), log_table(events),
+                      (tuple(events), fmt.at_title()))

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceHealth, Transition
-from widgets import pager
+from widgets import pager, redraw
 from widgets.sources import detail as source_detail
 from widgets import text as fmt
 from widgets.transitions import TransitionList
@@ -123,6 +123,14 @@ def instances_table(service: ServiceStatus, now: datetime,
     return Group(table, *notes)
 
 
+def table_key(service: ServiceStatus, now: datetime, skipped_note: str | None) -> tuple:
+    """What instances_table draws, as it draws it (ages and rates in its words)."""
+    return (service.failure_rate_threshold, skipped_note, tuple(
+        (i.instance, i.state, i.reported, fmt.since(i.since, now), fmt.rate_str(i.failure_rate),
+         fmt.rate_str(i.success_rate), fmt.rate_str(i.rejected_rate),
+         i.breaker_failure_percent, i.breaker_slow_call_percent) for i in service.instances))
+
+
 def _same(new: list[Transition], shown: tuple[Transition, ...] | None) -> bool:
     return shown is not None and len(new) == len(shown) and all(
         a is b for a, b in zip(new, shown))
@@ -160,15 +168,15 @@ class ServiceDetail(Horizontal):
     ) -> None:
         summary_w = self.query_one("#detail-summary", Static)
         if service is None:
-            summary_w.update(Text("No service selected.", style="dim"))
-            self.query_one("#detail-instances", Static).update("")
+            redraw.show_text(summary_w, Text("No service selected.", style="dim"))
+            redraw.show_text(self.query_one("#detail-instances", Static), "")
             self.query_one(TransitionList).clear()
             self._transitions_shown = None
             return
-        summary_w.update(summary(service, now, alert, source))
+        redraw.show_text(summary_w, summary(service, now, alert, source))
         skipped = half_open_note if half_open_note and skipped_half_open(transitions) else None
-        self.query_one("#detail-instances", Static).update(
-            instances_table(service, now, skipped))
+        redraw.update(self.query_one("#detail-instances", Static),
+                      instances_table(service, now, skipped), table_key(service, now, skipped))
         if not _same(transitions, self._transitions_shown):
             # Up to 200 rows that do not age: built again only when they change.
             history = self.query_one(TransitionList)

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from console.diagnosis.findings import LOG_TAIL, Diagnosis, WorkloadView
 from console.model.probe import HealthResult
+from widgets import redraw
 from widgets import text as fmt
 from console.model.commits import CommitsView
 from widgets.commits import commits_text
@@ -240,8 +241,8 @@ class DiagnosisPane(Horizontal):
                     "No service selected." if service is None else "press g to diagnose",
                     style="dim",
                 )
-            findings.update(status)
-            logs.update("")
+            redraw.show_text(findings, status)
+            redraw.show_text(logs, "")
             return
         d = diagnosis
         title = Text.assemble(
@@ -251,7 +252,7 @@ class DiagnosisPane(Horizontal):
             "  ",
         )
         title.append_text(status)
-        findings.update(
+        redraw.always(findings,
             Group(
                 title,
                 next_step_text(d, keys or {}),
@@ -271,4 +272,4 @@ class DiagnosisPane(Horizontal):
                 runbook_steps_text(),
             )
         )
-        logs.update(logs_group(d))
+        redraw.always(logs, logs_group(d))

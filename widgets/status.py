@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceHealth
+from widgets import redraw
 from widgets import text as fmt
 from widgets.boardgroups import Needle
 from widgets.sources import header_line as sources_line
@@ -201,4 +202,4 @@ class StatusLine(Static):
         response = kwargs.get("response")
         self.set_class(bool(response and not response.acknowledged and response.remaining_s < 0),
                        "-overdue")
-        self.update(status_text(**kwargs))
+        redraw.show_text(self, status_text(**kwargs))  # a poll and a tick in one second

@@ -171,7 +171,7 @@ class ServiceStatus(_Frozen):
     def rejected_rate(self) -> float | None:
         return self._total("rejected_rate")
 
-    @property
+    @cached_property  # frozen: once per row, wherever it is first asked (the poll process)
     def error_percent(self) -> float | None:
         """ERR%: the share of calls users saw fail (see failed_share)."""
         return failed_share(self.failure_rate, self.success_rate, self.rejected_rate)

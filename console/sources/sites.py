@@ -70,6 +70,11 @@ class MultiSiteSource:
         self._states = {m.name: _State() for m in members}
 
     @property
+    def starts_after_first_frame(self) -> bool:
+        """Its members are poll processes: they start after the first frame."""
+        return any(getattr(m.source, "starts_after_first_frame", False) for m in self.members)
+
+    @property
     def primary(self) -> BreakerSource:
         """The first member's source (what an incident records for its export)."""
         return self.members[0].source

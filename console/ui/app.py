@@ -161,6 +161,7 @@ class CBConsoleApp(App[None]):
         # with a fast poll.
         self.set_interval(min(1.0, self.poll_interval), self._tick, name="tick")
         self.call_after_refresh(self.views.mount_rest)
+        self.call_after_refresh(self.poller.first_frame)
 
     def _tick(self) -> None:
         self.journal.tick()  # writes to retry; a journal another console writes

@@ -6,6 +6,7 @@ runs in a thread worker, which also feeds the tracker a good snapshot."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,6 +57,9 @@ class Poller:
     last good snapshot and the history; `journal` gets each snapshot, marked
     stale when it is; `redraw` draws every view."""
 
+    #: gc.freeze() once the first good poll is drawn (cbconsole sets it: cli.long_session_gc).
+    freeze_after_first_poll = False
+
     def __init__(self, app: App, source: BreakerSource, *, clock: Clock, interval: float,
                  journal: JournalBridge, redraw: Callable[[], None]) -> None:
         self.app = app
@@ -70,12 +74,21 @@ class Poller:
         self.opened_at: datetime | None = None
         self._next = None
         self._hung_told = False  # the tracker knows the poll in flight is overdue
+        self._held = False  # a poll process waits for the first frame
+
+    def first_frame(self) -> None:
+        """The first frame is out: a poll process may start now."""
+        if self._held:
+            self._held = False
+            self.start()
 
     def start(self) -> None:
         """Start one poll unless one is in flight: polls never overlap."""
         if self.opened_at is None:
             self.opened_at = self.clock()
-        if self.state.started_at is not None:
+            # A poll process starts after the first frame (first_frame).
+            self._held = getattr(self.source, "starts_after_first_frame", False)
+        if self._held or self.state.started_at is not None:
             return
         if self._next is not None:
             self._next.stop()
@@ -127,6 +140,10 @@ class Poller:
 
     def succeeded(self) -> None:
         state = self.state
+        if state.last_good_at is None and self.freeze_after_first_poll:
+            # The rows and caches the first full board builds live as long
+            # as the console: frozen once drawn, no full collection walks them.
+            self.app.call_after_refresh(gc.freeze)
         state.started_at = None
         self._hung_told = False
         state.last_good_at = self.clock()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from textual import events  # noqa: E402
 from textual.drivers.headless_driver import HeadlessDriver  # noqa: E402
 
 from tests.bench.procstats import (  # noqa: E402
-    LagProbe, median, open_fds, percentile, rss_mb, start_flipfleet, stop, threads,
+    GcPauses, LagProbe, median, open_fds, percentile, rss_mb, start_flipfleet, stop, threads,
 )
 from tests.promserver import Backend, wait_until  # noqa: E402
 
@@ -52,9 +53,10 @@ from console.cli import long_session_gc  # noqa: E402
 from console.incident.tracker import IncidentTracker  # noqa: E402
 from console.incident.journal import Journal  # noqa: E402
 from console.sources.prometheus.source import PrometheusSource  # noqa: E402
+from console.sources.pollproc.proxy import ProcessSource  # noqa: E402
 
 
-class CountingSource(PrometheusSource):
+class Counting:
     polls = 0
     seconds: list[float]
 
@@ -62,6 +64,7 @@ class CountingSource(PrometheusSource):
         start = time.perf_counter()
         snapshot = super().poll()
         self.seconds.append(time.perf_counter() - start)
+        self.decode_s.append(getattr(self, "last_decode_s", 0.0))
         self.polls += 1
         return snapshot
 
@@ -90,16 +93,26 @@ class TimedApp(CBConsoleApp):
         return FrameDriver
 
 
+class CountingSource(Counting, PrometheusSource):
+    """The poll in the console's process (--in-process: as before issue 16)."""
+
+
+class CountingProcessSource(Counting, ProcessSource):
+    """The poll in its own process, as cbconsole runs it; poll_s is then the
+    wait for its answer."""
+
+
 async def run(url: str, services: int, presses: int, journal_dir: Path | None,
-              source=None) -> dict:
-    """`source`: another counting source (polls, seconds) instead of one
-    PrometheusSource on `url` (tests/bench/sites.py: the multi-site one)."""
+              in_process: bool = False, source=None) -> dict:
+    """`source`: another counting source (polls, seconds) instead of one on
+    `url` (tests/bench/sites.py: the multi-site one)."""
     if source is None:
-        source = CountingSource(url, profile="runbook", backfill_minutes=5)
-        source.seconds = []
+        kind = CountingSource if in_process else CountingProcessSource
+        source = kind(url, profile="runbook", backfill_minutes=5)
+        source.seconds, source.decode_s = [], []
     tracker = IncidentTracker(Journal.open_or_resume(journal_dir, actor="bench")) if journal_dir else None
     app = TimedApp(source, tracker=tracker, poll_interval=1.0)
-    long_session_gc()  # as cbconsole does once the app is built
+    long_session_gc(app)  # as cbconsole does once the app is built
     frames = FrameDriver.frames = []
     out: dict = {"rss_start": rss_mb(), "threads_start": threads()[1], "fds_start": open_fds()}
 
@@ -136,8 +149,11 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None,
         out["rss_loaded"] = rss_mb()
         await asyncio.sleep(3)  # a few polls in
         probe = LagProbe(0.02)
+        pauses = GcPauses()
+        pauses.start()
         probe.start()
         polls_before = source.polls
+        cpu_before = time.process_time()  # this process's threads only, not the poll process
         rng = random.Random(1)
         cursor_ms, detail_ms, missed = [], [], 0
 
@@ -179,10 +195,20 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None,
                     detail_ms.append((painted - sent) * 1000)
             del target_row, row
         await probe.stop()
+        pauses.stop()
+        cpu_s = time.process_time() - cpu_before
+        # What a full collection walks (frozen objects are not), and its cost now.
+        tracked, frozen = len(gc.get_objects()), gc.get_freeze_count()
+        t = time.perf_counter()
+        gc.collect()
+        full_now_ms = (time.perf_counter() - t) * 1000
         out.update(
             cursor=cursor_ms, detail=detail_ms, missed=missed, lags=[x * 1000 for x in probe.lags],
             polls=source.polls - polls_before, poll_s=source.seconds[-(source.polls - polls_before):],
-            rss_end=rss_mb(), threads_end=threads()[1], fds_end=open_fds(),
+            decode_s=source.decode_s[-(source.polls - polls_before):],
+            rss_end=rss_mb(), rss_child=rss_mb(source.pid) if getattr(source, "pid", None) else 0.0,
+            threads_end=threads()[1], fds_end=open_fds(), gc_full=pauses.full,
+            cpu_s=cpu_s, gc_tracked=tracked, gc_frozen=frozen, gc_full_now_ms=full_now_ms,
             journal=len(tracker.journal.events) if tracker else 0,
             incident_services=len(tracker.services) if tracker else 0,
         )
@@ -195,6 +221,8 @@ def main() -> int:
     p.add_argument("--instances", type=int, default=3)
     p.add_argument("--presses", type=int, default=200)
     p.add_argument("--no-journal", action="store_true")
+    p.add_argument("--in-process", action="store_true",
+                   help="poll in the console's process, as before issue 16")
     args = p.parse_args()
     breakers = args.services * args.instances
     fleet, target = start_flipfleet("--services", str(args.services), "--instances",
@@ -207,7 +235,8 @@ def main() -> int:
                    == args.services, timeout=90, what="all services scraped")
         with tempfile.TemporaryDirectory(prefix="cbconsole-load-") as state:
             r = asyncio.run(run(backend.url, args.services, args.presses,
-                                None if args.no_journal else Path(state)))
+                                None if args.no_journal else Path(state),
+                                args.in_process))
     finally:
         backend.stop()
         stop(fleet)
@@ -217,6 +246,11 @@ def main() -> int:
     print(f"{r['polls']} polls during the presses; PrometheusSource.poll() median "
           f"{median(r['poll_s']) * 1000:.0f} ms (worker thread); first full board after "
           f"{r['first_board_s']:.1f} s")
+    print(f"CPU of the console's process (all its threads) during the presses: "
+          f"{r['cpu_s']:.1f} s, {r['cpu_s'] * 1000 / max(r['polls'], 1):.0f} ms per poll")
+    if any(r["decode_s"]):
+        print(f"of which decoding the poll process's answer in the console: median "
+              f"{median(r['decode_s']) * 1000:.0f} ms, max {max(r['decode_s']) * 1000:.0f} ms")
     print()
     print(f"{'key press -> screen':<34} {'n':>4} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  target")
     for label, values in (("cursor moved, frame written", r["cursor"]),
@@ -225,11 +259,18 @@ def main() -> int:
               f"{max(values, default=float('nan')):>8.1f}  <= 100")
     print(f"{'event-loop lag (20 ms sleep)':<34} {len(r['lags']):>4} {median(r['lags']):>10.1f} "
           f"{percentile(r['lags'], 95):>8.1f} {max(r['lags'], default=0):>8.1f}")
+    print(f"{'full GC pauses (console process)':<34} {len(r['gc_full']):>4} "
+          f"{median(r['gc_full']) if r['gc_full'] else 0:>10.1f} "
+          f"{percentile(r['gc_full'], 95) if r['gc_full'] else 0:>8.1f} {max(r['gc_full'], default=0):>8.1f}")
+    print(f"at the end: {r['gc_tracked']:,} objects a full collection walks, {r['gc_frozen']:,} "
+          f"frozen; one full collection then took {r['gc_full_now_ms']:.0f} ms")
     if r["missed"]:
         print(f"presses whose cursor never moved within 5 s: {r['missed']}")
     print()
     print(f"{'process':<34} {'start':>8} {'board full':>10} {'end':>8}")
     print(f"{'RSS MiB':<34} {r['rss_start']:>8.1f} {r['rss_loaded']:>10.1f} {r['rss_end']:>8.1f}")
+    if r["rss_child"]:
+        print(f"{'RSS MiB of the poll process':<34} {'':>8} {'':>10} {r['rss_child']:>8.1f}")
     print(f"{'threads (/proc/self/task)':<34} {r['threads_start']:>8} {'':>10} {r['threads_end']:>8}")
     print(f"{'open fds':<34} {r['fds_start']:>8} {'':>10} {r['fds_end']:>8}")
     if not args.no_journal:

@@ -5,7 +5,9 @@ For each size it prints the median of several runs of:
   raw    the same PromQL queries the source sends, over one reused httpx client,
          answers read as JSON and nothing else;
   cycle  what the console does per poll: source.poll() (queries, parsing,
-         transitions), the history, and the board's in-place table update;
+         transitions: in the poll process, its answer decoded here; --in-process
+         for all of it here, as before issue 16), the history, and the board's
+         in-place table update;
 and the number of queries per poll, which must not grow with the fleet.
 Target: cycle within 2x raw at 1,000 services.
 
@@ -33,6 +35,7 @@ from tests.promserver import Backend, Exporter, wait_until  # noqa: E402
 
 from console.ui.app import CBConsoleApp  # noqa: E402
 from console.sources.prometheus.source import PrometheusSource  # noqa: E402
+from console.sources.pollproc.proxy import ProcessSource  # noqa: E402
 
 STATES = ("closed", "open", "half_open")
 
@@ -93,8 +96,9 @@ def raw_queries(client: httpx.Client, url: str, queries: list[str]) -> None:
         r.json()
 
 
-async def measure(url: str, services: int, runs: int) -> dict:
-    source = PrometheusSource(url, profile="runbook", backfill_minutes=1)
+async def measure(url: str, services: int, runs: int, in_process: bool = False) -> dict:
+    kind = PrometheusSource if in_process else ProcessSource
+    source = kind(url, profile="runbook", backfill_minutes=1)
     app = CBConsoleApp(source, poll_interval=3600)
     queries = list(source.profile.queries.values()) + [
         f'ALERTS{{alertname="{source.alert_name}"}}',
@@ -102,6 +106,11 @@ async def measure(url: str, services: int, runs: int) -> dict:
     ]
     raw, cycle, per_poll = [], [], set()
     async with app.run_test(size=(140, 40)) as pilot:
+        # The poll process's first poll follows the first frame.
+        give_up = time.monotonic() + 120
+        while (app.poller.snapshot is None and app.poller.state.error is None
+               and time.monotonic() < give_up):
+            await pilot.pause(0.05)
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.poller.snapshot is not None and len(app.poller.snapshot.services) == services, (
@@ -121,6 +130,8 @@ async def measure(url: str, services: int, runs: int) -> dict:
                 cycle.append(time.perf_counter() - start)
                 await pilot.pause()  # let it paint before the next run
                 per_poll.add(source.last_poll_requests)
+    if not in_process:
+        source.close()
     return {
         "raw": statistics.median(raw),
         "cycle": statistics.median(cycle),
@@ -133,6 +144,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="poll cycle benchmark")
     parser.add_argument("--sizes", default="10,100,1000,5000")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--in-process", action="store_true",
+                        help="poll in the console's process, as before issue 16")
     args = parser.parse_args()
     print(f"{'services':>8}  {'raw ms':>8}  {'cycle ms':>9}  {'ratio':>5}  queries/poll  http requests/poll")
     for services in [int(s) for s in args.sizes.split(",")]:
@@ -145,7 +158,7 @@ def main() -> int:
                 timeout=60,
                 what=f"{services} services scraped",
             )
-            r = asyncio.run(measure(backend.url, services, args.runs))
+            r = asyncio.run(measure(backend.url, services, args.runs, args.in_process))
         finally:
             backend.stop()
             exporter.close()

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import threading
 import time
 
+from console.sources.pollproc.proxy import ProcessSource
 from console.sources.prometheus.source import PrometheusSource
 
 
-def rss_mb() -> float:
-    """Resident set size now, in MiB (VmRSS)."""
-    with open("/proc/self/status") as f:
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident set size now, in MiB (VmRSS), of this process or `pid`."""
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -87,6 +89,30 @@ def stop(proc) -> None:
         proc.wait(timeout=5)
 
 
+class GcPauses:
+    """Each full (generation 2) collection's pause in this process, in ms
+    (.full), from start() until stop(): the pauses key presses wait behind."""
+
+    def __init__(self) -> None:
+        self.full: list[float] = []
+        self._t = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.full.append((time.perf_counter() - self._t) * 1000)
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+
 class LagProbe:
     """The event loop's lag: how late a sleep of `interval` seconds wakes up,
     sampled (in seconds, in .lags) from start() until stop()."""
@@ -112,9 +138,7 @@ class LagProbe:
         await self._task
 
 
-class CountingSource(PrometheusSource):
-    """The real source, its good and failed polls counted (the soaks)."""
-
+class _Counted:
     polls = 0
     failures = 0
 
@@ -126,3 +150,18 @@ class CountingSource(PrometheusSource):
             raise
         self.polls += 1
         return snapshot
+
+
+class CountingSource(_Counted, PrometheusSource):
+    """The real source, its good and failed polls counted (the soaks), in
+    the console's process (--in-process: as before issue 16)."""
+
+
+class CountingProcessSource(_Counted, ProcessSource):
+    """The same, polling in its own process as cbconsole does."""
+
+
+def console_rss_mb(source) -> float:
+    """RSS of all the console's processes together (its poll process too)."""
+    pid = getattr(source, "pid", None)
+    return rss_mb() + (rss_mb(pid) if pid else 0.0)

@@ -36,8 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.procstats import (  # noqa: E402
-    CountingSource, LagProbe, history_size, median, open_fds, rss_mb, start_flipfleet, stop,
-    threads,
+    CountingProcessSource, CountingSource, LagProbe, console_rss_mb, history_size, median,
+    open_fds, start_flipfleet, stop, threads,
 )
 from tests.promserver import Backend, wait_until  # noqa: E402
 
@@ -47,11 +47,13 @@ from console.incident.tracker import IncidentTracker  # noqa: E402
 from console.incident.journal import Journal  # noqa: E402
 
 
-async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: Path) -> list[dict]:
-    source = CountingSource(url, profile="runbook", backfill_minutes=5)
+async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: Path,
+               in_process: bool = False) -> list[dict]:
+    kind = CountingSource if in_process else CountingProcessSource
+    source = kind(url, profile="runbook", backfill_minutes=5)
     journal = Journal.open_or_resume(state, actor="soak")
     app = CBConsoleApp(source, tracker=IncidentTracker(journal), poll_interval=1.0)
-    long_session_gc()  # as cbconsole does once the app is built
+    long_session_gc(app)  # as cbconsole does once the app is built
     samples: list[dict] = []
 
     async with app.run_test(size=(140, 40)):
@@ -71,7 +73,7 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
                 py_threads, os_threads = threads()
                 h = history_size(app.poller.history)
                 s = {
-                    "t": now - start, "rss": rss_mb(), "threads": py_threads,
+                    "t": now - start, "rss": console_rss_mb(source), "threads": py_threads,
                     "tasks": os_threads, "fds": open_fds(), "objects": len(gc.get_objects()),
                     "hist": h["transitions"], "max_per_service": h["max_per_service"],
                     "seen": h["seen_keys"], "journal": len(journal.events),
@@ -106,7 +108,7 @@ def report(samples: list[dict], warmup_s: float, minutes: float, services: int) 
     print(f"soak {minutes:g} min, {services} services x 3 breakers (10 flapping), poll 1 s, "
           f"warm-up {warmup_s / 60:g} min; polls {last['polls']}, failed {last['failures']}")
     print(f"{'figure':<34} {'after warm-up':>14} {'end':>10} {'growth':>10}  target")
-    print(f"{'RSS MiB':<34} {base['rss']:>14.1f} {last['rss']:>10.1f} {growth:>9.1f}%  < 10%")
+    print(f"{'RSS MiB (with the poll process)':<34} {base['rss']:>14.1f} {last['rss']:>10.1f} {growth:>9.1f}%  < 10%")
     for key, label in (("threads", "threads (threading)"), ("tasks", "threads (/proc/self/task)"),
                        ("fds", "open fds")):
         print(f"{label:<34} {base[key]:>14} {last[key]:>10} {last[key] - base[key]:>+10}  0")
@@ -133,6 +135,8 @@ def main() -> int:
     p.add_argument("--services", type=int, default=100)
     p.add_argument("--sample", type=float, default=30, help="seconds between samples")
     p.add_argument("--flips", type=int, default=10, help="breakers moved every 2 s")
+    p.add_argument("--in-process", action="store_true",
+                   help="poll in the console's process, as before issue 16")
     args = p.parse_args()
     fleet, target = start_flipfleet("--services", str(args.services), "--pool", "10",
                                     "--flips", str(args.flips), "--every", "2")
@@ -143,7 +147,7 @@ def main() -> int:
                    == args.services, timeout=60, what="all services scraped")
         with tempfile.TemporaryDirectory(prefix="cbconsole-soak-") as state:
             samples = asyncio.run(soak(backend.url, args.minutes, args.warmup * 60, args.sample,
-                                       Path(state)))
+                                       Path(state), args.in_process))
     finally:
         backend.stop()
         stop(fleet)
