@@ -97,6 +97,10 @@ class ScreenView:
     def cluster_words(self) -> str:
         """The context, and how its credentials stand (where they come from,
         when they expire, why they failed), for the header."""
+        sites = self.mitigations.sites
+        if sites.several:  # each site's context: the actions go to the row's
+            return ", ".join(f"{site.name} {site.context or 'none'}"
+                             for site in sites.sites.values())
         if not self.cluster:
             return f"none ({self.cluster_unavailable})"
         words = getattr(self.cluster, "credential_words", None)
