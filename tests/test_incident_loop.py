@@ -38,7 +38,7 @@ async def test_the_whole_loop_by_keys(tmp_path):
 
         board = app.query_one("#board")
         board.move_cursor(row=board.get_row_index("payment-api"))
-        await wait_until(pilot, lambda: "payment-api" in app.diagnosis.diagnoses, "its diagnosis")
+        await wait_until(pilot, lambda: ("", "payment-api") in app.diagnosis.diagnoses, "its diagnosis")
         await pilot.press("u")
         await wait_until(pilot, lambda: isinstance(app.screen, RevisionDialog), "the dialog")
         assert app.screen.plan.deployment == "payment-api"
@@ -99,7 +99,7 @@ async def test_select_payment_api_u_y_and_the_breaker_recovers(tmp_path):
         board.move_cursor(row=board.get_row_index("payment-api"))
         await pilot.pause()
         assert app.poller.snapshot.service("payment-api").state.label == "OPEN"
-        await wait_until(pilot, lambda: "payment-api" in app.diagnosis.diagnoses, "its diagnosis")
+        await wait_until(pilot, lambda: ("", "payment-api") in app.diagnosis.diagnoses, "its diagnosis")
         keys = ["u", "y"]
         for key in keys:
             await pilot.press(key)
@@ -131,7 +131,7 @@ async def test_r_y_on_payment_api_rolls_out_but_the_breaker_stays_open(tmp_path)
         await polls(app, pilot, clock, 20)
         board = app.query_one("#board")
         board.move_cursor(row=board.get_row_index("payment-api"))
-        await wait_until(pilot, lambda: "payment-api" in app.diagnosis.diagnoses, "its diagnosis")
+        await wait_until(pilot, lambda: ("", "payment-api") in app.diagnosis.diagnoses, "its diagnosis")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
         assert app.screen.plan.deployment == "payment-api"

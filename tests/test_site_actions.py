@@ -70,10 +70,10 @@ async def test_a_restart_confirmed_on_the_eu_west_row_patches_the_eu_west_server
             server.clear()
         box = await dialog(app, pilot, "r")
         head = box.query_one("#dialog-head").render()
-        assert str(head).startswith(" eu-west · context eu-west-prod ")
-        assert any(context_colour("eu-west-prod") in str(span.style) for span in head.spans)
+        assert str(head).startswith(" eu-west · context eu-west-ctx ")
+        assert any(context_colour("eu-west-ctx") in str(span.style) for span in head.spans)
         assert box.plan.equivalent == (
-            "kubectl --context eu-west-prod -n shop rollout restart deployment/api")
+            "kubectl --context eu-west-ctx -n shop rollout restart deployment/api")
         await pilot.press("y")
         await wait_until(pilot, lambda: mutations(servers["eu-west"]), "the restart sent")
         await wait_until(pilot, lambda: any(
@@ -189,7 +189,7 @@ async def test_the_flag_of_the_us_east_row_goes_to_us_east_s_flag_service_journa
         await quiesce(app, pilot)
         box = await dialog(app, pilot, "d")
         assert str(box.query_one("#dialog-head").render()).startswith(
-            " us-east · context us-east-prod ")
+            " us-east · context us-east-ctx ")
         await pilot.press("y")
         await wait_until(pilot, lambda: flag_servers["us-east"].of("POST"), "the flag sent")
         await wait_until(pilot, lambda: any(

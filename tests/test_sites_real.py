@@ -192,7 +192,7 @@ async def test_the_command_line_without_a_config_file_shows_every_sites_rows(wor
         "--context", "eu-west", "--context", "us-east", "--poll", "1", "--no-config",
         "--state-dir", str(tmp_path)])
     app, _ = _build_app(args)
-    assert [s.name for s in app.sites] == ["eu-west", "us-east"]
+    assert list(app.mitigations.sites.sites) == ["eu-west", "us-east"]  # each row's site
     async with app.run_test(size=(160, 40)) as pilot:
         # What the board is handed: each site's rows (the board's CLUSTER
         # column is issue 18's board part).

@@ -12,7 +12,7 @@ from console.mitigations.siterouting import Site, SiteRouter  # noqa: F401 (the 
 from console.model.servicemap import ServiceEntry, ServiceMap
 from tests.kubeserver import KubeServer
 
-SITES = {"eu-west": "eu-west-prod", "us-east": "us-east-prod"}  # site -> its kube context
+SITES = {"eu-west": "eu-west-ctx", "us-east": "us-east-ctx"}  # site -> its kube context
 NS = "shop"
 MUTATING = ("PATCH", "POST", "PUT", "DELETE")
 
@@ -69,9 +69,15 @@ async def select_row(app, pilot, key: tuple[str, str]) -> None:
     from widgets.board import BreakerBoard
 
     board = app.query_one(BreakerBoard)
-    for row in range(board.row_count):
+    row = 0
+    while row < board.row_count:  # unfolding a group adds its sites' rows
         board.move_cursor(row=row)
         await pilot.pause()
-        if board.selected_key == key:
+        line = board.keys_shown[row]
+        if line[0] is not None and board.selected_key == key:
             return
+        if line[0] is None and line[1] == key[1]:
+            board.toggle_group(True)  # as space does: the service's sites, a row each
+            await pilot.pause()
+        row += 1
     raise AssertionError(f"no row {key} on the board")
