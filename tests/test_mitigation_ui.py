@@ -214,9 +214,10 @@ async def test_kubernetes_errors_are_shown_in_plain_words(make_app, kube, code, 
     async with app.run_test(size=(140, 40)) as pilot:
         await dialog(app, pilot, "f")
         await pilot.press("y")
+        # The failure's row, when it comes (a loaded machine: after the settle).
+        await wait_until(pilot, lambda: words in log_text(app), f"{words!r} in the action log")
         await settle(app, pilot)
         assert len(kube.requests_for("PATCH")) == 1  # never retried blindly
-        assert words in log_text(app)
         assert app.mitigations.recorder.events[-1].stage.value == "failed"
 
 
