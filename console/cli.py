@@ -163,20 +163,14 @@ def _build_app(args):
         # The polls run in a process of their own (console.sources.pollproc).
         from console.sources.pollproc.proxy import ProcessSource
         from console.sources.alertmanager_setup import with_alertmanager
+        from console.site_source import source_keywords
 
         try:
             source = ProcessSource(
                 config.prometheus.url,
                 profile=config.profile_spec(),
                 auth=config.prometheus.auth,
-                recovery_timeouts=config.recovery_timeouts(),
-                failure_rate_thresholds=config.failure_rate_thresholds(),
-                default_recovery_timeout=config.default_recovery_timeout_s,
-                backfill_minutes=config.prometheus.backfill_minutes,
-                alert_name=config.prometheus.alert_name,
-                timeout=config.prometheus.timeout_s,
-                deadline=config.poll_deadline_s,
-                show_infrastructure=config.prometheus.show_infrastructure,
+                **source_keywords(config),
             )
             source = with_alertmanager(source, config)  # issue 19: the page as paged
         except (ConfigFileError, SourceError, ValueError) as error:

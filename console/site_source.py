@@ -40,7 +40,7 @@ def site_source(specs: tuple[SiteSpec, ...], config: Config, *, clock: Clock = s
         own = {s.name: None for s in specs if s.metrics is not None}
         source = _built("prometheus", make, p.url, profile=config.profile_spec(), auth=p.auth,
                         site_label=p.cluster_label, sites=own | values,
-                        **_common(config, clock))
+                        clock=clock, **source_keywords(config))
         name = GLOBAL if GLOBAL not in values.values() else f"{GLOBAL} source"
         members.append(Member(name, source, tuple(values.values())))
     # The first answer may take a first poll's time (its history read too).
@@ -68,11 +68,14 @@ def _own(spec: SiteSpec, config: Config, clock: Clock) -> dict:
         site=spec.name,
         headers={TENANT_HEADER: m.tenant} if m.tenant else None,
         params=m.params,
-        **_common(config, clock),
+        clock=clock,
+        **source_keywords(config),
     )
 
 
-def _common(config: Config, clock: Clock) -> dict:
+def source_keywords(config: Config) -> dict:
+    """The settings every Prometheus source of this config shares (the one
+    source, each site's, a poll process's): no clock, which a child lacks."""
     p = config.prometheus
     return dict(
         recovery_timeouts=config.recovery_timeouts(),
@@ -83,5 +86,4 @@ def _common(config: Config, clock: Clock) -> dict:
         timeout=p.timeout_s,
         deadline=config.poll_deadline_s,
         show_infrastructure=p.show_infrastructure,
-        clock=clock,
     )

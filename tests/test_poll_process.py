@@ -171,16 +171,14 @@ def test_what_the_poll_process_logs_reaches_the_consoles_log(caplog):
 
 
 def test_sites_poll_at_once_from_threads_each_in_its_own_process(fleet):
-    """As the multi-site source polls: one ProcessSource per site (built from
-    the site's [sites.NAME.prometheus] table), polled from threads at once,
-    two threads on one of them taking turns."""
+    """As the multi-site source polls: one ProcessSource per site (as
+    console.sites_cli.poll_process builds them), polled from threads at
+    once, two threads on one of them taking turns."""
     import threading
 
-    from console.sites_config import SiteMetrics
-
     _, backend = fleet
-    sources = [ProcessSource.for_site(SiteMetrics(url=backend.url, profile="runbook"),
-                                      backfill_minutes=0, timeout=5.0) for _ in range(2)]
+    sources = [ProcessSource(backend.url, profile="runbook", site=site, backfill_minutes=0,
+                             timeout=5.0) for site in ("eu-west", "us-east")]
     seen: list[tuple[int, list[str]]] = []
     failed: list[BaseException] = []
 

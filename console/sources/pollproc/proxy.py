@@ -85,25 +85,6 @@ class ProcessSource:
         self._closed = False
         atexit.register(self.close)
 
-    @classmethod
-    def for_site(cls, metrics, *, site: str = "", **common) -> ProcessSource:
-        """A site's own source (console.sites_config.SiteMetrics: url,
-        profile, auth, tenant, params), with the settings every site shares
-        (`common`: recovery timeouts, backfill, timeout, deadline...). The
-        tenant goes as X-Scope-OrgID, the params on every query; `site` is
-        stamped on its rows (PrometheusSource's own arguments, issue 18)."""
-        settings = dict(common)
-        if metrics.profile:
-            settings["profile"] = metrics.profile
-        settings["auth"] = metrics.auth
-        if site:
-            settings["site"] = site
-        if metrics.tenant:
-            settings["headers"] = {"X-Scope-OrgID": metrics.tenant}
-        if metrics.params:
-            settings["params"] = dict(metrics.params)
-        return cls(metrics.url, **settings)
-
     def __repr__(self) -> str:
         return f"ProcessSource({self.url!r}, profile={self.profile.name!r})"
 
