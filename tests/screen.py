@@ -209,6 +209,23 @@ def left_pane(app) -> str:
     return flat("\n".join(lines))
 
 
+async def open_row_pane(cluster, service_map, size=(220, 70)) -> str:
+    """The diagnosis pane's findings of one OPEN payment-api row on `cluster`
+    (the cluster is closed afterwards)."""
+    from console.ui.app import CBConsoleApp
+    from tests.fakes import ScriptedSource, clock, service
+
+    c = clock()
+    app = CBConsoleApp(ScriptedSource(c, [service("payment-api", "open")]), cluster=cluster,
+                       service_map=service_map, poll_interval=3600, clock=c)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await diagnose(app, pilot)
+            return left_pane(app)
+    finally:
+        cluster.close()
+
+
 def log_column(app) -> str:
     lines = [line.split("│", 1)[1] for line in screen_text(app).splitlines() if "│" in line]
     return flat("\n".join(lines))

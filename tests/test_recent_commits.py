@@ -20,10 +20,9 @@ from console.model.fleet import BreakerState, InstanceStatus, ServiceStatus
 from console.model.servicemap import ServiceEntry, ServiceMap
 from console.sources.git import GitLog
 from console.sources.kube import KubernetesCluster
-from console.ui.app import CBConsoleApp
-from tests.fakes import T0, ScriptedSource, clock, service
+from tests.fakes import T0
 from tests.kubeserver import KubeServer
-from tests.screen import diagnose as show_diagnosis, left_pane
+from tests.screen import open_row_pane
 
 pytestmark = pytest.mark.integration
 
@@ -162,17 +161,9 @@ async def test_the_pane_shows_the_commits_beside_the_rollouts(repo, tmp_path):
         kube.add_deployment("api", NS, replicas=1)
         cluster = KubernetesCluster(
             kubeconfig=str(kube.write_kubeconfig(tmp_path / "kc", namespace=NS)), timeout=5)
-        c = clock()
         service_map = ServiceMap({"payment-api": ServiceEntry(repo=str(where), path=PATH)},
                                  namespace=NS)
-        app = CBConsoleApp(ScriptedSource(c, [service("payment-api", "open")]), cluster=cluster,
-                           service_map=service_map, poll_interval=3600, clock=c)
-        try:
-            async with app.run_test(size=(220, 70)) as pilot:
-                await show_diagnosis(app, pilot)
-                pane = left_pane(app)
-        finally:
-            cluster.close()
+        pane = await open_row_pane(cluster, service_map)
     assert f"COMMITS {where} -- {PATH} last 60 min, git log on this host" in pane, pane
     timeout_short = git(where, "rev-parse", "--short", shas["timeout"])
     assert (f"{timeout_short} 20m00s before the opening Raise pool timeout to 30 s (Alice)"

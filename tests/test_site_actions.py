@@ -24,7 +24,7 @@ from console.sources.flags import HttpFlagService
 from tests.fakes import ScriptedSource, clock, service
 from tests.flagserver import CONSOLE_TOKEN, FlagServer
 from tests.screen import dialog, quiesce, settle, wait_until
-from tests.twosites import (NS, SITES, Site, SiteRouter, mutations, router, select_row,
+from tests.twosites import (NS, SITES, Site, SiteRouter, mutations, router, on_row,
                             service_map, two_servers, write_kubeconfig)
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
@@ -63,11 +63,7 @@ async def test_a_restart_confirmed_on_the_eu_west_row_patches_the_eu_west_server
             service("payment-api", "open", "open", site="eu-west")]
     app = two_site_app(clusters, health, rows, default="us-east")
     async with app.run_test(size=(150, 45)) as pilot:
-        await settle(app, pilot)
-        await select_row(app, pilot, ("eu-west", "payment-api"))
-        await quiesce(app, pilot)
-        for server in servers.values():
-            server.clear()
+        await on_row(app, pilot, ("eu-west", "payment-api"), servers.values())
         box = await dialog(app, pilot, "r")
         head = box.query_one("#dialog-head").render()
         assert str(head).startswith(" eu-west · context eu-west-ctx ")
@@ -110,11 +106,7 @@ async def test_the_diagnosis_of_the_us_east_row_reads_the_us_east_server(sites, 
             service("payment-api", "open", site="us-east")]
     app = two_site_app(clusters, health, rows, default="eu-west")
     async with app.run_test(size=(150, 45)) as pilot:
-        await settle(app, pilot)
-        await select_row(app, pilot, ("us-east", "payment-api"))
-        await quiesce(app, pilot)
-        for server in servers.values():
-            server.clear()
+        await on_row(app, pilot, ("us-east", "payment-api"), servers.values())
         await pilot.press("g")
         await wait_until(pilot, lambda: ("us-east", "payment-api") in app.diagnosis.diagnoses,
                          "the us-east diagnosis")
@@ -138,11 +130,7 @@ async def test_a_read_only_site_refuses_and_sends_nothing_while_the_other_acts(s
         poll_interval=3600, clock=c,
         sites=router(clusters, smap, **{"us-east": {"read_only": True}}))
     async with app.run_test(size=(150, 45)) as pilot:
-        await settle(app, pilot)
-        await select_row(app, pilot, ("us-east", "payment-api"))
-        await quiesce(app, pilot)
-        for server in servers.values():
-            server.clear()
+        await on_row(app, pilot, ("us-east", "payment-api"), servers.values())
         await pilot.press("r")
         await wait_until(pilot, lambda: any(
             e.details.get("refused") for e in app.mitigations.recorder.events), "the refusal")
@@ -184,9 +172,7 @@ async def test_the_flag_of_the_us_east_row_goes_to_us_east_s_flag_service_journa
                                flags=flag_services[site]) for site, cluster in clusters.items()],
                          service_map=smap))
     async with app.run_test(size=(150, 45)) as pilot:
-        await settle(app, pilot)
-        await select_row(app, pilot, ("us-east", "payment-api"))
-        await quiesce(app, pilot)
+        await on_row(app, pilot, ("us-east", "payment-api"))
         box = await dialog(app, pilot, "d")
         assert str(box.query_one("#dialog-head").render()).startswith(
             " us-east · context us-east-ctx ")

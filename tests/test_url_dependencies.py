@@ -17,11 +17,9 @@ from console.diagnosis.gather import gather
 from console.model.fleet import BreakerState, InstanceStatus, ServiceStatus
 from console.model.servicemap import ServiceEntry, ServiceMap, parse_dependency
 from console.sources.kube import KubernetesCluster
-from console.ui.app import CBConsoleApp
 from console.ui.keys import MITIGATION_KEYS as KEYS
-from tests.fakes import ScriptedSource, clock, service
 from tests.kubeserver import KubeServer
-from tests.screen import diagnose as show_diagnosis, left_pane
+from tests.screen import open_row_pane
 from tests.tlsservers import (
     closed_port, https_server, make_certs, pod_exec, silent_server,
 )
@@ -153,19 +151,11 @@ async def test_the_pane_shows_the_url_check_and_next_names_it(kube, certs, tmp_p
     kube.set_exec(NS, None, pod_exec(certs))
     cluster = KubernetesCluster(
         kubeconfig=str(kube.write_kubeconfig(tmp_path / "kc", namespace=NS)), timeout=10)
-    c = clock()
     with https_server(*certs.pair("expired")) as bad, https_server(*certs.pair("good")) as good:
         urls = [f"https://localhost:{bad}/health", f"https://localhost:{good}/health"]
         service_map = ServiceMap({"payment-api": ServiceEntry(dependencies=urls)},
                                  namespace=NS)
-        app = CBConsoleApp(ScriptedSource(c, [service("payment-api", "open")]), cluster=cluster,
-                           service_map=service_map, poll_interval=3600, clock=c)
-        try:
-            async with app.run_test(size=(220, 70)) as pilot:
-                await show_diagnosis(app, pilot)
-                pane = left_pane(app)
-        finally:
-            cluster.close()
+        pane = await open_row_pane(cluster, service_map)
     assert f"{urls[0]} UNREACHABLE from " in pane, pane
     assert "(curl): TLS: certificate expired (curl: (60) SSL certificate problem: " \
            "certificate has expired)" in pane, pane

@@ -81,3 +81,16 @@ async def select_row(app, pilot, key: tuple[str, str]) -> None:
             await pilot.pause()
         row += 1
     raise AssertionError(f"no row {key} on the board")
+
+
+async def on_row(app, pilot, key: tuple[str, str], servers=()) -> None:
+    """The board settled, the cursor on row `key`, its automatic reads done;
+    then the `servers`' request logs emptied, so the test sees only what the
+    keys that follow send."""
+    from tests.screen import quiesce, settle
+
+    await settle(app, pilot)
+    await select_row(app, pilot, key)
+    await quiesce(app, pilot)
+    for server in servers:
+        server.clear()
