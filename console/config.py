@@ -26,6 +26,7 @@ from console.sources.prometheus.auth import PrometheusAuth
 from console.alertmanager_config import AlertmanagerConfig
 from console.sites_config import SiteConfig
 from console.urls import check_url
+from console.config_lines import line_of
 
 TOKEN_ENV = "CBCONSOLE_PROMETHEUS_TOKEN"
 FLAGS_TOKEN_ENV = "CBCONSOLE_FLAGS_TOKEN"
@@ -362,41 +363,3 @@ def _model_in(annotation):
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
         annotation,)
     return next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
-
-
-_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?")
-_KEY = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)"
-                  r"(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=")
-_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)")
-
-
-def line_of(text: str, loc: tuple[str, ...]) -> int | None:
-    """The line of key `loc` in the TOML text: the key inside its table, else
-    the nearest enclosing table or key (the value may be inline)."""
-    table: tuple[str, ...] = ()
-    best, best_depth = None, 0
-    in_string = False
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.count('"""') % 2 or line.count("'''") % 2:
-            in_string = not in_string
-            continue
-        if in_string:
-            continue
-        header = _HEADER.match(line)
-        key = None if header else _KEY.match(line)
-        if header:
-            table = _parts(header.group(1))
-            path = table
-        elif key:
-            path = (*table, *_parts(key.group(1)))
-        else:
-            continue
-        if path == loc:
-            return number
-        if len(path) > best_depth and loc[:len(path)] == path:
-            best, best_depth = number, len(path)
-    return best
-
-
-def _parts(dotted: str) -> tuple[str, ...]:
-    return tuple(next(g for g in m.groups() if g is not None) for m in _PART.finditer(dotted))

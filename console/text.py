@@ -53,6 +53,11 @@ def shorten(value: object, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + ELLIPSIS
 
 
+def page_words(text: str, limit: int = 160) -> str:
+    """An answer's body shortened, an HTML error page (a proxy's) as its words."""
+    return shorten(re.sub(r"<[^>]+>", " ", text), limit)
+
+
 def millis(ms: float | None) -> str:
     """A latency: 12 ms, 2.5 s; unknown as —."""
     if ms is None:

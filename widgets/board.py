@@ -87,6 +87,7 @@ class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
         self._widths: tuple[int, ...] = ()  # theirs, padding included
         self._cursor = 0  # a row
         self._hover: int | None = None  # the row under the mouse
+        self._frame_styles: dict[str | None, Style] | None = None  # while a frame draws
         # The selection is a service: the operator's pick once they moved
         # the cursor, before that the one the incident is about (`about`,
         # from show()), else the one selected so far (the worst row at
@@ -279,22 +280,41 @@ class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
 
     # --- drawing --------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The styles once per frame, not per line: rich_style walks the
+        # ancestors' backgrounds (a fifth of a line's cost).
+        self._frame_styles = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_styles = None
+
+    def _style(self, name: str | None) -> Style:
+        cache = self._frame_styles
+        if cache is None:
+            return self.rich_style if name is None else self.get_component_rich_style(name)
+        style = cache.get(name)
+        if style is None:
+            style = cache[name] = (self.rich_style if name is None
+                                   else self.get_component_rich_style(name))
+        return style
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._style(None)
         if not self._visible:
             return Strip.blank(width, base)
         scroll_x, scroll_y = self.scroll_offset
         if y == 0:
             return self._lines.header(self._visible, self._widths, scroll_x, width, base,
-                                      self.get_component_rich_style(HEADER), self.app.console)
+                                      self._style(HEADER), self.app.console)
         row = scroll_y + y - 1
         if row >= len(self._rows.order):
             return Strip.blank(width, base)
         key = self._rows.order[row]
         component, post = self._styles(row == self._cursor, row == self._hover,
                                        self._rows.health(key) is SourceStatus.STALE)
-        return self._lines.row(key, row, self._rows.cells(key), self._visible, self._widths,
+        return self._lines.row(key, self._rows.cells(key), self._visible, self._widths,
                                scroll_x, width, base, component, post, self.app.console)
 
     def _styles(self, cursor: bool, hover: bool, stale: bool = False) -> tuple[Style, Style]:
@@ -303,9 +323,9 @@ class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
         background (OPEN's red) over the cursor's."""
         component = Style()
         if stale:  # its source's last good rows: greyed (and marked STALE in CLUSTER)
-            component += self.get_component_rich_style(STALE_ROW)
+            component += self._style(STALE_ROW)
         if hover:
-            component += self.get_component_rich_style(HOVER)
+            component += self._style(HOVER)
         if cursor:
-            component += self.get_component_rich_style(CURSOR)
+            component += self._style(CURSOR)
         return component, Style.from_color(color=component.color)

@@ -1,5 +1,10 @@
 """The board's lines: its header and rows drawn from their cells, and kept
-while nothing they show changed. The widget is widgets/board.py."""
+while nothing they show changed. The widget is widgets/board.py.
+
+A line carries no row number (no Style.from_meta): the mouse finds its row
+from the offset (BreakerBoard._row_at), and a row's line stays the same when
+the board scrolls, so a key press that scrolls draws one new line, not the
+screen's (a meta style per row also defeated rich's style caches)."""
 
 from __future__ import annotations
 
@@ -19,9 +24,9 @@ class Lines:
     cells seen from `x` (scrolled sideways), over the widget's `base` style."""
 
     def __init__(self) -> None:
-        # (service, row, how drawn) -> (its cells tuple, its line): a few screens.
+        # (row key, how drawn) -> (its cells tuple, its line): a few screens.
         self._lines: LRUCache[tuple, tuple[tuple, Strip]] = LRUCache(256)
-        # (service, row, column, how drawn) -> (the value, its segments): a
+        # (row key, column, how drawn) -> (the value, its segments): a
         # changed row draws again only its changed cells (the clock's tick
         # changes one: FOR).
         self._drawn: LRUCache[tuple, tuple[object, list[Segment]]] = LRUCache(2048)
@@ -36,40 +41,37 @@ class Lines:
         hit = self._lines.get(key)
         if hit is None:
             segments: list[Segment] = []
-            for column, (index, column_width) in enumerate(zip(visible, widths)):
-                pre = style + Style.from_meta({"row": -1, "column": column})
-                segments += cell_line(Text(COLUMNS[index][1]), column_width, PADDING, pre,
+            for index, column_width in zip(visible, widths):
+                segments += cell_line(Text(COLUMNS[index][1]), column_width, PADDING, style,
                                       Style(), console)
-            hit = self._lines[key] = (COLUMNS, finish(segments, style, -1, widths, x, width,
-                                                      base))
+            hit = self._lines[key] = (COLUMNS, finish(segments, style, widths, x, width, base))
         return hit[1]
 
-    def row(self, key: str, row: int, cells: tuple, visible: tuple, widths: tuple, x: int,
+    def row(self, key: tuple, cells: tuple, visible: tuple, widths: tuple, x: int,
             width: int, base: Style, component: Style, post: Style, console) -> Strip:
-        look = (row, visible, widths, x, width, base, component)
+        look = (visible, widths, x, width, base, component)
         line_key = (key, look)
         hit = self._lines.get(line_key)
         if hit is not None and hit[0] is cells:
             return hit[1]
         segments: list[Segment] = []
-        for column, (index, column_width) in enumerate(zip(visible, widths)):
+        pre = base + component
+        for index, column_width in zip(visible, widths):
             value = cells[index]
-            cell_key = (key, row, index, column_width, base, component)
+            cell_key = (key, index, column_width, base, component)
             drawn = self._drawn.get(cell_key)
             if drawn is None or drawn[0] is not value:
-                pre = base + Style.from_meta({"row": row, "column": column}) + component
                 drawn = self._drawn[cell_key] = (
                     value, cell_line(value, column_width, PADDING, pre, post, console))
             segments += drawn[1]
-        strip = finish(segments, base + component, row, widths, x, width, base)
+        strip = finish(segments, pre, widths, x, width, base)
         self._lines[line_key] = (cells, strip)
         return strip
 
 
-def finish(segments: list[Segment], fill: Style, row: int, widths: tuple, x: int, width: int,
+def finish(segments: list[Segment], fill: Style, widths: tuple, x: int, width: int,
            base: Style) -> Strip:
     """The cells, then the row's style out to the right edge, seen from
     `x` (scrolled sideways), `width` cells."""
-    out = fill + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
-    segments.append(Segment(" " * max(0, width - sum(widths)), out))
+    segments.append(Segment(" " * max(0, width - sum(widths)), fill))
     return Strip(segments).crop(x, x + width).adjust_cell_length(width, base).simplify()

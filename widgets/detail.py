@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceHealth, Transition
 from widgets import pager, redraw
+from widgets.celltable import CellTable
 from widgets.sources import detail as source_detail
 from widgets import text as fmt
 from widgets.transitions import TransitionList
@@ -64,27 +63,21 @@ def skipped_half_open(transitions: list[Transition]) -> bool:
                for t in transitions)
 
 
-def instances_table(service: ServiceStatus, now: datetime,
-                    skipped_note: str | None = None) -> Group:
-    table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
+def instances_table(service: ServiceStatus, now: datetime, skipped_note: str | None = None
+                    ) -> tuple[tuple[Text, ...], list[tuple[Text, ...]], list[Text]]:
+    """(header, rows, notes) of the instances table."""
     # The breaker's own rates, where its library exports them: what it trips on.
     own_fail = any(i.breaker_failure_percent is not None for i in service.instances)
     own_slow = any(i.breaker_slow_call_percent is not None for i in service.instances)
     threshold = service.failure_rate_threshold
-    columns = [
-        ("INSTANCE", "left"),
-        ("STATE", "left"),
-        ("FOR", "right"),
-        ("FAIL/s", "right"),
-        ("OK/s", "right"),
-        ("REJ/s", "right"),
-    ]
+    titles = ["INSTANCE", "STATE", "FOR|", "FAIL/s|", "OK/s|", "REJ/s|"]
     if own_fail:
-        columns.append(("OWN FAIL%", "right"))
+        titles.append("OWN FAIL%|")
     if own_slow:
-        columns.append(("OWN SLOW%", "right"))
-    for title, justify in columns:
-        table.add_column(title, justify=justify, no_wrap=True)
+        titles.append("OWN SLOW%|")
+    header = tuple(Text(t.rstrip("|"), justify="right" if t.endswith("|") else "left")
+                   for t in titles)
+    rows: list[tuple[Text, ...]] = []
     notes: list[Text] = []
     for inst in sorted(service.instances, key=lambda i: (i.state.rank, i.instance)):
         own = []
@@ -92,15 +85,15 @@ def instances_table(service: ServiceStatus, now: datetime,
             own.append(own_percent(inst.breaker_failure_percent, threshold))
         if own_slow:
             own.append(own_percent(inst.breaker_slow_call_percent))
-        table.add_row(
+        rows.append((
             fmt.clipped(inst.instance, 48),  # a longer name must not hide the state
             fmt.state_text(inst.state),
-            fmt.since(inst.since, now),
+            Text(fmt.since(inst.since, now), justify="right"),
             fmt.rate(inst.failure_rate),
             fmt.rate(inst.success_rate),
             fmt.rate(inst.rejected_rate),
             *own,
-        )
+        ))
         if inst.state == BreakerState.CONFLICT:
             states = " and ".join(s.label for s in inst.reported) or "several states"
             notes.append(
@@ -119,8 +112,8 @@ def instances_table(service: ServiceStatus, now: datetime,
         notes.append(Text.assemble(("OPEN→CLOSED with no HALF-OPEN seen: ", "bold"),
                                    (fmt.literal(skipped_note), "dim")))
     if not service.instances:
-        table.add_row(Text("no instance reports this breaker", style="dim"))
-    return Group(table, *notes)
+        notes.insert(0, Text("no instance reports this breaker", style="dim"))
+    return header, rows, notes
 
 
 def table_key(service: ServiceStatus, now: datetime, skipped_note: str | None) -> tuple:
@@ -152,7 +145,7 @@ class ServiceDetail(Horizontal):
     def compose(self):
         with VerticalScroll(id="detail-left"):
             yield Static(id="detail-summary")
-            yield Static(id="detail-instances")
+            yield CellTable(id="detail-instances")
         with Vertical(id="detail-history"):
             yield Static(Text("Transitions, newest first", style="bold"))
             yield TransitionList(id="detail-transitions")
@@ -169,14 +162,14 @@ class ServiceDetail(Horizontal):
         summary_w = self.query_one("#detail-summary", Static)
         if service is None:
             redraw.show_text(summary_w, Text("No service selected.", style="dim"))
-            redraw.show_text(self.query_one("#detail-instances", Static), "")
+            self.query_one("#detail-instances", CellTable).show((), [], key=())
             self.query_one(TransitionList).clear()
             self._transitions_shown = None
             return
         redraw.show_text(summary_w, summary(service, now, alert, source))
         skipped = half_open_note if half_open_note and skipped_half_open(transitions) else None
-        redraw.update(self.query_one("#detail-instances", Static),
-                      instances_table(service, now, skipped), table_key(service, now, skipped))
+        self.query_one("#detail-instances", CellTable).show(
+            *instances_table(service, now, skipped), key=table_key(service, now, skipped))
         if not _same(transitions, self._transitions_shown):
             # Up to 200 rows that do not age: built again only when they change.
             history = self.query_one(TransitionList)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from weakref import WeakKeyDictionary
 
 from rich.text import Text
+from textual.visual import visualize
 from textual.widgets import Static
 
 _shown: WeakKeyDictionary[Static, object] = WeakKeyDictionary()
+_height: WeakKeyDictionary[Static, tuple[int, int]] = WeakKeyDictionary()  # (width, lines)
 
 
 def text_key(text: Text | str) -> tuple:
@@ -28,15 +30,33 @@ def update(static: Static, content, key: object) -> bool:
     `key`; whether it updated."""
     if static in _shown and _shown[static] == key:
         return False
-    static.update(content)
+    static.update(content, layout=_resizes(static, content))
     _shown[static] = key
     return True
+
+
+def _resizes(static: Static, content) -> bool:
+    """Whether `content` takes another number of lines than the static shows:
+    only then is the screen laid out again (a string may be markup, whose
+    lines only the Static itself knows: always laid out)."""
+    width = static.content_size.width
+    styles = static.styles
+    if isinstance(content, str) or width <= 0 or not (
+            styles.height is None or styles.height.is_auto) or (
+            styles.width is not None and styles.width.is_auto):
+        _height.pop(static, None)
+        return True
+    lines = visualize(static, content, markup=False).get_height(styles, width)
+    before = _height.get(static)
+    _height[static] = (width, lines)
+    return before != (width, lines)
 
 
 def always(static: Static, content) -> None:
     """Update `static` with content that has no key (the next keyed update draws)."""
     static.update(content)
     _shown.pop(static, None)
+    _height.pop(static, None)
 
 
 def show_text(static: Static, text: Text | str) -> bool:

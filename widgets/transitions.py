@@ -10,8 +10,6 @@ ellipsis, two spaces between columns.
 
 from __future__ import annotations
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -19,10 +17,9 @@ from textual.strip import Strip
 
 from console.model.fleet import Transition
 from widgets import text as fmt
+from widgets.celltable import HEADER_STYLE, column_widths, draw_line  # noqa: F401 (the tests')
 
-GAP = 2  # spaces between columns
 INSTANCE = 1  # the column that takes the rest of the width
-HEADER_STYLE = Style(bold=True)
 
 
 def held_for(transitions: list[Transition]) -> dict[Transition, float | None]:
@@ -61,39 +58,6 @@ def header_cells() -> tuple[Text, ...]:
         Text(fmt.at_title()), Text("INSTANCE"), Text("TRANSITION"),
         Text("AFTER", justify="right"), Text("SEEN"),
     )
-
-
-def column_widths(rows: list[tuple[Text, ...]], width: int) -> list[int]:
-    """Each column as wide as its widest cell; the instance column gets the
-    rest (at least 1). Too narrow for that: the widest columns give way."""
-    widths = [max(cell.cell_len for cell in column) for column in zip(*rows)]
-    others = sum(widths) - widths[INSTANCE] + GAP * (len(widths) - 1)
-    widths[INSTANCE] = max(1, width - others)
-    while sum(widths) + GAP * (len(widths) - 1) > width and max(widths) > 1:
-        widths[widths.index(max(widths))] -= 1
-    return widths
-
-
-def draw_line(cells: tuple[Text, ...], widths: list[int], style: Style | None = None,
-              console=None) -> list[Segment]:
-    """One row as segments: each cell cut (with an ellipsis) or padded to its
-    column, right-justified ones to the right."""
-    line = Text(no_wrap=True, end="")
-    for index, (cell, width) in enumerate(zip(cells, widths)):
-        if index:
-            line.append(" " * GAP)
-        cell = cell.copy()
-        cell.truncate(width, overflow="ellipsis")
-        fill = " " * (width - cell.cell_len)
-        if cell.justify == "right":
-            line.append(fill)
-            line.append_text(cell)
-        else:
-            line.append_text(cell)
-            line.append(fill)
-    if style is not None:
-        line.stylize(style)
-    return list(line.render(console))
 
 
 class TransitionList(ScrollView, can_focus=False):
@@ -138,7 +102,7 @@ class TransitionList(ScrollView, can_focus=False):
     def _widths(self, width: int) -> list[int]:
         if self._layout is None or self._layout[0] != width:
             rows = [] if self._empty else self._rows
-            self._layout = (width, column_widths([header_cells(), *rows], width))
+            self._layout = (width, column_widths([header_cells(), *rows], width, INSTANCE))
         return self._layout[1]
 
     def render_line(self, y: int) -> Strip:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from textual.app import App, ScreenStackError
+from textual.css.query import NoMatches
 from textual.widgets import Input, TabbedContent
 
 from widgets.board import BreakerBoard
@@ -19,20 +20,33 @@ class Selection:
     def __init__(self, app: App, redraw: Callable[[], None]) -> None:
         self.app = app
         self.redraw = redraw
+        # Found once, kept while attached: a query walks the whole screen, and
+        # the views ask several times per key press and per poll.
+        self._found: dict[tuple, object] = {}
 
     def view(self, selector, expect_type=None):
         """A widget of the main screen, whatever modal is on top of it (the
         app's own query only sees the active screen)."""
-        return self.app.screen_stack[0].query_one(selector, expect_type)
+        main = self.app.screen_stack[0]
+        widget = self._found.get((selector, expect_type))
+        if widget is None or not widget.is_attached or widget.screen is not main:
+            widget = self._found[(selector, expect_type)] = main.query_one(selector, expect_type)
+        return widget
 
     def mounted(self) -> bool:
         """False while the app is still composing or already tearing down: a
         poll or a selection that lands then has nothing to draw on."""
         try:
             stack = self.app.screen_stack
-            return bool(stack) and bool(stack[0].query(ServiceDetail))
         except ScreenStackError:
             return False
+        if not stack:
+            return False
+        try:
+            self.view(ServiceDetail)
+        except NoMatches:
+            return False
+        return True
 
     def service(self, pin: bool = False) -> str | None:
         """The service the keys act on; `pin` keeps the cursor on it from now

@@ -28,7 +28,7 @@ from console.sources import deadline as _deadline
 from console.sources.base import SourceError
 from console.sources.prometheus.profiles import ConfigError
 from console.sources.prometheus.auth import PrometheusAuth
-from console.text import shorten
+from console.text import page_words
 from console.sources.prometheus.envelope import envelope_warnings, told
 from console.urls import without_userinfo
 from console.sources.tokenfile import TokenFile
@@ -110,11 +110,6 @@ def _check_answer(response: requests.Response, *args, **kwargs) -> requests.Resp
     # services decoding twice cost a fifth of the poll).
     response.json = lambda **_: doc
     return response
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = re.sub(r"<[^>]+>", " ", text)  # an HTML error page from a proxy
-    return shorten(text, limit)
 
 
 class PromClient:
@@ -361,7 +356,7 @@ class PromClient:
                 f"{at} rejected the {what} query `{promql}`: {detail}"
             ))
         if status == 200 and answer.reason == "malformed JSON":
-            return SourceError(f"{at} answered malformed JSON: {_short(self._redact(answer.body), 80)!r}")
+            return SourceError(f"{at} answered malformed JSON: {page_words(self._redact(answer.body), 80)!r}")
         if status == 200 and answer.error:
             return SourceError(
                 self._redact(f"{at} answered an error to the {what} query: {detail}")
@@ -383,7 +378,7 @@ class PromClient:
             return SourceError(
                 f"{at} answered HTTP 404 for the {what} query: is this the Prometheus API base URL?"
             )
-        body = detail or _short(self._redact(answer.body))
+        body = detail or page_words(self._redact(answer.body))
         reason = f" {answer.reason}" if answer.reason else ""
         message = f"{at} answered HTTP {status}{reason}: {body}".rstrip(": ")
         return SourceError(self._redact(message))
