@@ -39,12 +39,14 @@ def open_sites(sites: tuple[SiteSpec, ...], config):
     global [prometheus] url), or None after saying why on stderr."""
     from console.config import ConfigFileError
     from console.site_source import site_source
+    from console.sites_setup import global_sites
     from console.sources.alertmanager_setup import with_alertmanager
     from console.sources.base import SourceError
 
     try:
         source = site_source(sites, config, make=poll_process)
-        return with_alertmanager(source, config) if config.prometheus.url else source
+        return (with_alertmanager(source, config, global_sites(sites)) if config.prometheus.url
+                else source)
     except (ConfigFileError, SourceError, ValueError) as error:
         log.warning("cannot start on the sites' sources: %s", error, exc_info=True)
         print(f"cbconsole: {error}", file=sys.stderr)

@@ -43,15 +43,20 @@ def event_message(event: ActionEvent) -> str:
 
 def log_table(events: list[ActionEvent]) -> Table:
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
-    for title in (fmt.at_title(), "ACTION", "SERVICE", "STAGE", "TARGET / OUTCOME"):
+    shown = events[-SHOWN:]
+    sites = any(event.site for event in shown)  # several clusters: which one each acted on
+    titles = (fmt.at_title(), "ACTION", "SERVICE", *(("CLUSTER",) if sites else ()), "STAGE",
+              "TARGET / OUTCOME")
+    for title in titles:
         table.add_column(title, no_wrap=title != "TARGET / OUTCOME")
-    table.columns[4].ratio = 1
-    for event in reversed(events[-SHOWN:]):
+    table.columns[-1].ratio = 1
+    for event in reversed(shown):
         message = event_message(event)
         table.add_row(
             fmt.clock_time(event.at),
             event.action,
             fmt.label(event.service),
+            *((fmt.label(event.site),) if sites else ()),
             Text(event.stage.value.upper(), style=STAGE_STYLE[event.stage]),
             Text.assemble(fmt.label(event.target), "  ", (fmt.literal(message), "dim")),
         )

@@ -212,7 +212,7 @@ class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
         services: Sequence[ServiceStatus],
         series: Callable[[str], list[float | None]],
         now: datetime,
-        alerts: Mapping[str, Alert] | None = None,
+        alerts: Mapping[tuple[str, str], Alert] | None = None,  # fleet.alerts_by_row
         about: str | None = None,
         sources: tuple = (),
         health: Callable | None = None,

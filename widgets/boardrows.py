@@ -9,7 +9,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceStatus
+from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceStatus, row_alert
 from widgets import pager
 from widgets.boardgroups import (
     GROUP, Needle, arrange, site_cell, site_width, sites_of, summary_cell, summary_width,
@@ -279,7 +279,7 @@ class Rows:
         series, now, alerts = self._inputs
         service = self.service_of(key)
         fresh = row_cells(service, series(service.service, service.site), now,
-                          alerts.get(service.service), self._cluster(key),
+                          row_alert(alerts, service.site, service.service), self._cluster(key),
                           self._name(key, service))
         if cells is not None:
             fresh = tuple(old if old == new else new for old, new in zip(cells, fresh))

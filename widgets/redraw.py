@@ -38,7 +38,11 @@ def update(static: Static, content, key: object) -> bool:
 def _resizes(static: Static, content) -> bool:
     """Whether `content` takes another number of lines than the static shows:
     only then is the screen laid out again (a string may be markup, whose
-    lines only the Static itself knows: always laid out)."""
+    lines only the Static itself knows: always laid out). A static not on
+    screen (its tab hidden) is laid out when it is shown: not now."""
+    if not static.is_on_screen:
+        _height.pop(static, None)
+        return False
     width = static.content_size.width
     styles = static.styles
     if isinstance(content, str) or width <= 0 or not (
@@ -54,7 +58,7 @@ def _resizes(static: Static, content) -> bool:
 
 def always(static: Static, content) -> None:
     """Update `static` with content that has no key (the next keyed update draws)."""
-    static.update(content)
+    static.update(content, layout=static.is_on_screen)
     _shown.pop(static, None)
     _height.pop(static, None)
 

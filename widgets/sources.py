@@ -17,10 +17,14 @@ WARNING_MAX = 300  # cells of one warning in the detail pane
 WARNINGS_SHOWN = 20
 
 
-def entry(health: SourceHealth, now: datetime | None = None) -> Text:
-    """eu-west ok · us-east PARTIAL (2 warnings) · ap-south STALE: reason."""
+def entry(health: SourceHealth, now: datetime | None = None, read_only: bool = False) -> Text:
+    """eu-west ok · us-east PARTIAL (2 warnings) · ap-south STALE: reason;
+    a site configured read_only says so beside its name."""
     text = Text()
     text.append_text(fmt.label(health.name, "bold"))
+    if read_only:
+        text.append(" ")
+        text.append(" READ-ONLY ", style="bold white on blue")
     if health.status is SourceStatus.STALE:
         text.append(" ")
         text.append(" STALE ", style="bold white on red")
@@ -39,11 +43,12 @@ def entry(health: SourceHealth, now: datetime | None = None) -> Text:
     return text
 
 
-def header_line(sources: tuple[SourceHealth, ...], now: datetime | None = None) -> Text:
+def header_line(sources: tuple[SourceHealth, ...], now: datetime | None = None,
+                read_only: frozenset[str] = frozenset()) -> Text:
     text = Text("sources: ")
     for n, health in enumerate(sources):
         text.append("  ·  " if n else "")
-        text.append_text(entry(health, now))
+        text.append_text(entry(health, now, health.name in read_only))
     if any(h.status is SourceStatus.PARTIAL for h in sources):
         text.append("  (the warnings: a row of that site, detail pane)", style="dim")
     return text

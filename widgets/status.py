@@ -124,6 +124,7 @@ def status_text(
     pager: PagerView | None = None,
     production: tuple[tuple[str, bool], ...] = (),
     sources: tuple[SourceHealth, ...] = (),
+    read_only_sites: frozenset[str] = frozenset(),
 ) -> Text:
     text = Text.assemble(("cbconsole", "bold"))
     if mode == "read-only":
@@ -157,7 +158,7 @@ def status_text(
         text.append_text(production_text(production))
     if sources:  # each source's own health, side by side (issue 18)
         text.append("\n")
-        text.append_text(sources_line(sources, now))
+        text.append_text(sources_line(sources, now, read_only_sites))
     for warning in warnings:  # e.g. TLS verification switched off
         text.append("\n")
         text.append(fmt.literal(warning), style="bold yellow")

@@ -207,14 +207,30 @@ class Alert(_Frozen):
 
 
 def alerts_by_service(alerts) -> dict[str, Alert]:
-    """Each service's alert, firing before pending."""
-    chosen: dict[str, Alert] = {}
+    """Each service's alert (of any site), firing before pending."""
+    return _chosen(alerts, lambda alert: alert.service)
+
+
+def alerts_by_row(alerts) -> dict[tuple[str, str], Alert]:
+    """Each (site, service)'s alert, firing before pending: one site's page
+    is not another's (row_alert reads it)."""
+    return _chosen(alerts, lambda alert: (alert.site, alert.service))
+
+
+def row_alert(alerts: dict[tuple[str, str], Alert], site: str, service: str) -> Alert | None:
+    """The row's alert; one of no site (one source, or a rule that sums the
+    sites away) is every site's."""
+    return alerts.get((site, service)) or alerts.get(("", service))
+
+
+def _chosen(alerts, key) -> dict:
+    chosen: dict = {}
     for alert in alerts:
         if alert.service is None:
             continue
-        current = chosen.get(alert.service)
+        current = chosen.get(key(alert))
         if current is None or (alert.state == "firing" and current.state != "firing"):
-            chosen[alert.service] = alert
+            chosen[key(alert)] = alert
     return chosen
 
 

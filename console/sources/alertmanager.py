@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Callable
 from urllib.parse import quote
 
 from console.errors import NotSent, SourceError, Unreachable, describe_error
@@ -178,25 +179,30 @@ class Alertmanagers:
 
 
 def merge(alerts: tuple[Alert, ...], pager: PagerView, service_labels: tuple[str, ...],
-          rule: AlertRule | None, now: datetime) -> tuple[Alert, ...]:
+          rule: AlertRule | None, now: datetime,
+          site_of: Callable[[dict], str] = lambda labels: "") -> tuple[Alert, ...]:
     """Prometheus's alerts with Alertmanager's view of each; an alert only
-    Alertmanager holds is added (firing, as Prometheus sent it)."""
-    managed = {}
+    Alertmanager holds is added (firing, as Prometheus sent it). `site_of`:
+    the site of an Alertmanager alert's labels (its cluster label's value),
+    so eu-west's page is not matched to us-east's alert; "" when unknown."""
+    managed: dict[tuple[str, str | None], object] = {}
     for m in pager.alerts:
         service = next((m.labels[k] for k in service_labels if k in m.labels), None)
-        managed.setdefault(service, m)
+        managed.setdefault((site_of(m.labels), service), m)
     out = []
     for alert in alerts:
         update = {}
-        if alert.state == "firing" and alert.service in managed:
-            m = update["pager"] = managed.pop(alert.service)
+        key = next((k for k in ((alert.site, alert.service), ("", alert.service))
+                    if k in managed), None)
+        if alert.state == "firing" and key is not None:
+            m = update["pager"] = managed.pop(key)
             # The page's own start: the postmortem's "Alert fired" (issue 19).
             update["active_at"] = m.starts_at or alert.active_at
         if alert.state == "pending" and rule is not None and alert.active_at is not None:
             update["fires_at"] = alert.active_at + timedelta(seconds=rule.for_s)
         out.append(alert.model_copy(update=update) if update else alert)
-    for service, m in managed.items():
-        out.append(Alert(name=m.name, state="firing", service=service,
+    for (site, service), m in managed.items():
+        out.append(Alert(name=m.name, state="firing", service=service, site=site,
                          active_at=m.starts_at, pager=m))
     return tuple(out)
 
@@ -208,8 +214,10 @@ class PagerOverlay:
     RULE_EVERY_S = 60.0
 
     def __init__(self, inner, managers: Alertmanagers, *, rules_client=None,
-                 service_labels: tuple[str, ...] = ("service",)) -> None:
+                 service_labels: tuple[str, ...] = ("service",),
+                 site_of: Callable[[dict], str] = lambda labels: "") -> None:
         self.inner = inner
+        self.site_of = site_of
         self.managers = managers
         self.rules_client = rules_client  # a PromClient: GET /api/v1/rules
         self.service_labels = service_labels
@@ -231,7 +239,8 @@ class PagerOverlay:
             update={"rule": self._rule, "rule_error": self._rule_error})
         return snapshot.model_copy(update={
             "pager": pager,
-            "alerts": merge(snapshot.alerts, pager, self.service_labels, self._rule, now)})
+            "alerts": merge(snapshot.alerts, pager, self.service_labels, self._rule, now,
+                            self.site_of)})
 
     def _read_rule(self, now: datetime) -> None:
         if self.rules_client is None:

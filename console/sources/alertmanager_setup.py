@@ -9,9 +9,11 @@ from console.sources.alertmanager import Alertmanagers, PagerOverlay
 from console.sources.prometheus.http import PromClient
 
 
-def with_alertmanager(source, config):
+def with_alertmanager(source, config, sites: dict[str, str] | None = None):
     """`source` itself without an Alertmanager configured; else the overlay,
-    carrying `silence_settings` (None without ack_silence)."""
+    carrying `silence_settings` (None without ack_silence). `sites`: the
+    global source's cluster label values -> site names, to tell one site's
+    page from another's (config.prometheus.cluster_label names the label)."""
     am = config.alertmanager
     if not am.url:
         return source
@@ -20,7 +22,10 @@ def with_alertmanager(source, config):
     rules = PromClient(config.prometheus.url, config.prometheus.auth,
                        timeout=config.prometheus.timeout_s)
     labels = tuple(getattr(getattr(source, "profile", None), "service_labels", ("service",)))
-    overlay = PagerOverlay(source, managers, rules_client=rules, service_labels=labels)
+    label = config.prometheus.cluster_label
+    values = dict(sites or {})
+    overlay = PagerOverlay(source, managers, rules_client=rules, service_labels=labels,
+                           site_of=lambda found: values.get(found.get(label), "") if label else "")
     overlay.silence_settings = (
         SilenceSettings(port=managers, length_s=am.ack_silence_s, url=managers.members[0].url,
                         service_label=labels[0])

@@ -16,7 +16,7 @@ from textual.widgets import TabbedContent, TabPane
 from console import logfile
 from console.clock import Clock
 from console.mitigations.plan import Mode
-from console.model.fleet import Alert, alerts_by_service
+from console.model.fleet import Alert, alerts_by_row, row_alert
 from console.ports import BreakerSource, ClusterSource
 from console.ui.diagnosis_flow import DiagnosisController
 from console.ui.incident_flow import IncidentController
@@ -142,11 +142,14 @@ class ScreenView:
             running=tuple(f"{words}: {progress.message}"
                           for words, progress in self.mitigations.running().items()),
             sources=snapshot.sources if snapshot else (),
+            # A site configured read_only, in a console that can act elsewhere.
+            read_only_sites=frozenset() if self.mode == Mode.READ_ONLY else frozenset(
+                name for name, site in self.mitigations.sites.sites.items() if site.read_only),
         )
         detail = view(ServiceDetail)
         for widget in (board, detail):
             widget.set_class(stale is not None, "-stale")
-        alerts = alerts_by_service(snapshot.alerts if snapshot else ())
+        alerts = alerts_by_row(snapshot.alerts if snapshot else ())
         if snapshot is not None:
             board.show(snapshot.services, self.poller.history.error_series, now, alerts,
                        about=self.incidents.about(), sources=snapshot.sources,
@@ -161,7 +164,7 @@ class ScreenView:
             self.timeline.draw(view(TimelinePane), self.incidents.tracker(), snapshot, now)
 
     def show_detail(self, service_name: str | None, now: datetime,
-                    alerts: dict[str, Alert] | None = None) -> None:
+                    alerts: dict[tuple[str, str], Alert] | None = None) -> None:
         snapshot = self.poller.snapshot
         key = self.selection.key()  # the row's (site, service): a service runs in several
         site = key[0] if key and key[1] == service_name else None
@@ -172,8 +175,8 @@ class ScreenView:
             site = service.site
         transitions = self.poller.history.transitions(service_name, site) if service_name else []
         if alerts is None:
-            alerts = alerts_by_service(snapshot.alerts if snapshot else ())
-        alert = alerts.get(service_name) if service_name else None
+            alerts = alerts_by_row(snapshot.alerts if snapshot else ())
+        alert = row_alert(alerts, site or "", service_name) if service_name else None
         self.selection.view(ServiceDetail).show(
             service, transitions, now, alert, snapshot.half_open_note if snapshot else None,
             snapshot.source_of(site) if snapshot and site is not None else None)

@@ -33,6 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[2]
 LOAD = re.compile(r"^(cursor moved|detail pane)\D*?\s(\d+)\s+([\d.]+|nan)\s+([\d.]+|nan)"
                   r"\s+([\d.]+|nan)", re.M)
+LAG = re.compile(r"^event-loop lag \(20 ms sleep\)\s+\d+\s+[\d.]+\s+([\d.]+)", re.M)
+RSS = re.compile(r"^RSS MiB\s+[\d.]+\s+[\d.]+\s+([\d.]+)", re.M)
+CHILD = re.compile(r"^RSS MiB of the poll process\s+([\d.]+)", re.M)
 STARTUP = {"ratio": re.compile(r"^ratio board/floor\s+([\d.]+)", re.M),
            "board_s": re.compile(r"^cbconsole --demo board\s+([\d.]+)", re.M),
            "floor_s": re.compile(r"^floor \(one DataTable\)\s+([\d.]+)", re.M)}
@@ -81,6 +84,13 @@ def load_figures(out: str) -> dict[str, float]:
         figures[f"{name}_median_ms"], figures[f"{name}_p95_ms"] = float(median), float(p95)
     if len(figures) != 4:
         raise RuntimeError(f"bench-load printed no key -> frame table:\n{out[-2000:]}")
+    for name, pattern in (("lag_p95_ms", LAG), ("rss_end_mib", RSS)):
+        found = pattern.search(out)
+        if found:
+            figures[name] = float(found[1])
+    child = CHILD.search(out)
+    if child and "rss_end_mib" in figures:  # every console process together
+        figures["rss_end_mib"] += float(child[1])
     return figures
 
 

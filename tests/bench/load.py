@@ -102,10 +102,20 @@ class CountingProcessSource(Counting, ProcessSource):
     wait for its answer."""
 
 
+def poll_pids(source) -> list[int]:
+    """The poll processes under `source` (one; one per site under a multi-site source)."""
+    members = getattr(source, "members", None)
+    if members is not None:
+        return [pid for m in members for pid in poll_pids(m.source)]
+    pid = getattr(source, "pid", None)
+    return [pid] if pid else []
+
+
 async def run(url: str, services: int, presses: int, journal_dir: Path | None,
-              in_process: bool = False, source=None) -> dict:
+              in_process: bool = False, source=None, soak_s: float = 0.0) -> dict:
     """`source`: another counting source (polls, seconds) instead of one on
-    `url` (tests/bench/sites.py: the multi-site one)."""
+    `url` (tests/bench/sites.py: the multi-site one); `soak_s`: seconds it
+    goes on polling after the presses before RSS is read at the end."""
     if source is None:
         kind = CountingSource if in_process else CountingProcessSource
         source = kind(url, profile="runbook", backfill_minutes=5)
@@ -197,6 +207,10 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None,
         await probe.stop()
         pauses.stop()
         cpu_s = time.process_time() - cpu_before
+        polls_pressed = source.polls - polls_before
+        if soak_s:
+            out["rss_pressed"] = rss_mb() + sum(rss_mb(pid) for pid in poll_pids(source))
+            await asyncio.sleep(soak_s)
         # What a full collection walks (frozen objects are not), and its cost now.
         tracked, frozen = len(gc.get_objects()), gc.get_freeze_count()
         t = time.perf_counter()
@@ -204,9 +218,9 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None,
         full_now_ms = (time.perf_counter() - t) * 1000
         out.update(
             cursor=cursor_ms, detail=detail_ms, missed=missed, lags=[x * 1000 for x in probe.lags],
-            polls=source.polls - polls_before, poll_s=source.seconds[-(source.polls - polls_before):],
-            decode_s=source.decode_s[-(source.polls - polls_before):],
-            rss_end=rss_mb(), rss_child=rss_mb(source.pid) if getattr(source, "pid", None) else 0.0,
+            polls=polls_pressed, poll_s=source.seconds[polls_before:polls_before + polls_pressed],
+            decode_s=source.decode_s[polls_before:polls_before + polls_pressed],
+            rss_end=rss_mb(), rss_child=sum(rss_mb(pid) for pid in poll_pids(source)),
             threads_end=threads()[1], fds_end=open_fds(), gc_full=pauses.full,
             cpu_s=cpu_s, gc_tracked=tracked, gc_frozen=frozen, gc_full_now_ms=full_now_ms,
             journal=len(tracker.journal.events) if tracker else 0,
