@@ -62,7 +62,10 @@ def test_compare_reads_bench_load_in_either_wording():
     for out in (LOAD_OLD, LOAD_OLD.replace("frame composed", "frame written")):
         assert compare.load_figures(out) == {
             "cursor_median_ms": 21.3, "cursor_p95_ms": 48.0,
-            "detail_median_ms": 30.5, "detail_p95_ms": 61.2}
+            "detail_median_ms": 30.5, "detail_p95_ms": 61.2, "lag_p95_ms": 20.9}
+    rss = ("RSS MiB                                59.1       75.0     98.5\n"
+           "RSS MiB of the poll process                                74.9\n")
+    assert compare.load_figures(LOAD_OLD + rss)["rss_end_mib"] == pytest.approx(98.5 + 74.9)
     with pytest.raises(RuntimeError, match="no key -> frame table"):
         compare.load_figures("Traceback ...")
 
