@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 #: How often the watcher checks that the console is still there (seconds).
 PARENT_CHECK_S = 0.2
-NICE = 10  # above the console (0): the scheduler serves the screen first
 
 
 class _PipeHandler(logging.Handler):
@@ -58,16 +57,6 @@ def _watch_parent(parent: int) -> None:
         if os.getppid() != parent:
             os._exit(0)
         threading.Event().wait(PARENT_CHECK_S)
-
-
-def _yield_to_the_screen() -> None:
-    """A lower CPU priority than the console's: with the poll's parsing on one
-    core and Prometheus on the other, a key press waited for the scheduler
-    (the poll is background work; a poll a few ms later is never seen)."""
-    try:
-        os.nice(NICE)
-    except OSError:
-        log.debug("could not lower the poll process's priority", exc_info=True)
 
 
 def _libc_trim():
@@ -143,7 +132,6 @@ def serve(inbox: Connection, outbox: _Outbox, hello: dict) -> int:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the console decides when to stop
-    _yield_to_the_screen()
     inbox = Connection(os.dup(0), writable=False)
     outbox = _Outbox(Connection(os.dup(1), readable=False))
     quiet = os.open(os.devnull, os.O_RDWR)
