@@ -78,7 +78,9 @@ class CellTable(Widget, can_focus=False):
         self._header, self._rows, self._notes = header, list(rows), list(notes)
         self._key = object() if key is None else key
         self._lines = None
-        self.refresh(layout=before is None or len(self._drawn(width)) != before)
+        # Not on screen (its tab hidden): laid out when it is shown.
+        self.refresh(layout=self.is_on_screen and (
+            before is None or len(self._drawn(width)) != before))
         return True
 
     def get_content_height(self, container, viewport, width: int) -> int:
