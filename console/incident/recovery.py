@@ -37,6 +37,9 @@ class Recoveries:
         """(service, closed since, held seconds) for each service that has
         just recovered."""
         now, found = snapshot.fetched_at, []
+        services = list(services)
+        if not services:
+            return found  # no incident service: the rows need not be read
         hold = timedelta(seconds=self.hold_s)
         rows = _by_service(snapshot)
         for service in services:

@@ -229,6 +229,18 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None,
     return out
 
 
+def key_table(r: dict) -> None:
+    """run()'s key press -> frame figures and the event loop's lag, as a table
+    (tests/bench/compare.py reads it)."""
+    print(f"{'key press -> screen':<34} {'n':>4} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  target")
+    for label, values in (("cursor moved, frame written", r["cursor"]),
+                          ("detail pane shows it, frame", r["detail"])):
+        print(f"{label:<34} {len(values):>4} {median(values):>10.1f} {percentile(values, 95):>8.1f} "
+              f"{max(values, default=float('nan')):>8.1f}  <= 100")
+    print(f"{'event-loop lag (20 ms sleep)':<34} {len(r['lags']):>4} {median(r['lags']):>10.1f} "
+          f"{percentile(r['lags'], 95):>8.1f} {max(r['lags'], default=0):>8.1f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--services", type=int, default=1667)
@@ -266,13 +278,7 @@ def main() -> int:
         print(f"of which decoding the poll process's answer in the console: median "
               f"{median(r['decode_s']) * 1000:.0f} ms, max {max(r['decode_s']) * 1000:.0f} ms")
     print()
-    print(f"{'key press -> screen':<34} {'n':>4} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  target")
-    for label, values in (("cursor moved, frame written", r["cursor"]),
-                          ("detail pane shows it, frame", r["detail"])):
-        print(f"{label:<34} {len(values):>4} {median(values):>10.1f} {percentile(values, 95):>8.1f} "
-              f"{max(values, default=float('nan')):>8.1f}  <= 100")
-    print(f"{'event-loop lag (20 ms sleep)':<34} {len(r['lags']):>4} {median(r['lags']):>10.1f} "
-          f"{percentile(r['lags'], 95):>8.1f} {max(r['lags'], default=0):>8.1f}")
+    key_table(r)
     print(f"{'full GC pauses (console process)':<34} {len(r['gc_full']):>4} "
           f"{median(r['gc_full']) if r['gc_full'] else 0:>10.1f} "
           f"{percentile(r['gc_full'], 95) if r['gc_full'] else 0:>8.1f} {max(r['gc_full'], default=0):>8.1f}")

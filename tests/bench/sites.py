@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import requests  # noqa: E402
 
-from tests.bench.load import run as run_keys  # noqa: E402
+from tests.bench.load import key_table, run as run_keys  # noqa: E402
 from tests.bench.procstats import median, percentile, start_flipfleet, stop  # noqa: E402
 from tests.promserver import Backend, wait_until  # noqa: E402
 
@@ -192,11 +192,8 @@ def report(args, r: dict, keys: dict | None) -> None:
     print(f"multi-site poll / all sites' raw queries at once (this machine's floor for "
           f"asking them together): median {median(floor):.2f}x")
     if keys:
-        print(f"\n{'key press -> screen':<34} {'n':>4} {'median ms':>10} {'p95 ms':>8}  target")
-        for label, values in (("cursor moved, frame written", keys["cursor"]),
-                              ("detail pane shows it, frame", keys["detail"])):
-            print(f"{label:<34} {len(values):>4} {median(values):>10.1f} "
-                  f"{percentile(values, 95):>8.1f}  <= 100")
+        print()
+        key_table(keys)
         print(f"RSS MiB, the console's process: start {keys['rss_start']:.1f}, board full "
               f"{keys['rss_loaded']:.1f}, end {keys['rss_end']:.1f};  {keys['polls']} polls "
               f"during the presses, median {median(keys['poll_s']) * 1000:.0f} ms")
