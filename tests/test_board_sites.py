@@ -39,6 +39,11 @@ async def test_the_demo_shows_the_regional_case_without_selecting_anything(size)
         assert board.services_shown.count("payment-api") == 1
         assert len(board.services_shown) == 12
         assert "CLOSED in eu-west, us-east" in flat(line_with(text, "auth-svc"))
+        # At 80 columns too the regional line keeps its error rate and
+        # rejections beside it (the summary runs on over its STATE cell).
+        header_line = line_with(text, "SERVICE")
+        assert "ERR%" in header_line and "REJ/s" in header_line
+        assert "100.0%" in line_with(text, "payment-api")
         header = flat(app.query_one(StatusLine).render().plain)
         assert "sources: eu-west ok · us-east ok" in header
         # The key that unfolds a group is in the footer, with sites only.

@@ -14,9 +14,8 @@ from rich.text import Text
 from textual.cache import LRUCache
 from textual.strip import Strip
 
-from widgets.boardrows import COLUMNS, cell_line
-
-PADDING = 1  # cells each side of a cell's text
+from widgets.boardgroups import GROUP
+from widgets.boardrows import COLUMNS, PADDING, cell_line
 
 
 class Lines:
@@ -56,7 +55,7 @@ class Lines:
             return hit[1]
         segments: list[Segment] = []
         pre = base + component
-        for index, column_width in zip(visible, widths):
+        for index, column_width in spans(key, visible, widths):
             value = cells[index]
             cell_key = (key, index, column_width, base, component)
             drawn = self._drawn.get(cell_key)
@@ -67,6 +66,16 @@ class Lines:
         strip = finish(segments, pre, widths, x, width, base)
         self._lines[line_key] = (cells, strip)
         return strip
+
+
+def spans(key: tuple, visible: tuple, widths: tuple) -> list[tuple[int, int]]:
+    """(column, width) to draw: a group's summary (OPEN in eu-west 3/3 ·
+    CLOSED in us-east) runs on over its STATE cell, which would repeat the
+    summary's first word, so that at 80 columns it stays whole beside ERR%."""
+    drawn = list(zip(visible, widths))
+    if key[0] is GROUP and visible[1:3] == (1, 2):
+        drawn[1:3] = [(1, widths[1] + widths[2])]
+    return drawn
 
 
 def finish(segments: list[Segment], fill: Style, widths: tuple, x: int, width: int,

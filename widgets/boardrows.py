@@ -36,6 +36,9 @@ COLUMNS = (
     ("last", "LAST TRANSITION", 25),  # 09:00:05 HALF-OPEN→CLOSED; rarer ones are cut
 )
 WIDTH = {key: width for key, _, width in COLUMNS}
+PADDING = 1  # cells each side of a cell's text
+#: What a group's summary takes from the STATE cell it runs into (boardlines.spans).
+SUMMARY_SPAN = WIDTH["state"] + 2 * PADDING
 # Where the terminal is too narrow for every column, these go first (least
 # important first), so the state and rates (SERVICE, STATE, ERR%, REJ/s)
 # stay on screen instead of being cut off on the right.
@@ -244,7 +247,7 @@ class Rows:
         if self.cluster_width is not None:  # plain lengths: no Text per group and poll
             health = self._health or (lambda site: None)
             self.cluster_width = max(self.cluster_width, *(
-                summary_width([shown[k] for k in self.members[key[1]]], health)
+                summary_width([shown[k] for k in self.members[key[1]]], health) - SUMMARY_SPAN
                 if key[0] is GROUP else site_width(shown[key], health(key[0]))
                 for key in order), 0)
         if order != self.order:
