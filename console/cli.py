@@ -160,13 +160,12 @@ def _build_app(args):
         service_map = config.service_map("default")
         warnings = site_tls_warnings(sites)
     elif config.prometheus.url:
-        # The polls run in a process of their own (console.sources.pollproc).
-        from console.sources.pollproc.proxy import ProcessSource
         from console.sources.alertmanager_setup import with_alertmanager
         from console.site_source import source_keywords
+        from console.sites_cli import source_kind
 
         try:
-            source = ProcessSource(
+            source = source_kind(config)(
                 config.prometheus.url,
                 profile=config.profile_spec(),
                 auth=config.prometheus.auth,

@@ -44,13 +44,24 @@ def open_sites(sites: tuple[SiteSpec, ...], config):
     from console.sources.base import SourceError
 
     try:
-        source = site_source(sites, config, make=poll_process)
+        source = site_source(sites, config, make=source_kind(config))
         return (with_alertmanager(source, config, global_sites(sites)) if config.prometheus.url
                 else source)
     except (ConfigFileError, SourceError, ValueError) as error:
         log.warning("cannot start on the sites' sources: %s", error, exc_info=True)
         print(f"cbconsole: {error}", file=sys.stderr)
         return None
+
+
+def source_kind(config):
+    """What a Prometheus source is built with: PrometheusSource, polled on a
+    worker thread of the console's process, or with [prometheus]
+    poll_process = true one in a poll process of its own (issue 16)."""
+    if config.prometheus.poll_process:
+        return poll_process
+    from console.sources.prometheus.source import PrometheusSource
+
+    return PrometheusSource
 
 
 def poll_process(url: str, *, clock=None, **kwargs):

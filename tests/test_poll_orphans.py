@@ -1,4 +1,5 @@
-"""The installed console killed with -9 leaves no poll process behind,
+"""The installed console ([prometheus] poll_process = true) killed with -9
+leaves no poll process behind,
 whether the poll process was idle or in the middle of a poll (held by the
 fault proxy): it is looked for in /proc, as an operator would with ps."""
 
@@ -47,12 +48,12 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def start_console(url: str, tmp_path: Path) -> subprocess.Popen:
+def start_console(url: str, tmp_path: Path, poll_process: bool = True) -> subprocess.Popen:
     """cbconsole on a pty (Textual wants a terminal); its output drained."""
     # A poll held mid-flight would end by itself only after 2 minutes: the
     # poll process must see its console gone, not wait for its timeout.
     config = tmp_path / "config.toml"
-    config.write_text("[prometheus]\ntimeout_s = 120\n")
+    config.write_text(f"[prometheus]\ntimeout_s = 120\npoll_process = {str(poll_process).lower()}\n")
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "40"}
     proc = subprocess.Popen(
@@ -99,3 +100,17 @@ def test_the_console_killed_with_9_leaves_no_poll_process(fx_prometheus, tmp_pat
             if console.poll() is None:
                 console.kill()
                 console.wait()
+
+
+def test_without_poll_process_the_console_polls_in_its_own_process(fx_prometheus, tmp_path):
+    """The default ([prometheus] poll_process = false): polls answered, no child."""
+    port = int(fx_prometheus.url.rsplit(":", 1)[1])
+    with FaultProxy("127.0.0.1", port) as proxy:
+        console = start_console(proxy.url, tmp_path, poll_process=False)
+        try:
+            wait_until_sync(lambda: len(proxy.requests("pass")) > 3, "polls answered",
+                            deadline_s=60)
+            assert running_children(console.pid) == []
+        finally:
+            console.kill()
+            console.wait()

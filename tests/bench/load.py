@@ -94,12 +94,12 @@ class TimedApp(CBConsoleApp):
 
 
 class CountingSource(Counting, PrometheusSource):
-    """The poll in the console's process (--in-process: as before issue 16)."""
+    """The poll on a worker thread of the console's process, as cbconsole runs it."""
 
 
 class CountingProcessSource(Counting, ProcessSource):
-    """The poll in its own process, as cbconsole runs it; poll_s is then the
-    wait for its answer."""
+    """The poll in its own process (--poll-process); poll_s is then the wait
+    for its answer."""
 
 
 def poll_pids(source) -> list[int]:
@@ -112,12 +112,12 @@ def poll_pids(source) -> list[int]:
 
 
 async def run(url: str, services: int, presses: int, journal_dir: Path | None,
-              in_process: bool = False, source=None, soak_s: float = 0.0) -> dict:
+              poll_process: bool = False, source=None, soak_s: float = 0.0) -> dict:
     """`source`: another counting source (polls, seconds) instead of one on
     `url` (tests/bench/sites.py: the multi-site one); `soak_s`: seconds it
     goes on polling after the presses before RSS is read at the end."""
     if source is None:
-        kind = CountingSource if in_process else CountingProcessSource
+        kind = CountingProcessSource if poll_process else CountingSource
         source = kind(url, profile="runbook", backfill_minutes=5)
         source.seconds, source.decode_s = [], []
     tracker = IncidentTracker(Journal.open_or_resume(journal_dir, actor="bench")) if journal_dir else None
@@ -247,8 +247,8 @@ def main() -> int:
     p.add_argument("--instances", type=int, default=3)
     p.add_argument("--presses", type=int, default=200)
     p.add_argument("--no-journal", action="store_true")
-    p.add_argument("--in-process", action="store_true",
-                   help="poll in the console's process, as before issue 16")
+    p.add_argument("--poll-process", action="store_true",
+                   help="poll in a process of its own ([prometheus] poll_process = true)")
     args = p.parse_args()
     breakers = args.services * args.instances
     fleet, target = start_flipfleet("--services", str(args.services), "--instances",
@@ -262,7 +262,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="cbconsole-load-") as state:
             r = asyncio.run(run(backend.url, args.services, args.presses,
                                 None if args.no_journal else Path(state),
-                                args.in_process))
+                                args.poll_process))
     finally:
         backend.stop()
         stop(fleet)

@@ -5,8 +5,8 @@ For each size it prints the median of several runs of:
   raw    the same PromQL queries the source sends, over one reused httpx client,
          answers read as JSON and nothing else;
   cycle  what the console does per poll: source.poll() (queries, parsing,
-         transitions: in the poll process, its answer decoded here; --in-process
-         for all of it here, as before issue 16), the history, and the board's
+         transitions: on a worker thread here; --poll-process in the poll
+         process, its answer decoded here), the history, and the board's
          in-place table update;
 and the number of queries per poll, which must not grow with the fleet.
 Target: cycle within 2x raw at 1,000 services.
@@ -35,6 +35,7 @@ from tests.promserver import Backend, Exporter, wait_until  # noqa: E402
 
 from console.ui.app import CBConsoleApp  # noqa: E402
 from console.sources.prometheus.source import PrometheusSource  # noqa: E402
+from console.cli import long_session_gc  # noqa: E402
 from console.sources.pollproc.proxy import ProcessSource  # noqa: E402
 
 STATES = ("closed", "open", "half_open")
@@ -96,10 +97,11 @@ def raw_queries(client: httpx.Client, url: str, queries: list[str]) -> None:
         r.json()
 
 
-async def measure(url: str, services: int, runs: int, in_process: bool = False) -> dict:
-    kind = PrometheusSource if in_process else ProcessSource
+async def measure(url: str, services: int, runs: int, poll_process: bool = False) -> dict:
+    kind = ProcessSource if poll_process else PrometheusSource
     source = kind(url, profile="runbook", backfill_minutes=1)
     app = CBConsoleApp(source, poll_interval=3600)
+    long_session_gc(app)  # as cbconsole does once the app is built
     queries = list(source.profile.queries.values()) + [
         f'ALERTS{{alertname="{source.alert_name}"}}',
         f'ALERTS_FOR_STATE{{alertname="{source.alert_name}"}}',
@@ -130,7 +132,7 @@ async def measure(url: str, services: int, runs: int, in_process: bool = False) 
                 cycle.append(time.perf_counter() - start)
                 await pilot.pause()  # let it paint before the next run
                 per_poll.add(source.last_poll_requests)
-    if not in_process:
+    if poll_process:
         source.close()
     return {
         "raw": statistics.median(raw),
@@ -144,8 +146,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="poll cycle benchmark")
     parser.add_argument("--sizes", default="10,100,1000,5000")
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--in-process", action="store_true",
-                        help="poll in the console's process, as before issue 16")
+    parser.add_argument("--poll-process", action="store_true",
+                        help="poll in a process of its own ([prometheus] poll_process = true)")
     args = parser.parse_args()
     print(f"{'services':>8}  {'raw ms':>8}  {'cycle ms':>9}  {'ratio':>5}  queries/poll  http requests/poll")
     for services in [int(s) for s in args.sizes.split(",")]:
@@ -158,7 +160,7 @@ def main() -> int:
                 timeout=60,
                 what=f"{services} services scraped",
             )
-            r = asyncio.run(measure(backend.url, services, args.runs, args.in_process))
+            r = asyncio.run(measure(backend.url, services, args.runs, args.poll_process))
         finally:
             backend.stop()
             exporter.close()

@@ -153,12 +153,12 @@ class _Counted:
 
 
 class CountingSource(_Counted, PrometheusSource):
-    """The real source, its good and failed polls counted (the soaks), in
-    the console's process (--in-process: as before issue 16)."""
+    """The real source, its good and failed polls counted (the soaks), on a
+    worker thread of the console's process, as cbconsole runs it."""
 
 
 class CountingProcessSource(_Counted, ProcessSource):
-    """The same, polling in its own process as cbconsole does."""
+    """The same, polling in its own process (--poll-process)."""
 
 
 def console_rss_mb(source) -> float:

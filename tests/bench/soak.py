@@ -48,8 +48,8 @@ from console.incident.journal import Journal  # noqa: E402
 
 
 async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: Path,
-               in_process: bool = False) -> list[dict]:
-    kind = CountingSource if in_process else CountingProcessSource
+               poll_process: bool = False) -> list[dict]:
+    kind = CountingProcessSource if poll_process else CountingSource
     source = kind(url, profile="runbook", backfill_minutes=5)
     journal = Journal.open_or_resume(state, actor="soak")
     app = CBConsoleApp(source, tracker=IncidentTracker(journal), poll_interval=1.0)
@@ -135,8 +135,8 @@ def main() -> int:
     p.add_argument("--services", type=int, default=100)
     p.add_argument("--sample", type=float, default=30, help="seconds between samples")
     p.add_argument("--flips", type=int, default=10, help="breakers moved every 2 s")
-    p.add_argument("--in-process", action="store_true",
-                   help="poll in the console's process, as before issue 16")
+    p.add_argument("--poll-process", action="store_true",
+                   help="poll in a process of its own ([prometheus] poll_process = true)")
     args = p.parse_args()
     fleet, target = start_flipfleet("--services", str(args.services), "--pool", "10",
                                     "--flips", str(args.flips), "--every", "2")
@@ -147,7 +147,7 @@ def main() -> int:
                    == args.services, timeout=60, what="all services scraped")
         with tempfile.TemporaryDirectory(prefix="cbconsole-soak-") as state:
             samples = asyncio.run(soak(backend.url, args.minutes, args.warmup * 60, args.sample,
-                                       Path(state), args.in_process))
+                                       Path(state), args.poll_process))
     finally:
         backend.stop()
         stop(fleet)

@@ -13,8 +13,6 @@ that sees the parent change (getppid) when a poll is under way.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
 import os
@@ -24,6 +22,7 @@ import threading
 from multiprocessing.connection import Connection
 
 from console import secrets
+from console.memtrim import trim
 from console.sources.pollproc.resume import prime
 from console.sources.pollproc.wire import SnapshotEncoder, encode_error
 from console.sources.prometheus.source import PrometheusSource
@@ -57,24 +56,6 @@ def _watch_parent(parent: int) -> None:
         if os.getppid() != parent:
             os._exit(0)
         threading.Event().wait(PARENT_CHECK_S)
-
-
-def _libc_trim():
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to hand back
-        return None
-
-
-_malloc_trim = _libc_trim()
-
-
-def _trim() -> None:
-    """Hand the poll's freed memory back to the system (glibc keeps it for
-    the next poll otherwise: the answers parsed are megabytes at 5,000
-    breakers, and RSS stays at the peak)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
 
 
 def _stats(source: PrometheusSource) -> dict:
@@ -127,7 +108,7 @@ def serve(inbox: Connection, outbox: _Outbox, hello: dict) -> int:
         # answer is sent, while nobody waits for this process.
         del reply
         gc.collect()
-        _trim()
+        trim()
 
 
 def main() -> int:
