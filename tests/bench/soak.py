@@ -108,7 +108,7 @@ def report(samples: list[dict], warmup_s: float, minutes: float, services: int) 
     print(f"soak {minutes:g} min, {services} services x 3 breakers (10 flapping), poll 1 s, "
           f"warm-up {warmup_s / 60:g} min; polls {last['polls']}, failed {last['failures']}")
     print(f"{'figure':<34} {'after warm-up':>14} {'end':>10} {'growth':>10}  target")
-    print(f"{'RSS MiB (with the poll process)':<34} {base['rss']:>14.1f} {last['rss']:>10.1f} {growth:>9.1f}%  < 10%")
+    print(f"{'RSS MiB (all console processes)':<34} {base['rss']:>14.1f} {last['rss']:>10.1f} {growth:>9.1f}%  < 10%")
     for key, label in (("threads", "threads (threading)"), ("tasks", "threads (/proc/self/task)"),
                        ("fds", "open fds")):
         print(f"{label:<34} {base[key]:>14} {last[key]:>10} {last[key] - base[key]:>+10}  0")
