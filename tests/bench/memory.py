@@ -168,7 +168,7 @@ def main() -> int:
             gc.collect()
             current, peak = tracemalloc.get_traced_memory() if args.tracemalloc else (0, 0)
             h = history_size(history)
-            recent = sum(len(d) for d in tracker._recent.values()) if tracker else 0
+            recent = sum(len(d) for d in tracker._seen.recent.values()) if tracker else 0
             events = len(tracker.journal.events) if tracker else 0
             minute = i * POLL_S / 60
             row = rows[minute] = {
