@@ -165,7 +165,7 @@ def _build_app(args):
         from console.sites_cli import source_kind
 
         try:
-            source = source_kind(config)(
+            source = source_kind(config.prometheus.poll_process)(
                 config.prometheus.url,
                 profile=config.profile_spec(),
                 auth=config.prometheus.auth,

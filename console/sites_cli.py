@@ -44,7 +44,7 @@ def open_sites(sites: tuple[SiteSpec, ...], config):
     from console.sources.base import SourceError
 
     try:
-        source = site_source(sites, config, make=source_kind(config))
+        source = site_source(sites, config, make=source_kind(config.prometheus.poll_process))
         return (with_alertmanager(source, config, global_sites(sites)) if config.prometheus.url
                 else source)
     except (ConfigFileError, SourceError, ValueError) as error:
@@ -53,11 +53,11 @@ def open_sites(sites: tuple[SiteSpec, ...], config):
         return None
 
 
-def source_kind(config):
+def source_kind(own_process: bool):
     """What a Prometheus source is built with: PrometheusSource, polled on a
     worker thread of the console's process, or with [prometheus]
     poll_process = true one in a poll process of its own (issue 16)."""
-    if config.prometheus.poll_process:
+    if own_process:
         return poll_process
     from console.sources.prometheus.source import PrometheusSource
 

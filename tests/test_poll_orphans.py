@@ -1,7 +1,7 @@
 """The installed console ([prometheus] poll_process = true) killed with -9
-leaves no poll process behind,
-whether the poll process was idle or in the middle of a poll (held by the
-fault proxy): it is looked for in /proc, as an operator would with ps."""
+leaves no poll process behind, whether the poll process was idle or in the
+middle of a poll (held by the fault proxy): it is looked for in /proc, as an
+operator would with ps."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from textual.message import Message
 
 from console.clock import Clock
 from console.errors import SourceError, describe_error
+from console.memtrim import trim
 from console.model.fleet import FleetSnapshot
 from console.model.history import FleetHistory
 from console.ports import BreakerSource
@@ -108,6 +109,8 @@ class Poller:
         else:
             self.journal.feed(snapshot)  # in the worker: each event costs an fsync
             self.app.post_message(Polled(snapshot))
+        finally:
+            trim()  # what the poll read (or decoded) is garbage now
 
     def polled(self, message: Polled) -> None:
         self.succeeded()

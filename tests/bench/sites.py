@@ -49,7 +49,7 @@ from tests.promserver import Backend, wait_until  # noqa: E402
 from console.sources.prometheus.read import alerts_query  # noqa: E402
 from console.sources.prometheus.source import PrometheusSource  # noqa: E402
 from console.sources.sites import Member, MultiSiteSource  # noqa: E402
-from console.sites_cli import poll_process  # noqa: E402
+from console.sites_cli import source_kind  # noqa: E402
 
 SITE_NAMES = ("eu-west", "us-east", "ap-south", "sa-east", "eu-north", "us-west")
 
@@ -163,8 +163,7 @@ def main() -> int:
         urls = {name: b.url for name, b in backends.items()}
         keys = None
         if not args.no_keys:
-            make = poll_process if args.poll_process else PrometheusSource
-            source = multi(urls, CountingSites, make=make)
+            source = multi(urls, CountingSites, make=source_kind(args.poll_process))
             with tempfile.TemporaryDirectory(prefix="cbconsole-sites-") as state:
                 keys = asyncio.run(run_keys("", args.sites * args.services, args.presses,
                                             Path(state), source=source,

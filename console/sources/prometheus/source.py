@@ -15,7 +15,6 @@ import re
 import threading
 
 from console.clock import Clock, system_clock
-from console.memtrim import trim
 from console.model.fleet import (
     DEFAULT_RECOVERY_TIMEOUT_S,
     Alert,
@@ -162,7 +161,6 @@ class PrometheusSource:
             finally:
                 self.last_poll_requests = self._client.requests - n_requests
                 self.last_poll_queries = self._client.queries - n_queries
-                trim()  # the answers read are garbage now
 
     def _poll(self) -> FleetSnapshot:
         self._client.take_warnings()  # a failed poll's: this one tells its own
