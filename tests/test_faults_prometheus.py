@@ -11,6 +11,8 @@ test_prometheus_killed_under_a_running_console, not repeated here.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import threading
 import time
 
@@ -192,9 +194,12 @@ def test_each_wire_fault_is_one_plain_source_error(proxy):
             source.poll()
         assert str(err.value) == f"Prometheus at {proxy.url} {words}", mode
         assert err.value.__context__ is None and err.value.__cause__ is None
-        # No retry storm: one request, and at most the one quick retry of a
-        # refused connection (counted, not timed: a loaded machine is slow).
-        assert len(proxy.requests()) - before <= 2, (mode, proxy.requests()[before:])
+        # No retry storm: the poll's queries (asked side by side) once each,
+        # and at most the one quick retry of a refused connection (counted,
+        # not timed: a loaded machine is slow).
+        sent = proxy.requests()[before:]
+        assert len(sent) <= source.queries_per_poll + 1, (mode, sent)
+        assert max(Counter(sent).values(), default=0) <= 2, (mode, sent)
         proxy.clear()
         assert source.poll().service("fx-pay").state == S.OPEN, f"after {mode}"
 
@@ -289,3 +294,24 @@ def test_fifty_thousand_series_in_one_answer():
     assert all(len(s.instances) == 3 and s.state == S.CLOSED for s in snap.services)
     assert snap.service("s5555").instances[2].failure_rate == 0.5
     assert took < 30, f"{took:.1f}s"
+
+
+def test_a_polls_queries_are_asked_side_by_side_under_its_one_deadline(proxy):
+    """The state query held by the server: the rate queries were asked beside
+    it, not after it, and the poll's one deadline (here shorter than a
+    request's own timeout) ends them all with one plain error."""
+    deadline = TIMEOUT / 2
+    source = PrometheusSource(proxy.url, backfill_minutes=5, timeout=TIMEOUT, deadline=deadline)
+    assert source.poll().service("fx-pay").state == S.OPEN  # the backfill done
+    proxy.set("stall", path="circuit_breaker_state")
+    before = len(proxy.seen)
+    with pytest.raises(SourceError) as err:
+        source.poll()
+    assert str(err.value) == f"Prometheus at {proxy.url} timed out after {deadline:g} s"
+    assert err.value.__context__ is None and err.value.__cause__ is None
+    sent = proxy.seen[before:]
+    assert [m for m, line in sent if "circuit_breaker_state" in line] == ["stall"], sent
+    for metric in ("circuit_breaker_failures_total", "circuit_breaker_successes_total"):
+        assert [m for m, line in sent if metric in line] == ["pass"], (metric, sent)
+    proxy.clear()
+    assert source.poll().service("fx-pay").state == S.OPEN

@@ -26,7 +26,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 _local = threading.local()
 
@@ -94,6 +94,21 @@ def within(seconds: float) -> Iterator[Deadline]:
         return
     with Deadline(seconds) as deadline:
         yield deadline
+
+
+def carried(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """`fn`, to be run on another thread under this thread's deadline (a
+    poll's queries asked side by side share the poll's)."""
+    deadline = current()
+
+    def run() -> Any:
+        _local.deadline = deadline
+        try:
+            return fn()
+        finally:
+            _local.deadline = None
+
+    return run
 
 
 def watch(sock: Any) -> None:

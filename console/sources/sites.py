@@ -14,7 +14,6 @@ each member's health (ok, PARTIAL with the API's warnings, STALE)."""
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import FIRST_COMPLETED, Future, wait as wait_for
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from console.clock import Clock, system_clock
 from console.errors import SourceError, describe_error
 from console.model.fleet import FleetSnapshot, SourceHealth, SourceStatus
 from console.ports import BreakerSource
+from console.sources.threads import in_thread
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class MultiSiteSource:
             state = self._states[member.name]
             if state.running is None:
                 state.started = self.clock()
-                state.running = _in_thread(member.source.poll, f"poll {member.name}")
+                state.running = in_thread(member.source.poll, f"poll {member.name}")
                 asked.append(state.running)
         if not self._answered:
             running = [s.running for s in self._states.values() if s.running is not None]
@@ -175,25 +175,6 @@ class MultiSiteSource:
             close = getattr(member.source, "close", None)
             if close is not None:
                 close()
-
-
-def _in_thread(call, name: str) -> Future:
-    """`call()` in a daemon thread of its own: a site's server that hangs
-    never keeps the console from quitting (a pool's threads are joined at
-    exit), and one hung poll holds no thread another site needs."""
-    future: Future = Future()
-    future.set_running_or_notify_cancel()
-
-    def run() -> None:
-        try:
-            result = call()
-        except BaseException as error:  # noqa: BLE001 - handed to the poll that harvests it
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return future
 
 
 def _stamped(snapshot: FleetSnapshot, site: str | None) -> FleetSnapshot:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
 from collections import deque
 from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+
 import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
@@ -130,6 +132,7 @@ class PromClient:
         self.recent: deque[str] = deque(maxlen=20)  # their paths, newest last
         self.params = dict(params or {})  # on every query: Thanos' partial_response, dedup
         self._warnings: list[str] = []  # the API's warnings and infos: partial data
+        self._counting = threading.Lock()
         self._secrets: list[str] = []
         session = requests.Session()
         session.verify = self.auth.verify
@@ -182,20 +185,24 @@ class PromClient:
         return "Basic " + base64.b64encode(raw).decode()
 
     def _count(self, response, *args, **kwargs):
-        self.requests += 1
         path = urlsplit(response.request.url).path
-        if path.endswith(("/api/v1/query", "/api/v1/query_range")):
-            self.queries += 1
-        self.recent.append(path)
+        with self._counting:  # a poll's queries answer on threads side by side
+            self.requests += 1
+            if path.endswith(("/api/v1/query", "/api/v1/query_range")):
+                self.queries += 1
+            self.recent.append(path)
         return response
 
     def _note_warnings(self, response, *args, **kwargs):
         if response.status_code == 200 and "/api/v1/" in urlsplit(response.url).path:
-            self._warnings += envelope_warnings(response.json())
+            found = envelope_warnings(response.json())
+            with self._counting:
+                self._warnings += found
 
     def take_warnings(self) -> tuple[str, ...]:
         """The warnings since the last call, fit for a screen (envelope.told)."""
-        found, self._warnings = self._warnings, []
+        with self._counting:
+            found, self._warnings = self._warnings, []
         return told(found, self._redact)
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ Pure functions over the decoded JSON `result` lists: tested without a server."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from console.model.fleet import Alert, BreakerState
 from console.sources.prometheus.meshnames import display_names
@@ -58,6 +59,7 @@ _FIELDS = (
     ("slow_call_percent", "breaker_slow_call_percent", max, percent),
     ("ejections", "ejected_hosts", max, _hosts),
 )
+_BY_ROLE = {role: (field, merge, meaning) for role, field, merge, meaning in _FIELDS}
 
 
 def service_names(profile: Profile, answers: dict[str, list[dict]],
@@ -77,53 +79,62 @@ def service_names(profile: Profile, answers: dict[str, list[dict]],
     return display_names(found, show_infrastructure)
 
 
-def _renamed(key_of, names: dict[str, str | None]):
-    hidden = ("", "")  # a key no series has: dropped below
+class RoleReading:
+    """One role's answer read by instance, on the thread its query answered
+    on (a poll's queries answer side by side: the rates are read while the
+    server still evaluates the state query). The state role keeps the
+    state names each instance reports as current, the others its values."""
 
-    def key(labels: dict[str, str]):
-        found = key_of(labels)
-        if found is None:
-            return None
-        name = names.get(found[0], found[0])
-        return hidden if name is None else (name, found[1])
+    __slots__ = ("role", "names", "values", "unlabelled", "_merged")
 
-    return key, hidden
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.names: dict[Key, set[str]] = {}
+        self.values: dict[Key, list[float | None]] = {}
+        self.unlabelled = 0  # series without a service label
+        self._merged: dict[Key, float | int] | None = None
+
+    def keys(self):
+        return self.names.keys() if self.role == "state" else self.values.keys()
+
+    def merged(self) -> dict[Key, float | int]:
+        """Each instance's value of the role's field, its series merged and
+        the value given its meaning; instances without one are left out."""
+        if self._merged is None:
+            _, merge, meaning = _BY_ROLE[self.role]
+            out: dict[Key, float | int] = {}
+            for key, found in self.values.items():
+                value = _merge(found, merge)
+                if value is not None:
+                    out[key] = meaning(value)
+            self._merged = out
+        return self._merged
 
 
-def read_instances(profile: Profile, answers: dict[str, list[dict]],
-                   shown: dict[str, str | None] | None = None
-                   ) -> tuple[dict[Key, Reading], int]:
-    """Instant answers by role -> {(service, instance): reading}, and how many
-    series had no service label. Series meeting on one (service, instance)
-    merge: states by union (max), rates by sum. An instance seen only in rate
-    series is UNKNOWN. (Runs over every series of a poll, 15,000 at 5,000
-    breakers, in the poll's thread while the screen waits for the GIL: hence
-    a loop per role and no per-series helpers beyond the profile's.)"""
+def read_role(profile: Profile, role: str, result: list[dict]) -> RoleReading:
+    """The role's answer read (and merged, unless Envoy clusters are still to
+    be named: that needs every answer). (Runs over every series of a poll, 15,000 at 5,000 breakers, while the
+    screen may wait for the GIL: hence one loop per role and no per-series
+    helpers beyond the profile's.)"""
     key_of, state_name = profile.key, profile.state_name
-    hidden = None
-    if shown is None:
-        shown = service_names(profile, answers)
-    if shown is not None:  # the name shown, None = hidden
-        key_of, hidden = _renamed(key_of, shown)
+    reading = RoleReading(role)
     unlabelled = 0
-    names: dict[Key, set[str]] = {}
-    values: dict[str, dict[Key, list[float | None]]] = {}
-    for role, result in answers.items():
-        if role == "state":
-            for series in result:
-                labels = series.get("metric", {})
-                key = key_of(labels)
-                if key is None:
-                    unlabelled += 1
-                    continue
-                found = names.get(key)
-                if found is None:
-                    found = names[key] = set()
-                name = state_name(labels, _value(series))
-                if name is not None:
-                    found.add(name)
-            continue
-        by_key = values.setdefault(role, {})
+    if role == "state":
+        names = reading.names
+        for series in result:
+            labels = series.get("metric", {})
+            key = key_of(labels)
+            if key is None:
+                unlabelled += 1
+                continue
+            found = names.get(key)
+            if found is None:
+                found = names[key] = set()
+            name = state_name(labels, _value(series))
+            if name is not None:
+                found.add(name)
+    else:
+        by_key = reading.values
         for series in result:
             key = key_of(series.get("metric", {}))
             if key is None:
@@ -134,23 +145,77 @@ def read_instances(profile: Profile, answers: dict[str, list[dict]],
                 by_key[key] = [_value(series)]
             else:
                 found_values.append(_value(series))
-    keys = set(names)
-    for by_key in values.values():
-        keys.update(by_key)
-    keys.discard(hidden)
-    fields = [(values.get(role, {}), field, merge, meaning)
-              for role, field, merge, meaning in _FIELDS]
+    reading.unlabelled = unlabelled
+    if role != "state" and role in _BY_ROLE and not profile.cluster_names:
+        reading.merged()
+    return reading
+
+
+def _renamed(reading: RoleReading, names: dict[str, str | None]) -> RoleReading:
+    """The reading with each Envoy cluster under its shown name (clusters
+    that show as one merge; hidden ones are dropped)."""
+    out = RoleReading(reading.role)
+    out.unlabelled = reading.unlabelled
+    state = reading.role == "state"
+    into = out.names if state else out.values
+    for (cluster, instance), found in (reading.names if state else reading.values).items():
+        name = names.get(cluster, cluster)
+        if name is None:
+            continue
+        had = into.get((name, instance))
+        if had is None:
+            into[(name, instance)] = type(found)(found)
+        elif isinstance(had, set):
+            had.update(found)
+        else:
+            had.extend(found)
+    return out
+
+
+def combine(profile: Profile, readings: Iterable[RoleReading],
+            show_infrastructure: bool = False
+            ) -> tuple[dict[Key, Reading], int, dict[str, str | None] | None]:
+    """The roles' readings -> ({(service, instance): reading}, how many series
+    had no service label, the Envoy clusters' shown names or None). Series
+    meeting on one (service, instance) merge: states by union (max), rates
+    by sum. An instance seen only in rate series is UNKNOWN."""
+    readings = list(readings)
+    shown = None
+    if profile.cluster_names:  # the name shown, None = hidden
+        shown = display_names({k[0] for r in readings for k in r.keys()}, show_infrastructure)
+        readings = [_renamed(r, shown) for r in readings]
+    unlabelled = sum(r.unlabelled for r in readings)
+    names: dict[Key, set[str]] = {}
+    keys: set[Key] = set()
+    for r in readings:
+        if r.role == "state":
+            names = r.names
+        keys.update(r.keys())
+    # Only the roles answered: the others are None for every instance.
+    fields = [(_BY_ROLE[r.role][0], r.merged()) for r in readings
+              if r.role != "state" and r.role in _BY_ROLE and r.values]
+    unasked = dict.fromkeys(field for _, field, _, _ in _FIELDS)
+    derive = profile.derive
     out: dict[Key, Reading] = {}
     for key in keys:
-        state, reported = profile.derive(names.get(key, ()))
-        reading: dict[str, float | int | None] = {}
-        for by_key, field, merge, meaning in fields:
-            value = _merge(by_key.get(key), merge)
-            reading[field] = None if value is None else meaning(value)
+        state, reported = derive(names.get(key, ()))
+        reading: dict[str, float | int | None] = unasked.copy()
+        for field, merged in fields:
+            value = merged.get(key)
+            if value is not None:
+                reading[field] = value
         mesh = reading.pop("mesh_rejected")
         if reading["rejected_rate"] is None:  # the same calls: never both
             reading["rejected_rate"] = mesh
         out[key] = (state, reported, reading)
+    return out, unlabelled, shown
+
+
+def read_instances(profile: Profile, answers: dict[str, list[dict]],
+                   show_infrastructure: bool = False) -> tuple[dict[Key, Reading], int]:
+    """Instant answers by role, read at once: `combine` of each `read_role`."""
+    readings = [read_role(profile, role, result) for role, result in answers.items()]
+    out, unlabelled, _shown = combine(profile, readings, show_infrastructure)
     return out, unlabelled
 
 
@@ -167,14 +232,15 @@ def read_history(profile: Profile, result: list[dict], show_infrastructure: bool
                  ) -> dict[Key, dict[float, BreakerState]]:
     """A range answer of the state query -> each instance's state per step."""
     points: dict[Key, dict[float, set[str]]] = {}
-    key_of, hidden = profile.key, None
+    key_of = profile.key
     names = service_names(profile, {"state": result}, show_infrastructure)
-    if names is not None:
-        key_of, hidden = _renamed(key_of, names)
     for series in result:
         labels = series.get("metric", {})
         key = key_of(labels)
-        if key is None or key == hidden:
+        if key is not None and names is not None:
+            name = names.get(key[0], key[0])
+            key = None if name is None else (name, key[1])
+        if key is None:
             continue
         steps = points.setdefault(key, {})
         for ts, raw in series.get("values", ()):

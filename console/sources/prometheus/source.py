@@ -1,9 +1,9 @@
 """The breaker source that reads Prometheus (or VictoriaMetrics) over its HTTP
 API, through a metric profile (`profiles`).
 
-A poll runs a constant number of instant queries, all at one evaluation time:
-one per profile role (state, failures, successes, ...), each aggregated `by`
-the service and instance labels, plus one for the alert. The first poll also
+A poll runs a constant number of instant queries side by side, all at one
+evaluation time: one per profile role (state, failures, successes, ...), each
+aggregated `by` the service and instance labels, plus one for the alert. The first poll also
 finds the scrape interval and backfills the transition history with one range
 query. Every failure is a `SourceError` the operator can read; a wrong query
 is a `ConfigError` naming it.
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import wait
+from typing import Any, Callable
 
 from console.clock import Clock, system_clock
 from console.model.fleet import (
@@ -26,7 +28,8 @@ from console.model.fleet import (
     Transition,
 )
 from console.sources.base import SourceError
-from console.sources.deadline import Deadline
+from console.sources.deadline import Deadline, carried
+from console.sources.threads import in_thread
 from console.sources.prometheus.alertrules import AlertRules
 from console.sources.prometheus.profiles import ConfigError, Profile, get_profile
 from console.sources.prometheus.history import StateTracker, scrape_interval
@@ -34,12 +37,13 @@ from console.sources.prometheus.split import OneSite, Splitter, with_site_label
 from console.sources.prometheus.http import PromClient, PrometheusAuth, Unreachable
 from console.sources.prometheus.read import (
     Reading,
+    RoleReading,
     alerts_query,
+    combine,
     promql_string,
     read_alerts,
     read_history,
-    read_instances,
-    service_names,
+    read_role,
 )
 
 __all__ = ["ConfigError", "PrometheusAuth", "PrometheusSource", "Unreachable"]
@@ -171,19 +175,20 @@ class PrometheusSource:
         transitions = list(self._pending)
         now = self.clock()
         at = now.timestamp()
-        answers = {
-            role: self._client.query(q, at, self._what(role))
+        # Each answer is read on its query's thread as it comes.
+        calls: dict[str, Callable[[], Any]] = {
+            role: (lambda q=q, role=role: self._read(role, q, at))
             for role, q in self.profile.queries.items()
         }
-        alerts = self._alerts(at)
+        answers = self._at_once({**calls, "": lambda: self._alerts(at)})
+        alerts = answers.pop("")
         services: list[ServiceStatus] = []
         unlabelled, hidden = 0, {}
-        for site, part in self._splitter.split_answers(answers).items():
-            shown = service_names(self.profile, part, self.show_infrastructure)
-            instances, missing = read_instances(self.profile, part, shown)
+        for site, tracker in self._trackers.items():
+            readings = [by_site[site] for by_site in answers.values()]
+            instances, missing, shown = combine(self.profile, readings, self.show_infrastructure)
             unlabelled += missing
             hidden |= shown or {}
-            tracker = self._trackers[site]
             transitions += tracker.observe({k: v[0] for k, v in instances.items()}, now)
             services += self._services(instances, tracker)
         self._hidden_notice(hidden)
@@ -203,6 +208,24 @@ class PrometheusSource:
         )
         self._pending = []
         return snapshot
+
+    def _read(self, role: str, promql: str, at: float) -> dict[str, RoleReading]:
+        """One role's answer, read by site."""
+        result = self._client.query(promql, at, self._what(role))
+        return {site: read_role(self.profile, role, part)
+                for site, part in self._splitter.split(result).items()}
+
+    def _at_once(self, calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+        """Every call's answer, asked side by side under the poll's deadline:
+        the rate answers are read while the server still evaluates the state
+        query (the slowest), where one after another a poll waited for each
+        in turn and then read them all. Every call is waited for; the first
+        failure in the calls' order is raised, as when they were asked one
+        by one."""
+        futures = {key: in_thread(carried(call), f"query {key or 'alerts'}")
+                   for key, call in calls.items()}
+        wait(futures.values())  # none still running into the next poll
+        return {key: future.result() for key, future in futures.items()}
 
     def _notice(self, topic: str, notice: str | None) -> None:
         if notice:

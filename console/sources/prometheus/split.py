@@ -9,6 +9,7 @@ the user's text): they must keep the label themselves."""
 from __future__ import annotations
 
 import re
+import threading
 
 from console.sources.prometheus.profiles import Profile
 from console.text import literal
@@ -44,12 +45,14 @@ class Splitter:
         self.elsewhere = {v for v, s in sites.items() if s is None}
         self.unlabelled = 0
         self.unknown: set[str] = set()
+        self._lock = threading.Lock()
 
     def split(self, result: list[dict], count: bool = True) -> dict[str, list[dict]]:
         """`count`: note what was not placed (not for the alerts: a rule
         may aggregate the label away, its alert is then the whole fleet's)."""
         parts: dict[str, list[dict]] = {site: [] for site in self.sites.values()}
         label, sites = self.label, self.sites
+        unknown, unlabelled = set(), 0
         for series in result:
             value = series.get("metric", {}).get(label)
             site = sites.get(value) if value else None
@@ -58,18 +61,13 @@ class Splitter:
             elif not count or value in self.elsewhere:
                 continue
             elif value:
-                self.unknown.add(value)
+                unknown.add(value)
             else:
-                self.unlabelled += 1
+                unlabelled += 1
+        with self._lock:  # a poll's answers are split on their queries' threads
+            self.unknown |= unknown
+            self.unlabelled += unlabelled
         return parts
-
-    def split_answers(self, answers: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
-        """{role: series} -> {site: {role: series}}."""
-        out: dict[str, dict[str, list[dict]]] = {site: {} for site in self.sites.values()}
-        for role, result in answers.items():
-            for site, part in self.split(result).items():
-                out[site][role] = part
-        return out
 
     def alerts(self, result: list[dict], read) -> tuple:
         """`read` (series -> Alerts) per site, each stamped with it. An alert
@@ -105,9 +103,6 @@ class OneSite:
 
     def split(self, result: list[dict], count: bool = True) -> dict[str, list[dict]]:
         return {self.sites[""]: result}
-
-    def split_answers(self, answers: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
-        return {self.sites[""]: answers}
 
     def alerts(self, result: list[dict], read) -> tuple:
         site = self.sites[""]

@@ -192,8 +192,18 @@ class Profile(BaseModel):
             return labels.get(self.state_label, "") if value > 0.5 else None
         return f"{value:g}"
 
+    @cached_property
+    def _named(self) -> dict[str, BreakerState]:
+        return {}
+
     def to_state(self, name: str) -> BreakerState:
-        return self.values_map.get(_norm(name), BreakerState.UNKNOWN)
+        # Remembered per name: a poll asks once per instance, for a handful of names.
+        state = self._named.get(name)
+        if state is None:
+            state = self.values_map.get(_norm(name), BreakerState.UNKNOWN)
+            if len(self._named) < 256:  # a label full of garbage stays unremembered
+                self._named[name] = state
+        return state
 
     def derive(self, names: Collection[str]) -> tuple[BreakerState, tuple[BreakerState, ...]]:
         """(state, reported) from the state names an instance reports as current:
