@@ -19,7 +19,6 @@ from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-
 import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry

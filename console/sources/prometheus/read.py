@@ -113,9 +113,9 @@ class RoleReading:
 
 def read_role(profile: Profile, role: str, result: list[dict]) -> RoleReading:
     """The role's answer read (and merged, unless Envoy clusters are still to
-    be named: that needs every answer). (Runs over every series of a poll, 15,000 at 5,000 breakers, while the
-    screen may wait for the GIL: hence one loop per role and no per-series
-    helpers beyond the profile's.)"""
+    be named: that needs every answer). (Runs over every series of a poll,
+    15,000 at 5,000 breakers, while the screen may wait for the GIL: hence
+    one loop per role and no per-series helpers beyond the profile's.)"""
     key_of, state_name = profile.key, profile.state_name
     reading = RoleReading(role)
     unlabelled = 0
@@ -146,7 +146,7 @@ def read_role(profile: Profile, role: str, result: list[dict]) -> RoleReading:
             else:
                 found_values.append(_value(series))
     reading.unlabelled = unlabelled
-    if role != "state" and role in _BY_ROLE and not profile.cluster_names:
+    if role in _BY_ROLE and not profile.cluster_names:
         reading.merged()
     return reading
 
@@ -193,7 +193,7 @@ def combine(profile: Profile, readings: Iterable[RoleReading],
         keys.update(r.keys())
     # Only the roles answered: the others are None for every instance.
     fields = [(_BY_ROLE[r.role][0], r.merged()) for r in readings
-              if r.role != "state" and r.role in _BY_ROLE and r.values]
+              if r.role in _BY_ROLE and r.values]
     unasked = dict.fromkeys(field for _, field, _, _ in _FIELDS)
     derive = profile.derive
     out: dict[Key, Reading] = {}

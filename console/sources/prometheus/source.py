@@ -3,9 +3,9 @@ API, through a metric profile (`profiles`).
 
 A poll runs a constant number of instant queries side by side, all at one
 evaluation time: one per profile role (state, failures, successes, ...), each
-aggregated `by` the service and instance labels, plus one for the alert. The first poll also
-finds the scrape interval and backfills the transition history with one range
-query. Every failure is a `SourceError` the operator can read; a wrong query
+aggregated `by` the service and instance labels, plus one for the alert. The
+first poll also finds the scrape interval and backfills the transition
+history with one range query. Every failure is a `SourceError` the operator can read; a wrong query
 is a `ConfigError` naming it.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from concurrent.futures import wait
+from functools import partial
 from typing import Any, Callable
 
 from console.clock import Clock, system_clock
@@ -56,6 +57,8 @@ INTERVAL_PROBE = "5m"
 FALLBACK_STEP_S = 15.0
 #: The range query reads up to an hour of the whole fleet: more time than a poll.
 BACKFILL_TIMEOUT_FACTOR = 3
+#: The alert query's place among a poll's answers (no profile role is named so).
+ALERTS = "alerts"
 #: Answered failures (not unreachable) before the backfill is given up.
 BACKFILL_ATTEMPTS = 3
 
@@ -177,11 +180,10 @@ class PrometheusSource:
         at = now.timestamp()
         # Each answer is read on its query's thread as it comes.
         calls: dict[str, Callable[[], Any]] = {
-            role: (lambda q=q, role=role: self._read(role, q, at))
-            for role, q in self.profile.queries.items()
+            role: partial(self._read, role, q, at) for role, q in self.profile.queries.items()
         }
-        answers = self._at_once({**calls, "": lambda: self._alerts(at)})
-        alerts = answers.pop("")
+        answers = self._at_once({**calls, ALERTS: partial(self._alerts, at)})
+        alerts = answers.pop(ALERTS)
         services: list[ServiceStatus] = []
         unlabelled, hidden = 0, {}
         for site, tracker in self._trackers.items():
@@ -222,8 +224,7 @@ class PrometheusSource:
         in turn and then read them all. Every call is waited for; the first
         failure in the calls' order is raised, as when they were asked one
         by one."""
-        futures = {key: in_thread(carried(call), f"query {key or 'alerts'}")
-                   for key, call in calls.items()}
+        futures = {key: in_thread(carried(call), f"query {key}") for key, call in calls.items()}
         wait(futures.values())  # none still running into the next poll
         return {key: future.result() for key, future in futures.items()}
 
