@@ -292,3 +292,24 @@ def test_secrets_are_scrubbed_from_details():
     assert scrub_text("bearer xyz") == "bearer ***"
     assert scrub({"admin_token": "abc", "n": 3, "ok": True, "text": "fine"}) == {
         "admin_token": "***", "n": 3, "ok": True, "text": "fine"}
+
+
+def test_events_sharing_their_set_of_fields_given_stay_apart(tmp_path):
+    """Events share pydantic's set of the fields given (memory, store.py): a
+    copy changed, or an event given other fields, never changes another's."""
+    j = journal(tmp_path)
+    j.open_incident("payment-api")
+    a = j.add(EventKind.NOTE, service="payment-api", details={"text": "one"})
+    b = j.add(EventKind.NOTE, service="payment-api", details={"text": "two"})
+    given = set(a.model_fields_set)
+    moved = b.model_copy(update={"site": "eu-west", "id": 99})
+    assert moved.site == "eu-west" and moved.id == 99 and b.site == "" and b.id == 3
+    assert a.model_fields_set == given == b.model_fields_set
+    assert "site" in moved.model_fields_set
+    # Written and read back, each is the event it was.
+    j.close()
+    read = read_events(j.path).events
+    assert [(e.id, e.service, e.details.get("text")) for e in read] == [
+        (1, "payment-api", None), (2, "payment-api", "one"), (3, "payment-api", "two")]
+    assert read[2].model_dump(exclude_unset=True).keys() == read[1].model_dump(
+        exclude_unset=True).keys()
