@@ -57,3 +57,19 @@ def test_the_fleet_wide_cap_drops_the_oldest_transitions_first():
     assert all(len(history.transitions(f"svc-{s}")) == 3 for s in range(4))
     # One already kept is not added twice.
     assert history.add_transitions([kept[0]]) == 0
+
+
+def test_a_copy_with_other_rows_finds_its_own_rows_not_the_original_s():
+    """The poller works a snapshot's lookups out on its thread (warm); the
+    incident's part of it (opening.only, a copy with fewer rows) and a
+    site's stamp (a copy with another site) must not inherit them."""
+    from console.incident.opening import only
+
+    snapshot = FleetSnapshot(fetched_at=T0, services=(service("pay", S.OPEN), service("cart")))
+    snapshot.warm()
+    part = only(snapshot, "pay", None)
+    assert set(part.by_key) == {("", "pay")} and part.service("cart") is None
+    row = snapshot.by_key[("", "pay")]
+    stamped = row.model_copy(update={"site": "eu-west"})
+    assert stamped.key == ("eu-west", "pay") and row.key == ("", "pay")
+    assert stamped.state == S.OPEN  # worked out again, the same

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import Enum
-from functools import cached_property
+from functools import cache, cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,6 +70,21 @@ class Observed(str, Enum):
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    def model_copy(self, *, update=None, deep: bool = False):
+        """pydantic copies the whole __dict__, cached properties too: a copy
+        with other fields must work its own out again."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            for name in _cached_names(type(self)):
+                copied.__dict__.pop(name, None)
+        return copied
+
+
+@cache
+def _cached_names(cls: type) -> tuple[str, ...]:
+    return tuple(name for klass in cls.__mro__ for name, value in vars(klass).items()
+                 if isinstance(value, cached_property))
+
 
 class Transition(_Frozen):
     service: str
@@ -122,7 +137,7 @@ class ServiceStatus(_Frozen):
     failure_rate_threshold: float | None = None
     last_transition: Transition | None = None
 
-    @property
+    @cached_property  # one tuple per row, asked for by every lookup of it
     def key(self) -> tuple[str, str]:
         return (self.site, self.service)
 
@@ -294,6 +309,13 @@ class FleetSnapshot(_Frozen):
     @cached_property
     def by_key(self) -> dict[tuple[str, str], ServiceStatus]:
         return {s.key: s for s in self.services}
+
+    def warm(self) -> None:
+        """Work out now what the board and the history read of every row:
+        on the poll's thread, not the event loop's (20,000 rows' worth)."""
+        self.by_service  # noqa: B018 - cached_property
+        for service in self.by_key.values():
+            service.state, service.error_percent  # noqa: B018 - cached_property
 
     def source_of(self, site: str) -> SourceHealth | None:
         """The health of the source serving `site`'s rows, if told."""

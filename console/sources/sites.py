@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait as wait_for
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from console import gcpause
 from console.clock import Clock, system_clock
 from console.errors import SourceError, describe_error
 from console.model.fleet import FleetSnapshot, SourceHealth, SourceStatus
@@ -85,7 +86,7 @@ class MultiSiteSource:
             state = self._states[member.name]
             if state.running is None:
                 state.started = self.clock()
-                state.running = in_thread(member.source.poll, f"poll {member.name}")
+                state.running = in_thread(gcpause.pausing(member.source.poll), f"poll {member.name}")
                 asked.append(state.running)
         if not self._answered:
             running = [s.running for s in self._states.values() if s.running is not None]

@@ -16,6 +16,7 @@ from textual.app import App
 from textual.message import Message
 
 from console.clock import Clock
+from console import gcpause
 from console.errors import SourceError, describe_error
 from console.memtrim import trim
 from console.model.fleet import FleetSnapshot
@@ -100,7 +101,10 @@ class Poller:
 
     def _poll(self) -> None:
         try:
-            snapshot = self.source.poll()
+            with gcpause.paused():  # its answers are garbage no cycle holds
+                snapshot = self.source.poll()
+                if isinstance(snapshot, FleetSnapshot):
+                    snapshot.warm()  # here, not on the event loop
             if not isinstance(snapshot, FleetSnapshot):
                 raise SourceError(f"the source answered {type(snapshot).__name__}, not a snapshot")
         except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
@@ -132,6 +136,7 @@ class Poller:
         """Each second: a poll in flight past the limit makes the data STALE
         without any failure to report; the tracker hears it once (a data gap
         from the poll's start), and the next answer ends the gap."""
+        gcpause.collect_if_overdue()  # polls back to back leave the collector no gap
         started = self.state.started_at
         if started is None or self._hung_told or self.snapshot is None:
             return
