@@ -191,6 +191,11 @@ class ServiceStatus(_Frozen):
         """ERR%: the share of calls users saw fail (see failed_share)."""
         return failed_share(self.failure_rate, self.success_rate, self.rejected_rate)
 
+    def warm(self) -> None:
+        """Work out now what the board and the history read of the row (a
+        poll's thread, or the poll process: then it crosses in the pickle)."""
+        self.state, self.error_percent  # noqa: B018 - cached_property
+
 
 def failed_share(failed: float | None, ok: float | None, rejected: float | None) -> float | None:
     """Percent of the calls attempted that failed or were rejected by the
@@ -315,7 +320,7 @@ class FleetSnapshot(_Frozen):
         on the poll's thread, not the event loop's (20,000 rows' worth)."""
         self.by_service  # noqa: B018 - cached_property
         for service in self.by_key.values():
-            service.state, service.error_percent  # noqa: B018 - cached_property
+            service.warm()
 
     def source_of(self, site: str) -> SourceHealth | None:
         """The health of the source serving `site`'s rows, if told."""

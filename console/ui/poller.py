@@ -15,8 +15,8 @@ from typing import Callable
 from textual.app import App
 from textual.message import Message
 
-from console.clock import Clock
 from console import gcpause
+from console.clock import Clock
 from console.errors import SourceError, describe_error
 from console.memtrim import trim
 from console.model.fleet import FleetSnapshot
@@ -103,10 +103,10 @@ class Poller:
         try:
             with gcpause.paused():  # its answers are garbage no cycle holds
                 snapshot = self.source.poll()
-                if isinstance(snapshot, FleetSnapshot):
-                    snapshot.warm()  # here, not on the event loop
-            if not isinstance(snapshot, FleetSnapshot):
-                raise SourceError(f"the source answered {type(snapshot).__name__}, not a snapshot")
+                if not isinstance(snapshot, FleetSnapshot):
+                    raise SourceError(
+                        f"the source answered {type(snapshot).__name__}, not a snapshot")
+                snapshot.warm()  # here, not on the event loop
         except Exception as error:  # noqa: BLE001 - any failure is shown, never fatal
             log.warning("poll failed: %s", self.source.label, exc_info=True)
             self.app.post_message(PollFailed(describe_error(error)))

@@ -38,9 +38,7 @@ class SnapshotEncoder:
         previous = self._last
         changed = [s for key, s in services.items() if previous.get(key) != s]
         for service in changed:
-            # Worked out here, carried in the pickle: the console's history
-            # and sort read them for every row at every poll, on its event loop.
-            service.state, service.error_percent  # noqa: B018 - cached_property
+            service.warm()  # carried in the pickle: not worked out on the console's event loop
         keys = tuple(services)
         self._last = services
         return {
