@@ -3,6 +3,8 @@ rollout proceeds) and every step of every action, newest first."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
@@ -41,7 +43,7 @@ def event_message(event: ActionEvent) -> str:
                      if k not in ("request", "equivalent", "reason"))
 
 
-def log_table(events: list[ActionEvent]) -> Table:
+def log_table(events: Sequence[ActionEvent]) -> Table:
     table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
     shown = events[-SHOWN:]
     sites = any(event.site for event in shown)  # several clusters: which one each acted on
@@ -80,7 +82,11 @@ class ActionLog(Vertical):
         with VerticalScroll(id="action-log"):
             yield Static(id="action-entries")
 
-    def show(self, events: list[ActionEvent], running: dict[str, Progress]) -> None:
+    def show(self, events: Sequence[ActionEvent], running: dict[str, Progress]) -> None:
+        # Read once: a worker records into the same list meanwhile, and a
+        # table made from one read under the key of a later one is never
+        # drawn again (the failed step of a PATCH answered at once was lost).
+        events = tuple(events)
         current = self.query_one("#action-current", Static)
         bar = self.query_one(ProgressBar)
         if running:
@@ -104,4 +110,4 @@ class ActionLog(Vertical):
             bar.add_class("-idle")
         # The events are frozen: the same ones, the same table.
         redraw.update(self.query_one("#action-entries", Static), log_table(events),
-                      (tuple(events), fmt.at_title()))
+                      (events, fmt.at_title()))
