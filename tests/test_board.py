@@ -189,16 +189,18 @@ async def test_stale_when_the_first_poll_never_answers():
 async def test_label_values_render_literally(name, shown):
     app, _, _ = make_app([service(name, S.OPEN)])
     async with app.run_test(size=(140, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        board_text = "\n".join(rendered_lines(app.query_one(BreakerBoard)))
-        assert shown in board_text
-        detail_text = "\n".join(
-            rendered_lines(app.query_one("#detail-summary"))
-            + rendered_lines(app.query_one("#detail-instances"))
-        )
-        assert shown in detail_text
-        assert "\x1b" not in board_text + detail_text
+        board = app.query_one(BreakerBoard)
+        # The first poll's rows, when they are drawn (a loaded machine: after a pause).
+        await wait_until(pilot, lambda: shown in "\n".join(rendered_lines(board)),
+                         "the row drawn")
+        board_text = "\n".join(rendered_lines(board))
+
+        def detail() -> str:
+            return "\n".join(rendered_lines(app.query_one("#detail-summary"))
+                             + rendered_lines(app.query_one("#detail-instances")))
+
+        await wait_until(pilot, lambda: shown in detail(), "the detail pane")
+        assert "\x1b" not in board_text + detail()
 
 
 async def test_help_lists_every_binding_and_closes():

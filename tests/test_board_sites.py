@@ -100,6 +100,50 @@ async def test_the_filter_takes_a_cluster():
         assert board.keys_shown == [("eu-west", "payment-api")]
 
 
+async def test_a_polls_rows_are_laid_out_on_its_thread_for_the_filter_then(monkeypatch):
+    """At 20,000 breakers laying out the rows (filter, groups worst first,
+    the CLUSTER width) took the event loop 20-100 ms a poll: the poll's
+    thread does it. A filter typed since is met on the loop, never drawn
+    with the rows of the filter before."""
+    import threading
+
+    import widgets.board
+    import widgets.boardrows
+
+    on_loop = []
+    real = widgets.boardrows.lay_out
+
+    def watched(*args, **kwargs):
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    for module in (widgets.board, widgets.boardrows):
+        monkeypatch.setattr(module, "lay_out", watched)
+    app, clock, _ = two_site_demo()
+    async with app.run_test(size=(140, 40)) as pilot:
+        board = await demo_incident(app, pilot, clock)
+        on_loop.clear()
+        await polls(app, pilot, clock, 6)
+        assert on_loop and not any(on_loop)  # every poll's rows: off the loop
+        await pilot.press("slash")
+        for ch in "cluster:us-east":
+            await pilot.press(ch)
+        await settle(app, pilot)
+        assert any(on_loop)  # the filter typed: laid out at once, on the loop
+        assert {key[0] for key in board.keys_shown} == {"us-east"}
+        # A poll laid out before the filter changed is not drawn with the
+        # old filter's rows.
+        stale = board.prepare(app.poller.snapshot.services, app.poller.snapshot.sources)
+        board.filter_text = "cluster:eu-west"
+        app.poller.prepared = stale
+        app.refresh_views()
+        assert {key[0] for key in board.keys_shown} == {"eu-west"}
+        on_loop.clear()
+        await polls(app, pilot, clock, 3)
+        assert on_loop and not any(on_loop)  # the new filter's rows: off the loop again
+        assert {key[0] for key in board.keys_shown} == {"eu-west"}
+
+
 HOSTILE = "[bold red]store 3 down[/] \x1b[31mred\x1b[0m"
 
 

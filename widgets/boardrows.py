@@ -3,6 +3,8 @@ how a cell is drawn. Plain rich; the widget is widgets/board.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.segment import Segment
@@ -164,6 +166,52 @@ def cell_line(value: Text | str, width: int, padding: int, pre: Style, post: Sty
     return list(Segment.apply_style(segments, pre, post))
 
 
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """Which rows a poll's services make and in what order, for one filter,
+    one set of unfolded groups and one source health: pure data, so the poll's
+    thread can make it (lay_out) and the event loop only takes it."""
+
+    services: Sequence[ServiceStatus]
+    needle: str
+    expanded: frozenset[str]
+    sources: tuple
+    grouped: bool  # more than one site
+    shown: dict[tuple, ServiceStatus]  # the rows the filter lets through, by key
+    order: list[tuple]  # the row keys, worst first
+    members: dict[str, list[tuple]]  # each group's member keys, worst first
+    cluster_width: int | None  # the widest CLUSTER cell; None: no CLUSTER column
+    row_of: dict[tuple, int]
+    first_of: dict[str, int]  # a service's first row (its group's line)
+
+    def fits(self, services, needle: str, expanded: frozenset[str], sources: tuple) -> bool:
+        return (services is self.services and needle == self.needle
+                and expanded == self.expanded and sources == self.sources)
+
+
+def lay_out(services: Sequence[ServiceStatus], needle: str, expanded: frozenset[str],
+            sources: tuple = (), health=None) -> Layout:
+    """The rows of `services` for filter `needle` (casefolded), the groups
+    `expanded` shown site by site, `health(site)` each site's source health."""
+    grouped = len(sites_of(services) | {s for h in sources for s in h.sites}) > 1
+    shown = {s.key: s for s in Needle.parse(needle).lets_through_all(services)}
+    order, members = arrange(shown, set(expanded), grouped, sort_key)
+    cluster_width = None
+    # One site whose source is PARTIAL or STALE: the column marks its rows.
+    if grouped or any(h.status is not SourceStatus.OK for h in sources):
+        told = health or (lambda site: None)  # plain lengths: no Text per group and poll
+        cluster_width = max((
+            summary_width([shown[k] for k in members[key[1]]], told) - SUMMARY_SPAN
+            if key[0] is GROUP else site_width(shown[key], told(key[0]))
+            for key in order), default=0)
+    row_of = {key: row for row, key in enumerate(order)}
+    first_of: dict[str, int] = {}
+    for row, key in enumerate(order):
+        first_of.setdefault(key[1], row)
+    return Layout(services, needle, frozenset(expanded), sources, grouped, shown, order,
+                  members, cluster_width, row_of, first_of)
+
+
 class Rows:
     """The board's rows as data: the services the filter lets through, worst
     first, and each row's cells, made when its line is first drawn after an
@@ -213,9 +261,11 @@ class Rows:
 
     def update(self, services, series, now: datetime, alerts, needle: str,
                about: str | None, expanded: frozenset[str] = frozenset(),
-               health=None, sources: tuple = ()) -> bool:
+               health=None, sources: tuple = (), layout: Layout | None = None) -> bool:
         """Take a poll's services; False if only the clock moved (the same
-        poll a second later: the ages and countdowns, nothing else)."""
+        poll a second later: the ages and countdowns, nothing else).
+        `layout`: lay_out() of these inputs made on the poll's thread, if
+        it still fits them (else it is made here)."""
         self._generation += 1
         if (self._inputs is not None and services is self._services
                 and needle == self._needle and alerts == self._inputs[2]
@@ -226,17 +276,16 @@ class Rows:
         self._services, self._needle, self._about = services, needle, about
         self._expanded, self._health_seen, self._health = expanded, sources, health
         self._inputs = (series, now, alerts)
-        grouped = self.grouped = len(sites_of(services) | {s for h in sources
-                                                           for s in h.sites}) > 1
-        # One site whose source is PARTIAL or STALE: the column marks its rows.
-        marked = any(h.status is not SourceStatus.OK for h in sources)
-        if not (grouped or marked):
+        if layout is None or not layout.fits(services, needle, expanded, sources):
+            layout = lay_out(services, needle, expanded, sources, health)
+        self.grouped = layout.grouped
+        self._shown = layout.shown
+        order, self.members = layout.order, layout.members
+        if layout.cluster_width is None:
             self.cluster_width = None
-        elif self.cluster_width is None:
-            self.cluster_width = len(COLUMNS[1][1])
-        shown = {s.key: s for s in Needle.parse(needle).lets_through_all(services)}
-        self._shown = shown
-        order, self.members = arrange(shown, set(expanded), grouped, sort_key)
+        else:
+            self.cluster_width = max(self.cluster_width or len(COLUMNS[1][1]),
+                                     layout.cluster_width)
         cells = self._cells
         for key in order:
             if key not in cells:  # a group's line and its sites' rows: 2 cells more
@@ -244,18 +293,9 @@ class Rows:
                 self.name_width = max(self.name_width, name_cell(
                     self.service_of(key), "▸ " if wide else "").cell_len)
         self._cells = {key: cells.get(key, (0, None)) for key in order}
-        if self.cluster_width is not None:  # plain lengths: no Text per group and poll
-            health = self._health or (lambda site: None)
-            self.cluster_width = max(self.cluster_width, *(
-                summary_width([shown[k] for k in self.members[key[1]]], health) - SUMMARY_SPAN
-                if key[0] is GROUP else site_width(shown[key], health(key[0]))
-                for key in order), 0)
         if order != self.order:
             self.order = order
-            self.row_of = {key: row for row, key in enumerate(order)}
-            self.first_of = {}
-            for row, key in enumerate(order):
-                self.first_of.setdefault(key[1], row)
+            self.row_of, self.first_of = layout.row_of, layout.first_of
         return True
 
     def _cluster(self, key: tuple) -> Text | str:

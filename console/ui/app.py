@@ -155,7 +155,10 @@ class CBConsoleApp(App[None]):
         self.silences.leaving()  # left to expire by itself, and said so
 
     def on_mount(self) -> None:
-        self.query_one(BreakerBoard).focus()
+        board = self.query_one(BreakerBoard)
+        board.focus()
+        # The board's rows of each poll, on the poll's thread.
+        self.poller.prepare = lambda snapshot: board.prepare(snapshot.services, snapshot.sources)
         self.refresh_views()
         # Ages and countdowns move every second; STALE must show on time even
         # with a fast poll.

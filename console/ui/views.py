@@ -153,7 +153,8 @@ class ScreenView:
         if snapshot is not None:
             board.show(snapshot.services, self.poller.history.error_series, now, alerts,
                        about=self.incidents.about(), sources=snapshot.sources,
-                       health=health_of(snapshot.sources) if snapshot.sources else None)
+                       health=health_of(snapshot.sources) if snapshot.sources else None,
+                       layout=self.poller.prepared)
         if board.grouped != self._grouped:  # the sites key comes and goes with sites
             self._grouped = board.grouped
             self.app.refresh_bindings()
