@@ -20,7 +20,6 @@ from widgets.boardlines import PADDING, Lines
 from widgets.boardrows import (  # noqa: F401  (matches, cell_line: the status line's, the tests')
     COLUMNS, WIDTH, Layout, Rows, cell_line, columns_for, lay_out, matches,
 )
-from widgets.boardgroups import health_of
 
 HEADER = "breaker-board--header"
 CURSOR = "breaker-board--cursor"
@@ -96,7 +95,6 @@ class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
         self._chosen: tuple | None = None  # a row's key
         self._expanded: frozenset[str] = frozenset()  # the groups shown site by site
         self._sources: tuple = ()  # the snapshot's source health, as last shown
-        self._health = None
         self._show_args = None  # show()'s last data, for a fold or unfold
         self._lines = Lines()  # each line drawn, kept while what it shows is the same
 
@@ -216,21 +214,20 @@ class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
         alerts: Mapping[tuple[str, str], Alert] | None = None,  # fleet.alerts_by_row
         about: str | None = None,
         sources: tuple = (),
-        health: Callable | None = None,
         layout: Layout | None = None,
     ) -> None:
         """Bring the rows up to date: sorted worst first, the cursor on the
         selected service. A row's cells are made when its line is drawn:
         `series(service)` gives its error trend, asked for rows on screen;
         `about` is the service the open incident is about, if any;
-        `sources` the snapshot's source health, `health(site)` a site's;
-        `layout`: prepare()'s for these services, if any."""
+        `sources` the snapshot's source health; `layout`: prepare()'s for
+        these services, if any."""
         self._show_args = (services, series, now, alerts, about)
-        self._sources, self._health = sources, health
+        self._sources = sources
         before, before_key = self._row_key(), self.selected_key
         rows = self._rows
         if not rows.update(services, series, now, alerts or {}, self.filter_text.casefold(),
-                           about, self._expanded, health, sources, layout):
+                           about, self._expanded, sources, layout):
             self.refresh()  # the same poll a second later: only the ages and countdowns move
             return
         self._layout_columns()  # a longer name may leave less room
@@ -251,8 +248,7 @@ class BreakerBoard(BoardSelection, ScrollView, can_focus=True):
         """The rows `services` make under the filter and the groups unfolded
         now: safe on another thread (it reads two immutable values), so a
         poll's thread does it; show() makes it again if either changed."""
-        return lay_out(services, self.filter_text.casefold(), self._expanded, sources,
-                       health_of(sources) if sources else None)
+        return lay_out(services, self.filter_text.casefold(), self._expanded, sources)
 
     # --- layout ---------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from rich.text import Text
 from console.model.fleet import Alert, BreakerState, ServiceStatus, SourceStatus, row_alert
 from widgets import pager
 from widgets.boardgroups import (
-    GROUP, Needle, arrange, site_cell, site_width, sites_of, summary_cell, summary_width,
+    GROUP, Needle, arrange, health_of, site_cell, site_width, sites_of, summary_cell,
+    summary_width,
 )
 from widgets import text as fmt
 
@@ -190,16 +191,16 @@ class Layout:
 
 
 def lay_out(services: Sequence[ServiceStatus], needle: str, expanded: frozenset[str],
-            sources: tuple = (), health=None) -> Layout:
+            sources: tuple = ()) -> Layout:
     """The rows of `services` for filter `needle` (casefolded), the groups
-    `expanded` shown site by site, `health(site)` each site's source health."""
+    `expanded` shown site by site, `sources` the snapshot's source health."""
     grouped = len(sites_of(services) | {s for h in sources for s in h.sites}) > 1
     shown = {s.key: s for s in Needle.parse(needle).lets_through_all(services)}
     order, members = arrange(shown, set(expanded), grouped, sort_key)
     cluster_width = None
     # One site whose source is PARTIAL or STALE: the column marks its rows.
     if grouped or any(h.status is not SourceStatus.OK for h in sources):
-        told = health or (lambda site: None)  # plain lengths: no Text per group and poll
+        told = health_of(sources)  # plain lengths: no Text per group and poll
         cluster_width = max((
             summary_width([shown[k] for k in members[key[1]]], told) - SUMMARY_SPAN
             if key[0] is GROUP else site_width(shown[key], told(key[0]))
@@ -261,7 +262,7 @@ class Rows:
 
     def update(self, services, series, now: datetime, alerts, needle: str,
                about: str | None, expanded: frozenset[str] = frozenset(),
-               health=None, sources: tuple = (), layout: Layout | None = None) -> bool:
+               sources: tuple = (), layout: Layout | None = None) -> bool:
         """Take a poll's services; False if only the clock moved (the same
         poll a second later: the ages and countdowns, nothing else).
         `layout`: lay_out() of these inputs made on the poll's thread, if
@@ -274,10 +275,11 @@ class Rows:
             self._inputs = (series, now, alerts)
             return False
         self._services, self._needle, self._about = services, needle, about
-        self._expanded, self._health_seen, self._health = expanded, sources, health
+        self._expanded, self._health_seen = expanded, sources
+        self._health = health_of(sources) if sources else None  # site -> its source's health
         self._inputs = (series, now, alerts)
         if layout is None or not layout.fits(services, needle, expanded, sources):
-            layout = lay_out(services, needle, expanded, sources, health)
+            layout = lay_out(services, needle, expanded, sources)
         self.grouped = layout.grouped
         self._shown = layout.shown
         order, self.members = layout.order, layout.members

@@ -82,4 +82,4 @@ class BoardSelection:
         args = self._show_args
         if args is not None:
             services, series, now, alerts, about = args
-            self.show(services, series, now, alerts, about, self._sources, self._health)
+            self.show(services, series, now, alerts, about, self._sources)

@@ -28,7 +28,6 @@ from console.ui.selection import Selection
 from console.ui.timeline_view import TimelineView
 from widgets.actionlog import ActionLog
 from widgets.board import BreakerBoard
-from widgets.boardgroups import health_of
 from widgets.detail import ServiceDetail
 from widgets.diagnosis import DiagnosisPane
 from widgets.footer import KeyFooter
@@ -153,7 +152,6 @@ class ScreenView:
         if snapshot is not None:
             board.show(snapshot.services, self.poller.history.error_series, now, alerts,
                        about=self.incidents.about(), sources=snapshot.sources,
-                       health=health_of(snapshot.sources) if snapshot.sources else None,
                        layout=self.poller.prepared)
         if board.grouped != self._grouped:  # the sites key comes and goes with sites
             self._grouped = board.grouped
