@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         gc.enable()
     if app is None:
         return 2
-    long_session_gc(app)
+    long_session(app)
     try:
         app.run()
     finally:
@@ -94,17 +94,24 @@ def main(argv: list[str] | None = None) -> int:
     return app.return_code or 0
 
 
-def long_session_gc(app=None) -> None:
-    """The collector's policy for the console's life. What exists now lives
-    as long as the process: frozen, no collection walks it again. A poll
-    leaves tens of thousands of objects living about a second (the answers
-    being read, the new snapshot, rendered lines that refer to themselves);
-    by default they trigger a full collection, 100-200 ms with the GIL held
-    at 5,000 breakers, twice a poll, and key presses wait behind it. Full
-    collections now come after 100 young ones instead of 10: every ~8 s
-    under that load (make bench-load). Rarer still (1,000) let garbage pile
-    up for minutes: +50 % memory and a 0.7 s pause (make bench-soak).
-    The first full board is frozen too, once drawn (`app`'s poller)."""
+#: How long a thread holds the GIL before another may take it (Python's
+#: default: 5 ms). A poll's parsing threads hand it over at every switch;
+#: a key press waits for each in turn, so the shorter slice halves the worst
+#: presses while polls run (make bench-sites: p95 146-177 -> 71-100 ms).
+SWITCH_INTERVAL = 0.001
+
+
+def long_session(app=None) -> None:
+    """The interpreter's policy for the console's life: the GIL's switch
+    interval (SWITCH_INTERVAL) and the collector's. What exists now lives
+    as long as the process: frozen, no collection walks it again; so is
+    what each poll leaves alive (console.gcpause). The screen's own garbage
+    (rendered lines that refer to themselves) still sets collections off:
+    full ones come after 100 young ones instead of 10, and walk only what
+    is not frozen. Rarer still (1,000) let garbage pile up for minutes: +50 %
+    memory (make bench-soak). The first full board is frozen too, once
+    drawn (`app`'s poller)."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     if app is not None:
         app.poller.freeze_after_first_poll = True
     gc.freeze()

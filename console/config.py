@@ -59,9 +59,10 @@ class PrometheusConfig(_Strict):
     #: A global source (Thanos, Mimir, federation): the external label whose
     #: values are the sites ([sites.NAME] label_value, default NAME).
     cluster_label: str | None = None
-    #: The polls in a process of their own (console.sources.pollproc): the
-    #: event loop never shares the GIL with a poll, at the memory of a second
-    #: Python (+70 MiB at 5,000 breakers). Off: a worker thread (make bench-load).
+    #: The polls in a process of their own (console.sources.pollproc), one
+    #: for every site: the event loop never shares the GIL with a poll, at
+    #: the memory of a second Python (+70 MiB at 5,000 breakers). Off: a
+    #: worker thread per site (make bench-load, make bench-sites).
     poll_process: bool = False
 
     @field_validator("url")

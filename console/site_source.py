@@ -27,7 +27,7 @@ def site_source(specs: tuple[SiteSpec, ...], config: Config, *, clock: Clock = s
                 make: Callable[..., BreakerSource] = PrometheusSource) -> MultiSiteSource:
     """`make` builds each member from PrometheusSource's arguments (url,
     keywords; all plain data): PrometheusSource itself, or a factory that
-    runs one in its own poll process (issue 16), any BreakerSource. Raises
+    runs it in the poll process (issue 16), any BreakerSource. Raises
     ConfigError/SourceError/ValueError as PrometheusSource does (a missing
     token, a wrong profile)."""
     members = [Member(s.name, _built(f"sites.{s.name}.prometheus", make, s.metrics.url,

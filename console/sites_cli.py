@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import partial
 
 from console.sites import SiteSpec
 
@@ -56,21 +57,24 @@ def open_sites(sites: tuple[SiteSpec, ...], config):
 def source_kind(own_process: bool):
     """What a Prometheus source is built with: PrometheusSource, polled on a
     worker thread of the console's process, or with [prometheus]
-    poll_process = true one in a poll process of its own (issue 16)."""
+    poll_process = true in the poll process (issue 16): one process for
+    every source built with this factory (every site's)."""
     if own_process:
-        return poll_process
+        from console.sources.pollproc.proxy import PollHost
+
+        return partial(poll_process, host=PollHost())
     from console.sources.prometheus.source import PrometheusSource
 
     return PrometheusSource
 
 
-def poll_process(url: str, *, clock=None, **kwargs):
-    """A site's source in a poll process of its own (issue 16): the sites
-    poll at once without sharing the console's GIL. The child reads the
-    system clock, so the composition's clock stays here."""
+def poll_process(url: str, *, clock=None, host=None, **kwargs):
+    """A site's source in the poll process `host` runs (issue 16): the sites
+    poll at once in it without sharing the console's GIL. The child reads
+    the system clock, so the composition's clock stays here."""
     from console.sources.pollproc.proxy import ProcessSource
 
-    return ProcessSource(url, **kwargs)
+    return ProcessSource(url, host=host, **kwargs)
 
 
 def site_tls_warnings(sites: tuple[SiteSpec, ...]) -> tuple[str, ...]:

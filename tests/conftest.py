@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -40,17 +41,19 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     from widgets.text import set_zone
 
     set_zone("UTC")  # a test that showed another zone leaves none behind
-    # cli.main sets the collector up for a long session (long_session_gc) and
+    # cli.main sets the GIL and the collector up for a long session (long_session) and
     # cbconsole sets PYDANTIC_DISABLE_PLUGINS: neither outlives the test.
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "-")  # recorded, so undone after the test
     monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
     threshold = gc.get_threshold()
+    switch = sys.getswitchinterval()
     yield
     from console import logfile
 
     logfile.shutdown()  # cli.main logs into the test's state dir: not the next test's
     gc.unfreeze()
     gc.set_threshold(*threshold)
+    sys.setswitchinterval(switch)
 
 
 @pytest.fixture

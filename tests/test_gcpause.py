@@ -1,11 +1,13 @@
 """The collector paused while polls read (console/gcpause.py): off for as
-long as any poll reads, back on when the last one ends, and cyclic garbage
-still collected, also when polls leave it no gap."""
+long as any poll reads, back on when the last one ends; what a poll leaves
+alive frozen, never walked by a collection, and cyclic garbage still
+collected by the sweep, also when polls leave it no gap."""
 
 from __future__ import annotations
 
 import gc
 import threading
+import weakref
 
 import pytest
 
@@ -14,13 +16,17 @@ from console import gcpause
 pytestmark = pytest.mark.unit
 
 
+_cycles: weakref.WeakSet = weakref.WeakSet()  # gc.get_objects() leaves frozen ones out
+
+
 class Cycle:
     def __init__(self) -> None:
         self.me = self
+        _cycles.add(self)
 
 
 def cycles_alive() -> int:
-    return sum(1 for o in gc.get_objects() if type(o) is Cycle)
+    return len(_cycles)
 
 
 @pytest.fixture(autouse=True)
@@ -61,31 +67,64 @@ def test_a_pause_leaves_a_collector_someone_else_turned_off_off():
     assert not gc.isenabled()
 
 
-def test_garbage_in_cycles_made_during_a_poll_is_collected_when_it_ends():
+class Row:
+    """A snapshot's row: alive after the poll, in no cycle."""
+
+
+def young() -> set[int]:
+    return {id(o) for generation in (0, 1, 2) for o in gc.get_objects(generation)}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(gcpause.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(gcpause, "_swept", now[0])
+    return now
+
+
+def test_what_a_poll_leaves_is_frozen_and_the_sweep_collects_its_cycles(clock):
     gc.collect()
     before = cycles_alive()
     with gcpause.paused():
-        for _ in range(50_000):  # far past any threshold: nothing collects them now
+        rows = [Row() for _ in range(20_000)]  # the new snapshot
+        for _ in range(5_000):  # garbage in cycles, made meanwhile
             Cycle()
-        assert cycles_alive() >= before + 50_000
-    # The young collection at the end takes them (they were never promoted).
-    assert cycles_alive() == before
+    # No collection walks the rows (the young ones after every poll did,
+    # ~100 ms at 20,000 breakers), nor the cycles yet.
+    assert not young() & {id(r) for r in rows}
+    assert cycles_alive() == before + 5_000
+    gc.collect()
+    assert cycles_alive() == before + 5_000
+    clock[0] += gcpause.SWEEP_S - 1
+    with gcpause.paused():
+        pass
+    assert cycles_alive() == before + 5_000  # not due yet
+    clock[0] += 2
+    with gcpause.paused():
+        pass
+    assert cycles_alive() == before  # swept
+    assert not young() & {id(r) for r in rows}  # alive, frozen again
+    assert len(rows) == 20_000
 
 
-def test_polls_back_to_back_leave_it_paused_and_the_tick_collects_anyway(monkeypatch):
+def test_polls_back_to_back_leave_it_paused_and_the_tick_freezes_and_sweeps(clock):
     gc.collect()
     before = cycles_alive()
-    clock = [1000.0]
-    monkeypatch.setattr(gcpause.time, "monotonic", lambda: clock[0])
     with gcpause.paused():
+        rows = [Row() for _ in range(1000)]
         for _ in range(1000):
             Cycle()
         gcpause.collect_if_overdue(30)
-        assert cycles_alive() == before + 1000  # not overdue yet
+        assert young() & {id(r) for r in rows}  # not overdue yet
         clock[0] += 31
         assert gcpause.overdue(30)
         gcpause.collect_if_overdue(30)
-        assert cycles_alive() == before
+        assert not young() & {id(r) for r in rows}  # frozen, though the poll goes on
         assert not gcpause.overdue(30)  # counted again from now
+        assert cycles_alive() == before + 1000
+        clock[0] += gcpause.SWEEP_S
+        gcpause.collect_if_overdue(30)
+        assert cycles_alive() == before  # the sweep, still mid-poll
         assert not gc.isenabled()  # still paused for the poll
     assert gc.isenabled()

@@ -203,3 +203,63 @@ def test_sites_poll_at_once_from_threads_each_in_its_own_process(fleet):
     finally:
         for s in sources:
             s.close()
+
+
+def test_sites_through_one_host_poll_in_one_process_and_a_death_restarts_it_once(fleet, proxy):
+    """As cbconsole builds a multi-site console's sources with poll_process
+    (console.sites_cli.source_kind): every site's ProcessSource in one poll
+    process. Both polls held mid-flight when it is killed fail with the
+    reason, one new process is started for both, and both carry on."""
+    import threading
+
+    from console.sources.pollproc.proxy import PollHost, PollProcessLost
+
+    host = PollHost()
+    sources = [ProcessSource(proxy.url, profile="runbook", site=site, backfill_minutes=0,
+                             timeout=5.0, host=host) for site in ("eu-west", "us-east")]
+    outcomes: dict[str, object] = {}
+
+    def poll(source) -> None:
+        try:
+            outcomes[source.sites[0]] = [s.service for s in source.poll().services]
+        except BaseException as error:  # noqa: BLE001 - the test says which
+            outcomes[source.sites[0]] = error
+
+    try:
+        threads = [threading.Thread(target=poll, args=(s,)) for s in sources]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert outcomes == {"eu-west": ["pp-pay", "pp-users"], "us-east": ["pp-pay", "pp-users"]}
+        first = host.pid
+        assert first is not None and {s.pid for s in sources} == {first}
+        outcomes.clear()
+        held = len(proxy.requests("stall"))
+        proxy.set("stall")
+        threads = [threading.Thread(target=poll, args=(s,)) for s in sources]
+        for t in threads:
+            t.start()
+        wanted = held + sum(s.queries_per_poll for s in sources)
+        wait_until_sync(lambda: len(proxy.requests("stall")) >= wanted,
+                        "both sites' queries held in the poll process")
+        os.kill(first, signal.SIGKILL)
+        for t in threads:
+            t.join(120)
+        for site in ("eu-west", "us-east"):
+            assert isinstance(outcomes[site], PollProcessLost), outcomes[site]
+            assert "the poll process was killed by SIGKILL mid-poll" in describe_error(
+                outcomes[site])
+        assert host.restarts == 1 and host.pid not in (None, first)
+        proxy.clear()
+        for source in sources:
+            assert [s.service for s in source.poll().services] == ["pp-pay", "pp-users"]
+        assert {s.pid for s in sources} == {host.pid} and host.restarts == 1
+        second = host.pid
+        sources[0].close()
+        assert host.pid == second  # the other site still polls through it
+    finally:
+        for s in sources:
+            s.close()
+    assert host.pid is None  # the last source closed ends the process
+    assert not os.path.exists(f"/proc/{second}")

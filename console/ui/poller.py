@@ -60,7 +60,7 @@ class Poller:
     last good snapshot and the history; `journal` gets each snapshot, marked
     stale when it is; `redraw` draws every view."""
 
-    #: gc.freeze() once the first good poll is drawn (cbconsole sets it: cli.long_session_gc).
+    #: gc.freeze() once the first good poll is drawn (cbconsole sets it: cli.long_session).
     freeze_after_first_poll = False
 
     def __init__(self, app: App, source: BreakerSource, *, clock: Clock, interval: float,
@@ -106,7 +106,7 @@ class Poller:
 
     def _poll(self) -> None:
         try:
-            with gcpause.paused():  # its answers are garbage no cycle holds
+            with gcpause.paused():  # what it leaves alive is frozen (gcpause)
                 snapshot = self.source.poll()
                 if not isinstance(snapshot, FleetSnapshot):
                     raise SourceError(

@@ -41,7 +41,7 @@ from tests.kubeserver import KubeServer  # noqa: E402
 from tests.promserver import Backend, Exporter  # noqa: E402
 
 from console.ui.app import CBConsoleApp  # noqa: E402
-from console.cli import long_session_gc  # noqa: E402
+from console.cli import long_session  # noqa: E402
 from console.model.servicemap import ServiceEntry, ServiceMap  # noqa: E402
 from console.sources.kube import KubernetesCluster  # noqa: E402
 
@@ -95,7 +95,7 @@ async def soak(args, url: str, kube: KubeServer, cluster: KubernetesCluster, log
     smap = ServiceMap({SERVICE: ServiceEntry(caller="api", dependencies=["db:5432"])},
                       namespace="shop")
     app = CBConsoleApp(source, cluster=cluster, service_map=smap, poll_interval=args.poll)
-    long_session_gc(app)  # as cbconsole does once the app is built
+    long_session(app)  # as cbconsole does once the app is built
     figures = {"diagnoses": 0, "failed_reads": 0, "diagnosis_errors": 0, "unauthorized": 0,
                "requests": 0, "rss": [], "examples": []}
 

@@ -49,7 +49,7 @@ from tests.bench.procstats import (  # noqa: E402
 from tests.promserver import Backend, wait_until  # noqa: E402
 
 from console.ui.app import CBConsoleApp  # noqa: E402
-from console.cli import long_session_gc  # noqa: E402
+from console.cli import long_session  # noqa: E402
 from console.incident.tracker import IncidentTracker  # noqa: E402
 from console.incident.journal import Journal  # noqa: E402
 from console.sources.prometheus.source import PrometheusSource  # noqa: E402
@@ -103,10 +103,11 @@ class CountingProcessSource(Counting, ProcessSource):
 
 
 def poll_pids(source) -> list[int]:
-    """The poll processes under `source` (one; one per site under a multi-site source)."""
+    """The poll processes under `source`: one, which a multi-site source's
+    sites share (each its own, if built with hosts of their own)."""
     members = getattr(source, "members", None)
     if members is not None:
-        return [pid for m in members for pid in poll_pids(m.source)]
+        return sorted({pid for m in members for pid in poll_pids(m.source)})
     pid = getattr(source, "pid", None)
     return [pid] if pid else []
 
@@ -122,7 +123,7 @@ async def run(url: str, services: int, presses: int, journal_dir: Path | None,
         source.seconds, source.decode_s = [], []
     tracker = IncidentTracker(Journal.open_or_resume(journal_dir, actor="bench")) if journal_dir else None
     app = TimedApp(source, tracker=tracker, poll_interval=1.0)
-    long_session_gc(app)  # as cbconsole does once the app is built
+    long_session(app)  # as cbconsole does once the app is built
     frames = FrameDriver.frames = []
     out: dict = {"rss_start": rss_mb(), "threads_start": threads()[1], "fds_start": open_fds()}
 

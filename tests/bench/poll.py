@@ -35,7 +35,7 @@ from tests.promserver import Backend, Exporter, wait_until  # noqa: E402
 
 from console.ui.app import CBConsoleApp  # noqa: E402
 from console.sources.prometheus.source import PrometheusSource  # noqa: E402
-from console.cli import long_session_gc  # noqa: E402
+from console.cli import long_session  # noqa: E402
 from console.sources.pollproc.proxy import ProcessSource  # noqa: E402
 
 STATES = ("closed", "open", "half_open")
@@ -101,7 +101,7 @@ async def measure(url: str, services: int, runs: int, poll_process: bool = False
     kind = ProcessSource if poll_process else PrometheusSource
     source = kind(url, profile="runbook", backfill_minutes=1)
     app = CBConsoleApp(source, poll_interval=3600)
-    long_session_gc(app)  # as cbconsole does once the app is built
+    long_session(app)  # as cbconsole does once the app is built
     queries = list(source.profile.queries.values()) + [
         f'ALERTS{{alertname="{source.alert_name}"}}',
         f'ALERTS_FOR_STATE{{alertname="{source.alert_name}"}}',

@@ -17,7 +17,7 @@ process per site takes off the console's own process.
 Key press -> frame: tests/bench/load.py's run (200 `down` presses at random
 moments, each timed to the frame written) with the multi-site source under
 the console as cbconsole builds it (every site's PrometheusSource on its own
-worker thread; --poll-process: each in a poll process of its own, as with
+worker thread; --poll-process: every site in one poll process, as with
 [prometheus] poll_process = true; target: p95 <= 100 ms). RSS of every
 console process together (the console and any poll processes) at the start,
 after the presses and, with --soak-minutes N, after N more minutes of polls
@@ -145,7 +145,7 @@ def main() -> int:
     p.add_argument("--no-keys", action="store_true")
     p.add_argument("--soak-minutes", type=float, default=0.0)
     p.add_argument("--poll-process", action="store_true",
-                   help="each site's source in a poll process of its own")
+                   help="every site's source in one poll process (PollHost)")
     args = p.parse_args()
     names = SITE_NAMES[:args.sites]
     fleets, backends = [], {}
@@ -209,7 +209,7 @@ def report(args, r: dict) -> None:
 
 def report_keys(args, keys: dict) -> None:
     print(f"{args.sites} sites x {args.services * args.instances} breakers, "
-          f"{'each site in a poll process' if args.poll_process else 'on worker threads'}")
+          f"{'every site in one poll process' if args.poll_process else 'on worker threads'}")
     key_table(keys)
     print(f"RSS MiB, the console's process: start {keys['rss_start']:.1f}, board full "
           f"{keys['rss_loaded']:.1f}, end {keys['rss_end']:.1f};  {keys['polls']} polls "

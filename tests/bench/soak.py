@@ -42,7 +42,7 @@ from tests.bench.procstats import (  # noqa: E402
 from tests.promserver import Backend, wait_until  # noqa: E402
 
 from console.ui.app import CBConsoleApp  # noqa: E402
-from console.cli import long_session_gc  # noqa: E402
+from console.cli import long_session  # noqa: E402
 from console.incident.tracker import IncidentTracker  # noqa: E402
 from console.incident.journal import Journal  # noqa: E402
 
@@ -53,7 +53,7 @@ async def soak(url: str, minutes: float, warmup: float, sample_s: float, state: 
     source = kind(url, profile="runbook", backfill_minutes=5)
     journal = Journal.open_or_resume(state, actor="soak")
     app = CBConsoleApp(source, tracker=IncidentTracker(journal), poll_interval=1.0)
-    long_session_gc(app)  # as cbconsole does once the app is built
+    long_session(app)  # as cbconsole does once the app is built
     samples: list[dict] = []
 
     async with app.run_test(size=(140, 40)):

@@ -1,8 +1,10 @@
 """The poll process (`python -m console.sources.pollproc`): owns the
-PrometheusSource (HTTP, JSON, reading the series, transitions, history) and
-answers each "poll" request on its stdin with the snapshot as rows on its
-stdout (console.sources.pollproc.wire), so the console's process never holds
-the GIL for a poll's work.
+PrometheusSources (HTTP, JSON, reading the series, transitions, history),
+one per site the console polls through it, and answers each "poll" request
+on its stdin with that source's snapshot as rows on its stdout
+(console.sources.pollproc.wire), so the console's process never holds the
+GIL for a poll's work. One process serves every site: four sites cost one
+interpreter, not four (make bench-sites).
 
 Settings come over the pipe, never on the command line; secrets are read
 here from where the config names them (environment, files) and the ones read
@@ -78,37 +80,86 @@ class _Outbox:
 
 
 def serve(inbox: Connection, outbox: _Outbox, hello: dict) -> int:
+    """Answer the console's requests until its end of file: ("add", key,
+    settings) names a source, ("poll", key) polls it on a thread of its own
+    (the sites poll at once, as they do in the console's own process), each
+    answer tagged with its key."""
     gc.disable()  # see the collection after each answer
-    resume = hello.get("resume")
-    source: PrometheusSource | None = None
-    encoder = SnapshotEncoder()
-    told: set[str] = set()
+    polls = _Polls(outbox)
     while True:
         try:
             request = inbox.recv()
         except (EOFError, OSError):
             return 0  # the console is gone
-        if request[0] != "poll":
+        if request[0] == "add":
+            _, key, settings = request
+            polls.add(key, settings)
+        elif request[0] == "poll":
+            threading.Thread(target=polls.answer, args=(request[1],), daemon=True,
+                             name=f"poll {request[1]}").start()
+        else:
             return 0
+
+
+class _Polls:
+    """The sources this process polls, by the console's key for each."""
+
+    def __init__(self, outbox: _Outbox) -> None:
+        self._outbox = outbox
+        self._settings: dict[str, dict] = {}
+        self._sources: dict[str, PrometheusSource] = {}
+        self._encoders: dict[str, SnapshotEncoder] = {}
+        self._lock = threading.Lock()
+        self._running = 0
+        self._since_collected = 0  # answers sent since the last collection
+        self._told: set[str] = set()
+
+    def add(self, key: str, settings: dict) -> None:
+        with self._lock:
+            self._settings[key] = settings
+            self._encoders[key] = SnapshotEncoder()
+
+    def answer(self, key: str) -> None:
+        with self._lock:
+            self._running += 1
+        source = None
         try:
-            if source is None:  # built at a poll: its failure is that poll's answer
-                source = PrometheusSource(hello["url"], **hello["kwargs"])
-                if resume:
-                    prime(source, resume)
-                gc.freeze()  # the imports and the source live as long as the process
-            reply = ("ok", encoder.encode(source.poll()))
+            source = self._source(key)
+            reply = ("ok", self._encoders[key].encode(source.poll()))
         except Exception as error:  # noqa: BLE001 - the console shows every failure
             log.info("poll failed in the poll process", exc_info=True)
             reply = ("error", encode_error(error))
-        new = [s for s in secrets.known() if s not in told]
-        told.update(new)
-        outbox.send((*reply, _stats(source) if source else {}, new))
-        # No collection during a poll (a poll's ~50,000 short-lived objects
-        # set off full ones, 100-200 ms at 5,000 breakers): one after each
-        # answer is sent, while nobody waits for this process.
+        with self._lock:
+            new = [s for s in secrets.known() if s not in self._told]
+            self._told.update(new)
+        self._outbox.send(("answer", key, *reply, _stats(source) if source else {}, new))
         del reply
-        gc.collect()
-        trim()
+        with self._lock:
+            self._running -= 1
+            self._since_collected += 1
+            # No collection during a poll (a poll's ~50,000 short-lived objects
+            # set off full ones, 100-200 ms at 5,000 breakers): one once every
+            # answer is sent, while nobody waits for this process; or, when
+            # the sites keep it busy, once a round of them.
+            due = self._running == 0 or self._since_collected >= len(self._settings)
+            if due:
+                self._since_collected = 0
+        if due:
+            gc.collect()
+            trim()
+
+    def _source(self, key: str) -> PrometheusSource:
+        """Built at its first poll: its failure is that poll's answer. One
+        poll at a time per key (the console's source waits for each)."""
+        source = self._sources.get(key)
+        if source is None:
+            settings = self._settings[key]
+            source = PrometheusSource(settings["url"], **settings["kwargs"])
+            if settings.get("resume"):
+                prime(source, settings["resume"])
+            self._sources[key] = source
+            gc.freeze()  # the imports and the source live as long as the process
+        return source
 
 
 def main() -> int:
@@ -134,7 +185,7 @@ def main() -> int:
     except Exception as error:  # noqa: BLE001 - said to the console, then we end
         log.error("the poll process cannot go on", exc_info=True)
         try:
-            outbox.send(("error", encode_error(error), {}, []))
+            outbox.send(("fatal", encode_error(error)))
         except OSError:
             pass
         return 1
