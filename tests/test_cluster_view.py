@@ -37,8 +37,10 @@ def kube():
 
 @pytest.fixture
 def cluster(kube, tmp_path):
+    # No test here waits for the timeout: generous, as a loaded 2-core
+    # machine once took longer than 2 s to answer a pod list.
     source = KubernetesCluster(
-        kubeconfig=str(kube.write_kubeconfig(tmp_path / "kc", namespace=NS)), timeout=2.0)
+        kubeconfig=str(kube.write_kubeconfig(tmp_path / "kc", namespace=NS)), timeout=10.0)
     yield source
     source.close()
 
