@@ -77,9 +77,10 @@ def freeze() -> None:
     """What is young now out of every collection's way; the sweep when due."""
     global _swept
     gc.freeze()
-    if time.monotonic() - _swept < SWEEP_S:
-        return
-    _swept = time.monotonic()
+    with _lock:  # two polls ending together sweep once
+        if time.monotonic() - _swept < SWEEP_S:
+            return
+        _swept = time.monotonic()
     start = time.perf_counter()
     frozen = gc.get_freeze_count()
     gc.unfreeze()

@@ -198,11 +198,13 @@ class PollHost:
                     _, level, name, text = message
                     logging.getLogger(name).log(level, "[poll process] %s", text)
                 elif message[0] == "answer":
-                    with self._lock:
-                        slot = self._waiting.pop(message[1], None)
-                    if slot is not None and slot.generation == generation:
-                        slot.reply = message[2:]
-                        slot.done.set()
+                    with self._lock:  # a replaced child's late answer is not the new one's
+                        slot = self._waiting.get(message[1])
+                        if slot is None or slot.generation != generation:
+                            continue
+                        del self._waiting[message[1]]
+                    slot.reply = message[2:]
+                    slot.done.set()
                 elif message[0] == "fatal":
                     log.error("the poll process cannot go on: %s", describe_error(
                         decode_error(message[1])))
